@@ -1,0 +1,335 @@
+"""StorageClient: the reference API over one pooled aiobotocore client."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from typing import Any
+from urllib.parse import quote
+
+from ._bulk import delete_in_batches
+from ._errors import (
+    StorageBucketNotFoundError,
+    StorageObjectNotFoundError,
+    StoragePartialDeleteError,
+    map_backend_error,
+)
+from ._listing import iter_listing_pages, list_folder
+from ._multipart import multipart_copy
+from ._objects import ObjectInfo, strip_etag
+from ._transfer import Transfers
+
+__all__ = ["StorageClient"]
+
+
+class StorageClient(Transfers):
+    """S3-compatible storage client; one instance holds one pooled connection.
+
+    Connection handling lives in ``Connection``, streamed transfers in ``Transfers``; this class
+    adds the rest of the reference API.
+
+    Example:
+        >>> async with StorageClient(config) as storage:  # doctest: +SKIP
+        ...     await storage.upload_file(bucket="b", key="k", data=b"hi")
+    """
+
+    # -- URLs -------------------------------------------------------------------------------------
+
+    def get_url(self, *, bucket: str, key: str) -> str:
+        """Gets the URL of an object: its public URL when configured, else the endpoint's.
+
+        The key is percent-encoded (``/`` kept), so any key gives a URL that fetches it.
+
+        Raises:
+            ValueError: If no public URL is configured for this bucket and no endpoint_url is.
+        """
+        encoded = quote(key, safe="/")
+        base = self.config.public_urls.get(bucket)
+        if base is not None:
+            return f"{base}/{encoded}"
+        if self.config.endpoint_url is None:
+            raise ValueError(f"no public URL configured for bucket {bucket!r} and no endpoint_url")
+        return f"{self.config.endpoint_url}/{quote(bucket)}/{encoded}"
+
+    async def signed_download_url(
+        self,
+        *,
+        bucket: str,
+        key: str,
+        expires_in: int = 3600,
+        response_content_disposition: str | None = None,
+        response_content_type: str | None = None,
+    ) -> str:
+        """Generates a SigV4 presigned GET URL, optionally overriding response headers."""
+        params: dict[str, Any] = {"Bucket": bucket, "Key": key}
+        if response_content_disposition is not None:
+            params["ResponseContentDisposition"] = response_content_disposition
+        if response_content_type is not None:
+            params["ResponseContentType"] = response_content_type
+        return await self._call(
+            self.s3.generate_presigned_url("get_object", Params=params, ExpiresIn=expires_in),
+            bucket=bucket,
+            key=key,
+        )
+
+    async def signed_upload_url(
+        self, *, bucket: str, key: str, expires_in: int = 3600, content_type: str | None = None
+    ) -> str:
+        """Generates a SigV4 presigned PUT URL; with content_type, the PUT must send that type."""
+        params: dict[str, Any] = {"Bucket": bucket, "Key": key}
+        if content_type is not None:
+            params["ContentType"] = content_type
+        return await self._call(
+            self.s3.generate_presigned_url("put_object", Params=params, ExpiresIn=expires_in),
+            bucket=bucket,
+            key=key,
+        )
+
+    # -- single objects ---------------------------------------------------------------------------
+
+    async def upload_file(
+        self,
+        *,
+        bucket: str,
+        key: str,
+        data: bytes,
+        content_type: str | None = None,
+        metadata: dict[str, str] | None = None,
+        extra_args: dict[str, Any] | None = None,
+    ) -> None:
+        """Uploads bytes to S3 in one ``PutObject``."""
+        await self.put_bytes(
+            bucket=bucket,
+            key=key,
+            data=data,
+            content_type=content_type,
+            metadata=metadata,
+            extra_args=extra_args,
+        )
+
+    async def fetch_file(self, *, bucket: str, key: str) -> bytes:
+        """Fetches a whole object into memory.
+
+        Raises:
+            StorageObjectNotFoundError: If ``key`` does not exist.
+            StorageBucketNotFoundError: If ``bucket`` does not exist.
+            StorageAccessDeniedError: If the backend denies the request.
+            StorageBackendError: For any other backend failure.
+        """
+
+        async def read() -> bytes:
+            answer = await self.s3.get_object(Bucket=bucket, Key=key)
+            body = answer["Body"]
+            # `async with body as x` would hand back aiohttp's response, not botocore's body.
+            async with body:
+                return await body.read()
+
+        return await self._call(read(), bucket=bucket, key=key)
+
+    async def delete_file(self, *, bucket: str, key: str) -> None:
+        """Deletes one object; a missing key succeeds silently (S3 deletes are idempotent)."""
+        await self._call(self.s3.delete_object(Bucket=bucket, Key=key), bucket=bucket, key=key)
+
+    async def head_object(self, *, bucket: str, key: str) -> dict[str, Any]:
+        """Returns an object's metadata without its body.
+
+        Returns:
+            ``key``, ``size``, ``etag``, ``last_modified``, ``content_type``, ``metadata``.
+
+        Raises:
+            StorageObjectNotFoundError: If the key is missing.
+            StorageBucketNotFoundError: If the bucket is missing (told apart with a bucket HEAD).
+        """
+        try:
+            answer = await self.s3.head_object(Bucket=bucket, Key=key)
+        except Exception as exc:
+            error = map_backend_error(exc, bucket=bucket, key=key)
+            if isinstance(error, StorageObjectNotFoundError):
+                await self._raise_if_bucket_missing(bucket)
+            raise error from exc
+        return {
+            "key": key,
+            "size": int(answer.get("ContentLength", 0)),
+            "etag": strip_etag(answer.get("ETag")),
+            "last_modified": answer.get("LastModified"),
+            "content_type": answer.get("ContentType"),
+            "metadata": dict(answer.get("Metadata", {})),
+        }
+
+    async def file_exists(self, *, bucket: str, key: str) -> bool:
+        """Checks whether a key exists.
+
+        Returns ``False`` for a missing key only: a missing bucket raises.
+
+        Raises:
+            StorageBucketNotFoundError: If the bucket does not exist.
+        """
+        try:
+            await self.head_object(bucket=bucket, key=key)
+        except StorageObjectNotFoundError:
+            return False
+        return True
+
+    async def copy_file(
+        self, *, src_bucket: str, src_key: str, dst_bucket: str | None = None, dst_key: str
+    ) -> None:
+        """Copies an object server-side; above ``copy_multipart_threshold`` with UploadPartCopy.
+
+        Raises:
+            StorageObjectNotFoundError: If the source object does not exist.
+            StorageBucketNotFoundError: If either bucket does not exist.
+        """
+        await self.copy_object(
+            src_bucket=src_bucket, src_key=src_key, dst_bucket=dst_bucket, dst_key=dst_key
+        )
+
+    async def copy_object(
+        self,
+        *,
+        src_bucket: str,
+        src_key: str,
+        dst_bucket: str | None = None,
+        dst_key: str,
+        size: int | None = None,
+    ) -> ObjectInfo:
+        """Like ``copy_file``, but says what was stored; a known ``size`` saves the source HEAD.
+
+        Only multipart copies need the source's content type and metadata, so a sized copy
+        below the threshold is a single ``CopyObject`` request.
+        """
+        dst_bucket = dst_bucket or src_bucket
+        head: dict[str, Any] | None = None
+        if size is None or size > self.config.copy_multipart_threshold:
+            head = await self.head_object(bucket=src_bucket, key=src_key)
+            size = int(head["size"])
+        if size > self.config.copy_multipart_threshold:
+            assert head is not None
+            extra: dict[str, Any] = {"Metadata": head["metadata"]}
+            if head["content_type"]:
+                extra["ContentType"] = head["content_type"]
+            return await self._call(
+                multipart_copy(
+                    self.s3,
+                    src_bucket=src_bucket,
+                    src_key=src_key,
+                    dst_bucket=dst_bucket,
+                    dst_key=dst_key,
+                    size=size,
+                    chunksize=self.config.multipart_chunksize,
+                    concurrency=self.config.multipart_concurrency,
+                    extra=extra,
+                ),
+                bucket=dst_bucket,
+                key=dst_key,
+            )
+        try:
+            answer = await self.s3.copy_object(
+                Bucket=dst_bucket,
+                Key=dst_key,
+                CopySource={"Bucket": src_bucket, "Key": src_key},
+            )
+        except Exception as exc:
+            error = map_backend_error(exc, bucket=dst_bucket, key=dst_key)
+            if isinstance(error, StorageObjectNotFoundError | StorageBucketNotFoundError):
+                # Which side is missing? The source HEAD says, with the right bucket and key.
+                await self.head_object(bucket=src_bucket, key=src_key)
+                await self._raise_if_bucket_missing(dst_bucket)
+            raise error from exc
+        etag = strip_etag(answer.get("CopyObjectResult", {}).get("ETag"))
+        return ObjectInfo(bucket=dst_bucket, key=dst_key, size=size, etag=etag)
+
+    async def list_buckets(self) -> list[str]:
+        """Returns the names of the buckets the credentials can see."""
+        answer = await self._call(self.s3.list_buckets())
+        return [b["Name"] for b in answer.get("Buckets", [])]
+
+    # -- listing --------------------------------------------------------------------------------
+
+    async def list_files(
+        self, *, bucket: str, prefix: str = "", max_keys: int | None = None
+    ) -> list[str]:
+        """Lists every key under a prefix, following continuation tokens.
+
+        Args:
+            bucket: The bucket.
+            prefix: Only keys starting with this.
+            max_keys: Cap on the total number of keys returned, across pages.
+
+        Returns:
+            The keys, in S3's (UTF-8 binary) order.
+        """
+        keys: list[str] = []
+        async for page in self.iter_pages(bucket=bucket, prefix=prefix, limit=max_keys):
+            keys.extend(obj.key for obj in page)
+        return keys
+
+    async def list_objects(
+        self, *, bucket: str, prefix: str = "", max_keys: int = 1000
+    ) -> dict[str, Any]:
+        """Lists objects and common prefixes one level under a prefix (``Delimiter='/'``).
+
+        Follows continuation tokens, so the view is complete; ``max_keys`` is the page size.
+
+        Returns:
+            ``{"objects": [{"key", "size", "etag", "last_modified"}, ...], "prefixes": [...]}``.
+        """
+        return await self._call(
+            list_folder(self.s3, bucket=bucket, prefix=prefix, page_size=max_keys), bucket=bucket
+        )
+
+    async def iter_pages(
+        self,
+        *,
+        bucket: str,
+        prefix: str = "",
+        page_size: int = 1000,
+        start_after: str | None = None,
+        limit: int | None = None,
+    ) -> AsyncIterator[list[ObjectInfo]]:
+        """Yields the objects under a prefix one listing page at a time (bounded memory).
+
+        Args:
+            bucket: The bucket.
+            prefix: Only keys starting with this.
+            page_size: Keys per request, at most 1,000.
+            start_after: Resume after this key (exclusive).
+            limit: Stop after this many keys in all.
+        """
+        pages = iter_listing_pages(
+            self.s3,
+            bucket=bucket,
+            prefix=prefix,
+            page_size=page_size,
+            start_after=start_after,
+            limit=limit,
+        )
+        while True:
+            try:
+                page = await anext(pages, None)
+            except Exception as exc:
+                raise map_backend_error(exc, bucket=bucket) from exc
+            if page is None:
+                return
+            yield page
+
+    # -- bulk delete ------------------------------------------------------------------------------
+
+    async def delete_files(self, *, bucket: str, keys: Iterable[str]) -> list[str]:
+        """Deletes any number of keys, in ``DeleteObjects`` requests of at most 1,000 keys.
+
+        Keys are de-duplicated; batches run ``delete_concurrency`` at a time. Per-key failures
+        of every batch (and whole batches that failed) are gathered into one error.
+
+        Returns:
+            The keys that were deleted.
+
+        Raises:
+            StoragePartialDeleteError: If any key was not deleted; it carries every failure
+                (``errors``) and every key that was deleted (``deleted``).
+            StorageBucketNotFoundError: If the bucket does not exist.
+        """
+        deleted, errors = await delete_in_batches(
+            self.s3, bucket=bucket, keys=keys, concurrency=self.config.delete_concurrency
+        )
+        if errors:
+            raise StoragePartialDeleteError(errors, deleted, bucket=bucket)
+        return deleted

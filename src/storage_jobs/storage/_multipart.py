@@ -1,0 +1,174 @@
+"""Multipart uploads and copies with bounded memory; aborted on failure, never left behind."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+from collections.abc import AsyncIterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from ._objects import ObjectInfo, strip_etag
+
+if TYPE_CHECKING:
+    from types_aiobotocore_s3 import S3Client
+    from types_aiobotocore_s3.type_defs import CompletedPartTypeDef
+
+__all__ = ["MAX_PARTS", "multipart_copy", "multipart_upload", "part_size_for"]
+
+MAX_PARTS = 10_000
+
+
+def part_size_for(size: int, chunksize: int) -> int:
+    """Returns a part size >= chunksize that keeps ``size`` within S3's 10,000 parts."""
+    return max(chunksize, math.ceil(size / MAX_PARTS))
+
+
+async def multipart_upload(
+    client: S3Client,
+    *,
+    bucket: str,
+    key: str,
+    chunks: AsyncIterator[bytes],
+    concurrency: int,
+    extra: Mapping[str, Any],
+) -> ObjectInfo:
+    """Uploads the chunks as parts, at most ``concurrency`` in memory and in flight.
+
+    Each chunk but the last must be at least 5 MiB (S3's minimum part size).
+
+    Args:
+        client: The connected S3 client.
+        bucket: Destination bucket.
+        key: Destination key.
+        chunks: The parts' bytes, in order.
+        concurrency: Parts read ahead and uploading at once.
+        extra: ``CreateMultipartUpload`` arguments (ContentType, Metadata, ...).
+
+    Returns:
+        What was stored.
+    """
+    created = await client.create_multipart_upload(Bucket=bucket, Key=key, **extra)
+    upload_id = created["UploadId"]
+    slots = asyncio.Semaphore(concurrency)
+    etags: dict[int, str] = {}
+    tasks: list[asyncio.Task[None]] = []
+    size = 0
+
+    async def send(number: int, body: bytes) -> None:
+        try:
+            answer = await client.upload_part(
+                Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=body
+            )
+            etags[number] = answer["ETag"]
+        finally:
+            slots.release()
+
+    try:
+        number = 0
+        while True:
+            # The slot is taken before the read, so memory stays at `concurrency` parts.
+            await slots.acquire()
+            if any(t.done() and t.exception() for t in tasks):
+                slots.release()
+                break
+            chunk = await anext(chunks, None)
+            if chunk is None:
+                slots.release()
+                break
+            number += 1
+            size += len(chunk)
+            tasks.append(asyncio.create_task(send(number, chunk)))
+        await asyncio.gather(*tasks)
+        if number == 0:
+            # An empty stream still makes an object: a single empty part.
+            await slots.acquire()
+            await send(1, b"")
+            number = 1
+        done = await client.complete_multipart_upload(
+            Bucket=bucket,
+            Key=key,
+            UploadId=upload_id,
+            MultipartUpload={
+                "Parts": [{"PartNumber": n, "ETag": etags[n]} for n in range(1, number + 1)]
+            },
+        )
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await _abort(client, bucket, key, upload_id)
+        raise
+    return ObjectInfo(bucket=bucket, key=key, size=size, etag=strip_etag(done.get("ETag")))
+
+
+async def multipart_copy(
+    client: S3Client,
+    *,
+    src_bucket: str,
+    src_key: str,
+    dst_bucket: str,
+    dst_key: str,
+    size: int,
+    chunksize: int,
+    concurrency: int,
+    extra: Mapping[str, Any],
+) -> ObjectInfo:
+    """Copies an object server-side with ``UploadPartCopy``, for sources above 5 GiB.
+
+    Args:
+        client: The connected S3 client.
+        src_bucket: Source bucket.
+        src_key: Source key.
+        dst_bucket: Destination bucket.
+        dst_key: Destination key.
+        size: The source's size in bytes.
+        chunksize: The wanted part size (raised if the object would need more than 10,000).
+        concurrency: Parts copying at once.
+        extra: ``CreateMultipartUpload`` arguments (ContentType, Metadata, ...).
+
+    Returns:
+        What was stored.
+    """
+    part = part_size_for(size, chunksize)
+    ranges = [(start, min(start + part, size) - 1) for start in range(0, size, part)]
+    created = await client.create_multipart_upload(Bucket=dst_bucket, Key=dst_key, **extra)
+    upload_id = created["UploadId"]
+    slots = asyncio.Semaphore(concurrency)
+
+    async def copy_part(number: int, first: int, last: int) -> CompletedPartTypeDef:
+        async with slots:
+            answer = await client.upload_part_copy(
+                Bucket=dst_bucket,
+                Key=dst_key,
+                UploadId=upload_id,
+                PartNumber=number,
+                CopySource={"Bucket": src_bucket, "Key": src_key},
+                CopySourceRange=f"bytes={first}-{last}",
+            )
+            return {"PartNumber": number, "ETag": answer["CopyPartResult"].get("ETag", "")}
+
+    tasks = [
+        asyncio.create_task(copy_part(n, first, last))
+        for n, (first, last) in enumerate(ranges, start=1)
+    ]
+    try:
+        parts = await asyncio.gather(*tasks)
+        done = await client.complete_multipart_upload(
+            Bucket=dst_bucket, Key=dst_key, UploadId=upload_id, MultipartUpload={"Parts": parts}
+        )
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await _abort(client, dst_bucket, dst_key, upload_id)
+        raise
+    return ObjectInfo(bucket=dst_bucket, key=dst_key, size=size, etag=strip_etag(done.get("ETag")))
+
+
+async def _abort(client: S3Client, bucket: str, key: str, upload_id: str) -> None:
+    # Shielded so a cancelled job still cleans up; a failing abort must not hide the real error.
+    with contextlib.suppress(Exception):
+        await asyncio.shield(
+            client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+        )

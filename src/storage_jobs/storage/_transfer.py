@@ -1,0 +1,187 @@
+"""Streams and files: uploads of unknown length, streamed downloads, bounded memory."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import AsyncIterable, AsyncIterator, Mapping
+from pathlib import Path
+from typing import IO, Any
+
+from ._connection import Connection, SourceError
+from ._errors import map_backend_error
+from ._multipart import multipart_upload
+from ._objects import ObjectInfo, strip_etag
+
+__all__ = ["Transfers", "put_args"]
+
+_READ_CHUNK = 1024 * 1024
+
+
+class Transfers(Connection):
+    """Uploads and downloads that never hold a whole large object in memory."""
+
+    async def put_bytes(
+        self,
+        *,
+        bucket: str,
+        key: str,
+        data: bytes,
+        content_type: str | None = None,
+        metadata: dict[str, str] | None = None,
+        extra_args: dict[str, Any] | None = None,
+    ) -> ObjectInfo:
+        """Like ``upload_file``, but says what was stored (size and ETag)."""
+        args = put_args(content_type, metadata, extra_args)
+        answer = await self._call(
+            self.s3.put_object(Bucket=bucket, Key=key, Body=data, **args), bucket=bucket, key=key
+        )
+        return ObjectInfo(bucket=bucket, key=key, size=len(data), etag=strip_etag(answer["ETag"]))
+
+    async def upload_path(
+        self,
+        *,
+        bucket: str,
+        key: str,
+        path: str | os.PathLike[str],
+        content_type: str | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> ObjectInfo:
+        """Uploads a local file; multipart above ``multipart_threshold`` with bounded memory."""
+        with open(path, "rb") as fh:
+            return await self.upload_stream(
+                bucket=bucket, key=key, stream=fh, content_type=content_type, metadata=metadata
+            )
+
+    async def upload_stream(
+        self,
+        *,
+        bucket: str,
+        key: str,
+        stream: IO[bytes] | AsyncIterable[bytes],
+        content_type: str | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> ObjectInfo:
+        """Uploads a binary file object or async byte stream of unknown length.
+
+        Up to ``multipart_threshold`` bytes are sent in one ``PutObject``; beyond that the
+        stream is sent in parts of ``multipart_chunksize``, ``multipart_concurrency`` at a time,
+        and the upload is aborted if anything fails.
+        """
+        cfg = self.config
+        chunks = _rechunk(_iterate(stream), cfg.multipart_chunksize)
+        head: list[bytes] = []
+        buffered = 0
+        async for chunk in chunks:
+            head.append(chunk)
+            buffered += len(chunk)
+            if buffered >= cfg.multipart_threshold:
+                break
+        else:
+            return await self.put_bytes(
+                bucket=bucket,
+                key=key,
+                data=b"".join(head),
+                content_type=content_type,
+                metadata=metadata,
+            )
+
+        async def everything() -> AsyncIterator[bytes]:
+            for chunk in head:
+                yield chunk
+            head.clear()
+            try:
+                async for chunk in chunks:
+                    yield chunk
+            except Exception as exc:
+                raise SourceError(exc) from exc
+
+        try:
+            return await self._call(
+                multipart_upload(
+                    self.s3,
+                    bucket=bucket,
+                    key=key,
+                    chunks=everything(),
+                    concurrency=cfg.multipart_concurrency,
+                    extra=put_args(content_type, metadata, None),
+                ),
+                bucket=bucket,
+                key=key,
+            )
+        except SourceError as exc:
+            # The caller's own stream failed: give them their exception, not a storage error.
+            raise exc.original from exc.original.__cause__
+
+    async def stream_object(
+        self, *, bucket: str, key: str, chunk_size: int = _READ_CHUNK
+    ) -> AsyncIterator[bytes]:
+        """Yields an object's bytes in chunks, never holding the whole object."""
+        try:
+            answer = await self.s3.get_object(Bucket=bucket, Key=key)
+        except Exception as exc:
+            raise map_backend_error(exc, bucket=bucket, key=key) from exc
+        body = answer["Body"]
+        async with body:
+            while True:
+                try:
+                    chunk = await body.read(chunk_size)
+                except Exception as exc:
+                    raise map_backend_error(exc, bucket=bucket, key=key) from exc
+                if not chunk:
+                    return
+                yield chunk
+
+    async def download_to_path(self, *, bucket: str, key: str, path: str | os.PathLike[str]) -> int:
+        """Streams an object to a local file, replaced atomically once complete.
+
+        Returns:
+            The number of bytes written.
+        """
+        target = Path(path)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+        written = 0
+        try:
+            with os.fdopen(fd, "wb") as out:
+                async for chunk in self.stream_object(bucket=bucket, key=key):
+                    out.write(chunk)
+                    written += len(chunk)
+            Path(tmp).replace(target)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                Path(tmp).unlink()
+            raise
+        return written
+
+
+def put_args(
+    content_type: str | None, metadata: Mapping[str, str] | None, extra: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    args: dict[str, Any] = dict(extra or {})
+    if content_type is not None:
+        args["ContentType"] = content_type
+    if metadata:
+        args["Metadata"] = dict(metadata)
+    return args
+
+
+async def _iterate(stream: IO[bytes] | AsyncIterable[bytes]) -> AsyncIterator[bytes]:
+    if isinstance(stream, AsyncIterable):
+        async for chunk in stream:
+            yield chunk
+        return
+    while chunk := stream.read(_READ_CHUNK):
+        yield chunk
+
+
+async def _rechunk(chunks: AsyncIterator[bytes], size: int) -> AsyncIterator[bytes]:
+    """Regroups a byte stream into pieces of exactly ``size`` bytes (the last may be shorter)."""
+    buffer = bytearray()
+    async for chunk in chunks:
+        buffer += chunk
+        while len(buffer) >= size:
+            yield bytes(buffer[:size])
+            del buffer[:size]
+    if buffer:
+        yield bytes(buffer)
