@@ -140,9 +140,9 @@ async def test_list_files_follows_pages_and_caps_total(
     assert await moto_client.list_files(bucket=moto_bucket, prefix="p/") == keys
     assert [c["MaxKeys"] for c in calls] == [1000, 1000]
     calls.clear()
-    assert await moto_client.list_files(bucket=moto_bucket, prefix="p/", max_keys=1200) == keys[
-        :1200
-    ]
+    assert (
+        await moto_client.list_files(bucket=moto_bucket, prefix="p/", max_keys=1200) == keys[:1200]
+    )
     assert [c["MaxKeys"] for c in calls] == [1000, 200]
     assert await moto_client.list_files(bucket=moto_bucket, prefix="p/", max_keys=0) == []
 
@@ -247,9 +247,7 @@ async def test_upload_stream_multipart_bounded_and_download(
     assert out.read_bytes() == src.read_bytes()
 
 
-async def test_upload_stream_small_is_one_put(
-    moto_client: StorageClient, moto_bucket: str
-) -> None:
+async def test_upload_stream_small_is_one_put(moto_client: StorageClient, moto_bucket: str) -> None:
     """A stream below the threshold is a single PutObject with its ETag reported."""
     puts = count_calls(moto_client, "PutObject")
     info = await moto_client.upload_stream(

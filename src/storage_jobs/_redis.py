@@ -1,0 +1,51 @@
+"""Redis connections from settings: plain, password, TLS (``rediss://``) and Sentinel."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from arq.connections import RedisSettings
+from redis.asyncio import Redis
+from redis.asyncio.sentinel import Sentinel
+
+from .settings import Settings
+
+__all__ = ["arq_redis_settings", "connect_redis"]
+
+
+def _sentinel_hosts(settings: Settings) -> list[tuple[str, int]]:
+    hosts = []
+    for entry in settings.redis_sentinels:
+        host, _, port = entry.rpartition(":")
+        hosts.append((host or entry, int(port) if host else 26379))
+    return hosts
+
+
+def arq_redis_settings(settings: Settings) -> RedisSettings:
+    """Arq's connection settings for the worker."""
+    url = settings.redis_url.get_secret_value()
+    base = RedisSettings.from_dsn(url)
+    base.conn_retries = 5
+    base.conn_retry_delay = 1
+    if settings.redis_sentinels:
+        base.host = _sentinel_hosts(settings)
+        base.sentinel = True
+        base.sentinel_master = settings.redis_sentinel_master
+    return base
+
+
+def connect_redis(settings: Settings, **options: Any) -> Redis:
+    """A redis-py asyncio client for producers, the CLI and job state."""
+    url = settings.redis_url.get_secret_value()
+    if settings.redis_sentinels:
+        base = RedisSettings.from_dsn(url)
+        sentinel = Sentinel(  # type: ignore[no-untyped-call]
+            _sentinel_hosts(settings),
+            password=base.password,
+            ssl=base.ssl,
+            **options,
+        )
+        master: Redis = sentinel.master_for(settings.redis_sentinel_master, db=base.database)
+        return master
+    client: Redis = Redis.from_url(url, **options)
+    return client

@@ -1,0 +1,36 @@
+"""``storage-jobs``: run workers and operate the queue."""
+
+from __future__ import annotations
+
+import click
+
+from ..logs import configure_logging
+from ..settings import Settings
+
+__all__ = ["cli", "main"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """Background S3 storage jobs on a Redis queue.
+
+    Every command reads its configuration from STORAGE_JOBS_* environment variables.
+    """
+
+
+@cli.command()
+@click.option("--max-jobs", type=int, help="Jobs run at once (STORAGE_JOBS_MAX_JOBS).")
+@click.option("--queue", "queue_name", help="Queue name (STORAGE_JOBS_QUEUE_NAME).")
+def worker(max_jobs: int | None, queue_name: str | None) -> None:
+    """Run a worker until SIGTERM/SIGINT (then finish or re-queue running jobs)."""
+    from ..worker import build_worker
+
+    overrides = {k: v for k, v in {"max_jobs": max_jobs, "queue_name": queue_name}.items() if v}
+    settings = Settings(**overrides)  # type: ignore[arg-type]
+    configure_logging(settings)
+    build_worker(settings).run()
+
+
+def main() -> None:
+    """Console script entry point."""
+    cli()

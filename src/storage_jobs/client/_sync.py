@@ -1,0 +1,104 @@
+"""SyncStorageJobsClient: the producer API for code without an event loop (Django, Flask)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Coroutine, Sequence
+from concurrent.futures import Future
+from typing import Any, TypeVar
+
+from ..jobs import JobModel
+from ..settings import Settings
+from ._client import StorageJobsClient
+from ._handle import JobHandle, JobStatus
+
+__all__ = ["SyncJobHandle", "SyncStorageJobsClient"]
+
+T = TypeVar("T")
+
+
+class SyncStorageJobsClient:
+    """A blocking facade over StorageJobsClient, safe to share between threads.
+
+    It runs one event loop in a daemon thread; every call hands a coroutine to it and waits.
+
+    Example:
+        >>> jobs = SyncStorageJobsClient(redis_url="redis://localhost")  # doctest: +SKIP
+        >>> handle = jobs.enqueue(DeleteJob(bucket="b", keys=["k"]))  # doctest: +SKIP
+        >>> handle.result(timeout=30)  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        *,
+        redis_url: str | None = None,
+        queue_name: str | None = None,
+        settings: Settings | None = None,
+    ) -> None:
+        """Starts the background loop and connects; arguments as for StorageJobsClient."""
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="storage-jobs-client", daemon=True
+        )
+        self._thread.start()
+        self._client = StorageJobsClient(
+            redis_url=redis_url, queue_name=queue_name, settings=settings
+        )
+        self._run(self._client.connect())
+
+    def _run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+        future: Future[T] = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        return future.result(timeout)
+
+    def enqueue(
+        self, job: JobModel, *, job_id: str | None = None, defer_by: float | None = None
+    ) -> SyncJobHandle:
+        """Enqueues one job (see ``StorageJobsClient.enqueue``)."""
+        return SyncJobHandle(
+            self, self._run(self._client.enqueue(job, job_id=job_id, defer_by=defer_by))
+        )
+
+    def enqueue_many(self, jobs: Sequence[JobModel]) -> list[SyncJobHandle]:
+        """Enqueues many jobs pipelined (see ``StorageJobsClient.enqueue_many``)."""
+        return [SyncJobHandle(self, h) for h in self._run(self._client.enqueue_many(jobs))]
+
+    def handle(self, job_id: str) -> SyncJobHandle:
+        """A handle for a job enqueued earlier."""
+        return SyncJobHandle(self, self._client.handle(job_id))
+
+    def close(self) -> None:
+        """Closes the connection and stops the background loop."""
+        if self._loop.is_closed():
+            return
+        self._run(self._client.close())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=5)
+        self._loop.close()
+
+    def __enter__(self) -> SyncStorageJobsClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class SyncJobHandle:
+    """The blocking twin of JobHandle."""
+
+    def __init__(self, owner: SyncStorageJobsClient, handle: JobHandle) -> None:
+        self._owner = owner
+        self._handle = handle
+        self.job_id = handle.job_id
+        self.enqueued = handle.enqueued
+
+    def __repr__(self) -> str:
+        return f"SyncJobHandle(job_id={self.job_id!r}, enqueued={self.enqueued})"
+
+    def status(self) -> JobStatus:
+        """The job's current status."""
+        return self._owner._run(self._handle.status())
+
+    def result(self, timeout: float | None = None) -> Any:
+        """Waits for the typed result (raises JobFailedError / TimeoutError)."""
+        return self._owner._run(self._handle.result(timeout))

@@ -1,0 +1,46 @@
+"""What a job function gets to work with: no arq, no settings parsing, just its tools."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ._limits import JobLimits
+from ._retry import RetryPolicy
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+    from ..storage import StorageClient
+
+__all__ = ["JobContext", "state_key"]
+
+
+def state_key(job_id: str, name: str) -> str:
+    """The Redis key of one piece of a job's crash-safe state."""
+    return f"storage-jobs:state:{job_id}:{name}"
+
+
+@dataclass(frozen=True)
+class JobContext:
+    """The tools one job run gets.
+
+    Attributes:
+        job_id: The job's id (keys of its persisted state derive from it).
+        attempt: 1 for the first run, more after retries or crashes.
+        storage: The worker's pooled storage client.
+        redis: Redis, for state that must survive a crash.
+        limits: Configured limits (upload roots, caps).
+        retry: Backoff policy for per-key retries inside a job.
+        log: A structlog logger bound with the job's id and kind.
+        state_ttl: Seconds a job's persisted state outlives its last write.
+    """
+
+    job_id: str
+    attempt: int
+    storage: StorageClient
+    redis: Redis
+    limits: JobLimits
+    retry: RetryPolicy
+    log: Any
+    state_ttl: int = 7 * 24 * 3600

@@ -1,0 +1,28 @@
+"""When two stored objects count as identical, so a copy can be skipped."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["CHECKSUM_METADATA", "same_content"]
+
+CHECKSUM_METADATA = "sj-sha256"
+"""User metadata holding a whole-object SHA-256, written where an ETag is not an MD5."""
+
+
+def same_content(src: Mapping[str, Any], dst: Mapping[str, Any]) -> bool:
+    """Whether two HEAD answers describe the same bytes, as far as S3 lets us know.
+
+    Sizes must match. Then a stored SHA-256 in both decides; else the ETags must match. A
+    single-part ETag is the MD5 of the bytes; a multipart ETag (``md5-N``) depends on the part
+    layout, so equal multipart ETags mean equal bytes, but unequal ones prove nothing and the copy
+    goes ahead (never a false "identical").
+    """
+    if int(src["size"]) != int(dst["size"]):
+        return False
+    src_sum = (src.get("metadata") or {}).get(CHECKSUM_METADATA)
+    dst_sum = (dst.get("metadata") or {}).get(CHECKSUM_METADATA)
+    if src_sum and dst_sum:
+        return bool(src_sum == dst_sum)
+    return bool(src["etag"]) and src["etag"] == dst["etag"]

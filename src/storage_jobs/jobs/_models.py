@@ -1,0 +1,99 @@
+"""Job payloads: what producers enqueue, validated on construction."""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+from typing import Annotated, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
+
+from ._names import BucketName, ObjectKey
+
+__all__ = ["CopyJob", "DeleteJob", "Job", "JobModel", "UploadJob", "job_adapter"]
+
+_MAX_METADATA_BYTES = 2048  # S3's limit on user metadata, keys and values together
+
+
+class JobModel(BaseModel):
+    """Base of every job payload: strict, immutable, JSON with base64 bytes."""
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, ser_json_bytes="base64", val_json_bytes="base64"
+    )
+
+
+class UploadJob(JobModel):
+    """Upload inline bytes or a local file (under the configured upload roots) to one key."""
+
+    kind: Literal["upload"] = "upload"
+    bucket: BucketName
+    key: ObjectKey
+    data: bytes | None = None
+    path: str | None = None
+    content_type: str | None = Field(default=None, max_length=255)
+    metadata: dict[str, str] | None = None
+
+    @field_validator("path")
+    @classmethod
+    def _path_is_plain(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if "\x00" in value:
+            raise ValueError("path must not contain NUL")
+        path = PurePosixPath(value)
+        if not path.is_absolute():
+            raise ValueError("path must be absolute")
+        if ".." in path.parts:
+            raise ValueError("path must not contain '..'")
+        return value
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata_fits(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        if value is None:
+            return None
+        size = sum(len(k.encode()) + len(v.encode()) for k, v in value.items())
+        if size > _MAX_METADATA_BYTES:
+            raise ValueError(f"metadata must be at most {_MAX_METADATA_BYTES} bytes, got {size}")
+        for name in value:
+            if not name.isascii() or not name or any(c in name for c in " :\r\n"):
+                raise ValueError(f"metadata name {name!r} must be non-empty ASCII without ' :'")
+        return value
+
+    @model_validator(mode="after")
+    def _data_xor_path(self) -> Self:
+        if (self.data is None) == (self.path is None):
+            raise ValueError("give exactly one of data or path")
+        return self
+
+
+class CopyJob(JobModel):
+    """Copy one object server-side; into the same bucket unless ``dst_bucket`` is given."""
+
+    kind: Literal["copy"] = "copy"
+    src_bucket: BucketName
+    src_key: ObjectKey
+    dst_key: ObjectKey
+    dst_bucket: BucketName | None = None
+    skip_if_identical: bool = False
+
+    @model_validator(mode="after")
+    def _not_onto_itself(self) -> Self:
+        if (self.dst_bucket or self.src_bucket) == self.src_bucket and self.dst_key == self.src_key:
+            raise ValueError("dst_key: copying an object onto itself changes nothing")
+        return self
+
+
+class DeleteJob(JobModel):
+    """Delete any number of keys from one bucket, retrying per-key failures worth retrying."""
+
+    kind: Literal["delete"] = "delete"
+    bucket: BucketName
+    keys: list[ObjectKey] = Field(min_length=1)
+
+
+Job = Annotated[UploadJob | CopyJob | DeleteJob, Field(discriminator="kind")]
+"""Any job payload, told apart by its ``kind``."""
+
+job_adapter: TypeAdapter[UploadJob | CopyJob | DeleteJob] = TypeAdapter(Job)
+"""Validates a payload of any kind (``job_adapter.validate_json(raw)``)."""

@@ -1,0 +1,71 @@
+"""Job results: what a finished job leaves behind, typed like its payload."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+__all__ = [
+    "CopyResult",
+    "DeleteFailure",
+    "DeleteResult",
+    "JobResult",
+    "UploadResult",
+    "result_adapter",
+]
+
+
+class _Result(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class UploadResult(_Result):
+    """What an UploadJob stored."""
+
+    kind: Literal["upload"] = "upload"
+    bucket: str
+    key: str
+    size: int
+    etag: str
+
+
+class CopyResult(_Result):
+    """What a CopyJob did; ``skipped`` when an identical destination was left alone."""
+
+    kind: Literal["copy"] = "copy"
+    src_bucket: str
+    src_key: str
+    dst_bucket: str
+    dst_key: str
+    skipped: bool = False
+
+
+class DeleteFailure(_Result):
+    """One key a delete could not remove, with the last S3 error code for it."""
+
+    key: str
+    code: str
+    message: str = ""
+
+
+class DeleteResult(_Result):
+    """What a DeleteJob did.
+
+    Attributes:
+        deleted_count: Keys deleted (or already absent: S3 deletes are idempotent).
+        failed: Every key that could not be deleted, with its code.
+        attempts: DeleteObjects rounds used (1 when nothing needed a retry).
+    """
+
+    kind: Literal["delete"] = "delete"
+    bucket: str
+    deleted_count: int
+    failed: list[DeleteFailure] = Field(default_factory=list)
+    attempts: int = 1
+
+
+JobResult = Annotated[UploadResult | CopyResult | DeleteResult, Field(discriminator="kind")]
+"""Any job result, told apart by its ``kind``."""
+
+result_adapter: TypeAdapter[UploadResult | CopyResult | DeleteResult] = TypeAdapter(JobResult)

@@ -1,0 +1,133 @@
+"""Settings: every knob, read once from ``STORAGE_JOBS_*`` environment variables."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from .storage import StorageConfig
+
+__all__ = ["Settings", "redact_url"]
+
+MiB = 1024 * 1024
+
+
+class Settings(BaseSettings):
+    """All configuration; build it once (``Settings()``) and pass it down.
+
+    Every field reads from ``STORAGE_JOBS_<FIELD>``; ``S3_*`` fields configure the storage client.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="STORAGE_JOBS_", extra="ignore", frozen=True)
+
+    # Redis and the queue
+    redis_url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
+    redis_sentinels: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    redis_sentinel_master: str = "mymaster"
+    queue_name: str = Field(default="storage-jobs", min_length=1, pattern=r"^[A-Za-z0-9_.:-]+$")
+
+    # The worker
+    max_jobs: int = Field(default=16, ge=1, le=1000)
+    job_timeout: float = Field(default=3600.0, gt=0)
+    lease_seconds: float = Field(default=30.0, ge=2)
+    shutdown_grace: float = Field(default=25.0, ge=0)
+    max_tries: int = Field(default=5, ge=1, le=100)
+    retry_base_delay: float = Field(default=1.0, ge=0)
+    retry_max_delay: float = Field(default=60.0, ge=0)
+    delete_max_attempts: int = Field(default=5, ge=1, le=100)
+    result_ttl: float = Field(default=7 * 24 * 3600.0, gt=0)
+    health_check_interval: float = Field(default=5.0, gt=0)
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    log_format: Literal["auto", "json", "console"] = "auto"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    # Job limits checked at enqueue and again by the worker
+    upload_roots: Annotated[list[Path], NoDecode] = Field(default_factory=list)
+    max_inline_bytes: int = Field(default=5 * MiB, ge=0)
+    max_delete_keys: int = Field(default=1_000_000, ge=1)
+
+    # S3
+    s3_endpoint_url: str | None = None
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: SecretStr | None = None
+    s3_session_token: SecretStr | None = None
+    s3_region: str = "us-east-1"
+    s3_addressing_style: Literal["auto", "path", "virtual"] = "path"
+    s3_max_attempts: int = Field(default=3, ge=1, le=20)
+    s3_retry_mode: Literal["standard", "adaptive", "legacy"] = "standard"
+    s3_connect_timeout: float = Field(default=5.0, gt=0)
+    s3_read_timeout: float = Field(default=60.0, gt=0)
+    s3_verify: bool | str | None = None
+    s3_public_urls: dict[str, str] = Field(default_factory=dict)
+    s3_multipart_threshold: int = Field(default=16 * MiB, ge=5 * MiB)
+    s3_multipart_chunksize: int = Field(default=8 * MiB, ge=5 * MiB)
+    s3_copy_multipart_threshold: int = Field(default=5 * 1024 * MiB, ge=1)
+
+    @field_validator("upload_roots", mode="before")
+    @classmethod
+    def _split_roots(cls, value: Any) -> Any:
+        # Like PATH: "/srv/a:/srv/b" (os.pathsep); commas work too.
+        if isinstance(value, str):
+            parts = value.replace(",", os.pathsep).split(os.pathsep)
+            return [p for p in (part.strip() for part in parts) if p]
+        return value
+
+    @field_validator("upload_roots")
+    @classmethod
+    def _roots_are_absolute(cls, value: list[Path]) -> list[Path]:
+        for root in value:
+            if not root.is_absolute():
+                raise ValueError(f"upload root must be an absolute path: {root}")
+        return [root.resolve() for root in value]
+
+    @field_validator("redis_sentinels", mode="before")
+    @classmethod
+    def _split_sentinels(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [p.strip() for p in value.split(",") if p.strip()]
+        return value
+
+    @property
+    def redis_url_redacted(self) -> str:
+        """The Redis URL with any password replaced, safe to log."""
+        return redact_url(self.redis_url.get_secret_value())
+
+    def storage_config(self) -> StorageConfig:
+        """The storage client's config, its pool sized to this worker's concurrency."""
+        return StorageConfig(
+            endpoint_url=self.s3_endpoint_url,
+            public_urls=self.s3_public_urls,
+            access_key_id=self.s3_access_key_id,
+            secret_access_key=self.s3_secret_access_key,
+            session_token=self.s3_session_token,
+            region=self.s3_region,
+            use_ssl=(self.s3_endpoint_url or "https://").startswith("https://"),
+            verify=self.s3_verify,
+            # Each job may run a multipart transfer or several delete batches at once.
+            max_pool_connections=max(10, self.max_jobs * 4),
+            connect_timeout=self.s3_connect_timeout,
+            read_timeout=self.s3_read_timeout,
+            max_attempts=self.s3_max_attempts,
+            retry_mode=self.s3_retry_mode,
+            addressing_style=self.s3_addressing_style,
+            multipart_threshold=self.s3_multipart_threshold,
+            multipart_chunksize=self.s3_multipart_chunksize,
+            copy_multipart_threshold=self.s3_copy_multipart_threshold,
+        )
+
+
+def redact_url(url: str) -> str:
+    """Returns ``url`` with its password (if any) replaced by ``***``."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))

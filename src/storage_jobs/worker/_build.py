@@ -1,0 +1,83 @@
+"""Wiring: Settings -> a running StorageWorker with one pooled storage client."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import structlog
+from arq.worker import func
+
+from .._redis import arq_redis_settings
+from ..jobs import REGISTRY
+from ..settings import Settings
+from ..storage import StorageClient
+from ._codec import decode, encode
+from ._runtime import WorkerRuntime
+from ._worker import StorageWorker
+
+__all__ = ["build_worker", "worker_settings"]
+
+
+def worker_settings(settings: Settings) -> dict[str, Any]:
+    """Arq ``Worker`` keyword arguments for these settings.
+
+    Also what ``arq storage_jobs.worker.WorkerSettings`` runs; plain arq then lacks the leases,
+    supervision and per-worker heartbeats of ``storage-jobs worker``.
+    """
+    log = structlog.get_logger("storage_jobs.worker")
+    holder: dict[str, WorkerRuntime] = {}
+
+    def function_for(spec: Any) -> Any:
+        async def run(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
+            runtime: WorkerRuntime = ctx["storage_jobs"]
+            return await runtime.execute(spec, ctx, args, kwargs)
+
+        # arq's own retries count crashes too; ours stop at max_tries, arq one later.
+        return func(run, name=spec.function_name, max_tries=settings.max_tries + 1)
+
+    async def on_startup(ctx: dict[str, Any]) -> None:
+        storage = StorageClient(settings.storage_config())
+        await storage.connect()
+        runtime = WorkerRuntime(settings=settings, storage=storage, redis=ctx["redis"], log=log)
+        holder["runtime"] = ctx["storage_jobs"] = runtime
+        log.info(
+            "worker.started",
+            queue=settings.queue_name,
+            redis=settings.redis_url_redacted,
+            s3_endpoint=settings.s3_endpoint_url,
+            max_jobs=settings.max_jobs,
+            pool=storage.config.max_pool_connections,
+        )
+
+    async def on_shutdown(ctx: dict[str, Any]) -> None:
+        runtime = holder.pop("runtime", None)
+        if runtime is not None:
+            await runtime.storage.disconnect()
+        log.info("worker.stopped", queue=settings.queue_name)
+
+    return {
+        "functions": [function_for(spec) for spec in REGISTRY],
+        "queue_name": settings.queue_name,
+        "redis_settings": arq_redis_settings(settings),
+        "max_jobs": settings.max_jobs,
+        "job_timeout": settings.job_timeout,
+        "keep_result": settings.result_ttl,
+        "max_tries": settings.max_tries + 1,
+        "health_check_interval": settings.health_check_interval,
+        "job_completion_wait": math.ceil(settings.shutdown_grace),
+        "job_serializer": encode,
+        "job_deserializer": decode,
+        "on_startup": on_startup,
+        "on_shutdown": on_shutdown,
+        "expires_extra_ms": int(settings.result_ttl * 1000),
+    }
+
+
+def build_worker(settings: Settings) -> StorageWorker:
+    """The worker ``storage-jobs worker`` runs."""
+    return StorageWorker(
+        **worker_settings(settings),
+        lease_seconds=settings.lease_seconds,
+        log=structlog.get_logger("storage_jobs.worker"),
+    )

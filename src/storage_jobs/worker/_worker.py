@@ -1,0 +1,229 @@
+"""StorageWorker: arq's worker with leases, supervision, heartbeats and dead letters.
+
+What it adds to arq's ``Worker``, each because arq alone loses or stalls work:
+
+- **Leases.** arq marks a job in progress for its whole timeout (+10 s), so a job held by a
+  SIGKILLed worker waits that long. We hold a short lease (``lease_seconds``) and renew it while
+  the job runs, so a dead worker's job is picked up by another within one lease.
+- **Supervision.** arq's loop dies on the first Redis ``ConnectionError``. We catch Redis
+  failures per poll iteration, back off, and carry on when Redis answers again.
+- **Heartbeats.** arq has one health key per queue; each of our workers has its own.
+- **Dead letters.** Jobs arq fails before our code runs (undecodable payloads, unknown function,
+  too many crashes) are kept for inspection instead of vanishing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import time
+import uuid
+from typing import Any
+
+from arq.constants import abort_jobs_ss
+from arq.utils import timestamp_ms
+from arq.worker import Worker
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError, ResponseError, WatchError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from .._keys import QueueKeys
+from ..deadletters import DeadLetterStore
+from ._codec import decode
+
+__all__ = ["StorageWorker"]
+
+_REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
+
+
+class StorageWorker(Worker):
+    """arq ``Worker`` hardened for storage jobs; takes arq's arguments plus the ones below."""
+
+    def __init__(
+        self, *args: Any, lease_seconds: float = 30.0, log: Any = None, **kwargs: Any
+    ) -> None:
+        """Builds the worker.
+
+        Args:
+            *args: Passed to arq's ``Worker``.
+            lease_seconds: How long a job's lease lasts without renewal.
+            log: A structlog logger.
+            **kwargs: Passed to arq's ``Worker``.
+        """
+        super().__init__(*args, **kwargs)
+        self.lease_seconds = lease_seconds
+        self.in_progress_timeout_s = lease_seconds
+        self.worker_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.keys = QueueKeys(self.queue_name)
+        self.log = log
+        self._last_renewal = 0.0
+        self._redis_down_since: float | None = None
+        self._started_at = time.time()
+
+    # -- supervision ------------------------------------------------------------------------------
+
+    async def _poll_iteration(self) -> None:
+        try:
+            await self._renew_leases()
+            await super()._poll_iteration()
+        except _REDIS_DOWN as exc:
+            await self._redis_unavailable(exc)
+        else:
+            if self._redis_down_since is not None:
+                self._event(
+                    "info",
+                    "redis.recovered",
+                    outage_s=round(time.monotonic() - self._redis_down_since, 2),
+                )
+                self._redis_down_since = None
+
+    async def _redis_unavailable(self, exc: BaseException) -> None:
+        now = time.monotonic()
+        if self._redis_down_since is None:
+            self._redis_down_since = now
+            self._event("warning", "redis.unavailable", error=f"{type(exc).__name__}: {exc}")
+        # Back off up to 2 s; running jobs carry on, and their leases are renewed on recovery.
+        await asyncio.sleep(min(2.0, 0.1 + (now - self._redis_down_since) / 5))
+
+    async def start_jobs(self, job_ids: list[bytes]) -> None:
+        """Claims and starts jobs exactly like arq, without leaking a slot on a Redis error."""
+        for job_id_b in job_ids:
+            await self.sem.acquire()
+            if self.job_counter >= self.max_jobs:
+                self.sem.release()
+                return
+            self.job_counter += 1
+            job_id = job_id_b.decode()
+            try:
+                claimed, score = await self._claim(job_id)
+            except BaseException:
+                self._release_sem_dec_counter_on_complete()
+                raise
+            if not claimed:
+                self._release_sem_dec_counter_on_complete()
+                continue
+            task = self.loop.create_task(self.run_job(job_id, score))
+            task.add_done_callback(lambda _: self._release_sem_dec_counter_on_complete())
+            self.tasks[job_id] = task
+
+    async def _claim(self, job_id: str) -> tuple[bool, int]:
+        in_progress = self.keys.in_progress(job_id)
+        async with self.pool.pipeline(transaction=True) as pipe:
+            await pipe.watch(in_progress)
+            ongoing = await pipe.exists(in_progress)
+            score = await pipe.zscore(self.queue_name, job_id)
+            if ongoing or not score or score > timestamp_ms():
+                return False, 0
+            pipe.multi()  # type: ignore[no-untyped-call]
+            pipe.psetex(in_progress, int(self.lease_seconds * 1000), b"1")
+            try:
+                await pipe.execute()
+            except (ResponseError, WatchError):
+                return False, 0
+        return True, int(score)
+
+    # -- leases -----------------------------------------------------------------------------------
+
+    async def _renew_leases(self) -> None:
+        now = time.monotonic()
+        if now - self._last_renewal < self.lease_seconds / 4:
+            return
+        running = [job_id for job_id, task in self.tasks.items() if not task.done()]
+        if running:
+            async with self.pool.pipeline(transaction=False) as pipe:
+                for job_id in running:
+                    # xx: never resurrect a lease that finish_job already removed.
+                    pipe.set(
+                        self.keys.in_progress(job_id),
+                        b"1",
+                        px=int(self.lease_seconds * 1000),
+                        xx=True,
+                    )
+                await pipe.execute()
+        self._last_renewal = now
+
+    # -- heartbeats -------------------------------------------------------------------------------
+
+    async def record_health(self) -> None:
+        """Writes this worker's own heartbeat (and arq's per-queue one)."""
+        now = time.time()
+        if now - self._last_health_check < self.health_check_interval:
+            return
+        self._last_health_check = now
+        info = {
+            "worker_id": self.worker_id,
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "started_at": self._started_at,
+            "heartbeat_at": now,
+            "jobs_complete": self.jobs_complete,
+            "jobs_failed": self.jobs_failed,
+            "jobs_retried": self.jobs_retried,
+            "jobs_ongoing": len(self.tasks),
+            "max_jobs": self.max_jobs,
+        }
+        ttl_ms = int(self.health_check_interval * 3 * 1000)
+        async with self.pool.pipeline(transaction=False) as pipe:
+            pipe.zadd(self.keys.workers, {self.worker_id: int(now * 1000)})
+            pipe.set(self.keys.worker(self.worker_id), json.dumps(info), px=ttl_ms)
+            pipe.psetex(self.health_check_key, ttl_ms, json.dumps(info).encode())
+            # Forget workers silent for an hour; their own keys expired long ago.
+            pipe.zremrangebyscore(self.keys.workers, 0, int((now - 3600) * 1000))
+            await pipe.execute()
+
+    async def close(self) -> None:
+        """Closes like arq, and removes this worker's heartbeat so it stops counting as live."""
+        if self._pool is not None:
+            try:
+                async with self.pool.pipeline(transaction=False) as pipe:
+                    pipe.zrem(self.keys.workers, self.worker_id)
+                    pipe.delete(self.keys.worker(self.worker_id))
+                    await pipe.execute()
+            except RedisError:
+                pass
+        await super().close()
+
+    # -- dead letters -----------------------------------------------------------------------------
+
+    async def finish_failed_job(self, job_id: str, result_data: bytes | None) -> None:
+        """Keeps the payload of a job arq failed before running it, then finishes like arq."""
+        raw = await self.pool.get(self.keys.job(job_id))
+        function, attempts, message = None, 0, "failed before it could run"
+        if result_data:
+            try:
+                result = decode(result_data)
+                function = result.get("f")
+                attempts = int(result.get("t") or 0)
+                error = result.get("r") or {}
+                message = str(error.get("message", message)) if isinstance(error, dict) else message
+            except (ValueError, TypeError):
+                pass
+        error_type = "InvalidPayload" if raw is not None and _undecodable(raw) else "JobFailed"
+        await DeadLetterStore(self.pool, self.queue_name).add(
+            job_id=job_id,
+            function=function if isinstance(function, str) else None,
+            raw_payload=raw,
+            error_type=error_type,
+            message=message,
+            attempts=attempts,
+        )
+        self._event(
+            "error", "job.dead_lettered", job_id=job_id, error_type=error_type, message=message
+        )
+        await super().finish_failed_job(job_id, result_data)
+        # arq leaves a job's abort marker when it fails before running; tidy it like finish_job.
+        await self.pool.zrem(abort_jobs_ss, job_id)
+
+    def _event(self, level: str, event: str, **fields: Any) -> None:
+        if self.log is not None:
+            getattr(self.log, level)(event, worker_id=self.worker_id, **fields)
+
+
+def _undecodable(raw: bytes) -> bool:
+    try:
+        decode(raw)
+    except ValueError:
+        return True
+    return False

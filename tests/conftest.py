@@ -1,0 +1,3 @@
+"""Shared pytest configuration; fixtures live in plugin modules listed below."""
+
+pytest_plugins = ["tests.fixtures_devstack"]
