@@ -171,7 +171,7 @@ async def test_get_url_encodes_keys_so_they_fetch(
     )
     url = moto_client.get_url(bucket=moto_bucket, key=key)
     assert " " not in url and "#" not in url and "?" not in url
-    body = await asyncio.to_thread(lambda: urllib.request.urlopen(url).read())  # noqa: S310
+    body = await asyncio.to_thread(lambda: urllib.request.urlopen(url).read())
     assert body == key.encode()
 
 
