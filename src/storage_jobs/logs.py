@@ -84,6 +84,7 @@ def configure_logging(settings: Settings) -> None:
         structlog.stdlib.ProcessorFormatter(
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
                 scrubber,
                 renderer,
             ],
@@ -96,3 +97,13 @@ def configure_logging(settings: Settings) -> None:
     # Per-request chatter from botocore would drown the job events.
     for noisy in ("botocore", "aiobotocore", "urllib3"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    # arq's per-job lines repeat our job.start/job.done events (and print the payload).
+    arq_log = logging.getLogger("arq.worker")
+    arq_log.setLevel(max(level, logging.WARNING))
+    arq_log.addFilter(_drop_reported_failures)
+
+
+def _drop_reported_failures(record: logging.LogRecord) -> bool:
+    # A JobFailure was already logged as job.failed with its code; arq's traceback adds noise.
+    exc = record.exc_info[1] if record.exc_info else None
+    return type(exc).__name__ != "JobFailure"

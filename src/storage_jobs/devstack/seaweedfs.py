@@ -52,25 +52,26 @@ class S3Identity:
     """One S3 user in SeaweedFS's ``-s3.config`` format.
 
     Attributes:
-        name: Identity name shown in SeaweedFS logs.
-        access_key: S3 access key id.
-        secret_key: S3 secret access key.
+        name: Identity name shown in SeaweedFS logs. The name ``anonymous`` is special:
+            its actions apply to unsigned requests (e.g. ``("Read",)`` for public GETs).
+        access_key: S3 access key id; ``None`` (with ``secret_key``) for an identity without
+            credentials, such as ``anonymous``.
+        secret_key: S3 secret access key, or ``None``.
         actions: SeaweedFS actions, e.g. ``("Read", "List")`` or scoped
             ``("Read:bucket", "Write:bucket/allowed/*", "List:bucket")``.
     """
 
     name: str
-    access_key: str
-    secret_key: str
+    access_key: str | None
+    secret_key: str | None
     actions: tuple[str, ...]
 
     def to_config(self) -> dict[str, Any]:
         """Return this identity as one entry of the ``identities`` list."""
-        return {
-            "name": self.name,
-            "credentials": [{"accessKey": self.access_key, "secretKey": self.secret_key}],
-            "actions": list(self.actions),
-        }
+        config: dict[str, Any] = {"name": self.name, "actions": list(self.actions)}
+        if self.access_key is not None and self.secret_key is not None:
+            config["credentials"] = [{"accessKey": self.access_key, "secretKey": self.secret_key}]
+        return config
 
 
 def find_weed() -> Path:

@@ -65,6 +65,8 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         "keep_result": settings.result_ttl,
         "max_tries": settings.max_tries + 1,
         "health_check_interval": settings.health_check_interval,
+        # The fallback poll; new jobs wake an idle worker at once through the wake list.
+        "poll_delay": 1.0,
         "job_completion_wait": math.ceil(settings.shutdown_grace),
         "job_serializer": encode,
         "job_deserializer": decode,
