@@ -67,6 +67,8 @@ class Settings(BaseSettings):
     s3_multipart_threshold: int = Field(default=16 * MiB, ge=5 * MiB)
     s3_multipart_chunksize: int = Field(default=8 * MiB, ge=5 * MiB)
     s3_copy_multipart_threshold: int = Field(default=5 * 1024 * MiB, ge=1)
+    s3_multipart_concurrency: int = Field(default=4, ge=1, le=64)
+    s3_delete_concurrency: int = Field(default=4, ge=1, le=64)
 
     @field_validator("upload_roots", mode="before")
     @classmethod
@@ -118,6 +120,8 @@ class Settings(BaseSettings):
             multipart_threshold=self.s3_multipart_threshold,
             multipart_chunksize=self.s3_multipart_chunksize,
             copy_multipart_threshold=self.s3_copy_multipart_threshold,
+            multipart_concurrency=self.s3_multipart_concurrency,
+            delete_concurrency=self.s3_delete_concurrency,
         )
 
 

@@ -1,0 +1,119 @@
+"""Fixtures for end-to-end tests: real Redis, real SeaweedFS, workers as CLI subprocesses."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from storage_jobs.client import StorageJobsClient
+from storage_jobs.devstack import SeaweedFS
+from storage_jobs.settings import Settings
+from storage_jobs.storage import StorageClient, StorageConfig
+from tests.workers import WorkerProcess
+
+E2E_REDIS_URL = "redis://127.0.0.1:6379/11"
+
+
+@pytest.fixture(scope="session")
+def e2e_redis_url() -> str:
+    """A Redis database of the local server that only these tests use (flushed once)."""
+    redis.Redis.from_url(E2E_REDIS_URL).flushdb()
+    return E2E_REDIS_URL
+
+
+@pytest.fixture
+def queue_name() -> str:
+    """A queue of this test's own."""
+    return f"e2e-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def bucket(seaweedfs: SeaweedFS) -> str:
+    """A fresh bucket on SeaweedFS."""
+    name = f"e2e-{uuid.uuid4().hex[:12]}"
+    seaweedfs.client().create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture
+def worker_env(seaweedfs: SeaweedFS, e2e_redis_url: str, queue_name: str) -> dict[str, str]:
+    """Environment for a worker on this test's queue, talking to SeaweedFS directly."""
+    return {
+        "STORAGE_JOBS_REDIS_URL": e2e_redis_url,
+        "STORAGE_JOBS_QUEUE_NAME": queue_name,
+        "STORAGE_JOBS_S3_ENDPOINT_URL": seaweedfs.endpoint_url,
+        "STORAGE_JOBS_S3_ACCESS_KEY_ID": seaweedfs.access_key,
+        "STORAGE_JOBS_S3_SECRET_ACCESS_KEY": seaweedfs.secret_key,
+        "STORAGE_JOBS_RETRY_BASE_DELAY": "0.1",
+        "STORAGE_JOBS_RETRY_MAX_DELAY": "1",
+        "STORAGE_JOBS_LEASE_SECONDS": "3",
+        "STORAGE_JOBS_HEALTH_CHECK_INTERVAL": "1",
+    }
+
+
+@pytest.fixture
+def start_worker(
+    tmp_path: Path, worker_env: dict[str, str], seaweedfs: SeaweedFS
+) -> Iterator[Callable[..., WorkerProcess]]:
+    """Starts ``storage-jobs worker`` subprocesses; stops them and checks their logs after."""
+    started: list[WorkerProcess] = []
+
+    def start(**env: str) -> WorkerProcess:
+        name = f"worker{len(started) + 1}"
+        proc = WorkerProcess({**worker_env, **env}, tmp_path / f"{name}.log", name=name)
+        started.append(proc)
+        return proc.start()
+
+    yield start
+    for proc in started:
+        proc.stop()
+    for proc in started:
+        text = proc.log_path.read_text(errors="replace")
+        assert seaweedfs.secret_key not in text, f"secret key in {proc.name}'s log"
+
+
+@pytest.fixture
+def settings(e2e_redis_url: str, queue_name: str, seaweedfs: SeaweedFS) -> Settings:
+    """Producer-side settings for this test's queue."""
+    return Settings(
+        redis_url=e2e_redis_url,  # type: ignore[arg-type]
+        queue_name=queue_name,
+    )
+
+
+@pytest.fixture
+async def jobs(settings: Settings) -> AsyncIterator[StorageJobsClient]:
+    """A connected producer client."""
+    async with StorageJobsClient(settings=settings) as client:
+        yield client
+
+
+@pytest.fixture
+async def admin_storage(seaweedfs: SeaweedFS) -> AsyncIterator[StorageClient]:
+    """A storage client with admin rights, for setting up and checking objects."""
+    config = StorageConfig(
+        endpoint_url=seaweedfs.endpoint_url,
+        access_key_id=seaweedfs.access_key,
+        secret_access_key=seaweedfs.secret_key,  # type: ignore[arg-type]
+        max_pool_connections=64,
+    )
+    async with StorageClient(config) as client:
+        yield client
+
+
+async def put_many(
+    storage: StorageClient, bucket: str, keys: list[str], data: bytes = b"x"
+) -> None:
+    """Uploads small objects, 64 at a time."""
+    slots = asyncio.Semaphore(64)
+
+    async def put(key: str) -> None:
+        async with slots:
+            await storage.upload_file(bucket=bucket, key=key, data=data)
+
+    await asyncio.gather(*(put(k) for k in keys))
