@@ -81,7 +81,7 @@ def start_worker(
 def settings(e2e_redis_url: str, queue_name: str, seaweedfs: SeaweedFS) -> Settings:
     """Producer-side settings for this test's queue."""
     return Settings(
-        redis_url=e2e_redis_url,  # type: ignore[arg-type]
+        redis_url=e2e_redis_url,
         queue_name=queue_name,
     )
 
@@ -99,7 +99,7 @@ async def admin_storage(seaweedfs: SeaweedFS) -> AsyncIterator[StorageClient]:
     config = StorageConfig(
         endpoint_url=seaweedfs.endpoint_url,
         access_key_id=seaweedfs.access_key,
-        secret_access_key=seaweedfs.secret_key,  # type: ignore[arg-type]
+        secret_access_key=seaweedfs.secret_key,
         max_pool_connections=64,
     )
     async with StorageClient(config) as client:

@@ -33,7 +33,7 @@ class WorkerProcess:
     def start(self, *, wait: float = 20.0) -> WorkerProcess:
         """Starts the worker and waits for its ``worker.started`` event."""
         self._log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(  # noqa: S603 - our own console script
+        self.proc = subprocess.Popen(
             [cli_path(), "worker"],
             env=self.env,
             stdout=self._log,
