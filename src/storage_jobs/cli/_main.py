@@ -31,6 +31,20 @@ def worker(max_jobs: int | None, queue_name: str | None) -> None:
     build_worker(settings).run()
 
 
+@cli.command()
+@click.option(
+    "--exit-after-demo", is_flag=True, help="Stop everything once the demo has printed its table."
+)
+def dev(exit_after_demo: bool) -> None:
+    """Start Redis, SeaweedFS (S3) and a worker here, and demo every job kind.
+
+    Needs no Docker and no running services. Ctrl-C stops everything.
+    """
+    from ._dev import dev as run_dev
+
+    run_dev(exit_after_demo)
+
+
 def main() -> None:
     """Console script entry point."""
     cli()

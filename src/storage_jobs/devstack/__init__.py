@@ -12,13 +12,15 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from storage_jobs.devstack.faultproxy import FaultProxy, FaultRules
     from storage_jobs.devstack.ports import free_port
+    from storage_jobs.devstack.redis import RedisServer
     from storage_jobs.devstack.seaweedfs import S3Identity, SeaweedFS
 
-__all__ = ["FaultProxy", "FaultRules", "S3Identity", "SeaweedFS", "free_port"]
+__all__ = ["FaultProxy", "FaultRules", "RedisServer", "S3Identity", "SeaweedFS", "free_port"]
 
 _MODULES = {
     "FaultProxy": "faultproxy",
     "FaultRules": "faultproxy",
+    "RedisServer": "redis",
     "S3Identity": "seaweedfs",
     "SeaweedFS": "seaweedfs",
     "free_port": "ports",
