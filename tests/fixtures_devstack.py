@@ -17,13 +17,17 @@ SCOPED_IDENTITY = S3Identity(
     "scoped-secret",
     (f"Read:{SCOPED_BUCKET}", f"List:{SCOPED_BUCKET}", f"Write:{SCOPED_BUCKET}/allowed/*"),
 )
+# SeaweedFS applies the actions of the credential-less identity named "anonymous" to unsigned
+# requests: with "Read", plain HTTP GETs of public URLs work (writes stay 403).
+ANONYMOUS_IDENTITY = S3Identity("anonymous", None, None, ("Read",))
 
 
 @pytest.fixture(scope="session")
 def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedFS]:
-    """One SeaweedFS for the session, with readonly and scoped identities and their bucket."""
+    """One SeaweedFS for the session: readonly, scoped and anonymous-read identities."""
     server = SeaweedFS(
-        tmp_path_factory.mktemp("seaweedfs"), identities=[READONLY_IDENTITY, SCOPED_IDENTITY]
+        tmp_path_factory.mktemp("seaweedfs"),
+        identities=[READONLY_IDENTITY, SCOPED_IDENTITY, ANONYMOUS_IDENTITY],
     )
     server.start()
     try:

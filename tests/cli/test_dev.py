@@ -46,7 +46,7 @@ def test_dev_runs_the_demo_and_ctrl_c_leaves_nothing_behind(tmp_path: Path) -> N
     """The demo prints every job kind; SIGINT stops Redis, SeaweedFS, proxy and worker."""
     out = tmp_path / "dev.out"
     with out.open("wb") as sink:
-        proc = subprocess.Popen(  # noqa: S603
+        proc = subprocess.Popen(
             [cli_path(), "dev"],
             stdout=sink,
             stderr=subprocess.STDOUT,
