@@ -9,6 +9,7 @@ from urllib.parse import quote
 from ._bulk import delete_in_batches
 from ._errors import (
     StorageBucketNotFoundError,
+    StorageError,
     StorageObjectNotFoundError,
     StoragePartialDeleteError,
     map_backend_error,
@@ -206,8 +207,8 @@ class StorageClient(Transfers):
             extra: dict[str, Any] = {"Metadata": head["metadata"]}
             if head["content_type"]:
                 extra["ContentType"] = head["content_type"]
-            return await self._call(
-                multipart_copy(
+            try:
+                return await multipart_copy(
                     self.s3,
                     src_bucket=src_bucket,
                     src_key=src_key,
@@ -217,10 +218,9 @@ class StorageClient(Transfers):
                     chunksize=self.config.multipart_chunksize,
                     concurrency=self.config.multipart_concurrency,
                     extra=extra,
-                ),
-                bucket=dst_bucket,
-                key=dst_key,
-            )
+                )
+            except Exception as exc:
+                raise await self._copy_error(exc, src_bucket, src_key, dst_bucket, dst_key) from exc
         try:
             answer = await self.s3.copy_object(
                 Bucket=dst_bucket,
@@ -228,14 +228,26 @@ class StorageClient(Transfers):
                 CopySource={"Bucket": src_bucket, "Key": src_key},
             )
         except Exception as exc:
-            error = map_backend_error(exc, bucket=dst_bucket, key=dst_key)
-            if isinstance(error, StorageObjectNotFoundError | StorageBucketNotFoundError):
-                # Which side is missing? The source HEAD says, with the right bucket and key.
-                await self.head_object(bucket=src_bucket, key=src_key)
-                await self._raise_if_bucket_missing(dst_bucket)
-            raise error from exc
+            raise await self._copy_error(exc, src_bucket, src_key, dst_bucket, dst_key) from exc
         etag = strip_etag(answer.get("CopyObjectResult", {}).get("ETag"))
         return ObjectInfo(bucket=dst_bucket, key=dst_key, size=size, etag=etag)
+
+    async def _copy_error(
+        self, exc: Exception, src_bucket: str, src_key: str, dst_bucket: str, dst_key: str
+    ) -> StorageError:
+        """Maps a failed copy, finding out which side is missing when the answer doesn't say.
+
+        A copy's not-found names neither side, and some servers (SeaweedFS) answer a missing
+        destination bucket with 500 InternalError; a source HEAD and a destination bucket HEAD
+        tell. Throttling (503) is not probed, so a struggling server gets no extra requests.
+        """
+        error = map_backend_error(exc, bucket=dst_bucket, key=dst_key)
+        if isinstance(error, StorageObjectNotFoundError | StorageBucketNotFoundError) or (
+            error.status == 500
+        ):
+            await self.head_object(bucket=src_bucket, key=src_key)
+            await self._raise_if_bucket_missing(dst_bucket)
+        return error
 
     async def list_buckets(self) -> list[str]:
         """Returns the names of the buckets the credentials can see."""
