@@ -73,12 +73,22 @@ class StorageJobsClient:
         )
         self._redis: Redis | None = None
         self._script: AsyncScript | None = None
+        self._borrowed = False
 
     def __repr__(self) -> str:
         return (
             f"StorageJobsClient(redis={self.settings.redis_url_redacted!r}, "
             f"queue={self.queue_name!r})"
         )
+
+    @classmethod
+    def on_connection(cls, redis: Redis, settings: Settings) -> StorageJobsClient:
+        """A client sharing an existing connection (the worker's, for jobs that fan out)."""
+        client = cls(settings=settings)
+        client._redis = redis
+        client._script = redis.register_script(_ENQUEUE)
+        client._borrowed = True
+        return client
 
     async def connect(self) -> None:
         """Opens the Redis connection (idempotent)."""
@@ -89,7 +99,7 @@ class StorageJobsClient:
     async def close(self) -> None:
         """Closes the Redis connection."""
         redis, self._redis = self._redis, None
-        if redis is not None:
+        if redis is not None and not self._borrowed:
             await redis.aclose()
 
     async def __aenter__(self) -> Self:
@@ -136,14 +146,27 @@ class StorageJobsClient:
         return handle
 
     async def enqueue_many(
-        self, jobs: Sequence[JobModel], *, defer_by: float | None = None
+        self,
+        jobs: Sequence[JobModel],
+        *,
+        job_ids: Sequence[str] | None = None,
+        defer_by: float | None = None,
     ) -> list[JobHandle]:
         """Validates every job, then enqueues them pipelined (one round trip per 1,000 jobs).
+
+        Args:
+            jobs: The jobs.
+            job_ids: Ids for them (same length), e.g. derived ids that make re-enqueueing
+                after a crash a no-op; random ids when not given.
+            defer_by: Seconds to wait before they may run.
 
         Raises:
             JobRejectedError: If any job breaks a limit; then none is enqueued.
         """
-        return await self._enqueue([(job, None, defer_by) for job in jobs])
+        if job_ids is not None and len(job_ids) != len(jobs):
+            raise ValueError(f"{len(jobs)} jobs but {len(job_ids)} job ids")
+        ids: Sequence[str | None] = job_ids if job_ids is not None else [None] * len(jobs)
+        return await self._enqueue([(job, i, defer_by) for job, i in zip(jobs, ids, strict=True)])
 
     async def _enqueue(
         self, items: Sequence[tuple[JobModel, str | None, float | None]]

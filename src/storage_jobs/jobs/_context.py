@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
 
 from ._limits import JobLimits
 from ._retry import RetryPolicy
@@ -13,7 +16,9 @@ if TYPE_CHECKING:
 
     from ..storage import StorageClient
 
-__all__ = ["JobContext", "state_key"]
+__all__ = ["Enqueue", "JobContext", "state_key"]
+
+Enqueue = Callable[[Sequence[tuple[BaseModel, str]]], Awaitable[list[bool]]]
 
 
 def state_key(job_id: str, name: str) -> str:
@@ -33,6 +38,8 @@ class JobContext:
         limits: Configured limits (upload roots, caps).
         retry: Backoff policy for per-key retries inside a job.
         log: A structlog logger bound with the job's id and kind.
+        enqueue: Enqueues follow-up jobs under given ids (``[(job, job_id), ...]``) and says,
+            per job, whether it was new; ``None`` where fan-out is unavailable.
         state_ttl: Seconds a job's persisted state outlives its last write.
     """
 
@@ -43,4 +50,5 @@ class JobContext:
     limits: JobLimits
     retry: RetryPolicy
     log: Any
+    enqueue: Enqueue | None = None
     state_ttl: int = 7 * 24 * 3600

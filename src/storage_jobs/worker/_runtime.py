@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -108,6 +109,7 @@ class WorkerRuntime:
             limits=self.limits,
             retry=self.key_retry,
             log=log,
+            enqueue=self._enqueue,
         )
         started = time.monotonic()
         log.info("job.start", **_summary(job))
@@ -127,6 +129,17 @@ class WorkerRuntime:
             ) from exc
         log.info("job.done", duration_s=round(time.monotonic() - started, 4), **_summary(result))
         return result.model_dump(mode="json")
+
+    async def _enqueue(self, items: Sequence[tuple[BaseModel, str]]) -> list[bool]:
+        # Imported here: the client package imports the worker's codec.
+        from ..client import StorageJobsClient
+
+        client = StorageJobsClient.on_connection(self.redis, self.settings)
+        handles = await client.enqueue_many(
+            [job for job, _ in items],  # type: ignore[misc]
+            job_ids=[job_id for _, job_id in items],
+        )
+        return [h.enqueued for h in handles]
 
     async def _dead(
         self,
