@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from arq.connections import RedisSettings
 from redis.asyncio import Redis
@@ -10,7 +11,7 @@ from redis.asyncio.sentinel import Sentinel
 
 from .settings import Settings
 
-__all__ = ["arq_redis_settings", "connect_redis"]
+__all__ = ["arq_redis_settings", "connect_redis", "redis_password"]
 
 
 def _sentinel_hosts(settings: Settings) -> list[tuple[str, int]]:
@@ -21,10 +22,24 @@ def _sentinel_hosts(settings: Settings) -> list[tuple[str, int]]:
     return hosts
 
 
-def arq_redis_settings(settings: Settings) -> RedisSettings:
-    """Arq's connection settings for the worker."""
-    url = settings.redis_url.get_secret_value()
+def _settings_from_url(url: str) -> RedisSettings:
     base = RedisSettings.from_dsn(url)
+    # arq does not percent-decode credentials; redis-py's from_url (the producers) does.
+    parts = urlsplit(url)
+    base.username = unquote(parts.username) if parts.username else None
+    base.password = unquote(parts.password) if parts.password else None
+    return base
+
+
+def redis_password(settings: Settings) -> str | None:
+    """The decoded Redis password of the settings' URL, if any."""
+    return _settings_from_url(settings.redis_url.get_secret_value()).password
+
+
+def arq_redis_settings(settings: Settings) -> RedisSettings:
+    """The worker's connection settings, in arq's form."""
+    url = settings.redis_url.get_secret_value()
+    base = _settings_from_url(url)
     base.conn_retries = 5
     base.conn_retry_delay = 1
     if settings.redis_sentinels:
@@ -38,7 +53,7 @@ def connect_redis(settings: Settings, **options: Any) -> Redis:
     """A redis-py asyncio client for producers, the CLI and job state."""
     url = settings.redis_url.get_secret_value()
     if settings.redis_sentinels:
-        base = RedisSettings.from_dsn(url)
+        base = _settings_from_url(url)
         sentinel = Sentinel(  # type: ignore[no-untyped-call]
             _sentinel_hosts(settings),
             password=base.password,

@@ -6,10 +6,11 @@ import logging
 import sys
 from collections.abc import Iterable, MutableMapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import structlog
-from arq.connections import RedisSettings
 
+from ._redis import redis_password
 from .settings import Settings
 
 __all__ = ["SecretScrubber", "configure_logging", "secrets_of"]
@@ -19,9 +20,9 @@ def secrets_of(settings: Settings) -> list[str]:
     """Every secret value the settings hold (S3 keys, Redis password), for scrubbing."""
     values = [settings.s3_secret_access_key, settings.s3_session_token]
     found = [v.get_secret_value() for v in values if v is not None]
-    password = RedisSettings.from_dsn(settings.redis_url.get_secret_value()).password
-    if password:
-        found.append(password)
+    raw = urlsplit(settings.redis_url.get_secret_value()).password
+    # Scrub the password both as written in the URL and as sent to Redis (percent-decoded).
+    found.extend(p for p in {raw, redis_password(settings)} if p)
     return [s for s in found if len(s) >= 4]
 
 

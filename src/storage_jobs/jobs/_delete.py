@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Sequence
 from typing import cast
 
 from ..storage import DELETE_BATCH_SIZE, StoragePartialDeleteError
+from ..storage._bulk import gather_or_cancel
 from ._context import JobContext, state_key
 from ._models import DeleteJob
 from ._results import DeleteFailure, DeleteResult
@@ -47,7 +48,7 @@ async def run_delete_keys(
             errors = await _delete(ctx, bucket, batch)
             await state.record(errors, batch_index=index, round_=1)
 
-    await asyncio.gather(*(first_round(i, b) for i, b in enumerate(batches) if i not in done))
+    await gather_or_cancel([first_round(i, b) for i, b in enumerate(batches) if i not in done])
     round_ = max(await state.round(), 1)
     while pending := await state.pending():
         if round_ >= ctx.retry.max_attempts:

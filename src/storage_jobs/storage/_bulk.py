@@ -11,7 +11,7 @@ from ._errors import StorageBucketNotFoundError, map_backend_error
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
 
-__all__ = ["DELETE_BATCH_SIZE", "delete_in_batches"]
+__all__ = ["DELETE_BATCH_SIZE", "delete_in_batches", "gather_or_cancel"]
 
 T = TypeVar("T")
 
@@ -38,7 +38,7 @@ async def delete_in_batches(
         async with slots:
             return await _delete_batch(s3, bucket, batch)
 
-    outcomes = await _gather_or_cancel([run(b) for b in batches])
+    outcomes = await gather_or_cancel([run(b) for b in batches])
     deleted = [key for ok, _ in outcomes for key in ok]
     errors = [error for _, failed in outcomes for error in failed]
     return deleted, errors
@@ -70,7 +70,8 @@ async def _delete_batch(
     return [key for key in batch if key not in failed_keys], failed
 
 
-async def _gather_or_cancel(coros: list[Awaitable[T]]) -> list[T]:
+async def gather_or_cancel(coros: list[Awaitable[T]]) -> list[T]:
+    """Gathers; if one fails, cancels the rest (and waits for them) before raising."""
     tasks = [asyncio.ensure_future(c) for c in coros]
     try:
         return await asyncio.gather(*tasks)

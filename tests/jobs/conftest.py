@@ -1,0 +1,118 @@
+"""Fixtures for the job tests: a moto S3 server, a fake Redis and a recording logger."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import fakeredis
+import pytest
+from moto.server import ThreadedMotoServer
+from pydantic import SecretStr
+
+from storage_jobs.devstack.ports import free_port
+from storage_jobs.jobs import JobContext, JobLimits, RetryPolicy
+from storage_jobs.storage import StorageClient, StorageConfig
+
+
+class RecordingLog:
+    """A structlog-like logger that records ``(level, event, fields)`` tuples."""
+
+    def __init__(
+        self,
+        events: list[tuple[str, str, dict[str, Any]]] | None = None,
+        bound: dict[str, Any] | None = None,
+    ) -> None:
+        self.events: list[tuple[str, str, dict[str, Any]]] = [] if events is None else events
+        self.bound = bound or {}
+
+    def bind(self, **fields: Any) -> RecordingLog:
+        return RecordingLog(self.events, {**self.bound, **fields})
+
+    def _record(self, level: str, event: str, fields: dict[str, Any]) -> None:
+        self.events.append((level, event, {**self.bound, **fields}))
+
+    def info(self, event: str, **fields: Any) -> None:
+        self._record("info", event, fields)
+
+    def warning(self, event: str, **fields: Any) -> None:
+        self._record("warning", event, fields)
+
+    def error(self, event: str, **fields: Any) -> None:
+        self._record("error", event, fields)
+
+    def named(self, event: str) -> list[dict[str, Any]]:
+        """The fields of every recorded event with this name."""
+        return [fields for _, name, fields in self.events if name == event]
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """A moto S3 server on a free loopback port, for the whole session."""
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def moto_config(moto_endpoint: str) -> StorageConfig:
+    """A StorageConfig pointing at moto with throwaway credentials."""
+    return StorageConfig(
+        endpoint_url=moto_endpoint,
+        access_key_id="testing",
+        secret_access_key=SecretStr("testing-secret"),
+        region="us-east-1",
+    )
+
+
+@pytest.fixture
+async def moto_client(moto_config: StorageConfig) -> AsyncIterator[StorageClient]:
+    """A connected client against moto."""
+    async with StorageClient(moto_config) as client:
+        yield client
+
+
+@pytest.fixture
+async def moto_bucket(moto_client: StorageClient) -> str:
+    """A fresh, empty bucket on moto."""
+    name = f"t-{uuid.uuid4().hex[:12]}"
+    await moto_client.s3.create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture
+async def fake_redis() -> AsyncIterator[Any]:
+    """A fresh in-memory Redis (its own server, so tests never share state)."""
+    redis = fakeredis.aioredis.FakeRedis(server=fakeredis.FakeServer())
+    yield redis
+    await redis.aclose()
+
+
+@pytest.fixture
+def recording_log() -> RecordingLog:
+    """A logger that keeps every event for assertions."""
+    return RecordingLog()
+
+
+def make_ctx(
+    storage: StorageClient,
+    redis: Any,
+    log: RecordingLog,
+    *,
+    job_id: str | None = None,
+    limits: JobLimits | None = None,
+    retry: RetryPolicy | None = None,
+) -> JobContext:
+    """A JobContext built by hand, retrying without sleeping."""
+    return JobContext(
+        job_id=job_id or uuid.uuid4().hex,
+        attempt=1,
+        storage=storage,
+        redis=redis,
+        limits=limits or JobLimits(),
+        retry=retry or RetryPolicy(max_attempts=3, base_delay=0.0),
+        log=log,
+    )

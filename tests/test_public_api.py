@@ -1,0 +1,101 @@
+"""The public API: exactly these names are exported; changing them must edit this test."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+PUBLIC: dict[str, list[str]] = {
+    "storage_jobs": ["__version__"],
+    "storage_jobs.storage": [
+        "DELETE_BATCH_SIZE",
+        "ObjectInfo",
+        "Storage",
+        "StorageAccessDeniedError",
+        "StorageBackendError",
+        "StorageBucketNotFoundError",
+        "StorageClient",
+        "StorageConfig",
+        "StorageError",
+        "StorageNotConnectedError",
+        "StorageObjectNotFoundError",
+        "StoragePartialDeleteError",
+    ],
+    "storage_jobs.jobs": [
+        "REGISTRY",
+        "RETRYABLE_CODES",
+        "CopyJob",
+        "CopyResult",
+        "DeleteFailure",
+        "DeleteJob",
+        "DeleteResult",
+        "Job",
+        "JobContext",
+        "JobLimits",
+        "JobModel",
+        "JobRejectedError",
+        "JobResult",
+        "JobSpec",
+        "RetryPolicy",
+        "UploadJob",
+        "UploadResult",
+        "is_retryable",
+        "is_retryable_code",
+        "job_adapter",
+        "result_adapter",
+        "spec_for_job",
+        "spec_for_name",
+    ],
+    "storage_jobs.client": [
+        "JobFailedError",
+        "JobHandle",
+        "JobStatus",
+        "StorageJobsClient",
+        "SyncJobHandle",
+        "SyncStorageJobsClient",
+    ],
+    "storage_jobs.worker": [
+        "JobFailure",
+        "StorageWorker",
+        "WorkerRuntime",
+        "build_worker",
+        "decode",
+        "encode",
+        "worker_settings",
+    ],
+}
+
+
+def isort_key(name: str) -> tuple[int, str]:
+    """Ruff's RUF022 order: SCREAMING_CASE, then CamelCase, then everything else."""
+    if name.isupper() and len(name) > 1:
+        return (0, name)
+    if name[:1].isupper():
+        return (1, name)
+    return (2, name)
+
+
+@pytest.mark.parametrize("module", sorted(PUBLIC))
+def test_exports_are_exactly_the_public_names(module: str) -> None:
+    """``__all__`` is exactly the agreed list (add or remove names here on purpose)."""
+    assert importlib.import_module(module).__all__ == PUBLIC[module]
+
+
+@pytest.mark.parametrize("module", sorted(PUBLIC))
+def test_every_export_is_importable(module: str) -> None:
+    """Each name in ``__all__`` exists, and star-import brings exactly those names."""
+    mod = importlib.import_module(module)
+    for name in mod.__all__:
+        assert getattr(mod, name) is not None, f"{module}.{name}"
+    namespace: dict[str, object] = {}
+    exec(f"from {module} import *", namespace)
+    assert sorted(k for k in namespace if k != "__builtins__") == sorted(mod.__all__)
+
+
+@pytest.mark.parametrize("module", sorted(PUBLIC))
+def test_exports_are_sorted(module: str) -> None:
+    """``__all__`` is sorted (isort style, as ruff's RUF022 keeps it) and free of duplicates."""
+    names = importlib.import_module(module).__all__
+    assert names == sorted(names, key=isort_key)
+    assert len(set(names)) == len(names)
