@@ -7,14 +7,46 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from .storage import StorageConfig
 
-__all__ = ["Settings", "redact_url"]
+__all__ = ["Settings", "SourceProfile", "redact_url"]
 
 MiB = 1024 * 1024
+
+
+class SourceProfile(BaseModel):
+    """Another S3 endpoint (or other credentials) that migrations may copy from.
+
+    Named in ``STORAGE_JOBS_SOURCE_PROFILES`` (JSON: ``{"old": {"endpoint_url": ...}}``) and
+    referred to by name in ``MigrateJob.src_endpoint``, so no secret travels in a job.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    endpoint_url: str | None = None
+    access_key_id: str | None = None
+    secret_access_key: SecretStr | None = None
+    session_token: SecretStr | None = None
+    region: str = "us-east-1"
+    addressing_style: Literal["auto", "path", "virtual"] = "path"
+
+    def storage_config(self, base: StorageConfig) -> StorageConfig:
+        """The worker's storage config with this profile's endpoint and credentials."""
+        return base.model_copy(
+            update={
+                "endpoint_url": self.endpoint_url,
+                "access_key_id": self.access_key_id,
+                "secret_access_key": self.secret_access_key,
+                "session_token": self.session_token,
+                "region": self.region,
+                "addressing_style": self.addressing_style,
+                "use_ssl": (self.endpoint_url or "https://").startswith("https://"),
+                "public_urls": {},
+            }
+        )
 
 
 class Settings(BaseSettings):
@@ -69,6 +101,11 @@ class Settings(BaseSettings):
     s3_copy_multipart_threshold: int = Field(default=5 * 1024 * MiB, ge=1)
     s3_multipart_concurrency: int = Field(default=4, ge=1, le=64)
     s3_delete_concurrency: int = Field(default=4, ge=1, le=64)
+
+    # Migrations and prefix deletes
+    source_profiles: dict[str, SourceProfile] = Field(default_factory=dict)
+    report_bucket: str | None = None
+    report_prefix: str = "storage-jobs-reports/"
 
     @field_validator("upload_roots", mode="before")
     @classmethod

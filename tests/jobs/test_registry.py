@@ -51,6 +51,10 @@ def test_function_names_are_stable_and_unique() -> None:
         "upload": "storage_jobs.upload",
         "copy": "storage_jobs.copy",
         "delete": "storage_jobs.delete",
+        "migrate": "storage_jobs.migrate",
+        "delete_prefix": "storage_jobs.delete_prefix",
+        "migrate_batch": "storage_jobs.migrate_batch",
+        "delete_prefix_batch": "storage_jobs.delete_prefix_batch",
     }
     assert len(set(names.values())) == len(REGISTRY)
     assert len({spec.kind for spec in REGISTRY}) == len(REGISTRY)
@@ -94,9 +98,10 @@ def test_unknown_function_name_has_no_spec() -> None:
 
 
 def test_result_models_kind_matches_spec() -> None:
-    """Each result model's ``kind`` equals its spec's kind, and the result union covers them."""
+    """Each result's ``kind`` is its spec's (batches share one), and the union covers them."""
     for spec in REGISTRY:
-        assert spec.result_model.model_fields["kind"].default == spec.kind
+        expected = "batch" if spec.kind.endswith("_batch") else spec.kind
+        assert spec.result_model.model_fields["kind"].default == expected
     assert set(union_members(JobResult)) == {spec.result_model for spec in REGISTRY}
 
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 from .._keys import QueueKeys
 from .._redis import connect_redis
-from ..jobs import JobLimits, JobModel, spec_for_job
+from ..jobs import JobLimits, JobModel, MigrationProgress, ProgressStore, spec_for_job
 from ..settings import Settings
 from ..worker import encode
 from ._handle import JobHandle, JobStatus, read_status
@@ -222,3 +222,10 @@ class StorageJobsClient:
     async def status(self, job_id: str) -> JobStatus:
         """A job's status by id."""
         return await read_status(self.redis, self.queue_name, job_id)
+
+    async def progress(self, job_id: str) -> MigrationProgress:
+        """The progress of a MigrateJob or DeletePrefixJob (listed, copied, skipped, failed...).
+
+        A job that has not started yet reads as status ``unknown`` with zero counts.
+        """
+        return await ProgressStore(self.redis, job_id).read()

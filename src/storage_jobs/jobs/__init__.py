@@ -3,28 +3,36 @@
 Nothing here knows arq: the worker adapts these to the queue.
 """
 
-from ._context import JobContext
+from ._context import FailedJob, JobContext
+from ._kinds import Job, JobResult, job_adapter, result_adapter
 from ._limits import JobLimits, JobRejectedError
-from ._models import CopyJob, DeleteJob, Job, JobModel, UploadJob, job_adapter
-from ._registry import REGISTRY, JobSpec, spec_for_job, spec_for_name
-from ._results import (
-    CopyResult,
-    DeleteFailure,
-    DeleteResult,
-    JobResult,
-    UploadResult,
-    result_adapter,
+from ._models import CopyJob, DeleteJob, JobModel, UploadJob
+from ._prefix_models import (
+    DeletePrefixBatchJob,
+    DeletePrefixJob,
+    MigrateBatchJob,
+    MigrateJob,
+    ObjectRef,
 )
+from ._prefix_results import BatchResult, DeletePrefixResult, MigrateResult
+from ._progress import MigrationProgress, ProgressStore
+from ._registry import REGISTRY, JobSpec, spec_for_job, spec_for_name
+from ._results import CopyResult, DeleteFailure, DeleteResult, UploadResult
 from ._retry import RETRYABLE_CODES, RetryPolicy, is_retryable, is_retryable_code
 
 __all__ = [
     "REGISTRY",
     "RETRYABLE_CODES",
+    "BatchResult",
     "CopyJob",
     "CopyResult",
     "DeleteFailure",
     "DeleteJob",
+    "DeletePrefixBatchJob",
+    "DeletePrefixJob",
+    "DeletePrefixResult",
     "DeleteResult",
+    "FailedJob",
     "Job",
     "JobContext",
     "JobLimits",
@@ -32,6 +40,12 @@ __all__ = [
     "JobRejectedError",
     "JobResult",
     "JobSpec",
+    "MigrateBatchJob",
+    "MigrateJob",
+    "MigrateResult",
+    "MigrationProgress",
+    "ObjectRef",
+    "ProgressStore",
     "RetryPolicy",
     "UploadJob",
     "UploadResult",

@@ -16,9 +16,18 @@ if TYPE_CHECKING:
 
     from ..storage import StorageClient
 
-__all__ = ["Enqueue", "JobContext", "state_key"]
+__all__ = ["Enqueue", "FailedJob", "JobContext", "state_key"]
 
 Enqueue = Callable[[Sequence[tuple[BaseModel, str]]], Awaitable[list[bool]]]
+
+
+@dataclass(frozen=True)
+class FailedJob:
+    """A job that failed for good: its payload (if kept), error code and message."""
+
+    payload: str | None
+    code: str
+    message: str
 
 
 def state_key(job_id: str, name: str) -> str:
@@ -40,6 +49,10 @@ class JobContext:
         log: A structlog logger bound with the job's id and kind.
         enqueue: Enqueues follow-up jobs under given ids (``[(job, job_id), ...]``) and says,
             per job, whether it was new; ``None`` where fan-out is unavailable.
+        source: Opens (once per process) the storage client of a named source profile.
+        failed_job: Says whether a job (by id) failed for good, and how.
+        report_bucket: Where completion reports go (None: the job's destination bucket).
+        report_prefix: Key prefix of completion reports.
         state_ttl: Seconds a job's persisted state outlives its last write.
     """
 
@@ -51,4 +64,8 @@ class JobContext:
     retry: RetryPolicy
     log: Any
     enqueue: Enqueue | None = None
+    source: Callable[[str], Awaitable[StorageClient]] | None = None
+    failed_job: Callable[[str], Awaitable[FailedJob | None]] | None = None
+    report_bucket: str | None = None
+    report_prefix: str = "storage-jobs-reports/"
     state_ttl: int = 7 * 24 * 3600

@@ -5,10 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["CHECKSUM_METADATA", "same_content"]
+__all__ = ["CHECKSUM_METADATA", "SOURCE_ETAG_METADATA", "same_content"]
 
 CHECKSUM_METADATA = "sj-sha256"
 """User metadata holding a whole-object SHA-256, written where an ETag is not an MD5."""
+
+
+SOURCE_ETAG_METADATA = "sj-src-etag"
+"""User metadata a copy carries with its source's ETag, where its own ETag cannot match it
+(a multipart source copied in one request, or re-uploaded across endpoints)."""
 
 
 def same_content(src: Mapping[str, Any], dst: Mapping[str, Any]) -> bool:
@@ -17,7 +22,8 @@ def same_content(src: Mapping[str, Any], dst: Mapping[str, Any]) -> bool:
     Sizes must match. Then a stored SHA-256 in both decides; else the ETags must match. A
     single-part ETag is the MD5 of the bytes; a multipart ETag (``md5-N``) depends on the part
     layout, so equal multipart ETags mean equal bytes, but unequal ones prove nothing and the copy
-    goes ahead (never a false "identical").
+    goes ahead (never a false "identical"). A destination we copied records its source's ETag
+    in metadata, which matches as long as the source is unchanged.
     """
     if int(src["size"]) != int(dst["size"]):
         return False
@@ -25,4 +31,7 @@ def same_content(src: Mapping[str, Any], dst: Mapping[str, Any]) -> bool:
     dst_sum = (dst.get("metadata") or {}).get(CHECKSUM_METADATA)
     if src_sum and dst_sum:
         return bool(src_sum == dst_sum)
-    return bool(src["etag"]) and src["etag"] == dst["etag"]
+    if not src["etag"]:
+        return False
+    copied_from = (dst.get("metadata") or {}).get(SOURCE_ETAG_METADATA)
+    return bool(src["etag"] == dst["etag"] or copied_from == src["etag"])

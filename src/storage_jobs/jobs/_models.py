@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from pathlib import PurePosixPath
-from typing import Annotated, Literal, Self
+from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ._names import BucketName, ObjectKey
 
-__all__ = ["CopyJob", "DeleteJob", "Job", "JobModel", "UploadJob", "job_adapter"]
+__all__ = ["CopyJob", "DeleteJob", "JobModel", "UploadJob"]
 
 _MAX_METADATA_BYTES = 2048  # S3's limit on user metadata, keys and values together
 
@@ -90,10 +90,3 @@ class DeleteJob(JobModel):
     kind: Literal["delete"] = "delete"
     bucket: BucketName
     keys: list[ObjectKey] = Field(min_length=1)
-
-
-Job = Annotated[UploadJob | CopyJob | DeleteJob, Field(discriminator="kind")]
-"""Any job payload, told apart by its ``kind``."""
-
-job_adapter: TypeAdapter[UploadJob | CopyJob | DeleteJob] = TypeAdapter(Job)
-"""Validates a payload of any kind (``job_adapter.validate_json(raw)``)."""

@@ -14,7 +14,11 @@ from pydantic import BaseModel
 from ._context import JobContext
 from ._copy import run_copy
 from ._delete import run_delete
+from ._delete_prefix import run_delete_prefix, run_delete_prefix_batch
+from ._migrate import run_migrate, run_migrate_batch
 from ._models import CopyJob, DeleteJob, JobModel, UploadJob
+from ._prefix_models import DeletePrefixBatchJob, DeletePrefixJob, MigrateBatchJob, MigrateJob
+from ._prefix_results import BatchResult, DeletePrefixResult, MigrateResult
 from ._results import CopyResult, DeleteResult, UploadResult
 from ._upload import run_upload
 
@@ -46,6 +50,28 @@ REGISTRY: tuple[JobSpec, ...] = (
     JobSpec("upload", "storage_jobs.upload", UploadJob, UploadResult, run_upload),
     JobSpec("copy", "storage_jobs.copy", CopyJob, CopyResult, run_copy),
     JobSpec("delete", "storage_jobs.delete", DeleteJob, DeleteResult, run_delete),
+    JobSpec("migrate", "storage_jobs.migrate", MigrateJob, MigrateResult, run_migrate),
+    JobSpec(
+        "delete_prefix",
+        "storage_jobs.delete_prefix",
+        DeletePrefixJob,
+        DeletePrefixResult,
+        run_delete_prefix,
+    ),
+    JobSpec(
+        "migrate_batch",
+        "storage_jobs.migrate_batch",
+        MigrateBatchJob,
+        BatchResult,
+        run_migrate_batch,
+    ),
+    JobSpec(
+        "delete_prefix_batch",
+        "storage_jobs.delete_prefix_batch",
+        DeletePrefixBatchJob,
+        BatchResult,
+        run_delete_prefix_batch,
+    ),
 )
 
 _BY_MODEL = {spec.model: spec for spec in REGISTRY}

@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = [
-    "CopyResult",
-    "DeleteFailure",
-    "DeleteResult",
-    "JobResult",
-    "UploadResult",
-    "result_adapter",
-]
+__all__ = ["CopyResult", "DeleteFailure", "DeleteResult", "ResultModel", "UploadResult"]
 
 
-class _Result(BaseModel):
+class ResultModel(BaseModel):
+    """Base of every job result."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class UploadResult(_Result):
+class UploadResult(ResultModel):
     """What an UploadJob stored."""
 
     kind: Literal["upload"] = "upload"
@@ -30,7 +25,7 @@ class UploadResult(_Result):
     etag: str
 
 
-class CopyResult(_Result):
+class CopyResult(ResultModel):
     """What a CopyJob did; ``skipped`` when an identical destination was left alone."""
 
     kind: Literal["copy"] = "copy"
@@ -41,7 +36,7 @@ class CopyResult(_Result):
     skipped: bool = False
 
 
-class DeleteFailure(_Result):
+class DeleteFailure(ResultModel):
     """One key a delete could not remove, with the last S3 error code for it."""
 
     key: str
@@ -49,7 +44,7 @@ class DeleteFailure(_Result):
     message: str = ""
 
 
-class DeleteResult(_Result):
+class DeleteResult(ResultModel):
     """What a DeleteJob did.
 
     Attributes:
@@ -63,9 +58,3 @@ class DeleteResult(_Result):
     deleted_count: int
     failed: list[DeleteFailure] = Field(default_factory=list)
     attempts: int = 1
-
-
-JobResult = Annotated[UploadResult | CopyResult | DeleteResult, Field(discriminator="kind")]
-"""Any job result, told apart by its ``kind``."""
-
-result_adapter: TypeAdapter[UploadResult | CopyResult | DeleteResult] = TypeAdapter(JobResult)

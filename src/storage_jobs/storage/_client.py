@@ -191,11 +191,23 @@ class StorageClient(Transfers):
         dst_bucket: str | None = None,
         dst_key: str,
         size: int | None = None,
+        metadata: dict[str, str] | None = None,
+        content_type: str | None = None,
     ) -> ObjectInfo:
         """Like ``copy_file``, but says what was stored; a known ``size`` saves the source HEAD.
 
         Only multipart copies need the source's content type and metadata, so a sized copy
         below the threshold is a single ``CopyObject`` request.
+
+        Args:
+            src_bucket: Source bucket.
+            src_key: Source key.
+            dst_bucket: Destination bucket (the source's when None).
+            dst_key: Destination key.
+            size: The source's size, if known.
+            metadata: Replaces the copy's user metadata (with ``content_type``); None keeps
+                the source's.
+            content_type: The copy's content type when ``metadata`` replaces the source's.
         """
         dst_bucket = dst_bucket or src_bucket
         head: dict[str, Any] | None = None
@@ -204,9 +216,9 @@ class StorageClient(Transfers):
             size = int(head["size"])
         if size > self.config.copy_multipart_threshold:
             assert head is not None
-            extra: dict[str, Any] = {"Metadata": head["metadata"]}
-            if head["content_type"]:
-                extra["ContentType"] = head["content_type"]
+            extra: dict[str, Any] = {"Metadata": head["metadata"] if metadata is None else metadata}
+            if content_type or head["content_type"]:
+                extra["ContentType"] = content_type or head["content_type"]
             try:
                 return await multipart_copy(
                     self.s3,
@@ -221,11 +233,17 @@ class StorageClient(Transfers):
                 )
             except Exception as exc:
                 raise await self._copy_error(exc, src_bucket, src_key, dst_bucket, dst_key) from exc
+        replace: dict[str, Any] = {}
+        if metadata is not None:
+            replace = {"MetadataDirective": "REPLACE", "Metadata": metadata}
+            if content_type:
+                replace["ContentType"] = content_type
         try:
             answer = await self.s3.copy_object(
                 Bucket=dst_bucket,
                 Key=dst_key,
                 CopySource={"Bucket": src_bucket, "Key": src_key},
+                **replace,
             )
         except Exception as exc:
             raise await self._copy_error(exc, src_bucket, src_key, dst_bucket, dst_key) from exc

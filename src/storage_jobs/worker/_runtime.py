@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from arq.worker import Retry
@@ -12,25 +12,30 @@ from pydantic import BaseModel, ValidationError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from .._keys import QueueKeys
 from ..deadletters import DeadLetterStore
 from ..jobs import (
     CopyJob,
     DeleteJob,
+    DeletePrefixBatchJob,
+    FailedJob,
     JobContext,
     JobLimits,
     JobRejectedError,
     JobSpec,
+    MigrateBatchJob,
     RetryPolicy,
     UploadJob,
     is_retryable,
 )
-from ._codec import JobFailure, error_record
+from ..storage import StorageClient
+from ._codec import JobFailure, decode, error_record
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
+    from ..metrics import WorkerMetrics
     from ..settings import Settings
-    from ..storage import StorageClient
 
 __all__ = ["WorkerRuntime"]
 
@@ -46,12 +51,15 @@ class WorkerRuntime:
         storage: The pooled storage client.
         redis: The worker's Redis connection.
         log: The worker's structlog logger.
+        metrics: Where outcomes, durations, bytes and keys are recorded; None for no metrics.
     """
 
     settings: Settings
     storage: StorageClient
     redis: Redis
     log: Any
+    metrics: WorkerMetrics | None = None
+    sources: dict[str, StorageClient] = field(default_factory=dict)
 
     @property
     def limits(self) -> JobLimits:
@@ -89,8 +97,31 @@ class WorkerRuntime:
             Retry: For a transient failure with attempts left (arq re-queues with a delay).
             JobFailure: For a permanent failure; the job is dead-lettered first.
         """
+        metrics = self.metrics
+        if metrics is None:
+            return await self._execute(spec, ctx, args, kwargs)
+        started = time.monotonic()
+        with metrics.running(ctx.get("enqueue_time"), ctx.get("score")):
+            try:
+                data = await self._execute(spec, ctx, args, kwargs)
+            except Exception as exc:
+                outcome = _outcome(exc)
+                elapsed = None if outcome == "invalid" else time.monotonic() - started
+                metrics.job_finished(spec.kind, outcome, elapsed)  # invalid: no run to time
+                if isinstance(exc, JobFailure):
+                    metrics.dead_lettered(spec.kind)  # every JobFailure was dead-lettered
+                raise
+        metrics.job_finished(spec.kind, "success", time.monotonic() - started)
+        metrics.job_result(data)
+        return data
+
+    async def _execute(
+        self, spec: JobSpec, ctx: dict[str, Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> dict[str, Any]:
         job_id, attempt = str(ctx["job_id"]), int(ctx["job_try"])
         log = self.log.bind(job_id=job_id, kind=spec.kind, attempt=attempt)
+        if self.metrics is not None:
+            log = self.metrics.tap_log(log)  # copy handlers report copied bytes in their log
         try:
             if kwargs or len(args) != 1 or not isinstance(args[0], str):
                 raise ValueError("a job takes exactly one JSON payload string")
@@ -110,6 +141,10 @@ class WorkerRuntime:
             retry=self.key_retry,
             log=log,
             enqueue=self._enqueue,
+            source=self.source,
+            failed_job=self.failed_job,
+            report_bucket=self.settings.report_bucket,
+            report_prefix=self.settings.report_prefix,
         )
         started = time.monotonic()
         log.info("job.start", **_summary(job))
@@ -129,6 +164,47 @@ class WorkerRuntime:
             ) from exc
         log.info("job.done", duration_s=round(time.monotonic() - started, 4), **_summary(result))
         return result.model_dump(mode="json")
+
+    async def source(self, name: str) -> StorageClient:
+        """The pooled storage client of a named source profile (opened on first use).
+
+        Raises:
+            JobRejectedError: If no such profile is configured.
+        """
+        client = self.sources.get(name)
+        if client is None:
+            profile = self.settings.source_profiles.get(name)
+            if profile is None:
+                raise JobRejectedError(
+                    "src_endpoint", f"no source profile {name!r} (STORAGE_JOBS_SOURCE_PROFILES)"
+                )
+            client = StorageClient(profile.storage_config(self.storage.config))
+            await client.connect()
+            self.sources[name] = client
+        return client
+
+    async def failed_job(self, job_id: str) -> FailedJob | None:
+        """How a job failed for good, or None if it has not."""
+        raw = await self.redis.get(QueueKeys.result(job_id))
+        if raw is None:
+            return None
+        data = decode(raw)
+        if data.get("s"):
+            return None
+        reply = data.get("r")
+        error: dict[str, Any] = reply if isinstance(reply, dict) else {}
+        letter = await self.dead_letters.get(job_id)
+        payload = None
+        if letter is not None and letter.payload_encoding == "utf-8" and letter.payload:
+            payload = _payload_of(letter.payload)
+        code = str(error.get("code") or error.get("error_type") or "JobFailed")
+        return FailedJob(payload=payload, code=code, message=str(error.get("message", "")))
+
+    async def close(self) -> None:
+        """Closes the storage clients (the worker's and any source profiles')."""
+        for client in [self.storage, *self.sources.values()]:
+            await client.disconnect()
+        self.sources.clear()
 
     async def _enqueue(self, items: Sequence[tuple[BaseModel, str]]) -> list[bool]:
         # Imported here: the client package imports the worker's codec.
@@ -164,6 +240,31 @@ class WorkerRuntime:
         )
 
 
+def _outcome(exc: BaseException) -> str:
+    """The metrics outcome of an attempt that raised."""
+    if isinstance(exc, Retry):
+        return "retry"
+    if isinstance(exc, JobFailure) and exc.error_type == "InvalidPayload":
+        return "invalid"
+    return "failed"
+
+
+def _payload_of(kept: str) -> str | None:
+    """The job payload inside a dead letter.
+
+    The runtime keeps the payload itself; arq-level failures keep the whole arq job, whose first
+    argument is the payload.
+    """
+    try:
+        data = decode(kept.encode())
+    except ValueError:
+        return kept
+    if "f" not in data or "a" not in data:
+        return kept
+    args = data["a"]
+    return args[0] if isinstance(args, list) and args and isinstance(args[0], str) else None
+
+
 def _short(exc: BaseException) -> str:
     if isinstance(exc, ValidationError):
         # Field locations and messages only: input values may be megabytes of inline data.
@@ -193,7 +294,10 @@ def _summary(obj: BaseModel) -> dict[str, Any]:
         }
     if isinstance(obj, DeleteJob):
         return {"bucket": obj.bucket, "keys": len(obj.keys)}
-    data = obj.model_dump(exclude={"failed"})
-    if "failed" in type(obj).model_fields:
-        data["failed"] = len(getattr(obj, "failed", []))
+    if isinstance(obj, MigrateBatchJob | DeletePrefixBatchJob):
+        size = len(obj.objects) if isinstance(obj, MigrateBatchJob) else len(obj.keys)
+        return {"migration_id": obj.migration_id, "batch": obj.batch, "keys": size}
+    data = obj.model_dump()
+    if isinstance(data.get("failed"), list):
+        data["failed"] = len(data["failed"])
     return data

@@ -1,0 +1,158 @@
+"""The coordinator of a prefix job: list page by page, enqueue a batch per page, wait, report.
+
+Only one page is in memory at a time. The resume cursor moves after a page's batch job is
+enqueued under an id derived from the page number, so a coordinator that crashes and re-runs
+re-enqueues at most one batch, which the queue de-duplicates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+from pydantic import BaseModel
+
+from ..storage import ObjectInfo, StorageClient
+from ._context import JobContext
+from ._progress import MigrationProgress, ProgressStore
+
+__all__ = ["FanOut", "batch_job_id", "report_line", "run_fan_out"]
+
+_POLL = 0.25
+_REAP_EVERY = 5.0
+_LOG_EVERY = 10.0
+
+
+def batch_job_id(migration_id: str, batch: int) -> str:
+    """The job id of one batch of a prefix job."""
+    return f"{migration_id}:batch:{batch}"
+
+
+@dataclass(frozen=True)
+class FanOut:
+    """What a coordinator lists, and the batch job each page becomes.
+
+    Attributes:
+        storage: The client to list with.
+        bucket: The bucket to list.
+        prefix: The prefix to list.
+        batch_size: Keys per page and per batch.
+        make_batch: ``(batch number, page) -> batch job``.
+        batch_keys: ``batch job -> (report bucket, keys)``, to report a batch that failed for good.
+        report_bucket: Where the completion report goes.
+        report_name: The report's file name (under the configured report prefix).
+    """
+
+    storage: StorageClient
+    bucket: str
+    prefix: str
+    batch_size: int
+    make_batch: Callable[[int, list[ObjectInfo]], BaseModel]
+    batch_keys: Callable[[str], tuple[str, list[str]]]
+    report_bucket: str
+    report_name: str
+
+
+async def run_fan_out(ctx: JobContext, store: ProgressStore, fan: FanOut) -> MigrationProgress:
+    """Lists (resuming from the cursor), enqueues batches, waits for them, writes the report."""
+    if ctx.enqueue is None:
+        raise RuntimeError("prefix jobs need a worker that can enqueue batch jobs")
+    if await store.get("listing_done") != "1":
+        cursor = await store.get("cursor")
+        pages = int(await store.get("pages") or 0)
+        if cursor:
+            ctx.log.info("prefix.resume", after_key=cursor, pages=pages)
+        async for page in fan.storage.iter_pages(
+            bucket=fan.bucket, prefix=fan.prefix, page_size=fan.batch_size, start_after=cursor
+        ):
+            pages += 1
+            job = fan.make_batch(pages, page)
+            await ctx.enqueue([(job, batch_job_id(store.migration_id, pages))])
+            await store.page_listed(pages, len(page), page[-1].key)
+        await store.listing_finished()
+    progress = await _wait_for_batches(ctx, store, fan)
+    report_key = f"{ctx.report_prefix}{fan.report_name}"
+    await _write_report(ctx, store, fan.report_bucket, report_key)
+    await store.finish(fan.report_bucket, report_key)
+    return progress.model_copy(
+        update={"status": "done", "report_bucket": fan.report_bucket, "report_key": report_key}
+    )
+
+
+async def _wait_for_batches(
+    ctx: JobContext, store: ProgressStore, fan: FanOut
+) -> MigrationProgress:
+    last_reap = last_log = time.monotonic()
+    while True:
+        progress = await store.read()
+        if progress.listing_done and progress.batches_done >= progress.pages:
+            return progress
+        now = time.monotonic()
+        if now - last_reap >= _REAP_EVERY:
+            last_reap = now
+            await _reap_failed_batches(ctx, store, fan, progress.pages)
+        if now - last_log >= _LOG_EVERY:
+            last_log = now
+            ctx.log.info(
+                "prefix.progress",
+                listed=progress.listed,
+                done=progress.done,
+                skipped=progress.skipped,
+                failed=progress.failed,
+                batches=f"{progress.batches_done}/{progress.pages}",
+            )
+        await asyncio.sleep(_POLL)
+
+
+async def _reap_failed_batches(
+    ctx: JobContext, store: ProgressStore, fan: FanOut, pages: int
+) -> None:
+    """Reports the keys of batch jobs that failed for good, so the coordinator is not stuck."""
+    if ctx.failed_job is None:
+        return
+    finished = await store.finished_batches()
+    for batch in range(1, pages + 1):
+        if batch in finished:
+            continue
+        failure = await ctx.failed_job(batch_job_id(store.migration_id, batch))
+        if failure is None:
+            continue
+        lines: list[str] = []
+        if failure.payload is not None:
+            bucket, keys = fan.batch_keys(failure.payload)
+            recorded = await store.recorded(batch, len(keys))
+            lines = [
+                report_line(bucket, key, "failed", failure.code, failure.message)
+                for i, key in enumerate(keys)
+                if i not in recorded
+            ]
+        else:
+            lines = [
+                report_line(
+                    fan.bucket, "", "failed", failure.code, f"batch {batch}: {failure.message}"
+                )
+            ]
+        await store.finish_batch(batch, failed=len(lines), lines=lines)
+        ctx.log.error("prefix.batch_failed", batch=batch, code=failure.code, keys=len(lines))
+
+
+def report_line(
+    bucket: str, key: str, status: str, code: str | None = None, message: str = ""
+) -> str:
+    return json.dumps(
+        {"bucket": bucket, "key": key, "status": status, "error_code": code, "message": message}
+    )
+
+
+async def _write_report(ctx: JobContext, store: ProgressStore, bucket: str, key: str) -> None:
+    async def lines() -> AsyncIterator[bytes]:
+        async for chunk in store.iter_records():
+            yield b"".join(line + b"\n" for line in chunk)
+
+    info = await ctx.storage.upload_stream(
+        bucket=bucket, key=key, stream=lines(), content_type="application/x-ndjson"
+    )
+    ctx.log.info("prefix.report_written", report_bucket=bucket, report_key=key, bytes=info.size)

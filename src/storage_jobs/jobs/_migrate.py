@@ -1,0 +1,197 @@
+"""MigrateJob: copy a prefix to another bucket/prefix/endpoint, resumably, reported per key."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from ..storage import ObjectInfo, StorageClient, StorageError, StorageObjectNotFoundError
+from ..storage._bulk import gather_or_cancel
+from ._context import JobContext
+from ._fanout import FanOut, run_fan_out
+from ._identity import SOURCE_ETAG_METADATA, same_content
+from ._prefix_models import MigrateBatchJob, MigrateJob, ObjectRef
+from ._prefix_results import BatchResult, MigrateResult
+from ._progress import ProgressStore
+from ._retry import is_retryable
+
+__all__ = ["run_migrate", "run_migrate_batch"]
+
+_SAME_ENDPOINT_CONCURRENCY = 16
+# Each cross-endpoint copy buffers up to a multipart threshold plus its parts in flight.
+_CROSS_ENDPOINT_CONCURRENCY = 4
+
+
+async def _source(ctx: JobContext, spec: MigrateJob) -> StorageClient:
+    if spec.src_endpoint is None:
+        return ctx.storage
+    if ctx.source is None:
+        raise RuntimeError("this worker has no source profiles")
+    return await ctx.source(spec.src_endpoint)
+
+
+async def run_migrate(job: MigrateJob, ctx: JobContext) -> MigrateResult:
+    """Runs the coordinator of a migration (the batches run as their own jobs)."""
+    store = ProgressStore(ctx.redis, ctx.job_id)
+    await store.start("migrate", job.dry_run)
+    source = await _source(ctx, job)
+    # A destination empty at the first start needs no per-object HEAD before copying. The
+    # answer is kept, so a resumed coordinator hands its batches the same one.
+    empty_now = not await ctx.storage.list_files(
+        bucket=job.dst_bucket, prefix=job.dst_prefix, max_keys=1
+    )
+    dst_was_empty = await store.set_once("dst_was_empty", "1" if empty_now else "0") == "1"
+
+    def make_batch(number: int, page: list[ObjectInfo]) -> MigrateBatchJob:
+        objects = [ObjectRef(key=o.key, size=o.size, etag=o.etag) for o in page]
+        return MigrateBatchJob(
+            migration_id=ctx.job_id,
+            batch=number,
+            spec=job,
+            objects=objects,
+            dst_was_empty=dst_was_empty,
+        )
+
+    def batch_keys(payload: str) -> tuple[str, list[str]]:
+        batch = MigrateBatchJob.model_validate_json(payload)
+        return job.src_bucket, [o.key for o in batch.objects]
+
+    progress = await run_fan_out(
+        ctx,
+        store,
+        FanOut(
+            storage=source,
+            bucket=job.src_bucket,
+            prefix=job.src_prefix,
+            batch_size=job.batch_size,
+            make_batch=make_batch,
+            batch_keys=batch_keys,
+            report_bucket=ctx.report_bucket or job.dst_bucket,
+            report_name=f"migrate/{ctx.job_id}.jsonl",
+        ),
+    )
+    return MigrateResult(
+        migration_id=ctx.job_id,
+        dry_run=job.dry_run,
+        listed=progress.listed,
+        copied=progress.done,
+        skipped=progress.skipped,
+        failed=progress.failed,
+        bytes=progress.bytes,
+        report_bucket=progress.report_bucket,
+        report_key=progress.report_key,
+    )
+
+
+async def run_migrate_batch(job: MigrateBatchJob, ctx: JobContext) -> BatchResult:
+    """Copies one page of a migration, recording each key's outcome exactly once."""
+    spec = job.spec
+    store = ProgressStore(ctx.redis, job.migration_id)
+    recorded = await store.recorded(job.batch, len(job.objects))
+    source = await _source(ctx, spec)
+    # A re-run may meet keys copied before a crash but not yet recorded: look before copying.
+    check = spec.skip_if_identical and (not job.dst_was_empty or ctx.attempt > 1)
+    cross = spec.src_endpoint is not None
+    slots = asyncio.Semaphore(_CROSS_ENDPOINT_CONCURRENCY if cross else _SAME_ENDPOINT_CONCURRENCY)
+    counts = {"done": 0, "skipped": 0, "failed": 0}
+
+    async def one(index: int, obj: ObjectRef) -> None:
+        dst_key = spec.dst_prefix + obj.key[len(spec.src_prefix) :]
+        async with slots:
+            status, size, code, message = await _migrate_one(ctx, source, spec, obj, dst_key, check)
+        counter = {"copied": "done", "would_copy": "done"}.get(status, status)
+        counter = "skipped" if status in ("skipped", "would_skip") else counter
+        line = ""
+        if status == "failed" or spec.report == "all":
+            line = json.dumps(
+                {
+                    "bucket": spec.dst_bucket,
+                    "key": dst_key,
+                    "src_key": obj.key,
+                    "status": status,
+                    "size": obj.size,
+                    "error_code": code,
+                    "message": message,
+                }
+            )
+        if await store.record_key(job.batch, index, counter, size, line):
+            counts[counter] += 1
+
+    await gather_or_cancel([one(i, obj) for i, obj in enumerate(job.objects) if i not in recorded])
+    await store.finish_batch(job.batch)
+    if counts["failed"]:
+        ctx.log.warning("migrate.batch_failures", batch=job.batch, **counts)
+    return BatchResult(migration_id=job.migration_id, batch=job.batch, **counts)
+
+
+async def _migrate_one(
+    ctx: JobContext,
+    source: StorageClient,
+    spec: MigrateJob,
+    obj: ObjectRef,
+    dst_key: str,
+    check: bool,
+) -> tuple[str, int, str | None, str]:
+    """Copies one object; returns (status, bytes copied, error code, message)."""
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            if check:
+                try:
+                    dst = await ctx.storage.head_object(bucket=spec.dst_bucket, key=dst_key)
+                except StorageObjectNotFoundError:
+                    dst = None
+                src = {"size": obj.size, "etag": obj.etag, "metadata": {}}
+                if dst is not None and same_content(src, dst):
+                    return ("would_skip" if spec.dry_run else "skipped"), 0, None, ""
+            if spec.dry_run:
+                return "would_copy", 0, None, ""
+            await _copy(ctx, source, spec, obj, dst_key)
+            return "copied", obj.size, None, ""
+        except StorageObjectNotFoundError as exc:
+            if exc.bucket == spec.src_bucket and exc.key == obj.key:
+                # Deleted since it was listed: nothing to copy, and not a failure to hide.
+                return "failed", 0, "NoSuchKey", "source deleted after listing"
+            return "failed", 0, exc.code, exc.message
+        except StorageError as exc:
+            if is_retryable(exc) and ctx.retry.should_retry(attempt):
+                await asyncio.sleep(ctx.retry.delay(attempt))
+                continue
+            return "failed", 0, exc.code, exc.message
+
+
+async def _copy(
+    ctx: JobContext, source: StorageClient, spec: MigrateJob, obj: ObjectRef, dst_key: str
+) -> None:
+    if spec.src_endpoint is None and "-" not in obj.etag:
+        # A single-part source copied in one request keeps its MD5 ETag: nothing to add.
+        await ctx.storage.copy_object(
+            src_bucket=spec.src_bucket,
+            src_key=obj.key,
+            dst_bucket=spec.dst_bucket,
+            dst_key=dst_key,
+            size=obj.size,
+        )
+        return
+    head = await source.head_object(bucket=spec.src_bucket, key=obj.key)
+    metadata: dict[str, Any] = {**head["metadata"], SOURCE_ETAG_METADATA: obj.etag}
+    if spec.src_endpoint is None:
+        await ctx.storage.copy_object(
+            src_bucket=spec.src_bucket,
+            src_key=obj.key,
+            dst_bucket=spec.dst_bucket,
+            dst_key=dst_key,
+            size=obj.size,
+            metadata=metadata,
+            content_type=head["content_type"],
+        )
+        return
+    await ctx.storage.upload_stream(
+        bucket=spec.dst_bucket,
+        key=dst_key,
+        stream=source.stream_object(bucket=spec.src_bucket, key=obj.key),
+        content_type=head["content_type"],
+        metadata=metadata,
+    )
