@@ -21,8 +21,12 @@ E2E_REDIS_URL = "redis://127.0.0.1:6379/11"
 
 @pytest.fixture(scope="session")
 def e2e_redis_url() -> str:
-    """A Redis database of the local server that only these tests use (flushed once)."""
-    redis.Redis.from_url(E2E_REDIS_URL).flushdb()
+    """A Redis database of the local server for these tests.
+
+    Never flushed: test sessions may run side by side. Every test has its own queue and every
+    job a unique id, so they cannot meet; what they leave expires with the result TTL.
+    """
+    redis.Redis.from_url(E2E_REDIS_URL).ping()
     return E2E_REDIS_URL
 
 

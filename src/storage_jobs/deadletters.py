@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import base64
+import builtins
 import time
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, cast
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from ._keys import QueueKeys
+from .jobs import JobModel, JobRejectedError, spec_for_name
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-__all__ = ["DeadLetter", "DeadLetterStore"]
+    from .client import JobHandle, StorageJobsClient
+
+__all__ = ["DeadLetter", "DeadLetterStore", "ReplayRefusedError"]
 
 MAX_KEPT_PAYLOAD = 1024 * 1024
 """Payload bytes kept per dead letter; a hostile multi-megabyte payload is truncated."""
@@ -54,6 +58,70 @@ class DeadLetter(BaseModel):
         if self.payload_encoding == "base64":
             return base64.b64decode(self.payload)
         return self.payload.encode()
+
+    def job(self) -> JobModel:
+        """The job this dead letter's payload describes, validated again.
+
+        The payload is either the job model's JSON (a job that ran and failed) or arq's whole
+        job envelope ``{"f": ..., "a": [...]}`` (a job failed before it could run).
+
+        Raises:
+            ReplayRefusedError: If the payload is missing, truncated, not JSON (a pickle,
+                garbage), names no known job function, or does not validate.
+        """
+        # Imported here: the worker package imports this module.
+        from .worker import decode
+
+        raw = self.raw_payload()
+        if raw is None:
+            raise ReplayRefusedError(self.job_id, "invalid_payload", "no payload was kept")
+        if self.payload_truncated:
+            raise ReplayRefusedError(self.job_id, "invalid_payload", "the payload was truncated")
+        try:
+            data = decode(raw)
+        except ValueError as exc:
+            raise ReplayRefusedError(self.job_id, "invalid_payload", str(exc)) from None
+        function, model_json = self.function, raw
+        if "kind" not in data:  # arq's envelope
+            args = data.get("a")
+            if data.get("k") or not isinstance(args, list) or len(args) != 1:
+                raise ReplayRefusedError(
+                    self.job_id, "invalid_payload", "a job takes exactly one JSON payload string"
+                )
+            if not isinstance(args[0], str) or not isinstance(data.get("f"), str):
+                raise ReplayRefusedError(self.job_id, "invalid_payload", "not a storage job")
+            function, model_json = data["f"], args[0].encode()
+        spec = spec_for_name(function) if function else None
+        if spec is None:
+            raise ReplayRefusedError(
+                self.job_id, "invalid_payload", f"unknown job function {function!r}"
+            )
+        try:
+            # The model's ``kind`` literal also refuses a payload of another kind.
+            return spec.model.model_validate_json(model_json)
+        except ValidationError as exc:
+            fields = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or '<payload>'}: {e['msg']}"
+                for e in exc.errors()[:5]
+            )
+            raise ReplayRefusedError(self.job_id, "invalid_payload", fields) from None
+
+
+class ReplayRefusedError(Exception):
+    """A dead letter that was not replayed; it stays in the dead letters.
+
+    Attributes:
+        job_id: The job's id.
+        reason: ``not_found``, ``invalid_payload``, ``rejected`` (breaks a configured limit) or
+            ``in_flight`` (a job with this id is queued or running).
+        detail: What exactly is wrong.
+    """
+
+    def __init__(self, job_id: str, reason: str, detail: str) -> None:
+        super().__init__(f"job {job_id} not replayed: {reason}: {detail}")
+        self.job_id = job_id
+        self.reason = reason
+        self.detail = detail
 
 
 def encode_payload(raw: bytes | None) -> tuple[str | None, str, bool]:
@@ -119,6 +187,11 @@ class DeadLetterStore:
         raws = await cast(Awaitable[list[bytes | None]], self.redis.hmget(self.keys.dead_data, ids))
         return [DeadLetter.model_validate_json(r) for r in raws if r is not None]
 
+    async def ids(self) -> builtins.list[str]:
+        """Every dead-lettered job id, oldest first."""
+        ids = await self.redis.zrange(self.keys.dead_index, 0, -1)
+        return [i.decode() if isinstance(i, bytes) else str(i) for i in ids]
+
     async def count(self) -> int:
         """How many dead letters there are."""
         return int(await self.redis.zcard(self.keys.dead_index))
@@ -130,3 +203,61 @@ class DeadLetterStore:
             tx.zrem(self.keys.dead_index, job_id)
             removed, _ = await tx.execute()
         return bool(removed)
+
+    async def replay(self, job_id: str, client: StorageJobsClient) -> JobHandle:
+        """Enqueues a dead letter's job again, under its id, with a fresh attempt count.
+
+        The payload is validated again (and checked against the client's limits) before
+        anything changes. Then the old result, the attempt counter and the dead letter are
+        removed, and the job goes through ``client.enqueue``. If that fails, the dead letter is
+        put back.
+
+        Args:
+            job_id: The dead-lettered job.
+            client: A connected client on this queue.
+
+        Returns:
+            The new job's handle.
+
+        Raises:
+            ReplayRefusedError: If there is no such dead letter, its payload is not a valid job,
+                it breaks a configured limit, or a job with this id is queued or running.
+        """
+        if client.queue_name != self.keys.queue:
+            raise ValueError(f"client is on queue {client.queue_name!r}, not {self.keys.queue!r}")
+        letter = await self.get(job_id)
+        if letter is None:
+            raise ReplayRefusedError(job_id, "not_found", "no dead letter with this id")
+        job = letter.job()
+        try:
+            client.limits.check(job)
+        except JobRejectedError as exc:
+            raise ReplayRefusedError(job_id, "rejected", str(exc)) from None
+        keys = self.keys
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.exists(keys.job(job_id), keys.in_progress(job_id))
+            pipe.zscore(keys.queue, job_id)
+            busy, score = await pipe.execute()
+        if busy or score is not None:
+            raise ReplayRefusedError(job_id, "in_flight", "a job with this id is queued or running")
+        failed_at = await self.redis.zscore(keys.dead_index, job_id)
+        async with self.redis.pipeline(transaction=True) as tx:
+            tx.delete(keys.result(job_id), keys.retry(job_id))
+            tx.hdel(keys.dead_data, job_id)
+            tx.zrem(keys.dead_index, job_id)
+            await tx.execute()
+        try:
+            handle = await client.enqueue(job, job_id=job_id)
+        except BaseException:
+            await self._restore(letter, failed_at)
+            raise
+        if not handle.enqueued:
+            # Someone enqueued this id between our check and now: that job stands.
+            raise ReplayRefusedError(job_id, "in_flight", "a job with this id was just enqueued")
+        return handle
+
+    async def _restore(self, letter: DeadLetter, failed_at: float | None) -> None:
+        async with self.redis.pipeline(transaction=True) as tx:
+            tx.hset(self.keys.dead_data, letter.job_id, letter.model_dump_json())
+            tx.zadd(self.keys.dead_index, {letter.job_id: failed_at or letter.failed_at})
+            await tx.execute()

@@ -55,6 +55,8 @@ class FakeStorage(StorageClient):
         dst_bucket: str | None = None,
         dst_key: str,
         size: int | None = None,
+        metadata: dict[str, str] | None = None,
+        content_type: str | None = None,
     ) -> ObjectInfo:
         self.calls.append(f"copy {src_bucket}/{src_key} -> {dst_bucket}/{dst_key}")
         return ObjectInfo(bucket=dst_bucket or src_bucket, key=dst_key, size=size or 0, etag="e")

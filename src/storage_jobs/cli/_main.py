@@ -48,3 +48,7 @@ def dev(exit_after_demo: bool) -> None:
 def main() -> None:
     """Console script entry point."""
     cli()
+
+
+# The other commands register themselves on `cli` when imported.
+from . import _migrate_cmd, _ops  # noqa: E402, F401

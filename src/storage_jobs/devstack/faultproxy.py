@@ -117,6 +117,7 @@ class FaultProxy:
     Attributes:
         stats: Counts per fault type, see ``STAT_KEYS``.
         delete_batches: Keys of every DeleteObjects request seen, in arrival order.
+        copies: How many CopyObject/UploadPartCopy requests each destination path received.
     """
 
     def __init__(
@@ -136,6 +137,7 @@ class FaultProxy:
         self.port = port
         self.stats: Counter[str] = Counter()
         self.delete_batches: list[list[str]] = []
+        self.copies: Counter[str] = Counter()
         self._rules = rules or FaultRules()
         self.reset()
         self._runner: web.AppRunner | None = None
@@ -158,6 +160,7 @@ class FaultProxy:
         self.stats.clear()
         self.stats.update(dict.fromkeys(STAT_KEYS, 0))
         self.delete_batches.clear()
+        self.copies.clear()
         self._delete_failures: Counter[str] = Counter()
         self._rng = random.Random(self._rules.seed)  # noqa: S311 - repeatable test faults
         self._delete_rng = random.Random(self._rules.seed + 1)  # noqa: S311
@@ -212,6 +215,8 @@ class FaultProxy:
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         rules = self._rules
         self.stats["requests"] += 1
+        if request.method == "PUT" and "x-amz-copy-source" in request.headers:
+            self.copies[request.path] += 1
         fault = None
         if rules.matches(request.method, request.path):
             if rules.latency_s > 0:

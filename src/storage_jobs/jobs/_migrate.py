@@ -18,7 +18,7 @@ from ._retry import is_retryable
 
 __all__ = ["run_migrate", "run_migrate_batch"]
 
-_SAME_ENDPOINT_CONCURRENCY = 16
+_SAME_ENDPOINT_CONCURRENCY = 8
 # Each cross-endpoint copy buffers up to a multipart threshold plus its parts in flight.
 _CROSS_ENDPOINT_CONCURRENCY = 4
 

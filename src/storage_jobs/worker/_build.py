@@ -10,6 +10,7 @@ from arq.worker import func
 
 from .._redis import arq_redis_settings
 from ..jobs import REGISTRY
+from ..metrics import MetricsServer, WorkerMetrics
 from ..settings import Settings
 from ..storage import StorageClient
 from ._codec import decode, encode
@@ -27,6 +28,7 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
     """
     log = structlog.get_logger("storage_jobs.worker")
     holder: dict[str, WorkerRuntime] = {}
+    servers: list[MetricsServer] = []
 
     def function_for(spec: Any) -> Any:
         async def run(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
@@ -37,9 +39,16 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         return func(run, name=spec.function_name, max_tries=settings.max_tries + 1)
 
     async def on_startup(ctx: dict[str, Any]) -> None:
+        metrics = None
+        if settings.metrics_port is not None:
+            metrics = WorkerMetrics()
+            servers.append(metrics.serve(settings.metrics_port))
+            log.info("metrics.listening", port=servers[-1].port, path="/metrics")
         storage = StorageClient(settings.storage_config())
         await storage.connect()
-        runtime = WorkerRuntime(settings=settings, storage=storage, redis=ctx["redis"], log=log)
+        runtime = WorkerRuntime(
+            settings=settings, storage=storage, redis=ctx["redis"], log=log, metrics=metrics
+        )
         holder["runtime"] = ctx["storage_jobs"] = runtime
         log.info(
             "worker.started",
@@ -53,7 +62,9 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
     async def on_shutdown(ctx: dict[str, Any]) -> None:
         runtime = holder.pop("runtime", None)
         if runtime is not None:
-            await runtime.storage.disconnect()
+            await runtime.close()
+        while servers:
+            servers.pop().stop()
         log.info("worker.stopped", queue=settings.queue_name)
 
     return {

@@ -4,7 +4,9 @@ What it adds to arq's ``Worker``, each because arq alone loses or stalls work:
 
 - **Leases.** arq marks a job in progress for its whole timeout (+10 s), so a job held by a
   SIGKILLed worker waits that long. We hold a short lease (``lease_seconds``) and renew it while
-  the job runs, so a dead worker's job is picked up by another within one lease.
+  the job runs, so a dead worker's job is picked up by another within one lease. The lease holds
+  the worker's id: a worker that finds its lease taken (it stalled past the lease and another
+  worker took the job) cancels its run and leaves the job to the new holder.
 - **Supervision.** arq's loop dies on the first Redis ``ConnectionError``. We catch Redis
   failures per poll iteration, back off, and carry on when Redis answers again.
 - **Heartbeats.** arq has one health key per queue; each of our workers has its own.
@@ -24,7 +26,7 @@ import socket
 import time
 import uuid
 from collections.abc import Awaitable
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from arq.connections import create_pool
 from arq.constants import abort_jobs_ss
@@ -35,12 +37,26 @@ from redis.exceptions import RedisError, ResponseError, WatchError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .._keys import QueueKeys
+
+if TYPE_CHECKING:
+    from redis.commands.core import AsyncScript
 from ..deadletters import DeadLetterStore
+from ..jobs import spec_for_name
+from ..metrics import WorkerMetrics
 from ._codec import decode
 
 __all__ = ["StorageWorker"]
 
+# Renew a lease only while it is still ours; 0 tells the holder it lost the job.
+_RENEW = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+    return redis.call('pexpire', KEYS[1], ARGV[2])
+end
+return 0
+"""
+
 _REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
+_QUEUE_GAUGE_INTERVAL = 5.0  # seconds between refreshes of the queue gauges
 
 
 class StorageWorker(Worker):
@@ -65,6 +81,10 @@ class StorageWorker(Worker):
         self.log = log
         self._last_renewal = 0.0
         self._redis_down_since: float | None = None
+        self._housekeeper: asyncio.Task[None] | None = None
+        self._lost_leases: set[str] = set()
+        self._renew: AsyncScript | None = None
+        self._last_queue_gauges = 0.0
         self._started_at = time.time()
 
     # -- the loop ---------------------------------------------------------------------------------
@@ -88,6 +108,12 @@ class StorageWorker(Worker):
         self.ctx["redis"] = self.pool
         if self.on_startup:
             await self.on_startup(self.ctx)
+        if (metrics := self._metrics()) is not None:
+            metrics.set_worker(self.worker_id, self.queue_name)
+            metrics.set_redis_up(True)
+        # Leases and heartbeats get their own task: arq's poll loop blocks while every slot is
+        # busy, and a busy worker must neither lose its jobs' leases nor look dead.
+        self._housekeeper = asyncio.create_task(self._housekeeping())
         while True:
             await self._poll_iteration()
             try:
@@ -107,8 +133,8 @@ class StorageWorker(Worker):
 
     async def _poll_iteration(self) -> None:
         try:
-            await self._renew_leases()
             await super()._poll_iteration()
+            await self._refresh_queue_gauges()
         except _REDIS_DOWN as exc:
             await self._redis_unavailable(exc)
         else:
@@ -122,6 +148,8 @@ class StorageWorker(Worker):
 
     async def _redis_unavailable(self, exc: BaseException) -> None:
         now = time.monotonic()
+        if (metrics := self._metrics()) is not None:
+            metrics.set_redis_up(False)
         if self._redis_down_since is None:
             self._redis_down_since = now
             self._event("warning", "redis.unavailable", error=f"{type(exc).__name__}: {exc}")
@@ -158,7 +186,7 @@ class StorageWorker(Worker):
             if ongoing or not score or score > timestamp_ms():
                 return False, 0
             pipe.multi()  # type: ignore[no-untyped-call]
-            pipe.psetex(in_progress, int(self.lease_seconds * 1000), b"1")
+            pipe.psetex(in_progress, int(self.lease_seconds * 1000), self.worker_id)
             try:
                 await pipe.execute()
             except (ResponseError, WatchError):
@@ -167,23 +195,72 @@ class StorageWorker(Worker):
 
     # -- leases -----------------------------------------------------------------------------------
 
+    async def _housekeeping(self) -> None:
+        interval = min(self.lease_seconds / 4, self.health_check_interval)
+        while True:
+            started = time.monotonic()
+            try:
+                await self._renew_leases()
+                await self.record_health()
+            except _REDIS_DOWN as exc:
+                self._event("warning", "housekeeping.redis_error", error=type(exc).__name__)
+            except Exception as exc:
+                self._event("error", "housekeeping.failed", error=f"{type(exc).__name__}: {exc}")
+            await asyncio.sleep(interval)
+            if (lag := time.monotonic() - started - interval) > self.lease_seconds / 4:
+                # This late, leases may lapse: the loop is blocked, the CPU starved or Redis slow.
+                self._event("warning", "housekeeping.late", lag_s=round(lag, 3))
+
     async def _renew_leases(self) -> None:
         now = time.monotonic()
         if now - self._last_renewal < self.lease_seconds / 4:
             return
         running = [job_id for job_id, task in self.tasks.items() if not task.done()]
         if running:
+            if self._renew is None:
+                self._renew = self.pool.register_script(_RENEW)
+            renew = self._renew
+            ttl = int(self.lease_seconds * 1000)
             async with self.pool.pipeline(transaction=False) as pipe:
                 for job_id in running:
-                    # xx: never resurrect a lease that finish_job already removed.
-                    pipe.set(
-                        self.keys.in_progress(job_id),
-                        b"1",
-                        px=int(self.lease_seconds * 1000),
-                        xx=True,
+                    await renew(
+                        keys=[self.keys.in_progress(job_id)],
+                        args=[self.worker_id, ttl],
+                        client=pipe,
                     )
-                await pipe.execute()
+                answers = await pipe.execute()
+            for job_id, kept in zip(running, answers, strict=True):
+                if not kept and job_id not in self._lost_leases:
+                    self._lost_leases.add(job_id)
+                    self._event("warning", "lease.lost", job_id=job_id)
+                    if job_task := self.job_tasks.get(job_id):
+                        job_task.cancel()
         self._last_renewal = now
+
+    async def finish_job(
+        self,
+        job_id: str,
+        finish: bool,
+        result_data: bytes | None,
+        result_timeout_s: float | None,
+        keep_result_forever: bool,
+        incr_score: int | None,
+        keep_in_progress: float | None,
+    ) -> None:
+        """Finishes like arq, unless the job was cancelled because another worker holds it."""
+        lost = job_id in self._lost_leases
+        self._lost_leases.discard(job_id)
+        if lost and not finish:
+            return  # the new holder owns the lease and the job's keys now
+        await super().finish_job(
+            job_id,
+            finish,
+            result_data,
+            result_timeout_s,
+            keep_result_forever,
+            incr_score,
+            keep_in_progress,
+        )
 
     # -- heartbeats -------------------------------------------------------------------------------
 
@@ -216,6 +293,8 @@ class StorageWorker(Worker):
 
     async def close(self) -> None:
         """Closes like arq, and removes this worker's heartbeat so it stops counting as live."""
+        if self._housekeeper is not None:
+            self._housekeeper.cancel()
         if self._pool is not None:
             try:
                 async with self.pool.pipeline(transaction=False) as pipe:
@@ -253,9 +332,35 @@ class StorageWorker(Worker):
         self._event(
             "error", "job.dead_lettered", job_id=job_id, error_type=error_type, message=message
         )
+        if (metrics := self._metrics()) is not None:
+            spec = spec_for_name(function) if isinstance(function, str) else None
+            kind = spec.kind if spec is not None else "unknown"
+            metrics.job_finished(kind, "invalid" if error_type == "InvalidPayload" else "failed")
+            metrics.dead_lettered(kind)
         await super().finish_failed_job(job_id, result_data)
         # arq leaves a job's abort marker when it fails before running; tidy it like finish_job.
         await self.pool.zrem(abort_jobs_ss, job_id)
+
+    # -- metrics ----------------------------------------------------------------------------------
+
+    def _metrics(self) -> WorkerMetrics | None:
+        # The runtime on_startup puts in ctx holds them (None when no metrics port is set).
+        return cast("WorkerMetrics | None", getattr(self.ctx.get("storage_jobs"), "metrics", None))
+
+    async def _refresh_queue_gauges(self) -> None:
+        """Sets the queue gauges (one ZCOUNT pair) at most every ``_QUEUE_GAUGE_INTERVAL`` s."""
+        metrics = self._metrics()
+        now = time.monotonic()
+        if metrics is None or now - self._last_queue_gauges < _QUEUE_GAUGE_INTERVAL:
+            return
+        self._last_queue_gauges = now
+        now_ms = timestamp_ms()
+        async with self.pool.pipeline(transaction=False) as pipe:
+            pipe.zcount(self.queue_name, "-inf", now_ms)
+            pipe.zcount(self.queue_name, f"({now_ms}", "+inf")
+            due, deferred = await pipe.execute()
+        metrics.set_queue(self.queue_name, int(due), int(deferred))
+        metrics.set_redis_up(True)
 
     def _event(self, level: str, event: str, **fields: Any) -> None:
         if self.log is not None:

@@ -1,0 +1,233 @@
+"""``storage-jobs migrate``, ``delete-prefix`` and ``progress``: prefix jobs, watched live."""
+
+from __future__ import annotations
+
+import asyncio
+
+import click
+from pydantic import ValidationError
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ..client import JobFailedError, JobStatus, StorageJobsClient
+from ..jobs import DeletePrefixJob, JobModel, MigrateJob, MigrationProgress
+from ._common import (
+    EXIT_FAILED,
+    EXIT_NOT_READY,
+    EXIT_OK,
+    EXIT_USAGE,
+    Output,
+    dump,
+    json_option,
+    load_settings,
+    run_with_redis,
+    validation_message,
+)
+from ._main import cli
+
+__all__ = ["delete_prefix", "migrate", "progress"]
+
+
+def _split(location: str) -> tuple[str, str]:
+    bucket, _, prefix = location.partition("/")
+    return bucket, prefix
+
+
+def _build(factory: type[JobModel], **fields: object) -> JobModel:
+    try:
+        return factory(**fields)
+    except ValidationError as exc:
+        click.echo(f"Error: {validation_message(exc)}", err=True)
+        raise SystemExit(EXIT_USAGE) from None
+
+
+@cli.command()
+@click.argument("source", metavar="SRC_BUCKET/PREFIX")
+@click.argument("destination", metavar="DST_BUCKET/PREFIX")
+@click.option("--watch", is_flag=True, help="Show a live progress bar and a summary at the end.")
+@click.option("--dry-run", is_flag=True, help="List what would be copied; change nothing.")
+@click.option("--src-profile", help="Source profile (STORAGE_JOBS_SOURCE_PROFILES) to copy from.")
+@click.option("--no-skip-identical", is_flag=True, help="Copy even identical destinations.")
+@click.option("--batch-size", type=click.IntRange(1, 1000), default=1000, show_default=True)
+@click.option(
+    "--report",
+    type=click.Choice(["failures", "all"]),
+    default="failures",
+    show_default=True,
+    help="What the JSON Lines completion report lists.",
+)
+@click.option("--job-id", help="Your id for the migration (re-using one resumes or no-ops).")
+@json_option
+def migrate(
+    source: str,
+    destination: str,
+    watch: bool,
+    dry_run: bool,
+    src_profile: str | None,
+    no_skip_identical: bool,
+    batch_size: int,
+    report: str,
+    job_id: str | None,
+    as_json: bool,
+) -> None:
+    """Copy every object under SRC_BUCKET/PREFIX to DST_BUCKET/PREFIX (key suffix kept).
+
+    Resumable: workers killed mid-way pick up where they were. Identical destinations
+    (same size and checksum) are skipped, so re-running a finished migration copies nothing.
+    """
+    src_bucket, src_prefix = _split(source)
+    dst_bucket, dst_prefix = _split(destination)
+    job = _build(
+        MigrateJob,
+        src_bucket=src_bucket,
+        src_prefix=src_prefix,
+        dst_bucket=dst_bucket,
+        dst_prefix=dst_prefix,
+        src_endpoint=src_profile,
+        dry_run=dry_run,
+        skip_if_identical=not no_skip_identical,
+        batch_size=batch_size,
+        report=report,
+    )
+    _enqueue_and_watch(job, job_id, watch, as_json, "copied")
+
+
+@cli.command("delete-prefix")
+@click.argument("location", metavar="BUCKET/PREFIX")
+@click.option("--watch", is_flag=True, help="Show a live progress bar and a summary at the end.")
+@click.option("--dry-run", is_flag=True, help="List what would be deleted; delete nothing.")
+@click.option("--batch-size", type=click.IntRange(1, 1000), default=1000, show_default=True)
+@click.option(
+    "--report",
+    type=click.Choice(["failures", "all"]),
+    default="failures",
+    show_default=True,
+    help="What the JSON Lines completion report lists.",
+)
+@click.option("--job-id", help="Your id for the delete (re-using one resumes or no-ops).")
+@json_option
+def delete_prefix(
+    location: str,
+    watch: bool,
+    dry_run: bool,
+    batch_size: int,
+    report: str,
+    job_id: str | None,
+    as_json: bool,
+) -> None:
+    """Delete everything under BUCKET/PREFIX, retrying per-key failures worth retrying."""
+    bucket, prefix = _split(location)
+    job = _build(
+        DeletePrefixJob,
+        bucket=bucket,
+        prefix=prefix,
+        dry_run=dry_run,
+        batch_size=batch_size,
+        report=report,
+    )
+    _enqueue_and_watch(job, job_id, watch, as_json, "deleted")
+
+
+@cli.command()
+@click.argument("job_id")
+@click.option("--watch", is_flag=True, help="Follow it live until it finishes.")
+@json_option
+def progress(job_id: str, watch: bool, as_json: bool) -> None:
+    """Show the progress of a migration or prefix delete."""
+    settings = load_settings()
+    out = Output(as_json)
+
+    async def body(_: object) -> int:
+        async with StorageJobsClient(settings=settings) as jobs:
+            if watch:
+                return await _watch(jobs, job_id, out, "done")
+            current = await jobs.progress(job_id)
+            if current.status == "unknown":
+                out.error(f"no progress recorded for job {job_id}")
+                return EXIT_NOT_READY
+            _print_progress(out, current, "done")
+            return EXIT_OK
+
+    run_with_redis(settings, body)
+
+
+def _enqueue_and_watch(
+    job: JobModel, job_id: str | None, watch: bool, as_json: bool, done_label: str
+) -> None:
+    settings = load_settings()
+    out = Output(as_json)
+
+    async def body(_: object) -> int:
+        async with StorageJobsClient(settings=settings) as jobs:
+            handle = await jobs.enqueue(job, job_id=job_id)
+            if not handle.enqueued:
+                out.error(f"job {handle.job_id} already exists; watching it")
+            if not watch:
+                if as_json:
+                    out.json({"job_id": handle.job_id, "enqueued": handle.enqueued})
+                else:
+                    out.line(handle.job_id)
+                return EXIT_OK
+            return await _watch(jobs, handle.job_id, out, done_label)
+
+    run_with_redis(settings, body)
+
+
+async def _watch(jobs: StorageJobsClient, job_id: str, out: Output, done_label: str) -> int:
+    handle = jobs.handle(job_id)
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[detail]}"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=out.console, disable=out.as_json, transient=False) as bar:
+        task = bar.add_task(job_id[:16], total=None, detail="waiting for a worker")
+        while True:
+            current = await jobs.progress(job_id)
+            total = current.listed if current.listing_done else None
+            bar.update(
+                task,
+                completed=current.processed,
+                total=total,
+                detail=(
+                    f"{current.status}: {current.done:,} {done_label}, {current.skipped:,} skipped,"
+                    f" {current.failed:,} failed, {current.bytes / 1e6:,.1f} MB"
+                ),
+            )
+            status = await handle.status()
+            if status in (JobStatus.COMPLETE, JobStatus.FAILED):
+                break
+            await asyncio.sleep(0.5)
+    try:
+        result = await handle.result(timeout=5)
+    except JobFailedError as exc:
+        out.error(f"job {job_id} failed: {exc.error_type} ({exc.code}): {exc.message}")
+        return EXIT_FAILED
+    if out.as_json:
+        out.json(dump(result))
+    else:
+        _print_progress(out, await jobs.progress(job_id), done_label)
+    return EXIT_FAILED if getattr(result, "failed", 0) else EXIT_OK
+
+
+def _print_progress(out: Output, current: MigrationProgress, done_label: str) -> None:
+    if out.as_json:
+        out.json(current.model_dump(mode="json"))
+        return
+    table = Table(title=f"{current.kind or 'job'} {current.migration_id}", title_justify="left")
+    for column in ("status", "listed", done_label, "skipped", "failed", "MB", "batches", "report"):
+        table.add_column(column)
+    report = f"{current.report_bucket}/{current.report_key}" if current.report_key else ""
+    table.add_row(
+        current.status + (" (dry run)" if current.dry_run else ""),
+        f"{current.listed:,}",
+        f"{current.done:,}",
+        f"{current.skipped:,}",
+        f"{current.failed:,}",
+        f"{current.bytes / 1e6:,.1f}",
+        f"{current.batches_done}/{current.pages}",
+        report,
+    )
+    out.table(table)

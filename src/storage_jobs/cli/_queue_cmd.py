@@ -1,0 +1,189 @@
+"""``storage-jobs queue`` (the queue at a glance) and ``storage-jobs health`` (liveness)."""
+
+from __future__ import annotations
+
+import socket
+import time
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import click
+from rich.table import Table
+
+from .._keys import QueueKeys
+from ..queueinfo import KIND_SAMPLE, WorkerInfo, live_workers, queue_info
+from ._common import EXIT_FAILED, EXIT_OK, Output, json_option, load_settings, run_with_redis
+from ._main import cli
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+__all__ = ["health", "queue"]
+
+
+def _age(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _workers_table(workers: list[WorkerInfo] | tuple[WorkerInfo, ...]) -> Table:
+    table = Table(title="live workers", title_justify="left")
+    for column in ("worker", "host", "pid", "jobs", "done", "failed", "heartbeat", "up since"):
+        table.add_column(column, overflow="fold")
+    for w in workers:
+        jobs = "?" if w.jobs_ongoing is None else f"{w.jobs_ongoing}/{w.max_jobs or '?'}"
+        started = (
+            datetime.fromtimestamp(w.started_at, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+            if w.started_at
+            else ""
+        )
+        table.add_row(
+            w.worker_id,
+            w.host or "?",
+            "?" if w.pid is None else str(w.pid),
+            jobs,
+            "" if w.jobs_complete is None else str(w.jobs_complete),
+            "" if w.jobs_failed is None else str(w.jobs_failed),
+            f"{_age(w.last_beat_age)} ago",
+            started,
+        )
+    return table
+
+
+@cli.command(short_help="Queue depth, running and deferred jobs, kinds, workers.")
+@click.option(
+    "--sample",
+    type=click.IntRange(min=0),
+    default=KIND_SAMPLE,
+    show_default=True,
+    help="Read at most this many queued payloads to count jobs per kind (a random sample of "
+    "larger queues).",
+)
+@json_option
+def queue(sample: int, as_json: bool) -> None:
+    """Show the queue: depth, deferred and running jobs, kinds, dead letters, live workers.
+
+    depth counts jobs ready to run now that no worker has taken; deferred ones wait for a time
+    in the future (deferred jobs and retries backing off). A worker is live when its heartbeat
+    is newer than 3 x STORAGE_JOBS_HEALTH_CHECK_INTERVAL.
+    """
+    settings = load_settings()
+    out = Output(as_json)
+
+    async def body(redis: Redis) -> int:
+        info = await queue_info(
+            redis,
+            settings.queue_name,
+            health_check_interval=settings.health_check_interval,
+            kind_sample=sample,
+        )
+        if as_json:
+            out.json(info.as_dict())
+            return EXIT_OK
+        c = info.counts
+        table = Table(title=f"queue {info.queue}", show_header=False, title_justify="left")
+        table.add_column("what", style="bold")
+        table.add_column("value", justify="right")
+        table.add_row("depth (ready, waiting)", str(c.depth))
+        table.add_row("in progress", str(c.in_progress) + ("" if c.in_progress_exact else "+"))
+        table.add_row("deferred", str(c.deferred))
+        table.add_row("oldest ready job", _age(c.oldest_age) if c.depth or c.in_progress else "-")
+        table.add_row("dead letters", str(info.dead_letters))
+        table.add_row("live workers", str(len(info.workers)))
+        out.table(table)
+        if info.kinds:
+            kinds = Table(title="jobs per kind", title_justify="left")
+            kinds.add_column("function")
+            kinds.add_column("jobs", justify="right")
+            for name, count in info.kinds.items():
+                kinds.add_row(name, str(count))
+            out.table(kinds)
+            if info.kinds_sampled:
+                out.line(f"(kinds counted on a random sample of {info.kinds_sample_size} jobs)")
+        if info.workers:
+            out.table(_workers_table(info.workers))
+        return EXIT_OK
+
+    run_with_redis(settings, body)
+
+
+@cli.command(short_help="Exit 0 if a worker heartbeat is fresh, else 1.")
+@click.option(
+    "--max-age",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="SECONDS",
+    help="A heartbeat older than this is stale (default: 3 x STORAGE_JOBS_HEALTH_CHECK_INTERVAL).",
+)
+@click.option("--worker-id", help="Check this one worker (its id as `storage-jobs queue` shows).")
+@click.option(
+    "--local",
+    is_flag=True,
+    help="Check the workers of this host only (matched by host name), e.g. in a pod's "
+    "liveness probe.",
+)
+@json_option
+def health(max_age: float | None, worker_id: str | None, local: bool, as_json: bool) -> None:
+    """Exit 0 when a worker of this queue has a fresh heartbeat, else 1 with the reason.
+
+    Without options any worker counts; --worker-id or --local narrow it down.
+    """
+    if worker_id and local:
+        raise click.UsageError("give --worker-id or --local, not both")
+    settings = load_settings()
+    limit = max_age if max_age is not None else 3 * settings.health_check_interval
+    out = Output(as_json)
+    queue_name = settings.queue_name
+
+    async def body(redis: Redis) -> int:
+        workers = await live_workers(redis, queue_name, max_age=limit)
+        scope = f"on queue {queue_name}"
+        if worker_id:
+            workers = [w for w in workers if w.worker_id == worker_id]
+            scope = f"for worker {worker_id} {scope}"
+            reason_missing = await _why_missing(redis, queue_name, worker_id, limit)
+        elif local:
+            host = socket.gethostname()
+            workers = [
+                w
+                for w in workers
+                if w.host == host or (w.host is None and w.worker_id.startswith(f"{host}-"))
+            ]
+            scope = f"for host {host} {scope}"
+            reason_missing = f"no heartbeat {scope} in the last {limit:g} s"
+        else:
+            reason_missing = f"no worker heartbeat {scope} in the last {limit:g} s"
+        healthy = bool(workers)
+        if healthy:
+            newest = min(w.last_beat_age for w in workers)
+            reason = (
+                f"{len(workers)} live worker{'s' if len(workers) != 1 else ''} {scope} "
+                f"(newest heartbeat {_age(newest)} ago)"
+            )
+        else:
+            reason = reason_missing
+        if as_json:
+            out.json(
+                {
+                    "healthy": healthy,
+                    "reason": reason,
+                    "queue": queue_name,
+                    "max_age": limit,
+                    "workers": [w.__dict__.copy() for w in workers],
+                }
+            )
+        else:
+            out.line(("ok: " if healthy else "unhealthy: ") + reason)
+        return EXIT_OK if healthy else EXIT_FAILED
+
+    run_with_redis(settings, body)
+
+
+async def _why_missing(redis: Redis, queue_name: str, worker_id: str, limit: float) -> str:
+    score = await redis.zscore(QueueKeys(queue_name).workers, worker_id)
+    if score is None:
+        return f"worker {worker_id} has no heartbeat on queue {queue_name}"
+    age = time.time() - float(score) / 1000
+    return f"worker {worker_id}'s last heartbeat is {_age(age)} old (limit {limit:g} s)"

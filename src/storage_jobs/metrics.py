@@ -1,0 +1,289 @@
+"""Prometheus metrics of one worker process, on a registry of its own.
+
+``WorkerMetrics`` holds every metric; the worker records into it through small hooks (the
+runtime for job outcomes, the arq worker for queue gauges and Redis health) and serves it over
+HTTP when ``STORAGE_JOBS_METRICS_PORT`` is set. Nothing here touches the global
+``prometheus_client`` registry, so tests (and one process hosting several workers) can build as
+many as they like.
+
+Copied bytes come from the copy handler's ``copy.done`` log event (its ``bytes`` field is the size
+``copy_object`` reports), because ``CopyResult`` carries no size; ``tap_log`` wraps the job's
+logger to observe it. Skipped copies add nothing.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+from wsgiref.simple_server import WSGIServer
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+__all__ = [
+    "DURATION_BUCKETS",
+    "METRIC_NAMES",
+    "PICKUP_BUCKETS",
+    "MetricsServer",
+    "WorkerMetrics",
+]
+
+DURATION_BUCKETS: tuple[float, ...] = (
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+    120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0,
+)  # fmt: skip
+"""Job duration buckets (seconds): 1 ms to 1 h."""
+
+PICKUP_BUCKETS: tuple[float, ...] = (
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+    300.0, 900.0, 3600.0,
+)  # fmt: skip
+"""Pickup latency buckets (seconds): 1 ms to 1 h."""
+
+OUTCOMES = ("success", "retry", "failed", "invalid")
+"""Values of the ``outcome`` label of ``storage_jobs_jobs_total``."""
+
+METRIC_NAMES: tuple[str, ...] = (
+    "storage_jobs_bytes_copied_total",
+    "storage_jobs_bytes_uploaded_total",
+    "storage_jobs_dead_letters_total",
+    "storage_jobs_job_duration_seconds",
+    "storage_jobs_job_retries_total",
+    "storage_jobs_jobs_in_progress",
+    "storage_jobs_jobs_total",
+    "storage_jobs_keys_deleted_total",
+    "storage_jobs_keys_failed_total",
+    "storage_jobs_pickup_latency_seconds",
+    "storage_jobs_queue_deferred",
+    "storage_jobs_queue_depth",
+    "storage_jobs_redis_up",
+    "storage_jobs_worker_info",
+)
+"""Every metric name as queried (counters with ``_total``; histograms without suffix), sorted."""
+
+
+class WorkerMetrics:
+    """The metrics of one worker process.
+
+    Attributes:
+        registry: The registry every metric here is registered in (and only these).
+    """
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        """Creates every metric in ``registry`` (a new one when not given)."""
+        self.registry = registry if registry is not None else CollectorRegistry()
+        r = self.registry
+        self.jobs = Counter(
+            "storage_jobs_jobs_total",
+            "Job attempts finished, by kind and outcome (success, retry, failed, invalid).",
+            ["kind", "outcome"],
+            registry=r,
+        )
+        self.retries = Counter(
+            "storage_jobs_job_retries_total",
+            "Job attempts that failed transiently and were re-queued with a delay.",
+            ["kind"],
+            registry=r,
+        )
+        self.dead_letters = Counter(
+            "storage_jobs_dead_letters_total",
+            "Jobs that failed for good and were kept as dead letters.",
+            ["kind"],
+            registry=r,
+        )
+        self.keys_deleted = Counter(
+            "storage_jobs_keys_deleted_total",
+            "Keys bulk deletes removed (or found already absent).",
+            registry=r,
+        )
+        self.keys_failed = Counter(
+            "storage_jobs_keys_failed_total",
+            "Keys bulk deletes gave up on, by the last S3 error code.",
+            ["code"],
+            registry=r,
+        )
+        self.bytes_uploaded = Counter(
+            "storage_jobs_bytes_uploaded_total", "Bytes stored by upload jobs.", registry=r
+        )
+        self.bytes_copied = Counter(
+            "storage_jobs_bytes_copied_total",
+            "Bytes copied server-side by copy jobs (skipped copies excluded).",
+            registry=r,
+        )
+        self.duration = Histogram(
+            "storage_jobs_job_duration_seconds",
+            "Time a job attempt took (payload checks and handler; invalid payloads excluded).",
+            ["kind"],
+            buckets=DURATION_BUCKETS,
+            registry=r,
+        )
+        self.pickup_latency = Histogram(
+            "storage_jobs_pickup_latency_seconds",
+            "Job start minus the later of its enqueue time and its scheduled time.",
+            buckets=PICKUP_BUCKETS,
+            registry=r,
+        )
+        self.queue_depth = Gauge(
+            "storage_jobs_queue_depth",
+            "Jobs due now on the queue (including those being run), refreshed every few seconds.",
+            ["queue"],
+            registry=r,
+        )
+        self.queue_deferred = Gauge(
+            "storage_jobs_queue_deferred",
+            "Jobs on the queue scheduled for later (deferred or waiting to retry).",
+            ["queue"],
+            registry=r,
+        )
+        self.in_progress = Gauge(
+            "storage_jobs_jobs_in_progress", "Jobs this worker is running now.", registry=r
+        )
+        self.worker_info = Gauge(
+            "storage_jobs_worker_info",
+            "Always 1; labels identify the worker and its queue.",
+            ["worker_id", "queue"],
+            registry=r,
+        )
+        self.redis_up = Gauge(
+            "storage_jobs_redis_up", "1 while the worker's Redis answers, else 0.", registry=r
+        )
+
+    # -- recording --------------------------------------------------------------------------------
+
+    def job_finished(self, kind: str, outcome: str, duration_s: float | None = None) -> None:
+        """Counts one finished attempt; ``retry`` also counts a retry, ``duration_s`` observed."""
+        if outcome not in OUTCOMES:
+            raise ValueError(f"unknown outcome {outcome!r}")
+        self.jobs.labels(kind=kind, outcome=outcome).inc()
+        if outcome == "retry":
+            self.retries.labels(kind=kind).inc()
+        if duration_s is not None:
+            self.duration.labels(kind=kind).observe(max(duration_s, 0.0))
+
+    @contextmanager
+    def running(self, enqueue_time: Any = None, score_ms: Any = None) -> Iterator[None]:
+        """Counts a job in progress while the block runs, and observes its pickup latency.
+
+        Args:
+            enqueue_time: When the job was enqueued (arq's ``ctx["enqueue_time"]``, a datetime).
+            score_ms: When it was scheduled to run (arq's ``ctx["score"]``, epoch ms).
+        """
+        now = time.time()
+        due = [
+            t
+            for t in (
+                enqueue_time.timestamp() if isinstance(enqueue_time, datetime) else None,
+                score_ms / 1000 if isinstance(score_ms, int | float) and score_ms > 0 else None,
+            )
+            if t is not None
+        ]
+        if due:
+            self.picked_up(now - max(due))
+        self.in_progress.inc()
+        try:
+            yield
+        finally:
+            self.in_progress.dec()
+
+    def job_result(self, result: Mapping[str, Any]) -> None:
+        """Records what a successful job's result (its JSON form) says it did."""
+        kind = result.get("kind")
+        if kind == "upload" and isinstance(result.get("size"), int):
+            self.uploaded(result["size"])
+        elif kind == "delete":
+            failed = result.get("failed") or []
+            self.deleted(
+                int(result.get("deleted_count") or 0),
+                (str(f.get("code") or "unknown") for f in failed if isinstance(f, Mapping)),
+            )
+
+    def dead_lettered(self, kind: str) -> None:
+        """Counts one dead letter."""
+        self.dead_letters.labels(kind=kind).inc()
+
+    def uploaded(self, size: int) -> None:
+        """Adds uploaded bytes."""
+        self.bytes_uploaded.inc(max(size, 0))
+
+    def copied(self, size: int) -> None:
+        """Adds copied bytes."""
+        self.bytes_copied.inc(max(size, 0))
+
+    def deleted(self, deleted_count: int, failed_codes: Iterable[str] = ()) -> None:
+        """Counts deleted keys and the final per-key failures, by code."""
+        self.keys_deleted.inc(max(deleted_count, 0))
+        for code in failed_codes:
+            self.keys_failed.labels(code=code or "unknown").inc()
+
+    def picked_up(self, latency_s: float) -> None:
+        """Observes one pickup latency (clamped at 0: clocks of producers and workers differ)."""
+        self.pickup_latency.observe(max(latency_s, 0.0))
+
+    def set_queue(self, queue: str, depth: int, deferred: int) -> None:
+        """Sets the queue gauges."""
+        self.queue_depth.labels(queue=queue).set(depth)
+        self.queue_deferred.labels(queue=queue).set(deferred)
+
+    def set_worker(self, worker_id: str, queue: str) -> None:
+        """Publishes this worker's identity."""
+        self.worker_info.labels(worker_id=worker_id, queue=queue).set(1)
+
+    def set_redis_up(self, up: bool) -> None:
+        """Records whether Redis answers."""
+        self.redis_up.set(1 if up else 0)
+
+    def tap_log(self, log: Any) -> Any:
+        """Wraps a job's structlog logger so byte counts only its log reports are counted."""
+        return _TappedLog(log, self)
+
+    # -- serving ----------------------------------------------------------------------------------
+
+    def serve(self, port: int, addr: str = "0.0.0.0") -> MetricsServer:  # noqa: S104
+        """Serves ``/metrics`` from a daemon thread; port 0 picks a free one.
+
+        Raises:
+            OSError: If the port cannot be bound.
+        """
+        server, thread = start_http_server(port, addr=addr, registry=self.registry)
+        return MetricsServer(server, thread)
+
+
+class MetricsServer:
+    """A running metrics HTTP server.
+
+    Attributes:
+        port: The port it listens on (the one picked when 0 was asked for).
+    """
+
+    def __init__(self, server: WSGIServer, thread: threading.Thread) -> None:
+        self._server = server
+        self._thread = thread
+        self.port: int = server.server_port
+
+    def stop(self) -> None:
+        """Stops serving and closes the socket."""
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+class _TappedLog:
+    """A logger proxy that counts ``copy.done`` bytes and passes every call through."""
+
+    def __init__(self, log: Any, metrics: WorkerMetrics) -> None:
+        self._log = log
+        self._metrics = metrics
+
+    def info(self, event: str, *args: Any, **fields: Any) -> Any:
+        if event == "copy.done" and isinstance(fields.get("bytes"), int):
+            self._metrics.copied(fields["bytes"])
+        return self._log.info(event, *args, **fields)
+
+    def bind(self, **fields: Any) -> _TappedLog:
+        return _TappedLog(self._log.bind(**fields), self._metrics)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._log, name)

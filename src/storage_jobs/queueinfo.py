@@ -1,0 +1,312 @@
+"""What a queue holds and who works on it: depth, deferred and running jobs, kinds, workers.
+
+Everything is read with a bounded number of commands: no ``SCAN``/``KEYS`` over the keyspace, and
+per-job reads are capped (``kinds`` are counted on a sample of a large queue).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections import Counter
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, cast
+
+from ._keys import QueueKeys
+from .deadletters import DeadLetterStore
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+__all__ = [
+    "QueueDepth",
+    "QueueInfo",
+    "WorkerInfo",
+    "live_workers",
+    "queue_depth",
+    "queue_info",
+]
+
+KIND_SAMPLE = 10_000
+"""Queued jobs whose payload is read to count kinds; larger queues are sampled."""
+
+IN_PROGRESS_LIMIT = 100_000
+"""Ready jobs (oldest first) checked for a running lease; workers take the oldest first."""
+
+_EXISTS_BATCH = 1000
+_PAYLOAD_PREFIX = 256  # the function name sits in the first bytes of arq's envelope
+_FUNCTION = re.compile(rb'"f"\s*:\s*"((?:[^"\\]|\\.){1,200})"')
+
+UNREADABLE_KIND = "<unreadable>"
+"""The kind reported for a payload that names no function (a pickle, garbage)."""
+
+
+@dataclass(frozen=True)
+class QueueDepth:
+    """The cheap counts of a queue (what metrics poll).
+
+    Attributes:
+        queue: The queue name.
+        depth: Jobs ready to run now that no worker has taken yet.
+        in_progress: Ready jobs a worker holds a lease on.
+        deferred: Jobs waiting for a time in the future (deferred, or retries backing off).
+        oldest_age: Seconds since the oldest ready job became ready (0 when none is).
+        in_progress_exact: False when the queue had more than ``IN_PROGRESS_LIMIT`` ready jobs,
+            so only the oldest of them were checked for a lease.
+    """
+
+    queue: str
+    depth: int
+    in_progress: int
+    deferred: int
+    oldest_age: float
+    in_progress_exact: bool = True
+
+    @property
+    def ready(self) -> int:
+        """Jobs due now, running ones included (``ZCOUNT queue -inf now``)."""
+        return self.depth + self.in_progress
+
+    @property
+    def total(self) -> int:
+        """Every job in the queue's sorted set."""
+        return self.depth + self.in_progress + self.deferred
+
+
+@dataclass(frozen=True)
+class WorkerInfo:
+    """One worker with a recent heartbeat.
+
+    Attributes:
+        worker_id: ``<host>-<pid>-<random>``.
+        last_beat_age: Seconds since its last heartbeat.
+        host: Its host name (None when its description already expired).
+        pid: Its process id.
+        jobs_ongoing: Jobs it is running.
+        max_jobs: Jobs it runs at once at most.
+        jobs_complete: Jobs it completed since it started.
+        jobs_failed: Jobs it failed since it started.
+        jobs_retried: Retries it scheduled since it started.
+        started_at: Unix time it started.
+    """
+
+    worker_id: str
+    last_beat_age: float
+    host: str | None = None
+    pid: int | None = None
+    jobs_ongoing: int | None = None
+    max_jobs: int | None = None
+    jobs_complete: int | None = None
+    jobs_failed: int | None = None
+    jobs_retried: int | None = None
+    started_at: float | None = None
+
+
+@dataclass(frozen=True)
+class QueueInfo:
+    """A queue at one moment: its counts, kinds, dead letters and live workers.
+
+    Attributes:
+        counts: Depth, running and deferred jobs, oldest age.
+        kinds: Queued jobs per function name (``<unreadable>`` for undecodable payloads).
+        kinds_sampled: True when ``kinds`` counts a random sample of the queue.
+        kinds_sample_size: How many queued jobs ``kinds`` looked at.
+        dead_letters: Dead letters kept for this queue.
+        workers: Workers whose heartbeat is newer than ``worker_max_age``.
+        worker_max_age: Seconds a heartbeat counts as live.
+        at: Unix time the numbers were read.
+    """
+
+    counts: QueueDepth
+    kinds: dict[str, int]
+    kinds_sampled: bool
+    kinds_sample_size: int
+    dead_letters: int
+    workers: tuple[WorkerInfo, ...]
+    worker_max_age: float
+    at: float = field(default_factory=time.time)
+
+    @property
+    def queue(self) -> str:
+        """The queue name."""
+        return self.counts.queue
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (the counts flattened in)."""
+        return {
+            "queue": self.queue,
+            "at": self.at,
+            "depth": self.counts.depth,
+            "in_progress": self.counts.in_progress,
+            "in_progress_exact": self.counts.in_progress_exact,
+            "deferred": self.counts.deferred,
+            "total": self.counts.total,
+            "oldest_age": self.counts.oldest_age,
+            "kinds": dict(self.kinds),
+            "kinds_sampled": self.kinds_sampled,
+            "kinds_sample_size": self.kinds_sample_size,
+            "dead_letters": self.dead_letters,
+            "worker_max_age": self.worker_max_age,
+            "workers": [w.__dict__.copy() for w in self.workers],
+        }
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+async def queue_depth(
+    redis: Redis, queue_name: str, *, in_progress_limit: int = IN_PROGRESS_LIMIT
+) -> QueueDepth:
+    """Counts a queue's ready, running and deferred jobs, and the oldest ready job's age.
+
+    Costs three commands plus one ``EXISTS`` per 1,000 ready jobs (up to ``in_progress_limit``).
+    """
+    keys = QueueKeys(queue_name)
+    now_ms = int(time.time() * 1000)
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.zcard(queue_name)
+        pipe.zcount(queue_name, "-inf", now_ms)
+        pipe.zrange(queue_name, 0, 0, withscores=True)
+        total, ready, oldest = await pipe.execute()
+    ready_ids: list[bytes] = []
+    if ready:
+        ready_ids = await redis.zrangebyscore(
+            queue_name, "-inf", now_ms, start=0, num=in_progress_limit
+        )
+    running = 0
+    if ready_ids:
+        async with redis.pipeline(transaction=False) as pipe:
+            for start in range(0, len(ready_ids), _EXISTS_BATCH):
+                chunk = ready_ids[start : start + _EXISTS_BATCH]
+                pipe.exists(*(keys.in_progress(_text(i)) for i in chunk))
+            running = sum(int(n) for n in await pipe.execute())
+    oldest_age = 0.0
+    if ready and oldest:
+        oldest_age = max(0.0, (now_ms - float(oldest[0][1])) / 1000)
+    return QueueDepth(
+        queue=queue_name,
+        depth=int(ready) - running,
+        in_progress=running,
+        deferred=int(total) - int(ready),
+        oldest_age=round(oldest_age, 3),
+        in_progress_exact=int(ready) <= in_progress_limit,
+    )
+
+
+async def job_kinds(
+    redis: Redis, queue_name: str, *, sample: int = KIND_SAMPLE
+) -> tuple[dict[str, int], bool, int]:
+    """Counts queued jobs per function name, reading the first bytes of each payload.
+
+    Returns:
+        ``(counts, sampled, looked_at)``: ``sampled`` is True when the queue held more than
+        ``sample`` jobs and a random sample of that size was read.
+    """
+    keys = QueueKeys(queue_name)
+    total = int(await redis.zcard(queue_name))
+    if total == 0 or sample <= 0:
+        return {}, False, 0
+    sampled = total > sample
+    members: Sequence[bytes | str]
+    if sampled:
+        members = await cast(Awaitable[list[bytes]], redis.zrandmember(queue_name, sample))
+    else:
+        members = await redis.zrange(queue_name, 0, -1)
+    counts: Counter[str] = Counter()
+    looked_at = 0
+    for start in range(0, len(members), _EXISTS_BATCH):
+        chunk = members[start : start + _EXISTS_BATCH]
+        async with redis.pipeline(transaction=False) as pipe:
+            for member in chunk:
+                pipe.getrange(keys.job(_text(member)), 0, _PAYLOAD_PREFIX - 1)
+            heads: list[bytes] = await pipe.execute()
+        for head in heads:
+            if not head:
+                continue  # finished since we listed it
+            looked_at += 1
+            found = _FUNCTION.search(head) if head[:1] == b"{" else None
+            counts[found.group(1).decode(errors="replace") if found else UNREADABLE_KIND] += 1
+    return dict(counts.most_common()), sampled, looked_at
+
+
+async def live_workers(redis: Redis, queue_name: str, *, max_age: float) -> list[WorkerInfo]:
+    """Workers of this queue whose last heartbeat is at most ``max_age`` seconds old."""
+    keys = QueueKeys(queue_name)
+    now = time.time()
+    beats = await redis.zrangebyscore(
+        keys.workers, int((now - max_age) * 1000), "+inf", withscores=True
+    )
+    if not beats:
+        return []
+    ids = [_text(member) for member, _ in beats]
+    raws = await redis.mget([keys.worker(i) for i in ids])
+    workers = []
+    for worker_id, (_, score), raw in zip(ids, beats, raws, strict=True):
+        info: dict[str, Any] = {}
+        if raw:
+            try:
+                loaded = json.loads(raw)
+            except ValueError:
+                loaded = None
+            info = loaded if isinstance(loaded, dict) else {}
+        workers.append(
+            WorkerInfo(
+                worker_id=worker_id,
+                last_beat_age=round(max(0.0, now - float(score) / 1000), 3),
+                host=_opt(info, "host", str),
+                pid=_opt(info, "pid", int),
+                jobs_ongoing=_opt(info, "jobs_ongoing", int),
+                max_jobs=_opt(info, "max_jobs", int),
+                jobs_complete=_opt(info, "jobs_complete", int),
+                jobs_failed=_opt(info, "jobs_failed", int),
+                jobs_retried=_opt(info, "jobs_retried", int),
+                started_at=_opt(info, "started_at", float),
+            )
+        )
+    return sorted(workers, key=lambda w: w.worker_id)
+
+
+def _opt(info: dict[str, Any], name: str, kind: type[Any]) -> Any:
+    value = info.get(name)
+    if kind is float and isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return value if isinstance(value, kind) and not isinstance(value, bool) else None
+
+
+async def queue_info(
+    redis: Redis,
+    queue_name: str,
+    *,
+    health_check_interval: float = 5.0,
+    kind_sample: int = KIND_SAMPLE,
+    in_progress_limit: int = IN_PROGRESS_LIMIT,
+) -> QueueInfo:
+    """Everything ``storage-jobs queue`` shows about one queue.
+
+    Args:
+        redis: A connection.
+        queue_name: The queue.
+        health_check_interval: The workers' heartbeat interval; a worker is live when its last
+            heartbeat is newer than three intervals.
+        kind_sample: Payloads read at most to count kinds.
+        in_progress_limit: Ready jobs checked at most for a running lease.
+    """
+    at = time.time()
+    counts = await queue_depth(redis, queue_name, in_progress_limit=in_progress_limit)
+    kinds, sampled, looked_at = await job_kinds(redis, queue_name, sample=kind_sample)
+    dead = await DeadLetterStore(redis, queue_name).count()
+    max_age = 3 * health_check_interval
+    workers = await live_workers(redis, queue_name, max_age=max_age)
+    return QueueInfo(
+        counts=counts,
+        kinds=kinds,
+        kinds_sampled=sampled,
+        kinds_sample_size=looked_at,
+        dead_letters=dead,
+        workers=tuple(workers),
+        worker_max_age=max_age,
+        at=at,
+    )
