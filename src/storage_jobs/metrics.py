@@ -199,6 +199,11 @@ class WorkerMetrics:
                 int(result.get("deleted_count") or 0),
                 (str(f.get("code") or "unknown") for f in failed if isinstance(f, Mapping)),
             )
+        elif kind == "batch" and result.get("of") == "migrate":
+            self.copied(int(result.get("bytes") or 0))
+        elif kind == "batch" and result.get("of") == "delete_prefix":
+            # Per-key codes of prefix deletes are in the completion report, not the result.
+            self.deleted(int(result.get("done") or 0))
 
     def dead_lettered(self, kind: str) -> None:
         """Counts one dead letter."""

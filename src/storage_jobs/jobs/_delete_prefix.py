@@ -62,7 +62,10 @@ async def run_delete_prefix_batch(job: DeletePrefixBatchJob, ctx: JobContext) ->
             else []
         )
         await store.finish_batch(job.batch, done=len(job.keys), lines=lines)
-        return BatchResult(migration_id=job.migration_id, batch=job.batch, done=len(job.keys))
+        # Nothing was deleted: the would-be count lives in the parent's progress only.
+        return BatchResult(
+            of="delete_prefix", migration_id=job.migration_id, batch=job.batch, done=0
+        )
     result = await run_delete_keys(ctx, bucket=spec.bucket, keys=job.keys, scope="prefix")
     failed = {f.key: f for f in result.failed}
     lines = [report_line(spec.bucket, f.key, "failed", f.code, f.message) for f in result.failed]
@@ -70,6 +73,7 @@ async def run_delete_prefix_batch(job: DeletePrefixBatchJob, ctx: JobContext) ->
         lines += [report_line(spec.bucket, k, "deleted") for k in job.keys if k not in failed]
     await store.finish_batch(job.batch, done=result.deleted_count, failed=len(failed), lines=lines)
     return BatchResult(
+        of="delete_prefix",
         migration_id=job.migration_id,
         batch=job.batch,
         done=result.deleted_count,

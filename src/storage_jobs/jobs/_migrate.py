@@ -94,7 +94,7 @@ async def run_migrate_batch(job: MigrateBatchJob, ctx: JobContext) -> BatchResul
     check = spec.skip_if_identical and (not job.dst_was_empty or ctx.attempt > 1)
     cross = spec.src_endpoint is not None
     slots = asyncio.Semaphore(_CROSS_ENDPOINT_CONCURRENCY if cross else _SAME_ENDPOINT_CONCURRENCY)
-    counts = {"done": 0, "skipped": 0, "failed": 0}
+    counts = {"done": 0, "skipped": 0, "failed": 0, "bytes": 0}
 
     async def one(index: int, obj: ObjectRef) -> None:
         dst_key = spec.dst_prefix + obj.key[len(spec.src_prefix) :]
@@ -117,6 +117,7 @@ async def run_migrate_batch(job: MigrateBatchJob, ctx: JobContext) -> BatchResul
             )
         if await store.record_key(job.batch, index, counter, size, line):
             counts[counter] += 1
+            counts["bytes"] += size
 
     await gather_or_cancel([one(i, obj) for i, obj in enumerate(job.objects) if i not in recorded])
     await store.finish_batch(job.batch)

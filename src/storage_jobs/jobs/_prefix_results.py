@@ -48,11 +48,19 @@ class DeletePrefixResult(ResultModel):
 
 
 class BatchResult(ResultModel):
-    """What one batch of a prefix job did (its keys are counted in the parent's progress)."""
+    """What one batch of a prefix job did (its keys are counted in the parent's progress).
+
+    Attributes:
+        of: The parent's kind, ``migrate`` or ``delete_prefix``.
+        done: Keys copied or deleted by this run of the batch.
+        bytes: Bytes copied by this run of the batch.
+    """
 
     kind: Literal["batch"] = "batch"
+    of: Literal["migrate", "delete_prefix"] = "migrate"
     migration_id: str
     batch: int
     done: int
     skipped: int = 0
     failed: int = 0
+    bytes: int = 0
