@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Awaitable
 from contextlib import AsyncExitStack
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar, cast
 
 from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
@@ -18,6 +18,7 @@ from ._errors import (
     StorageNotConnectedError,
     map_backend_error,
 )
+from ._throttle import BucketThrottle, ThrottledClient
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
@@ -45,6 +46,7 @@ class Connection:
             config: Storage configuration.
         """
         self.config = config
+        self.throttle = BucketThrottle(ceiling=config.max_pool_connections)
         self._stack: AsyncExitStack | None = None
         self._s3: S3Client | None = None
         self._connect_lock = asyncio.Lock()
@@ -87,7 +89,8 @@ class Connection:
                     config=botocore_config,
                 )
             )
-            self._stack, self._s3 = stack, client
+            # Duck-typed: every call of the raw client, with per-bucket backpressure.
+            self._stack, self._s3 = stack, cast("S3Client", ThrottledClient(client, self.throttle))
 
     async def disconnect(self) -> None:
         """Closes the connection pool; later calls raise ``StorageNotConnectedError``."""
