@@ -7,6 +7,7 @@ import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -41,12 +42,21 @@ class RedisServer:
         workdir: Directory for its log and (with ``appendonly``) its data.
         port: Port to listen on; a free one when None.
         appendonly: Keep an AOF so data survives a restart.
+        extra_args: More ``redis-server`` arguments, e.g. ``("--requirepass", "pw")``.
     """
 
-    def __init__(self, workdir: Path, *, port: int | None = None, appendonly: bool = False):
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        port: int | None = None,
+        appendonly: bool = False,
+        extra_args: Sequence[str] = (),
+    ):
         self.workdir = workdir
         self.port = port or free_port()
         self.appendonly = appendonly
+        self.extra_args = tuple(extra_args)
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -65,6 +75,7 @@ class RedisServer:
             "--dir", str(self.workdir),
             "--appendonly", "yes" if self.appendonly else "no",
             "--logfile", str(self.workdir / "redis.log"),
+            *self.extra_args,
         ]  # fmt: skip
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, start_new_session=True)  # noqa: S603
         client = redis.Redis(port=self.port)
@@ -73,6 +84,8 @@ class RedisServer:
             try:
                 if client.ping():
                     return
+            except redis.AuthenticationError:
+                return  # it answers, and wants a password (``--requirepass``)
             except redis.ConnectionError:
                 if self.proc.poll() is not None:
                     break
