@@ -104,11 +104,12 @@ async def test_same_job_id_runs_once(
     """Enqueueing one job id twice runs it once; the second call says so."""
     worker = start_worker()
     job = UploadJob(bucket=bucket, key="once", data=b"1")
-    first = await jobs.enqueue(job, job_id="upload-once")
-    second = await jobs.enqueue(job, job_id="upload-once")
+    job_id = f"upload-once-{jobs.queue_name}"  # job ids are global; queues are per test
+    first = await jobs.enqueue(job, job_id=job_id)
+    second = await jobs.enqueue(job, job_id=job_id)
     assert (first.enqueued, second.enqueued) == (True, False)
     await first.result(timeout=30)
-    third = await jobs.enqueue(job, job_id="upload-once")
+    third = await jobs.enqueue(job, job_id=job_id)
     assert third.enqueued is False  # its result still stands
     runs = [e for e in worker.events() if e.get("event") == "job.start"]
     assert len(runs) == 1
