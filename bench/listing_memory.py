@@ -55,7 +55,7 @@ async def main(keys: int, out: Path | None) -> dict[str, object]:
         config = StorageConfig(
             endpoint_url=server.endpoint_url,
             access_key_id=server.access_key,
-            secret_access_key=server.secret_key,  # type: ignore[arg-type]
+            secret_access_key=server.secret_key,
             max_pool_connections=128,
         )
         async with StorageClient(config) as storage:
@@ -75,7 +75,7 @@ async def main(keys: int, out: Path | None) -> dict[str, object]:
             work / "worker.log",
         ).start()
         samples: list[tuple[int, int]] = []
-        settings = Settings(redis_url=REDIS_URL, queue_name=queue)  # type: ignore[arg-type]
+        settings = Settings(redis_url=REDIS_URL, queue_name=queue)
         async with StorageJobsClient(settings=settings) as jobs:
             handle = await jobs.enqueue(
                 DeletePrefixJob(bucket="memory", prefix="many/", dry_run=True)

@@ -5,7 +5,14 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from ._names import BucketName, ObjectKey
 
@@ -32,6 +39,15 @@ class UploadJob(JobModel):
     path: str | None = None
     content_type: str | None = Field(default=None, max_length=255)
     metadata: dict[str, str] | None = None
+
+    @field_validator("data", mode="before")
+    @classmethod
+    def _data_is_bytes(cls, value: object, info: ValidationInfo) -> object:
+        # In JSON, bytes travel as base64 text; in Python a str would be base64-decoded into
+        # different bytes without a word, so it is refused.
+        if isinstance(value, str) and info.mode == "python":
+            raise ValueError("data must be bytes; encode text first (e.g. text.encode())")
+        return value
 
     @field_validator("path")
     @classmethod

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator
 
-__all__ = ["BucketName", "ObjectKey", "check_bucket_name", "check_key"]
+__all__ = ["BucketName", "KeyPrefix", "ObjectKey", "check_bucket_name", "check_key", "check_prefix"]
 
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _IP = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
@@ -56,5 +56,15 @@ def check_key(key: str) -> str:
     return key
 
 
+def check_prefix(prefix: str) -> str:
+    """Checks a key prefix: empty, or a valid key (same bytes, encoding and characters).
+
+    Raises:
+        ValueError: Saying which rule the prefix breaks.
+    """
+    return prefix if prefix == "" else check_key(prefix)
+
+
 BucketName = Annotated[str, AfterValidator(check_bucket_name)]
 ObjectKey = Annotated[str, AfterValidator(check_key)]
+KeyPrefix = Annotated[str, AfterValidator(check_prefix)]

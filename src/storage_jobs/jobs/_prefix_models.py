@@ -7,7 +7,7 @@ from typing import Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ._models import JobModel
-from ._names import BucketName, ObjectKey
+from ._names import BucketName, KeyPrefix, ObjectKey
 
 __all__ = [
     "DeletePrefixBatchJob",
@@ -20,8 +20,6 @@ __all__ = [
 
 ReportMode = Literal["failures", "all"]
 """What the completion report lists: failed keys only, or every key with its status."""
-
-_Prefix = Field(default="", max_length=1024)
 
 
 class MigrateJob(JobModel):
@@ -37,9 +35,9 @@ class MigrateJob(JobModel):
 
     kind: Literal["migrate"] = "migrate"
     src_bucket: BucketName
-    src_prefix: str = _Prefix
+    src_prefix: KeyPrefix = ""
     dst_bucket: BucketName
-    dst_prefix: str = _Prefix
+    dst_prefix: KeyPrefix = ""
     src_endpoint: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     dry_run: bool = False
     skip_if_identical: bool = True
@@ -65,7 +63,7 @@ class DeletePrefixJob(JobModel):
 
     kind: Literal["delete_prefix"] = "delete_prefix"
     bucket: BucketName
-    prefix: str = Field(min_length=1, max_length=1024)
+    prefix: KeyPrefix = Field(min_length=1)
     dry_run: bool = False
     batch_size: int = Field(default=1000, ge=1, le=1000)
     report: ReportMode = "failures"

@@ -70,7 +70,7 @@ class Transfers(Connection):
         and the upload is aborted if anything fails.
         """
         cfg = self.config
-        chunks = _rechunk(_iterate(stream), cfg.multipart_chunksize)
+        chunks = _rechunk(_iterate(stream, cfg.multipart_chunksize), cfg.multipart_chunksize)
         head: list[bytes] = []
         buffered = 0
         async for chunk in chunks:
@@ -166,12 +166,15 @@ def put_args(
     return args
 
 
-async def _iterate(stream: IO[bytes] | AsyncIterable[bytes]) -> AsyncIterator[bytes]:
+async def _iterate(
+    stream: IO[bytes] | AsyncIterable[bytes], read_size: int
+) -> AsyncIterator[bytes]:
     if isinstance(stream, AsyncIterable):
         async for chunk in stream:
             yield chunk
         return
-    while chunk := stream.read(_READ_CHUNK):
+    # A file read in part-sized pieces needs no regrouping (see _rechunk's fast path).
+    while chunk := stream.read(read_size):
         yield chunk
 
 
@@ -179,6 +182,9 @@ async def _rechunk(chunks: AsyncIterator[bytes], size: int) -> AsyncIterator[byt
     """Regroups a byte stream into pieces of exactly ``size`` bytes (the last may be shorter)."""
     buffer = bytearray()
     async for chunk in chunks:
+        if not buffer and len(chunk) == size:
+            yield chunk  # already a whole part: no copy
+            continue
         buffer += chunk
         while len(buffer) >= size:
             yield bytes(buffer[:size])

@@ -20,6 +20,7 @@ What it adds to arq's ``Worker``, each because arq alone loses or stalls work:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import socket
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
 from ..deadletters import DeadLetterStore
 from ..jobs import spec_for_name
 from ..metrics import WorkerMetrics
-from ._codec import decode
+from ._codec import decode, encode
 
 __all__ = ["StorageWorker"]
 
@@ -83,6 +84,8 @@ class StorageWorker(Worker):
         self._redis_down_since: float | None = None
         self._housekeeper: asyncio.Task[None] | None = None
         self._lost_leases: set[str] = set()
+        self._slot_freed = asyncio.Event()
+        self._claimed_last_poll = 0
         self._renew: AsyncScript | None = None
         self._last_queue_gauges = 0.0
         self._started_at = time.time()
@@ -122,11 +125,18 @@ class StorageWorker(Worker):
                 await self._redis_unavailable(exc)
 
     async def _wait_for_work(self) -> None:
-        if not self.allow_pick_jobs or self.job_counter >= self.max_jobs:
-            # Full (or draining): a free slot is found by the next poll; no token is taken
-            # from the wake list, so idle workers still get woken.
+        if not self.allow_pick_jobs:
             await asyncio.sleep(self.poll_delay_s)
             return
+        if self.job_counter >= self.max_jobs:
+            # Full: poll again as soon as a job ends (arq would sleep a whole poll delay with a
+            # backlog waiting). No token is taken from the wake list, so idle workers still wake.
+            self._slot_freed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._slot_freed.wait(), self.poll_delay_s)
+            return
+        if self._claimed_last_poll:
+            return  # the queue may hold more ready jobs: read it again now
         # Redis >= 6 takes fractional BLPOP timeouts; redis-py's stubs say int.
         timeout = cast(int, self.poll_delay_s)
         await cast(Awaitable[Any], self.pool.blpop([self.keys.wake], timeout=timeout))
@@ -156,8 +166,13 @@ class StorageWorker(Worker):
         # Back off up to 2 s; running jobs carry on, and their leases are renewed on recovery.
         await asyncio.sleep(min(2.0, 0.1 + (now - self._redis_down_since) / 5))
 
+    def _release_sem_dec_counter_on_complete(self) -> None:
+        super()._release_sem_dec_counter_on_complete()
+        self._slot_freed.set()
+
     async def start_jobs(self, job_ids: list[bytes]) -> None:
         """Claims and starts jobs exactly like arq, without leaking a slot on a Redis error."""
+        self._claimed_last_poll = 0
         for job_id_b in job_ids:
             await self.sem.acquire()
             if self.job_counter >= self.max_jobs:
@@ -173,6 +188,7 @@ class StorageWorker(Worker):
             if not claimed:
                 self._release_sem_dec_counter_on_complete()
                 continue
+            self._claimed_last_poll += 1
             task = self.loop.create_task(self.run_job(job_id, score))
             task.add_done_callback(lambda _: self._release_sem_dec_counter_on_complete())
             self.tasks[job_id] = task
@@ -337,6 +353,12 @@ class StorageWorker(Worker):
             kind = spec.kind if spec is not None else "unknown"
             metrics.job_finished(kind, "invalid" if error_type == "InvalidPayload" else "failed")
             metrics.dead_lettered(kind)
+        if error_type == "InvalidPayload" and result_data:
+            # The result is what producers read first: say what the dead letter says.
+            with contextlib.suppress(ValueError, TypeError):
+                result = decode(result_data)
+                result["r"] = {"error_type": error_type, "code": None, "message": message}
+                result_data = encode(result)
         await super().finish_failed_job(job_id, result_data)
         # arq leaves a job's abort marker when it fails before running; tidy it like finish_job.
         await self.pool.zrem(abort_jobs_ss, job_id)

@@ -1,0 +1,29 @@
+"""Every scenario, in the order they run."""
+
+from __future__ import annotations
+
+from ._base import Context, Scenario
+from .deletes import Deletes
+from .enqueue import Enqueue
+from .large_upload import LargeUpload
+from .migration import Migration
+from .pickup import Pickup
+from .scaling import Scaling
+from .uploads import Uploads
+
+__all__ = ["SCENARIOS", "Context", "Scenario", "all_scenarios"]
+
+SCENARIOS: dict[str, type[Scenario]] = {
+    "uploads": Uploads,
+    "deletes": Deletes,
+    "enqueue": Enqueue,
+    "large_upload": LargeUpload,
+    "pickup": Pickup,
+    "scaling": Scaling,
+    "migration": Migration,
+}
+
+
+def all_scenarios(only: list[str] | None = None) -> list[Scenario]:
+    """Fresh instances of the named scenarios (all by default)."""
+    return [SCENARIOS[name]() for name in (only or list(SCENARIOS))]

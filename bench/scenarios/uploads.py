@@ -1,0 +1,92 @@
+"""Small uploads through the queue (1 worker, 32 jobs at once) vs direct put_object at 32."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from typing_extensions import override
+
+from storage_jobs.client import StorageJobsClient
+from storage_jobs.jobs import UploadJob
+from storage_jobs.settings import Settings
+
+from ..model import Check, Row, Sample
+from ..stack import wait_for_results
+from ._base import Context, Scenario
+
+__all__ = ["Uploads"]
+
+
+class Uploads(Scenario):
+    """N inline 1 KiB uploads, end to end from the first enqueue to the last result."""
+
+    name = "uploads"
+    rows = (
+        Row(
+            key="uploads",
+            title="small uploads (1 KiB), 1 worker",
+            unit="objects/s",
+            ours_label="queue: enqueue_many -> 1 worker (max_jobs=32)",
+            baseline_label="direct aioboto3 put_object, concurrency 32",
+            checks=(Check("ratio", ">=", 0.90, ">= 0.90x baseline"),),
+        ),
+    )
+
+    @override
+    async def run_once(self, ctx: Context, run: int) -> dict[str, Sample]:
+        sizes = ctx.sizes
+        bucket = ctx.stack.bucket("uploads")
+        body = bytes(range(256)) * (sizes.upload_bytes // 256)
+        sides = [self._baseline, self._ours]
+        if run % 2:
+            sides.reverse()
+        out: dict[str, float] = {}
+        for side in sides:
+            name, rate = await side(ctx, bucket, f"run{run}", body)
+            out[name] = rate
+        return {"uploads": Sample(out["ours"], out["baseline"])}
+
+    async def _baseline(
+        self, ctx: Context, bucket: str, prefix: str, body: bytes
+    ) -> tuple[str, float]:
+        n, conc = ctx.sizes.uploads, ctx.sizes.upload_concurrency
+        async with ctx.stack.storage(pool=conc) as storage:
+            s3 = storage.s3
+            # Warm the pool like the worker's (its first requests are not timed either).
+            await s3.put_object(Bucket=bucket, Key=f"{prefix}/direct/warm", Body=body)
+            keys = iter(range(n))
+
+            async def lane() -> None:
+                for i in keys:
+                    await s3.put_object(Bucket=bucket, Key=f"{prefix}/direct/{i}", Body=body)
+
+            started = time.perf_counter()
+            await asyncio.gather(*(lane() for _ in range(conc)))
+            elapsed = time.perf_counter() - started
+        return "baseline", n / elapsed
+
+    async def _ours(self, ctx: Context, bucket: str, prefix: str, body: bytes) -> tuple[str, float]:
+        n, conc = ctx.sizes.uploads, ctx.sizes.upload_concurrency
+        queue = ctx.stack.queue("uploads")
+        worker = await ctx.stack.start_worker(
+            ctx.stack.worker_env(queue, STORAGE_JOBS_MAX_JOBS=str(conc)), "uploads"
+        )
+        try:
+            settings = Settings(redis_url=ctx.stack.redis_url, queue_name=queue)
+            async with StorageJobsClient(settings=settings) as client:
+                warm = await client.enqueue(
+                    UploadJob(bucket=bucket, key=f"{prefix}/queue/warm", data=body)
+                )
+                await warm.result(timeout=60)
+                jobs = [
+                    UploadJob(bucket=bucket, key=f"{prefix}/queue/{i}", data=body) for i in range(n)
+                ]
+                started = time.perf_counter()
+                handles = await client.enqueue_many(jobs)
+                done = await wait_for_results(
+                    client.redis, queue, [h.job_id for h in handles], timeout=600
+                )
+        finally:
+            await ctx.stack.stop_worker(worker)
+        return "ours", n / (done - started)
