@@ -24,7 +24,8 @@ from storage_jobs.jobs import DeletePrefixJob
 from storage_jobs.settings import Settings
 from storage_jobs.storage import StorageClient, StorageConfig
 
-REDIS_URL = "redis://127.0.0.1:6379/12"
+# Not db 12: the harness flushes that one before each scenario.
+REDIS_URL = "redis://127.0.0.1:6379/10"
 
 
 def rss_kib(pid: int) -> int:
