@@ -1,3 +1,3 @@
 """Shared pytest configuration; fixtures live in plugin modules listed below."""
 
-pytest_plugins = ["tests.fixtures_devstack", "tests.fixtures_e2e"]
+pytest_plugins = ["tests.fixtures_devstack", "tests.fixtures_e2e", "tests.fixtures_moto"]

@@ -1,19 +1,16 @@
-"""Fixtures for the job tests: a moto S3 server, a fake Redis and a recording logger."""
+"""Fixtures for the job tests: a fake Redis and a recording logger (moto comes from the root)."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import fakeredis
 import pytest
-from moto.server import ThreadedMotoServer
-from pydantic import SecretStr
 
-from storage_jobs.devstack.ports import free_port
 from storage_jobs.jobs import JobContext, JobLimits, RetryPolicy
-from storage_jobs.storage import StorageClient, StorageConfig
+from storage_jobs.storage import StorageClient
 
 
 class RecordingLog:
@@ -45,42 +42,6 @@ class RecordingLog:
     def named(self, event: str) -> list[dict[str, Any]]:
         """The fields of every recorded event with this name."""
         return [fields for _, name, fields in self.events if name == event]
-
-
-@pytest.fixture(scope="session")
-def moto_endpoint() -> Iterator[str]:
-    """A moto S3 server on a free loopback port, for the whole session."""
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
-
-
-@pytest.fixture
-def moto_config(moto_endpoint: str) -> StorageConfig:
-    """A StorageConfig pointing at moto with throwaway credentials."""
-    return StorageConfig(
-        endpoint_url=moto_endpoint,
-        access_key_id="testing",
-        secret_access_key=SecretStr("testing-secret"),
-        region="us-east-1",
-    )
-
-
-@pytest.fixture
-async def moto_client(moto_config: StorageConfig) -> AsyncIterator[StorageClient]:
-    """A connected client against moto."""
-    async with StorageClient(moto_config) as client:
-        yield client
-
-
-@pytest.fixture
-async def moto_bucket(moto_client: StorageClient) -> str:
-    """A fresh, empty bucket on moto."""
-    name = f"t-{uuid.uuid4().hex[:12]}"
-    await moto_client.s3.create_bucket(Bucket=name)
-    return name
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Fixtures for the storage tests: a moto S3 server and clients bound to it."""
+"""Fixtures for fast tests: a moto S3 server (one per session) and clients bound to it."""
 
 from __future__ import annotations
 
