@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from arq.connections import RedisSettings
 from redis.asyncio import Redis
@@ -22,12 +22,24 @@ def _sentinel_hosts(settings: Settings) -> list[tuple[str, int]]:
     return hosts
 
 
+# TLS options of a ``rediss://`` URL's query, as redis-py's ``from_url`` (the producers) reads them.
+_TLS_QUERY_PARAMS = ("ssl_ca_certs", "ssl_certfile", "ssl_keyfile", "ssl_cert_reqs")
+_FALSE = ("0", "F", "FALSE", "N", "NO")  # redis-py's ``to_bool``
+
+
 def _settings_from_url(url: str) -> RedisSettings:
     base = RedisSettings.from_dsn(url)
     # arq does not percent-decode credentials; redis-py's from_url (the producers) does.
     parts = urlsplit(url)
     base.username = unquote(parts.username) if parts.username else None
     base.password = unquote(parts.password) if parts.password else None
+    # arq ignores the query; map the TLS options so the worker verifies like the producers.
+    query = {name: values[0] for name, values in parse_qs(parts.query).items() if values}
+    for name in _TLS_QUERY_PARAMS:
+        if name in query:
+            setattr(base, name, query[name])
+    if "ssl_check_hostname" in query:
+        base.ssl_check_hostname = query["ssl_check_hostname"].upper() not in _FALSE
     return base
 
 
@@ -56,6 +68,7 @@ def connect_redis(settings: Settings, **options: Any) -> Redis:
         base = _settings_from_url(url)
         sentinel = Sentinel(  # type: ignore[no-untyped-call]
             _sentinel_hosts(settings),
+            username=base.username,
             password=base.password,
             ssl=base.ssl,
             **options,

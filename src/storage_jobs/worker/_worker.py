@@ -34,7 +34,7 @@ from arq.constants import abort_jobs_ss
 from arq.utils import timestamp_ms
 from arq.worker import Worker
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError, ResponseError, WatchError
+from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .._keys import QueueKeys
@@ -54,6 +54,15 @@ if redis.call('get', KEYS[1]) == ARGV[1] then
     return redis.call('pexpire', KEYS[1], ARGV[2])
 end
 return 0
+"""
+
+# Take a job that is due and not held by anyone: the lease is the in-progress key.
+_CLAIM = """
+if redis.call('exists', KEYS[1]) == 1 then return false end
+local score = redis.call('zscore', KEYS[2], ARGV[1])
+if not score or tonumber(score) > tonumber(ARGV[2]) then return false end
+redis.call('psetex', KEYS[1], ARGV[3], ARGV[4])
+return score
 """
 
 _REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
@@ -87,6 +96,7 @@ class StorageWorker(Worker):
         self._slot_freed = asyncio.Event()
         self._claimed_last_poll = 0
         self._renew: AsyncScript | None = None
+        self._claim_script: AsyncScript | None = None
         self._last_queue_gauges = 0.0
         self._started_at = time.time()
 
@@ -194,20 +204,17 @@ class StorageWorker(Worker):
             self.tasks[job_id] = task
 
     async def _claim(self, job_id: str) -> tuple[bool, int]:
-        in_progress = self.keys.in_progress(job_id)
-        async with self.pool.pipeline(transaction=True) as pipe:
-            await pipe.watch(in_progress)
-            ongoing = await pipe.exists(in_progress)
-            score = await pipe.zscore(self.queue_name, job_id)
-            if ongoing or not score or score > timestamp_ms():
-                return False, 0
-            pipe.multi()  # type: ignore[no-untyped-call]
-            pipe.psetex(in_progress, int(self.lease_seconds * 1000), self.worker_id)
-            try:
-                await pipe.execute()
-            except (ResponseError, WatchError):
-                return False, 0
-        return True, int(score)
+        # arq's claim (WATCH, EXISTS, ZSCORE, MULTI/EXEC) is five round trips; the same
+        # check-and-set as one script is one, with the lease holding this worker's id.
+        if self._claim_script is None:
+            self._claim_script = self.pool.register_script(_CLAIM)
+        score = await self._claim_script(
+            keys=[self.keys.in_progress(job_id), self.queue_name],
+            args=[job_id, timestamp_ms(), int(self.lease_seconds * 1000), self.worker_id],
+        )
+        if score is None:
+            return False, 0
+        return True, int(float(score))
 
     # -- leases -----------------------------------------------------------------------------------
 
