@@ -55,7 +55,7 @@ class StorageConfig(_StrictModel):
 
     multipart_threshold: int = Field(default=16 * MiB, ge=5 * MiB)
     multipart_chunksize: int = Field(default=8 * MiB, ge=5 * MiB, le=5 * GiB)
-    multipart_concurrency: int = Field(default=4, ge=1, le=64)
+    multipart_concurrency: int = Field(default=2, ge=1, le=64)
     copy_multipart_threshold: int = Field(default=5 * GiB, ge=1, le=5 * GiB)
     delete_concurrency: int = Field(default=4, ge=1, le=64)
 
