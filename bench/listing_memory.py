@@ -16,10 +16,9 @@ import time
 import uuid
 from pathlib import Path
 
-from tests.workers import WorkerProcess
-
 from storage_jobs.client import StorageJobsClient
 from storage_jobs.devstack import SeaweedFS
+from storage_jobs.devstack.workers import WorkerProcess
 from storage_jobs.jobs import DeletePrefixJob
 from storage_jobs.settings import Settings
 from storage_jobs.storage import StorageClient, StorageConfig

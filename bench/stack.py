@@ -115,7 +115,8 @@ class Stack:
         log = self.workdir / "logs" / f"{name}-{uuid.uuid4().hex[:6]}.log"
         proc = WorkerProcess(env, log, name=name, argv=argv, profile=profile, **kw)
         self.workers.append(proc)
-        return await asyncio.to_thread(proc.start)
+        await asyncio.to_thread(proc.start)
+        return proc
 
     async def stop_worker(self, proc: WorkerProcess) -> None:
         """Stops one worker."""
