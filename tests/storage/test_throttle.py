@@ -90,3 +90,23 @@ async def test_slowdown_from_s3_lowers_the_bucket_limit(
         fault_proxy.rules.slowdown_rate = 0.0
         await client.upload_file(bucket="throttled", key="ok", data=b"1")
         assert await client.fetch_file(bucket="throttled", key="ok") == b"1"
+
+
+@pytest.mark.integration
+async def test_max_attempts_counts_attempts_not_retries(
+    seaweedfs: SeaweedFS, fault_proxy: FaultProxy
+) -> None:
+    """max_attempts=3 means three requests in all (botocore's max_attempts would mean four)."""
+    seaweedfs.client().create_bucket(Bucket="attempts")
+    config = StorageConfig(
+        endpoint_url=fault_proxy.url,
+        access_key_id=seaweedfs.access_key,
+        secret_access_key=SecretStr(seaweedfs.secret_key),
+        max_attempts=3,
+    )
+    fault_proxy.rules.slowdown_rate = 1.0
+    async with StorageClient(config) as client:
+        with pytest.raises(StorageBackendError) as info:
+            await client.fetch_file(bucket="attempts", key="k")
+    assert info.value.code == "SlowDown"
+    assert fault_proxy.stats["requests"] == 3
