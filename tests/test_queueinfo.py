@@ -9,8 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from storage_jobs._keys import QueueKeys
-from storage_jobs.queueinfo import live_workers, queue_depth, queue_info
+from storage_jobs.queue import QueueKeys, live_workers, queue_depth, queue_info
 
 pytestmark = pytest.mark.integration
 

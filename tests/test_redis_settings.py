@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from storage_jobs._redis import arq_redis_settings, connect_redis
+from storage_jobs.queue import connect_redis
 from storage_jobs.settings import Settings
+from storage_jobs.worker import arq_redis_settings
 
 TLS_URL = (
     "rediss://:s%40cret@redis.example:6380/4"

@@ -16,9 +16,9 @@ import redis.asyncio as aioredis
 from pydantic import ValidationError
 
 from storage_jobs.client import JobFailedError, StorageJobsClient
-from storage_jobs.deadletters import DeadLetterStore
 from storage_jobs.devstack import FaultProxy, RedisServer, SeaweedFS
 from storage_jobs.jobs import CopyJob, DeleteJob, JobRejectedError, UploadJob
+from storage_jobs.queue import DeadLetterStore
 from storage_jobs.settings import Settings
 from storage_jobs.storage import StorageClient
 from tests.workers import WorkerProcess, cli_path
@@ -143,11 +143,9 @@ async def test_no_secret_anywhere(
                     await handle.result(timeout=30)
                 errors.extend([str(info.value), repr(info.value.args), info.value.message])
             # Errors the client raises before anything is enqueued.
-            limited = StorageJobsClient(
-                settings=settings.model_copy(update={"max_inline_bytes": 1})
+            limited = StorageJobsClient.on_connection(
+                jobs.redis, settings.model_copy(update={"max_inline_bytes": 1})
             )
-            limited._redis = jobs.redis
-            limited._script = jobs._script
             with pytest.raises(JobRejectedError) as rejected:
                 await limited.enqueue(UploadJob(bucket=bucket, key="k", data=b"xx"))
             errors.append(str(rejected.value))

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from storage_jobs._redis import arq_redis_settings, connect_redis
+from storage_jobs.queue import connect_redis
 from storage_jobs.settings import Settings, redact_url
+from storage_jobs.worker import arq_redis_settings
 
 
 @pytest.fixture(autouse=True)

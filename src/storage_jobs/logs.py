@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 import structlog
 
-from ._redis import redis_password
+from .queue import redis_password
 from .settings import Settings
 
 __all__ = ["SecretScrubber", "configure_logging", "secrets_of"]

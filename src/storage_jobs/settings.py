@@ -7,9 +7,11 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from .jobs import JobLimits
+from .jobs._retry import DEFAULT_MAX_REQUESTS_PER_KEY, RetryBudget
 from .storage import StorageConfig
 
 __all__ = ["Settings", "SourceProfile", "redact_url"]
@@ -72,6 +74,8 @@ class Settings(BaseSettings):
     retry_base_delay: float = Field(default=1.0, ge=0)
     retry_max_delay: float = Field(default=60.0, ge=0)
     delete_max_attempts: int = Field(default=5, ge=1, le=100)
+    migrate_max_attempts: int = Field(default=3, ge=1, le=100)
+    max_requests_per_key: int = Field(default=DEFAULT_MAX_REQUESTS_PER_KEY, ge=1)
     result_ttl: float = Field(default=7 * 24 * 3600.0, gt=0)
     health_check_interval: float = Field(default=5.0, gt=0)
     metrics_port: int | None = Field(default=None, ge=0, le=65535)
@@ -130,6 +134,36 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [p.strip() for p in value.split(",") if p.strip()]
         return value
+
+    @model_validator(mode="after")
+    def _budget_is_capped(self) -> Settings:
+        worst = self.retry_budget().worst_case_requests_per_key
+        if worst > self.max_requests_per_key:
+            raise ValueError(
+                f"retries could cost {worst} S3 requests for one key (S3_MAX_ATTEMPTS x "
+                "max(DELETE_MAX_ATTEMPTS, MIGRATE_MAX_ATTEMPTS) x (MAX_TRIES + 1)), more than "
+                f"STORAGE_JOBS_MAX_REQUESTS_PER_KEY={self.max_requests_per_key}"
+            )
+        return self
+
+    def retry_budget(self) -> RetryBudget:
+        """Every retry layer's attempts (see ``storage_jobs.jobs._retry``)."""
+        return RetryBudget(
+            request_attempts=self.s3_max_attempts,
+            delete_attempts=self.delete_max_attempts,
+            migrate_attempts=self.migrate_max_attempts,
+            job_attempts=self.max_tries,
+            base_delay=self.retry_base_delay,
+            max_delay=self.retry_max_delay,
+        )
+
+    def job_limits(self) -> JobLimits:
+        """The limits a job is checked against at enqueue and before it runs."""
+        return JobLimits(
+            upload_roots=tuple(self.upload_roots),
+            max_inline_bytes=self.max_inline_bytes,
+            max_delete_keys=self.max_delete_keys,
+        )
 
     @property
     def redis_url_redacted(self) -> str:

@@ -20,7 +20,6 @@ import pytest
 from redis.asyncio import Redis
 
 from storage_jobs.client import JobFailedError, JobStatus, StorageJobsClient
-from storage_jobs.deadletters import DeadLetterStore
 from storage_jobs.devstack import FaultProxy, FaultRules, RedisServer, SeaweedFS
 from storage_jobs.jobs import (
     CopyJob,
@@ -35,6 +34,7 @@ from storage_jobs.jobs import (
     UploadJob,
     UploadResult,
 )
+from storage_jobs.queue import DeadLetterStore
 from storage_jobs.settings import Settings
 from storage_jobs.storage import StorageClient
 from tests.chaos._harness import (

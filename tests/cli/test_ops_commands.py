@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from storage_jobs.client import StorageJobsClient
-from storage_jobs.deadletters import DeadLetterStore
 from storage_jobs.jobs import CopyJob, DeleteJob, UploadJob
+from storage_jobs.queue import DeadLetterStore
 from storage_jobs.storage import StorageClient
 from tests.workers import WorkerProcess, cli_path
 

@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from storage_jobs._keys import QueueKeys
 from storage_jobs.client import StorageJobsClient
+from storage_jobs.queue import QueueKeys
 from storage_jobs.settings import Settings
 
 REDIS_URL = "redis://127.0.0.1:6379/13"

@@ -9,14 +9,12 @@ from typing import Any, cast
 import pytest
 import redis.asyncio.client
 
-from storage_jobs._keys import QueueKeys
 from storage_jobs.client import (
     JobFailedError,
     JobStatus,
     StorageJobsClient,
     SyncStorageJobsClient,
 )
-from storage_jobs.deadletters import DeadLetterStore
 from storage_jobs.jobs import (
     CopyJob,
     DeleteJob,
@@ -26,6 +24,7 @@ from storage_jobs.jobs import (
     job_adapter,
     spec_for_job,
 )
+from storage_jobs.queue import DeadLetterStore, QueueKeys
 from storage_jobs.settings import Settings
 from storage_jobs.worker import JobFailure, decode, encode
 

@@ -24,7 +24,6 @@ import pytest
 from pydantic import ValidationError
 
 from storage_jobs.client import JobFailedError, StorageJobsClient
-from storage_jobs.deadletters import MAX_KEPT_PAYLOAD, DeadLetterStore
 from storage_jobs.devstack import RedisServer
 from storage_jobs.jobs import (
     CopyJob,
@@ -36,6 +35,7 @@ from storage_jobs.jobs import (
     MigrateJob,
     UploadJob,
 )
+from storage_jobs.queue import MAX_KEPT_PAYLOAD, DeadLetterStore
 from storage_jobs.settings import Settings
 from storage_jobs.storage import StorageClient
 from tests.workers import WorkerProcess
@@ -268,8 +268,7 @@ async def test_escaping_paths_are_refused_at_enqueue(
     os.mkfifo(root / "fifo")
     (tmp_path / "elsewhere.txt").write_text("x")
     limited = client.settings.model_copy(update={"upload_roots": [root.resolve()]})
-    jobs = StorageJobsClient(settings=limited)
-    jobs._redis, jobs._script = client.redis, client._script
+    jobs = StorageJobsClient.on_connection(client.redis, limited)
     before = await _all_keys(client)
     construct = [
         str(root / ".." / "outside" / "secret.txt"),  # '..' part
@@ -315,10 +314,9 @@ async def test_inline_data_cap_at_the_default(client: StorageJobsClient) -> None
 
 async def test_delete_over_a_configured_cap_is_refused(client: StorageJobsClient) -> None:
     """Over ``max_delete_keys`` a DeleteJob is refused naming ``keys``; a batch with it too."""
-    capped = StorageJobsClient(
-        settings=client.settings.model_copy(update={"max_delete_keys": 1000})
+    capped = StorageJobsClient.on_connection(
+        client.redis, client.settings.model_copy(update={"max_delete_keys": 1000})
     )
-    capped._redis, capped._script = client.redis, client._script
     before = await _all_keys(client)
     too_many = DeleteJob(bucket="bkt", keys=[f"k{i}" for i in range(1001)])
     with pytest.raises(JobRejectedError) as info:

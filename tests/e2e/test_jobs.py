@@ -89,7 +89,7 @@ async def test_permanent_failure_is_reported_once_and_dead_lettered(
     assert info.value.job_id == handle.job_id
     assert info.value.code == "NoSuchKey"
     assert await handle.status() == JobStatus.FAILED
-    from storage_jobs.deadletters import DeadLetterStore
+    from storage_jobs.queue import DeadLetterStore
 
     letters = await DeadLetterStore(jobs.redis, jobs.queue_name).list()
     assert [letter.job_id for letter in letters] == [handle.job_id]

@@ -14,9 +14,9 @@ import pytest
 from pydantic import ValidationError
 
 from storage_jobs.client import JobFailedError, StorageJobsClient
-from storage_jobs.deadletters import DeadLetterStore
 from storage_jobs.devstack import SeaweedFS
 from storage_jobs.jobs import DeleteJob, JobRejectedError, UploadJob
+from storage_jobs.queue import DeadLetterStore
 from storage_jobs.settings import Settings
 from tests.workers import WorkerProcess
 

@@ -10,6 +10,7 @@ import fakeredis
 import pytest
 
 from storage_jobs.jobs import JobContext, JobLimits, RetryPolicy
+from storage_jobs.queue import RedisJobState
 from storage_jobs.storage import StorageClient
 
 
@@ -72,8 +73,9 @@ def make_ctx(
         job_id=job_id or uuid.uuid4().hex,
         attempt=1,
         storage=storage,
-        redis=redis,
+        state=RedisJobState(redis),
         limits=limits or JobLimits(),
         retry=retry or RetryPolicy(max_attempts=3, base_delay=0.0),
+        object_retry=retry or RetryPolicy(max_attempts=3, base_delay=0.0),
         log=log,
     )

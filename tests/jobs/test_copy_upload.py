@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from storage_jobs.jobs import CopyJob, CopyResult, JobLimits, JobRejectedError, UploadJob
+from storage_jobs.jobs._content_match import CHECKSUM_METADATA, same_content
 from storage_jobs.jobs._copy import run_copy
-from storage_jobs.jobs._identity import CHECKSUM_METADATA, same_content
 from storage_jobs.jobs._upload import run_upload
 from storage_jobs.storage import StorageClient, StorageObjectNotFoundError
 from tests.jobs.conftest import RecordingLog, make_ctx

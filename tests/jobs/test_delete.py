@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from storage_jobs.jobs import DeleteFailure, DeleteJob
-from storage_jobs.jobs._context import state_key
 from storage_jobs.jobs._delete import run_delete
+from storage_jobs.queue import state_key
 from storage_jobs.storage import (
     DELETE_BATCH_SIZE,
     StorageBucketNotFoundError,

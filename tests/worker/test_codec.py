@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from storage_jobs.jobs import DeleteResult
+from storage_jobs.queue import error_record
 from storage_jobs.storage import StorageObjectNotFoundError
 from storage_jobs.worker import JobFailure, decode, encode
-from storage_jobs.worker._codec import error_record
 
 JOB = {"t": 1, "f": "storage_jobs.delete", "a": ['{"kind":"delete"}'], "k": {}, "et": 1700}
 

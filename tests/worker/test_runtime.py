@@ -11,8 +11,8 @@ import pytest
 from arq.worker import Retry
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from storage_jobs.deadletters import DeadLetter, DeadLetterStore
 from storage_jobs.jobs import CopyJob, DeleteJob, JobSpec, UploadJob, spec_for_name
+from storage_jobs.queue import DeadLetter, DeadLetterStore
 from storage_jobs.settings import Settings
 from storage_jobs.storage import (
     ObjectInfo,

@@ -10,18 +10,11 @@ import click
 from rich.table import Table
 
 from ..client import StorageJobsClient
-from ..deadletters import DeadLetter, DeadLetterStore, ReplayRefusedError
-from ._common import (
-    EXIT_FAILED,
-    EXIT_NOT_READY,
-    EXIT_OK,
-    Output,
-    fields_table,
-    json_option,
-    load_settings,
-    run_with_redis,
-)
-from ._main import cli
+from ..errors import ReplayRefusedError
+from ..queue import DeadLetter, DeadLetterStore
+from ._exit_codes import EXIT_FAILED, EXIT_NOT_READY, EXIT_OK
+from ._output import Output, fields_table, json_option
+from ._redis_session import load_settings, run_with_redis
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -50,7 +43,7 @@ def _targets(job_ids: tuple[str, ...], all_: bool) -> None:
         raise click.UsageError("give at least one JOB_ID, or --all")
 
 
-@cli.group("dead-letters", short_help="List, show, replay or drop jobs that failed for good.")
+@click.group("dead-letters", short_help="List, show, replay or drop jobs that failed for good.")
 def dead_letters() -> None:
     """Jobs that failed for good, kept with their payload and error until dropped or replayed."""
 
@@ -168,7 +161,7 @@ def replay(job_ids: tuple[str, ...], all_: bool, as_json: bool) -> None:
         refused: list[dict[str, str]] = []
         for job_id in ids:
             try:
-                handle = await store.replay(job_id, client)
+                handle = await client.replay(job_id)
             except ReplayRefusedError as exc:
                 refused.append({"job_id": job_id, "reason": exc.reason, "detail": exc.detail})
                 if not as_json:

@@ -1,11 +1,16 @@
-"""``storage-jobs``: run workers and operate the queue."""
+"""``storage-jobs``: run workers and operate the queue; each command lives in its own module."""
 
 from __future__ import annotations
 
 import click
 
-from ..logs import configure_logging
-from ..settings import Settings
+from ._deadletters_cmd import dead_letters
+from ._dev_cmd import dev
+from ._enqueue_cmd import enqueue
+from ._job_cmd import result, status
+from ._migrate_cmd import delete_prefix, migrate, progress
+from ._queue_cmd import health, queue
+from ._worker_cmd import worker
 
 __all__ = ["cli", "main"]
 
@@ -18,37 +23,22 @@ def cli() -> None:
     """
 
 
-@cli.command()
-@click.option("--max-jobs", type=int, help="Jobs run at once (STORAGE_JOBS_MAX_JOBS).")
-@click.option("--queue", "queue_name", help="Queue name (STORAGE_JOBS_QUEUE_NAME).")
-def worker(max_jobs: int | None, queue_name: str | None) -> None:
-    """Run a worker until SIGTERM/SIGINT (then finish or re-queue running jobs)."""
-    from ..worker import build_worker
-
-    overrides = {k: v for k, v in {"max_jobs": max_jobs, "queue_name": queue_name}.items() if v}
-    settings = Settings(**overrides)  # type: ignore[arg-type]
-    configure_logging(settings)
-    build_worker(settings).run()
-
-
-@cli.command()
-@click.option(
-    "--exit-after-demo", is_flag=True, help="Stop everything once the demo has printed its table."
-)
-def dev(exit_after_demo: bool) -> None:
-    """Start Redis, SeaweedFS (S3) and a worker here, and demo every job kind.
-
-    Needs no Docker and no running services. Ctrl-C stops everything.
-    """
-    from ._dev import dev as run_dev
-
-    run_dev(exit_after_demo)
+for command in (
+    worker,
+    dev,
+    enqueue,
+    status,
+    result,
+    queue,
+    health,
+    dead_letters,
+    migrate,
+    delete_prefix,
+    progress,
+):
+    cli.add_command(command)
 
 
 def main() -> None:
     """Console script entry point."""
     cli()
-
-
-# The other commands register themselves on `cli` when imported.
-from . import _migrate_cmd, _ops  # noqa: E402, F401

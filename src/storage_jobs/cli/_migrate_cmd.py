@@ -11,19 +11,9 @@ from rich.table import Table
 
 from ..client import JobFailedError, JobStatus, StorageJobsClient
 from ..jobs import DeletePrefixJob, JobModel, MigrateJob, MigrationProgress
-from ._common import (
-    EXIT_FAILED,
-    EXIT_NOT_READY,
-    EXIT_OK,
-    EXIT_USAGE,
-    Output,
-    dump,
-    json_option,
-    load_settings,
-    run_with_redis,
-    validation_message,
-)
-from ._main import cli
+from ._exit_codes import EXIT_FAILED, EXIT_NOT_READY, EXIT_OK, EXIT_USAGE
+from ._output import Output, dump, json_option
+from ._redis_session import load_settings, run_with_redis, validation_message
 
 __all__ = ["delete_prefix", "migrate", "progress"]
 
@@ -41,7 +31,7 @@ def _build(factory: type[JobModel], **fields: object) -> JobModel:
         raise SystemExit(EXIT_USAGE) from None
 
 
-@cli.command()
+@click.command()
 @click.argument("source", metavar="SRC_BUCKET/PREFIX")
 @click.argument("destination", metavar="DST_BUCKET/PREFIX")
 @click.option("--watch", is_flag=True, help="Show a live progress bar and a summary at the end.")
@@ -92,7 +82,7 @@ def migrate(
     _enqueue_and_watch(job, job_id, watch, as_json, "copied")
 
 
-@cli.command("delete-prefix")
+@click.command("delete-prefix")
 @click.argument("location", metavar="BUCKET/PREFIX")
 @click.option("--watch", is_flag=True, help="Show a live progress bar and a summary at the end.")
 @click.option("--dry-run", is_flag=True, help="List what would be deleted; delete nothing.")
@@ -128,7 +118,7 @@ def delete_prefix(
     _enqueue_and_watch(job, job_id, watch, as_json, "deleted")
 
 
-@cli.command()
+@click.command()
 @click.argument("job_id")
 @click.option("--watch", is_flag=True, help="Follow it live until it finishes.")
 @json_option

@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING
 import click
 from rich.table import Table
 
-from .._keys import QueueKeys
-from ..queueinfo import KIND_SAMPLE, WorkerInfo, live_workers, queue_info
-from ._common import EXIT_FAILED, EXIT_OK, Output, json_option, load_settings, run_with_redis
-from ._main import cli
+from ..queue import KIND_SAMPLE, QueueKeys, WorkerInfo, live_workers, queue_info
+from ._exit_codes import EXIT_FAILED, EXIT_OK
+from ._output import Output, json_option
+from ._redis_session import load_settings, run_with_redis
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -53,7 +53,7 @@ def _workers_table(workers: list[WorkerInfo] | tuple[WorkerInfo, ...]) -> Table:
     return table
 
 
-@cli.command(short_help="Queue depth, running and deferred jobs, kinds, workers.")
+@click.command(short_help="Queue depth, running and deferred jobs, kinds, workers.")
 @click.option(
     "--sample",
     type=click.IntRange(min=0),
@@ -110,7 +110,7 @@ def queue(sample: int, as_json: bool) -> None:
     run_with_redis(settings, body)
 
 
-@cli.command(short_help="Exit 0 if a worker heartbeat is fresh, else 1.")
+@click.command(short_help="Exit 0 if a worker heartbeat is fresh, else 1.")
 @click.option(
     "--max-age",
     type=click.FloatRange(min=0, min_open=True),
@@ -171,7 +171,7 @@ def health(max_age: float | None, worker_id: str | None, local: bool, as_json: b
                     "reason": reason,
                     "queue": queue_name,
                     "max_age": limit,
-                    "workers": [w.__dict__.copy() for w in workers],
+                    "workers": [w.model_dump() for w in workers],
                 }
             )
         else:

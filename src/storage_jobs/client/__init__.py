@@ -1,7 +1,9 @@
 """The producer side: enqueue typed jobs, follow them, read their typed results."""
 
+from ..errors import JobFailedError
+from ..queue import JobStatus
 from ._client import StorageJobsClient
-from ._handle import JobFailedError, JobHandle, JobStatus
+from ._handle import JobHandle
 from ._sync import SyncJobHandle, SyncStorageJobsClient
 
 __all__ = [

@@ -2,36 +2,28 @@
 
 from __future__ import annotations
 
-import time
-import uuid
 from collections.abc import Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
-from .._keys import QueueKeys
-from .._redis import connect_redis
-from ..jobs import JobLimits, JobModel, MigrationProgress, ProgressStore, spec_for_job
+from ..jobs import JobModel, MigrationProgress
+from ..queue import (
+    DeadLetterStore,
+    Enqueuer,
+    JobStatus,
+    NewJob,
+    QueueKeys,
+    RedisProgressStore,
+    connect_redis,
+    read_status,
+)
 from ..settings import Settings
-from ..worker import encode
-from ._handle import JobHandle, JobStatus, read_status
+from ._handle import JobHandle
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
-    from redis.commands.core import AsyncScript
 
 __all__ = ["StorageJobsClient"]
-
-# Atomic "add unless this id exists or has a result": the same job id runs once.
-_ENQUEUE = """
-if redis.call('exists', KEYS[1], KEYS[2]) > 0 then return 0 end
-redis.call('psetex', KEYS[1], ARGV[2], ARGV[1])
-redis.call('zadd', KEYS[3], ARGV[3], ARGV[4])
-redis.call('lpush', KEYS[4], '1')
-redis.call('ltrim', KEYS[4], 0, 0)
-return 1
-"""
-
-_BATCH = 1000
 
 
 class StorageJobsClient:
@@ -66,13 +58,9 @@ class StorageJobsClient:
         self.settings = base.model_validate({**base.model_dump(), **update}) if update else base
         self.queue_name = self.settings.queue_name
         self.keys = QueueKeys(self.queue_name)
-        self.limits = JobLimits(
-            upload_roots=tuple(self.settings.upload_roots),
-            max_inline_bytes=self.settings.max_inline_bytes,
-            max_delete_keys=self.settings.max_delete_keys,
-        )
+        self.limits = self.settings.job_limits()
         self._redis: Redis | None = None
-        self._script: AsyncScript | None = None
+        self._enqueuer: Enqueuer | None = None
         self._borrowed = False
 
     def __repr__(self) -> str:
@@ -86,7 +74,7 @@ class StorageJobsClient:
         """A client sharing an existing connection (the worker's, for jobs that fan out)."""
         client = cls(settings=settings)
         client._redis = redis
-        client._script = redis.register_script(_ENQUEUE)
+        client._enqueuer = Enqueuer(redis, client.queue_name, result_ttl=settings.result_ttl)
         client._borrowed = True
         return client
 
@@ -94,7 +82,9 @@ class StorageJobsClient:
         """Opens the Redis connection (idempotent)."""
         if self._redis is None:
             self._redis = connect_redis(self.settings)
-            self._script = self._redis.register_script(_ENQUEUE)
+            self._enqueuer = Enqueuer(
+                self._redis, self.queue_name, result_ttl=self.settings.result_ttl
+            )
 
     async def close(self) -> None:
         """Closes the Redis connection."""
@@ -171,49 +161,12 @@ class StorageJobsClient:
     async def _enqueue(
         self, items: Sequence[tuple[JobModel, str | None, float | None]]
     ) -> list[JobHandle]:
-        if defer_by_bad := [d for _, _, d in items if d is not None and d < 0]:
-            raise ValueError(f"defer_by must be >= 0, got {defer_by_bad[0]}")
-        prepared = []
-        now_ms = int(time.time() * 1000)
-        for job, job_id, defer_by in items:
-            spec = spec_for_job(job)
-            self.limits.check(job)
-            job_id = job_id or uuid.uuid4().hex
-            score = now_ms + int((defer_by or 0) * 1000)
-            data = encode(
-                {
-                    "t": 0,
-                    "f": spec.function_name,
-                    "a": [job.model_dump_json()],
-                    "k": {},
-                    "et": now_ms,
-                }
-            )
-            ttl_ms = int(self.settings.result_ttl * 1000) + (score - now_ms)
-            prepared.append((job_id, data, ttl_ms, score))
-        redis, script = self.redis, self._script
-        assert script is not None
-        handles: list[JobHandle] = []
-        for start in range(0, len(prepared), _BATCH):
-            chunk = prepared[start : start + _BATCH]
-            async with redis.pipeline(transaction=False) as pipe:
-                for job_id, data, ttl_ms, score in chunk:
-                    await script(
-                        keys=[
-                            self.keys.job(job_id),
-                            self.keys.result(job_id),
-                            self.queue_name,
-                            self.keys.wake,
-                        ],
-                        args=[data, ttl_ms, score, job_id],
-                        client=pipe,
-                    )
-                answers = await pipe.execute()
-            handles.extend(
-                JobHandle(job_id, bool(ok), self.queue_name, redis)
-                for (job_id, *_), ok in zip(chunk, answers, strict=True)
-            )
-        return handles
+        redis, enqueuer = self.redis, self._enqueuer
+        assert enqueuer is not None
+        answers = await enqueuer.enqueue(
+            [NewJob(job, job_id, defer_by) for job, job_id, defer_by in items], limits=self.limits
+        )
+        return [JobHandle(job_id, ok, self.queue_name, redis) for job_id, ok in answers]
 
     def handle(self, job_id: str) -> JobHandle:
         """A handle for a job enqueued earlier (by anyone)."""
@@ -228,4 +181,15 @@ class StorageJobsClient:
 
         A job that has not started yet reads as status ``unknown`` with zero counts.
         """
-        return await ProgressStore(self.redis, job_id).read()
+        return await RedisProgressStore(self.redis, job_id).read()
+
+    async def replay(self, job_id: str) -> JobHandle:
+        """Enqueues a dead letter's job again under its id, after validating it again.
+
+        Raises:
+            ReplayRefusedError: If there is no such dead letter, its payload is not a valid
+                job, it breaks a configured limit, or a job with this id is queued or running.
+        """
+        store = DeadLetterStore(self.redis, self.queue_name)
+        await store.replay(job_id, limits=self.limits, result_ttl=self.settings.result_ttl)
+        return JobHandle(job_id, True, self.queue_name, self.redis)

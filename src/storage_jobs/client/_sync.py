@@ -9,9 +9,10 @@ from concurrent.futures import Future
 from typing import Any, TypeVar
 
 from ..jobs import JobModel
+from ..queue import JobStatus
 from ..settings import Settings
 from ._client import StorageJobsClient
-from ._handle import JobHandle, JobStatus
+from ._handle import JobHandle
 
 __all__ = ["SyncJobHandle", "SyncStorageJobsClient"]
 

@@ -1,8 +1,10 @@
-"""Typed storage jobs: payloads, results, the registry and the functions that run them.
+"""Typed storage jobs: payloads, results, limits, the catalog, and the functions that run them.
 
-Nothing here knows arq: the worker adapts these to the queue.
+Nothing here knows arq or Redis: the queue layer stores and carries these, the worker runs the
+handlers (``storage_jobs.jobs._upload`` and friends, imported by the worker only).
 """
 
+from ._catalog import CATALOG, JobSpec, spec_for_job, spec_for_kind, spec_for_name
 from ._context import FailedJob, JobContext
 from ._kinds import Job, JobResult, job_adapter, result_adapter
 from ._limits import JobLimits, JobRejectedError
@@ -15,13 +17,14 @@ from ._prefix_models import (
     ObjectRef,
 )
 from ._prefix_results import BatchResult, DeletePrefixResult, MigrateResult
-from ._progress import MigrationProgress, ProgressStore
-from ._registry import REGISTRY, JobSpec, spec_for_job, spec_for_name
+from ._progress import MigrationProgress
+from ._report import ReportLine
 from ._results import CopyResult, DeleteFailure, DeleteResult, UploadResult
-from ._retry import RETRYABLE_CODES, RetryPolicy, is_retryable, is_retryable_code
+from ._retry import RETRYABLE_CODES, RetryBudget, RetryPolicy, is_retryable, is_retryable_code
+from ._state import DeleteState, JobState, ProgressStore
 
 __all__ = [
-    "REGISTRY",
+    "CATALOG",
     "RETRYABLE_CODES",
     "BatchResult",
     "CopyJob",
@@ -32,6 +35,7 @@ __all__ = [
     "DeletePrefixJob",
     "DeletePrefixResult",
     "DeleteResult",
+    "DeleteState",
     "FailedJob",
     "Job",
     "JobContext",
@@ -40,12 +44,15 @@ __all__ = [
     "JobRejectedError",
     "JobResult",
     "JobSpec",
+    "JobState",
     "MigrateBatchJob",
     "MigrateJob",
     "MigrateResult",
     "MigrationProgress",
     "ObjectRef",
     "ProgressStore",
+    "ReportLine",
+    "RetryBudget",
     "RetryPolicy",
     "UploadJob",
     "UploadResult",
@@ -54,5 +61,6 @@ __all__ = [
     "job_adapter",
     "result_adapter",
     "spec_for_job",
+    "spec_for_kind",
     "spec_for_name",
 ]

@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
 from ._limits import JobLimits
 from ._retry import RetryPolicy
+from ._state import JobState
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
-
     from ..storage import StorageClient
 
-__all__ = ["Enqueue", "FailedJob", "JobContext", "state_key"]
+__all__ = ["Enqueue", "FailedJob", "JobContext"]
 
 Enqueue = Callable[[Sequence[tuple[BaseModel, str]]], Awaitable[list[bool]]]
 
@@ -30,11 +29,6 @@ class FailedJob:
     message: str
 
 
-def state_key(job_id: str, name: str) -> str:
-    """The Redis key of one piece of a job's crash-safe state."""
-    return f"storage-jobs:state:{job_id}:{name}"
-
-
 @dataclass(frozen=True)
 class JobContext:
     """The tools one job run gets.
@@ -43,9 +37,10 @@ class JobContext:
         job_id: The job's id (keys of its persisted state derive from it).
         attempt: 1 for the first run, more after retries or crashes.
         storage: The worker's pooled storage client.
-        redis: Redis, for state that must survive a crash.
+        state: Where state that must survive a crash is kept.
         limits: Configured limits (upload roots, caps).
-        retry: Backoff policy for per-key retries inside a job.
+        retry: Attempts and backoff of per-key delete rounds inside a job.
+        object_retry: Attempts and backoff of one migrated object inside a batch.
         log: A structlog logger bound with the job's id and kind.
         enqueue: Enqueues follow-up jobs under given ids (``[(job, job_id), ...]``) and says,
             per job, whether it was new; ``None`` where fan-out is unavailable.
@@ -53,19 +48,18 @@ class JobContext:
         failed_job: Says whether a job (by id) failed for good, and how.
         report_bucket: Where completion reports go (None: the job's destination bucket).
         report_prefix: Key prefix of completion reports.
-        state_ttl: Seconds a job's persisted state outlives its last write.
     """
 
     job_id: str
     attempt: int
     storage: StorageClient
-    redis: Redis
+    state: JobState
     limits: JobLimits
     retry: RetryPolicy
     log: Any
+    object_retry: RetryPolicy = field(default_factory=lambda: RetryPolicy(max_attempts=3))
     enqueue: Enqueue | None = None
     source: Callable[[str], Awaitable[StorageClient]] | None = None
     failed_job: Callable[[str], Awaitable[FailedJob | None]] | None = None
     report_bucket: str | None = None
     report_prefix: str = "storage-jobs-reports/"
-    state_ttl: int = 7 * 24 * 3600

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from ..storage import StorageObjectNotFoundError
+from ._content_match import same_content
 from ._context import JobContext
-from ._identity import same_content
 from ._models import CopyJob
 from ._results import CopyResult
 

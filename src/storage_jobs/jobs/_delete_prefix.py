@@ -5,17 +5,17 @@ from __future__ import annotations
 from ..storage import ObjectInfo
 from ._context import JobContext
 from ._delete import run_delete_keys
-from ._fanout import FanOut, report_line, run_fan_out
+from ._fanout import FanOut, run_fan_out
 from ._prefix_models import DeletePrefixBatchJob, DeletePrefixJob
 from ._prefix_results import BatchResult, DeletePrefixResult
-from ._progress import ProgressStore
+from ._report import report_line
 
 __all__ = ["run_delete_prefix", "run_delete_prefix_batch"]
 
 
 async def run_delete_prefix(job: DeletePrefixJob, ctx: JobContext) -> DeletePrefixResult:
     """Runs the coordinator of a prefix delete (the batches run as their own jobs)."""
-    store = ProgressStore(ctx.redis, ctx.job_id)
+    store = ctx.state.progress(ctx.job_id)
     await store.start("delete_prefix", job.dry_run)
 
     def make_batch(number: int, page: list[ObjectInfo]) -> DeletePrefixBatchJob:
@@ -54,7 +54,7 @@ async def run_delete_prefix(job: DeletePrefixJob, ctx: JobContext) -> DeletePref
 async def run_delete_prefix_batch(job: DeletePrefixBatchJob, ctx: JobContext) -> BatchResult:
     """Deletes one page of a prefix delete, with DeleteJob's per-key retries."""
     spec = job.spec
-    store = ProgressStore(ctx.redis, job.migration_id)
+    store = ctx.state.progress(job.migration_id)
     if spec.dry_run:
         lines = (
             [report_line(spec.bucket, k, "would_delete") for k in job.keys]

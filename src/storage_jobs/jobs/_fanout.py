@@ -8,7 +8,6 @@ re-enqueues at most one batch, which the queue de-duplicates.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -17,9 +16,11 @@ from pydantic import BaseModel
 
 from ..storage import ObjectInfo, StorageClient
 from ._context import JobContext
-from ._progress import MigrationProgress, ProgressStore
+from ._progress import MigrationProgress
+from ._report import report_line
+from ._state import ProgressStore
 
-__all__ = ["FanOut", "batch_job_id", "report_line", "run_fan_out"]
+__all__ = ["FanOut", "batch_job_id", "run_fan_out"]
 
 _POLL = 0.25
 _REAP_EVERY = 5.0
@@ -137,14 +138,6 @@ async def _reap_failed_batches(
             ]
         await store.finish_batch(batch, failed=len(lines), lines=lines)
         ctx.log.error("prefix.batch_failed", batch=batch, code=failure.code, keys=len(lines))
-
-
-def report_line(
-    bucket: str, key: str, status: str, code: str | None = None, message: str = ""
-) -> str:
-    return json.dumps(
-        {"bucket": bucket, "key": key, "status": status, "error_code": code, "message": message}
-    )
 
 
 async def _write_report(ctx: JobContext, store: ProgressStore, bucket: str, key: str) -> None:

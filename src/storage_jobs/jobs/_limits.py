@@ -9,17 +9,10 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from ..errors import JobRejectedError
 from ._models import DeleteJob, UploadJob
 
 __all__ = ["JobLimits", "JobRejectedError"]
-
-
-class JobRejectedError(ValueError):
-    """A job breaks a configured limit; ``field`` names the offending field."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
 
 
 @dataclass(frozen=True)

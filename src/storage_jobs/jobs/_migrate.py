@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
 from ..storage import ObjectInfo, StorageClient, StorageError, StorageObjectNotFoundError
 from ..storage._bulk import gather_or_cancel
+from ._content_match import SOURCE_ETAG_METADATA, same_content
 from ._context import JobContext
 from ._fanout import FanOut, run_fan_out
-from ._identity import SOURCE_ETAG_METADATA, same_content
 from ._prefix_models import MigrateBatchJob, MigrateJob, ObjectRef
 from ._prefix_results import BatchResult, MigrateResult
-from ._progress import ProgressStore
+from ._report import report_line
 from ._retry import is_retryable
 
 __all__ = ["run_migrate", "run_migrate_batch"]
@@ -33,7 +32,7 @@ async def _source(ctx: JobContext, spec: MigrateJob) -> StorageClient:
 
 async def run_migrate(job: MigrateJob, ctx: JobContext) -> MigrateResult:
     """Runs the coordinator of a migration (the batches run as their own jobs)."""
-    store = ProgressStore(ctx.redis, ctx.job_id)
+    store = ctx.state.progress(ctx.job_id)
     await store.start("migrate", job.dry_run)
     source = await _source(ctx, job)
     # A destination empty at the first start needs no per-object HEAD before copying. The
@@ -87,7 +86,7 @@ async def run_migrate(job: MigrateJob, ctx: JobContext) -> MigrateResult:
 async def run_migrate_batch(job: MigrateBatchJob, ctx: JobContext) -> BatchResult:
     """Copies one page of a migration, recording each key's outcome exactly once."""
     spec = job.spec
-    store = ProgressStore(ctx.redis, job.migration_id)
+    store = ctx.state.progress(job.migration_id)
     recorded = await store.recorded(job.batch, len(job.objects))
     source = await _source(ctx, spec)
     # A re-run may meet keys copied before a crash but not yet recorded: look before copying.
@@ -104,16 +103,8 @@ async def run_migrate_batch(job: MigrateBatchJob, ctx: JobContext) -> BatchResul
         counter = "skipped" if status in ("skipped", "would_skip") else counter
         line = ""
         if status == "failed" or spec.report == "all":
-            line = json.dumps(
-                {
-                    "bucket": spec.dst_bucket,
-                    "key": dst_key,
-                    "src_key": obj.key,
-                    "status": status,
-                    "size": obj.size,
-                    "error_code": code,
-                    "message": message,
-                }
+            line = report_line(
+                spec.dst_bucket, dst_key, status, code, message, src_key=obj.key, size=obj.size
             )
         if await store.record_key(job.batch, index, counter, size, line):
             counts[counter] += 1
@@ -157,8 +148,8 @@ async def _migrate_one(
                 return "failed", 0, "NoSuchKey", "source deleted after listing"
             return "failed", 0, exc.code, exc.message
         except StorageError as exc:
-            if is_retryable(exc) and ctx.retry.should_retry(attempt):
-                await asyncio.sleep(ctx.retry.delay(attempt))
+            if is_retryable(exc) and ctx.object_retry.should_retry(attempt):
+                await asyncio.sleep(ctx.object_retry.delay(attempt))
                 continue
             return "failed", 0, exc.code, exc.message
 

@@ -14,7 +14,7 @@ from pydantic import (
     model_validator,
 )
 
-from ._names import BucketName, ObjectKey
+from ._key_rules import BucketName, ObjectKey
 
 __all__ = ["CopyJob", "DeleteJob", "JobModel", "UploadJob"]
 

@@ -6,8 +6,8 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from ._key_rules import BucketName, KeyPrefix, ObjectKey
 from ._models import JobModel
-from ._names import BucketName, KeyPrefix, ObjectKey
 
 __all__ = [
     "DeletePrefixBatchJob",

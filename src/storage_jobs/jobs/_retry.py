@@ -1,4 +1,21 @@
-"""The one retry policy: which failures deserve another attempt, and when."""
+"""The one retry policy: which failures deserve another attempt, when, and how many in all.
+
+Three layers retry, each for its own reason, and their attempts multiply:
+
+=================  ===========================================  ==============================
+layer              retries                                      setting (default)
+=================  ===========================================  ==============================
+request            one S3 request, inside botocore              ``S3_MAX_ATTEMPTS`` (3)
+key                one key inside a job: a bulk delete's        ``DELETE_MAX_ATTEMPTS`` (5),
+                   per-key rounds, a migrated object's copy     ``MIGRATE_MAX_ATTEMPTS`` (3)
+job                the whole job (transient failure or crash)   ``MAX_TRIES`` (5), +1 for crashes
+=================  ===========================================  ==============================
+
+So one key costs at most ``request x key x (job + 1)`` S3 requests: 3 x 5 x 6 = 90 for a
+deleted key, 3 x 3 x 6 = 54 for a migrated object with the defaults. ``RetryBudget`` computes
+it, and ``Settings`` refuses a configuration whose worst case passes
+``MAX_REQUESTS_PER_KEY`` (250 unless raised on purpose).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +24,17 @@ from dataclasses import dataclass
 
 from ..storage import StorageError
 
-__all__ = ["RETRYABLE_CODES", "RetryPolicy", "is_retryable", "is_retryable_code"]
+__all__ = [
+    "DEFAULT_MAX_REQUESTS_PER_KEY",
+    "RETRYABLE_CODES",
+    "RetryBudget",
+    "RetryPolicy",
+    "is_retryable",
+    "is_retryable_code",
+]
+
+DEFAULT_MAX_REQUESTS_PER_KEY = 250
+"""The default cap on the S3 requests one key may cost, retries of every layer included."""
 
 RETRYABLE_CODES = frozenset(
     {
@@ -76,3 +103,50 @@ class RetryPolicy:
     def should_retry(self, attempt: int) -> bool:
         """Whether another attempt is allowed after attempt number ``attempt``."""
         return attempt < self.max_attempts
+
+
+@dataclass(frozen=True)
+class RetryBudget:
+    """Every layer's attempts, and the worst case they multiply to.
+
+    Attributes:
+        request_attempts: Attempts per S3 request (botocore's ``total_max_attempts``).
+        delete_attempts: Rounds per key of a bulk delete.
+        migrate_attempts: Copy attempts per object of a migration batch.
+        job_attempts: Runs per job for transient failures (crashes add one more).
+        base_delay: Backoff before the second attempt (job and key layers).
+        max_delay: Cap on any one backoff.
+    """
+
+    request_attempts: int = 3
+    delete_attempts: int = 5
+    migrate_attempts: int = 3
+    job_attempts: int = 5
+    base_delay: float = 1.0
+    max_delay: float = 60.0
+
+    @property
+    def crash_attempts(self) -> int:
+        """Runs of a job arq allows: one more than ``job_attempts``.
+
+        A crash on the last transient retry still gets its run.
+        """
+        return self.job_attempts + 1
+
+    @property
+    def worst_case_requests_per_key(self) -> int:
+        """The most S3 requests one key can cost, every layer retrying to its end."""
+        per_key = max(self.delete_attempts, self.migrate_attempts)
+        return self.request_attempts * per_key * self.crash_attempts
+
+    def job(self) -> RetryPolicy:
+        """Backoff between runs of a whole job."""
+        return RetryPolicy(self.job_attempts, self.base_delay, self.max_delay)
+
+    def delete_key(self) -> RetryPolicy:
+        """Backoff between per-key rounds of a bulk delete."""
+        return RetryPolicy(self.delete_attempts, self.base_delay, self.max_delay)
+
+    def migrate_object(self) -> RetryPolicy:
+        """Backoff between copy attempts of one migrated object."""
+        return RetryPolicy(self.migrate_attempts, self.base_delay, self.max_delay)

@@ -18,11 +18,12 @@ message only.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import aiohttp
-from botocore.exceptions import BotoCoreError, ClientError
+if TYPE_CHECKING:
+    from botocore.exceptions import ClientError
 
 __all__ = [
     "StorageAccessDeniedError",
@@ -132,13 +133,17 @@ class StorageBackendError(StorageError):
 
 _NOT_FOUND_KEY = frozenset({"NoSuchKey", "NotFound", "404"})
 _DENIED = frozenset({"AccessDenied", "403", "Forbidden", "AllAccessDisabled"})
-_NETWORK_ERRORS: tuple[type[BaseException], ...] = (
-    BotoCoreError,
-    aiohttp.ClientError,
-    asyncio.TimeoutError,
-    ConnectionError,
-    OSError,
-)
+
+
+@functools.cache
+def _backend_errors() -> tuple[type[ClientError], tuple[type[BaseException], ...]]:
+    # Imported on first use: producers import this error tree (through the job models) and
+    # must not pay for botocore and aiohttp, which only a worker's failures need.
+    import aiohttp
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    network = (BotoCoreError, aiohttp.ClientError, asyncio.TimeoutError, ConnectionError, OSError)
+    return ClientError, network
 
 
 def map_backend_error(
@@ -160,7 +165,8 @@ def map_backend_error(
     """
     if isinstance(exc, StorageError):
         return exc
-    if isinstance(exc, ClientError):
+    client_error, network_errors = _backend_errors()
+    if isinstance(exc, client_error):
         error: Mapping[str, Any] = exc.response.get("Error", {})
         meta: Mapping[str, Any] = exc.response.get("ResponseMetadata", {})
         code = str(error.get("Code") or meta.get("HTTPStatusCode") or "Unknown")
@@ -194,7 +200,7 @@ def map_backend_error(
         return StorageBackendError(
             f"{code}: {message} ({where})", code=code, status=status, bucket=bucket, key=key
         )
-    if isinstance(exc, _NETWORK_ERRORS):
+    if isinstance(exc, network_errors):
         return StorageBackendError(
             f"network failure on {_where(bucket, key)}: {type(exc).__name__}: {exc}",
             code=NETWORK_ERROR,

@@ -1,20 +1,25 @@
-"""The worker: arq hardened with leases, supervision, heartbeats and dead letters.
+"""The worker: the arq adapter (loop and claims, leases, heartbeats, dead letters), handlers.
 
+The only package that imports arq.
 ``storage-jobs worker`` runs ``build_worker(Settings())``. For arq's own CLI,
 ``arq storage_jobs.worker.WorkerSettings`` builds its settings from the environment when read.
 """
 
 from typing import Any
 
+from ..queue import JobFailure, decode, encode
 from ._build import build_worker, worker_settings
-from ._codec import JobFailure, decode, encode
+from ._handlers import HANDLERS
+from ._redis_settings import arq_redis_settings
 from ._runtime import WorkerRuntime
 from ._worker import StorageWorker
 
 __all__ = [
+    "HANDLERS",
     "JobFailure",
     "StorageWorker",
     "WorkerRuntime",
+    "arq_redis_settings",
     "build_worker",
     "decode",
     "encode",

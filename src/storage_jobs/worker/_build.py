@@ -8,12 +8,12 @@ from typing import Any
 import structlog
 from arq.worker import func
 
-from .._redis import arq_redis_settings
-from ..jobs import REGISTRY
+from ..jobs import CATALOG
 from ..metrics import MetricsServer, WorkerMetrics
+from ..queue import decode, encode
 from ..settings import Settings
 from ..storage import StorageClient
-from ._codec import decode, encode
+from ._redis_settings import arq_redis_settings
 from ._runtime import WorkerRuntime
 from ._worker import StorageWorker
 
@@ -27,6 +27,7 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
     supervision and per-worker heartbeats of ``storage-jobs worker``.
     """
     log = structlog.get_logger("storage_jobs.worker")
+    budget = settings.retry_budget()
     holder: dict[str, WorkerRuntime] = {}
     servers: list[MetricsServer] = []
 
@@ -36,7 +37,7 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
             return await runtime.execute(spec, ctx, args, kwargs)
 
         # arq's own retries count crashes too; ours stop at max_tries, arq one later.
-        return func(run, name=spec.function_name, max_tries=settings.max_tries + 1)
+        return func(run, name=spec.function_name, max_tries=budget.crash_attempts)
 
     async def on_startup(ctx: dict[str, Any]) -> None:
         metrics = None
@@ -68,13 +69,13 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         log.info("worker.stopped", queue=settings.queue_name)
 
     return {
-        "functions": [function_for(spec) for spec in REGISTRY],
+        "functions": [function_for(spec) for spec in CATALOG],
         "queue_name": settings.queue_name,
         "redis_settings": arq_redis_settings(settings),
         "max_jobs": settings.max_jobs,
         "job_timeout": settings.job_timeout,
         "keep_result": settings.result_ttl,
-        "max_tries": settings.max_tries + 1,
+        "max_tries": budget.crash_attempts,
         "health_check_interval": settings.health_check_interval,
         # The fallback poll; new jobs wake an idle worker at once through the wake list.
         "poll_delay": 1.0,

@@ -12,8 +12,6 @@ from pydantic import BaseModel, ValidationError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from .._keys import QueueKeys
-from ..deadletters import DeadLetterStore
 from ..jobs import (
     CopyJob,
     DeleteJob,
@@ -28,8 +26,21 @@ from ..jobs import (
     UploadJob,
     is_retryable,
 )
+from ..queue import (
+    DeadLetterStore,
+    Enqueuer,
+    JobFailure,
+    NewJob,
+    QueueKeys,
+    RedisJobState,
+    decode,
+    describe_validation_error,
+    error_record,
+    parse_envelope,
+    parse_result,
+)
 from ..storage import StorageClient
-from ._codec import JobFailure, decode, error_record
+from ._handlers import handler_for
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -64,24 +75,12 @@ class WorkerRuntime:
     @property
     def limits(self) -> JobLimits:
         """The configured job limits."""
-        s = self.settings
-        return JobLimits(
-            upload_roots=tuple(s.upload_roots),
-            max_inline_bytes=s.max_inline_bytes,
-            max_delete_keys=s.max_delete_keys,
-        )
+        return self.settings.job_limits()
 
     @property
     def job_retry(self) -> RetryPolicy:
         """Backoff between attempts of a whole job."""
-        s = self.settings
-        return RetryPolicy(s.max_tries, s.retry_base_delay, s.retry_max_delay)
-
-    @property
-    def key_retry(self) -> RetryPolicy:
-        """Backoff between per-key delete rounds."""
-        s = self.settings
-        return RetryPolicy(s.delete_max_attempts, s.retry_base_delay, s.retry_max_delay)
+        return self.settings.retry_budget().job()
 
     @property
     def dead_letters(self) -> DeadLetterStore:
@@ -132,13 +131,15 @@ class WorkerRuntime:
             await self._dead(job_id, spec, raw, exc, attempt, log, "InvalidPayload")
             raise JobFailure("InvalidPayload", _short(exc)) from exc
 
+        budget = self.settings.retry_budget()
         context = JobContext(
             job_id=job_id,
             attempt=attempt,
             storage=self.storage,
-            redis=self.redis,
+            state=RedisJobState(self.redis),
             limits=self.limits,
-            retry=self.key_retry,
+            retry=budget.delete_key(),
+            object_retry=budget.migrate_object(),
             log=log,
             enqueue=self._enqueue,
             source=self.source,
@@ -149,7 +150,7 @@ class WorkerRuntime:
         started = time.monotonic()
         log.info("job.start", **_summary(job))
         try:
-            result = await spec.handler(job, context)
+            result = await handler_for(spec)(job, context)
         except Exception as exc:
             transient = is_retryable(exc) or isinstance(exc, _TRANSIENT_INFRA)
             error = error_record(exc)
@@ -188,17 +189,17 @@ class WorkerRuntime:
         raw = await self.redis.get(QueueKeys.result(job_id))
         if raw is None:
             return None
-        data = decode(raw)
-        if data.get("s"):
+        outcome = parse_result(raw)
+        if outcome.success:
             return None
-        reply = data.get("r")
-        error: dict[str, Any] = reply if isinstance(reply, dict) else {}
+        error = outcome.error
         letter = await self.dead_letters.get(job_id)
         payload = None
         if letter is not None and letter.payload_encoding == "utf-8" and letter.payload:
             payload = _payload_of(letter.payload)
-        code = str(error.get("code") or error.get("error_type") or "JobFailed")
-        return FailedJob(payload=payload, code=code, message=str(error.get("message", "")))
+        return FailedJob(
+            payload=payload, code=error.code or error.error_type, message=error.message
+        )
 
     async def close(self) -> None:
         """Closes the storage clients (the worker's and any source profiles')."""
@@ -207,15 +208,14 @@ class WorkerRuntime:
         self.sources.clear()
 
     async def _enqueue(self, items: Sequence[tuple[BaseModel, str]]) -> list[bool]:
-        # Imported here: the client package imports the worker's codec.
-        from ..client import StorageJobsClient
-
-        client = StorageJobsClient.on_connection(self.redis, self.settings)
-        handles = await client.enqueue_many(
-            [job for job, _ in items],  # type: ignore[misc]
-            job_ids=[job_id for _, job_id in items],
+        enqueuer = Enqueuer(
+            self.redis, self.settings.queue_name, result_ttl=self.settings.result_ttl
         )
-        return [h.enqueued for h in handles]
+        answers = await enqueuer.enqueue(
+            [NewJob(job, job_id) for job, job_id in items],  # type: ignore[arg-type]
+            limits=self.limits,
+        )
+        return [enqueued for _, enqueued in answers]
 
     async def _dead(
         self,
@@ -260,18 +260,16 @@ def _payload_of(kept: str) -> str | None:
     except ValueError:
         return kept
     if "f" not in data or "a" not in data:
-        return kept
-    args = data["a"]
-    return args[0] if isinstance(args, list) and args and isinstance(args[0], str) else None
+        return kept  # the payload itself
+    try:
+        return parse_envelope(kept.encode()).payload
+    except ValueError:
+        return None
 
 
 def _short(exc: BaseException) -> str:
     if isinstance(exc, ValidationError):
-        # Field locations and messages only: input values may be megabytes of inline data.
-        return "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '<payload>'}: {e['msg']}"
-            for e in exc.errors()[:20]
-        )
+        return describe_validation_error(exc)
     return str(exc)[:2000]
 
 

@@ -1,17 +1,14 @@
-"""StorageWorker: arq's worker with leases, supervision, heartbeats and dead letters.
+"""StorageWorker: arq's worker loop with leases, supervision, heartbeats and dead letters.
 
-What it adds to arq's ``Worker``, each because arq alone loses or stalls work:
+This module is the loop and its claims; each other concern has its own module, which this one
+wires into arq's hooks:
 
-- **Leases.** arq marks a job in progress for its whole timeout (+10 s), so a job held by a
-  SIGKILLed worker waits that long. We hold a short lease (``lease_seconds``) and renew it while
-  the job runs, so a dead worker's job is picked up by another within one lease. The lease holds
-  the worker's id: a worker that finds its lease taken (it stalled past the lease and another
-  worker took the job) cancels its run and leaves the job to the new holder.
+- **Leases** (``_leases``): short, renewed, fenced by worker id, so a dead worker's job is taken
+  by another within one lease and a stalled one cancels its run.
+- **Heartbeats** (``_heartbeats``): one per worker, in the queue's shared ``Heartbeat`` model.
+- **Dead letters** (``_dead_letters``): jobs arq fails before our code runs are kept.
 - **Supervision.** arq's loop dies on the first Redis ``ConnectionError``. We catch Redis
   failures per poll iteration, back off, and carry on when Redis answers again.
-- **Heartbeats.** arq has one health key per queue; each of our workers has its own.
-- **Dead letters.** Jobs arq fails before our code runs (undecodable payloads, unknown function,
-  too many crashes) are kept for inspection instead of vanishing.
 - **Wake-ups.** arq polls every 0.5 s. Producers push a token to a wake list with every job; an
   idle worker blocks on it (BLPOP), so it starts new work in milliseconds and sends about two
   commands a second while idle. Claiming stays arq's (WATCH on the in-progress key).
@@ -21,13 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import socket
 import time
 import uuid
 from collections.abc import Awaitable
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 from arq.connections import create_pool
 from arq.constants import abort_jobs_ss
@@ -37,33 +33,14 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from .._keys import QueueKeys
-
-if TYPE_CHECKING:
-    from redis.commands.core import AsyncScript
-from ..deadletters import DeadLetterStore
 from ..jobs import spec_for_name
 from ..metrics import WorkerMetrics
-from ._codec import decode, encode
+from ..queue import QueueKeys
+from ._dead_letters import keep_unrun_failure
+from ._heartbeats import Heartbeats
+from ._leases import Leases
 
 __all__ = ["StorageWorker"]
-
-# Renew a lease only while it is still ours; 0 tells the holder it lost the job.
-_RENEW = """
-if redis.call('get', KEYS[1]) == ARGV[1] then
-    return redis.call('pexpire', KEYS[1], ARGV[2])
-end
-return 0
-"""
-
-# Take a job that is due and not held by anyone: the lease is the in-progress key.
-_CLAIM = """
-if redis.call('exists', KEYS[1]) == 1 then return false end
-local score = redis.call('zscore', KEYS[2], ARGV[1])
-if not score or tonumber(score) > tonumber(ARGV[2]) then return false end
-redis.call('psetex', KEYS[1], ARGV[3], ARGV[4])
-return score
-"""
 
 _REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
 _QUEUE_GAUGE_INTERVAL = 5.0  # seconds between refreshes of the queue gauges
@@ -89,16 +66,16 @@ class StorageWorker(Worker):
         self.worker_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.keys = QueueKeys(self.queue_name)
         self.log = log
+        self.leases = Leases(self.queue_name, self.worker_id, lease_seconds)
+        self.heartbeats = Heartbeats(
+            self.queue_name, self.worker_id, self.health_check_interval, self.max_jobs
+        )
         self._last_renewal = 0.0
         self._redis_down_since: float | None = None
         self._housekeeper: asyncio.Task[None] | None = None
-        self._lost_leases: set[str] = set()
         self._slot_freed = asyncio.Event()
         self._claimed_last_poll = 0
-        self._renew: AsyncScript | None = None
-        self._claim_script: AsyncScript | None = None
         self._last_queue_gauges = 0.0
-        self._started_at = time.time()
 
     # -- the loop ---------------------------------------------------------------------------------
 
@@ -204,17 +181,8 @@ class StorageWorker(Worker):
             self.tasks[job_id] = task
 
     async def _claim(self, job_id: str) -> tuple[bool, int]:
-        # arq's claim (WATCH, EXISTS, ZSCORE, MULTI/EXEC) is five round trips; the same
-        # check-and-set as one script is one, with the lease holding this worker's id.
-        if self._claim_script is None:
-            self._claim_script = self.pool.register_script(_CLAIM)
-        score = await self._claim_script(
-            keys=[self.keys.in_progress(job_id), self.queue_name],
-            args=[job_id, timestamp_ms(), int(self.lease_seconds * 1000), self.worker_id],
-        )
-        if score is None:
-            return False, 0
-        return True, int(float(score))
+        score = await self.leases.claim(self.pool, job_id, timestamp_ms())
+        return (False, 0) if score is None else (True, score)
 
     # -- leases -----------------------------------------------------------------------------------
 
@@ -239,25 +207,10 @@ class StorageWorker(Worker):
         if now - self._last_renewal < self.lease_seconds / 4:
             return
         running = [job_id for job_id, task in self.tasks.items() if not task.done()]
-        if running:
-            if self._renew is None:
-                self._renew = self.pool.register_script(_RENEW)
-            renew = self._renew
-            ttl = int(self.lease_seconds * 1000)
-            async with self.pool.pipeline(transaction=False) as pipe:
-                for job_id in running:
-                    await renew(
-                        keys=[self.keys.in_progress(job_id)],
-                        args=[self.worker_id, ttl],
-                        client=pipe,
-                    )
-                answers = await pipe.execute()
-            for job_id, kept in zip(running, answers, strict=True):
-                if not kept and job_id not in self._lost_leases:
-                    self._lost_leases.add(job_id)
-                    self._event("warning", "lease.lost", job_id=job_id)
-                    if job_task := self.job_tasks.get(job_id):
-                        job_task.cancel()
+        for job_id in await self.leases.renew(self.pool, running):
+            self._event("warning", "lease.lost", job_id=job_id)
+            if job_task := self.job_tasks.get(job_id):
+                job_task.cancel()
         self._last_renewal = now
 
     async def finish_job(
@@ -271,8 +224,7 @@ class StorageWorker(Worker):
         keep_in_progress: float | None,
     ) -> None:
         """Finishes like arq, unless the job was cancelled because another worker holds it."""
-        lost = job_id in self._lost_leases
-        self._lost_leases.discard(job_id)
+        lost = self.leases.forget(job_id)
         if lost and not finish:
             return  # the new holder owns the lease and the job's keys now
         await super().finish_job(
@@ -289,84 +241,45 @@ class StorageWorker(Worker):
 
     async def record_health(self) -> None:
         """Writes this worker's own heartbeat (and arq's per-queue one)."""
-        now = time.time()
-        if now - self._last_health_check < self.health_check_interval:
+        if not self.heartbeats.due(time.time()):
             return
-        self._last_health_check = now
-        info = {
-            "worker_id": self.worker_id,
-            "host": socket.gethostname(),
-            "pid": os.getpid(),
-            "started_at": self._started_at,
-            "heartbeat_at": now,
-            "jobs_complete": self.jobs_complete,
-            "jobs_failed": self.jobs_failed,
-            "jobs_retried": self.jobs_retried,
-            "jobs_ongoing": len(self.tasks),
-            "max_jobs": self.max_jobs,
-        }
-        ttl_ms = int(self.health_check_interval * 3 * 1000)
-        async with self.pool.pipeline(transaction=False) as pipe:
-            pipe.zadd(self.keys.workers, {self.worker_id: int(now * 1000)})
-            pipe.set(self.keys.worker(self.worker_id), json.dumps(info), px=ttl_ms)
-            pipe.psetex(self.health_check_key, ttl_ms, json.dumps(info).encode())
-            # Forget workers silent for an hour; their own keys expired long ago.
-            pipe.zremrangebyscore(self.keys.workers, 0, int((now - 3600) * 1000))
-            await pipe.execute()
+        await self.heartbeats.beat(
+            self.pool,
+            complete=self.jobs_complete,
+            failed=self.jobs_failed,
+            retried=self.jobs_retried,
+            ongoing=len(self.tasks),
+            arq_health_key=self.health_check_key,
+        )
 
     async def close(self) -> None:
         """Closes like arq, and removes this worker's heartbeat so it stops counting as live."""
         if self._housekeeper is not None:
             self._housekeeper.cancel()
         if self._pool is not None:
-            try:
-                async with self.pool.pipeline(transaction=False) as pipe:
-                    pipe.zrem(self.keys.workers, self.worker_id)
-                    pipe.delete(self.keys.worker(self.worker_id))
-                    await pipe.execute()
-            except RedisError:
-                pass
+            with contextlib.suppress(RedisError):
+                await self.heartbeats.stop(self.pool)
         await super().close()
 
     # -- dead letters -----------------------------------------------------------------------------
 
     async def finish_failed_job(self, job_id: str, result_data: bytes | None) -> None:
         """Keeps the payload of a job arq failed before running it, then finishes like arq."""
-        raw = await self.pool.get(self.keys.job(job_id))
-        function, attempts, message = None, 0, "failed before it could run"
-        if result_data:
-            try:
-                result = decode(result_data)
-                function = result.get("f")
-                attempts = int(result.get("t") or 0)
-                error = result.get("r") or {}
-                message = str(error.get("message", message)) if isinstance(error, dict) else message
-            except (ValueError, TypeError):
-                pass
-        error_type = "InvalidPayload" if raw is not None and _undecodable(raw) else "JobFailed"
-        await DeadLetterStore(self.pool, self.queue_name).add(
-            job_id=job_id,
-            function=function if isinstance(function, str) else None,
-            raw_payload=raw,
-            error_type=error_type,
-            message=message,
-            attempts=attempts,
-        )
+        kept = await keep_unrun_failure(self.pool, self.queue_name, job_id, result_data)
         self._event(
-            "error", "job.dead_lettered", job_id=job_id, error_type=error_type, message=message
+            "error",
+            "job.dead_lettered",
+            job_id=job_id,
+            error_type=kept.error_type,
+            message=kept.message,
         )
         if (metrics := self._metrics()) is not None:
-            spec = spec_for_name(function) if isinstance(function, str) else None
+            spec = spec_for_name(kept.function) if kept.function else None
             kind = spec.kind if spec is not None else "unknown"
-            metrics.job_finished(kind, "invalid" if error_type == "InvalidPayload" else "failed")
+            invalid = kept.error_type == "InvalidPayload"
+            metrics.job_finished(kind, "invalid" if invalid else "failed")
             metrics.dead_lettered(kind)
-        if error_type == "InvalidPayload" and result_data:
-            # The result is what producers read first: say what the dead letter says.
-            with contextlib.suppress(ValueError, TypeError):
-                result = decode(result_data)
-                result["r"] = {"error_type": error_type, "code": None, "message": message}
-                result_data = encode(result)
-        await super().finish_failed_job(job_id, result_data)
+        await super().finish_failed_job(job_id, kept.result_data)
         # arq leaves a job's abort marker when it fails before running; tidy it like finish_job.
         await self.pool.zrem(abort_jobs_ss, job_id)
 
@@ -394,11 +307,3 @@ class StorageWorker(Worker):
     def _event(self, level: str, event: str, **fields: Any) -> None:
         if self.log is not None:
             getattr(self.log, level)(event, worker_id=self.worker_id, **fields)
-
-
-def _undecodable(raw: bytes) -> bool:
-    try:
-        decode(raw)
-    except ValueError:
-        return True
-    return False

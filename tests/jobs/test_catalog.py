@@ -1,15 +1,14 @@
-"""The registry: one entry per job kind, stable queue names, matching result models."""
+"""The catalog: one entry per job kind, stable queue names, matching result models."""
 
 from __future__ import annotations
 
-import inspect
 import typing
 
 import pytest
 from pydantic import BaseModel
 
 from storage_jobs.jobs import (
-    REGISTRY,
+    CATALOG,
     CopyJob,
     CopyResult,
     DeleteJob,
@@ -30,23 +29,23 @@ def union_members(annotated: object) -> tuple[type[BaseModel], ...]:
 
 
 def test_every_job_kind_has_exactly_one_entry() -> None:
-    """Each model of the Job union appears once in REGISTRY, and nothing else does."""
+    """Each model of the Job union appears once in CATALOG, and nothing else does."""
     models = union_members(Job)
-    assert sorted(m.__name__ for m in models) == sorted(s.model.__name__ for s in REGISTRY)
+    assert sorted(m.__name__ for m in models) == sorted(s.model.__name__ for s in CATALOG)
     for model in models:
-        assert [s for s in REGISTRY if s.model is model] != []
-        assert len([s for s in REGISTRY if s.model is model]) == 1
+        assert [s for s in CATALOG if s.model is model] != []
+        assert len([s for s in CATALOG if s.model is model]) == 1
 
 
 def test_kinds_match_the_models_discriminator() -> None:
     """A spec's kind is its model's ``kind`` default."""
-    for spec in REGISTRY:
+    for spec in CATALOG:
         assert spec.model.model_fields["kind"].default == spec.kind
 
 
 def test_function_names_are_stable_and_unique() -> None:
     """Queue names are part of the wire format: renaming one strands queued jobs."""
-    names = {spec.kind: spec.function_name for spec in REGISTRY}
+    names = {spec.kind: spec.function_name for spec in CATALOG}
     assert names == {
         "upload": "storage_jobs.upload",
         "copy": "storage_jobs.copy",
@@ -56,8 +55,8 @@ def test_function_names_are_stable_and_unique() -> None:
         "migrate_batch": "storage_jobs.migrate_batch",
         "delete_prefix_batch": "storage_jobs.delete_prefix_batch",
     }
-    assert len(set(names.values())) == len(REGISTRY)
-    assert len({spec.kind for spec in REGISTRY}) == len(REGISTRY)
+    assert len(set(names.values())) == len(CATALOG)
+    assert len({spec.kind for spec in CATALOG}) == len(CATALOG)
 
 
 @pytest.mark.parametrize(
@@ -99,13 +98,7 @@ def test_unknown_function_name_has_no_spec() -> None:
 
 def test_result_models_kind_matches_spec() -> None:
     """Each result's ``kind`` is its spec's (batches share one), and the union covers them."""
-    for spec in REGISTRY:
+    for spec in CATALOG:
         expected = "batch" if spec.kind.endswith("_batch") else spec.kind
         assert spec.result_model.model_fields["kind"].default == expected
-    assert set(union_members(JobResult)) == {spec.result_model for spec in REGISTRY}
-
-
-def test_handlers_are_coroutine_functions() -> None:
-    """Every handler is an async function (the runtime awaits it)."""
-    for spec in REGISTRY:
-        assert inspect.iscoroutinefunction(spec.handler), spec.function_name
+    assert set(union_members(JobResult)) == {spec.result_model for spec in CATALOG}

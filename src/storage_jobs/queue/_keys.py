@@ -1,21 +1,30 @@
 """Every Redis key storage-jobs uses, in one place.
 
 arq's own keys (``arq:job:<id>``, ``arq:result:<id>``, ``arq:in-progress:<id>``,
-``arq:retry:<id>`` and the queue's sorted set) are shared with arq and must keep arq's names.
+``arq:retry:<id>`` and the queue's sorted set) are shared with arq and must keep arq's names;
+they are spelled here rather than imported so producers need not import arq (whose package
+imports its worker). ``tests/queue/test_keys.py`` holds them equal to ``arq.constants``.
+
+Who writes and reads each key is drawn in ``docs/architecture.md``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from arq.constants import (
-    in_progress_key_prefix,
-    job_key_prefix,
-    result_key_prefix,
-    retry_key_prefix,
-)
+__all__ = ["QueueKeys", "state_key"]
 
-__all__ = ["QueueKeys"]
+job_key_prefix = "arq:job:"
+result_key_prefix = "arq:result:"
+in_progress_key_prefix = "arq:in-progress:"
+retry_key_prefix = "arq:retry:"
+abort_jobs_ss = "arq:abort"
+"""arq's sorted set of aborted job ids (arq writes it; we tidy it)."""
+
+
+def state_key(job_id: str, name: str) -> str:
+    """The key of one piece of a job's crash-safe state (progress, delete rounds, ...)."""
+    return f"storage-jobs:state:{job_id}:{name}"
 
 
 @dataclass(frozen=True)

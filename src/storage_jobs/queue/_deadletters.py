@@ -10,15 +10,16 @@ from typing import TYPE_CHECKING, cast
 
 from pydantic import BaseModel, ValidationError
 
+from ..errors import JobRejectedError, ReplayRefusedError
+from ..jobs import JobLimits, JobModel, spec_for_name
+from ._enqueue import Enqueuer, NewJob
 from ._keys import QueueKeys
-from .jobs import JobModel, JobRejectedError, spec_for_name
+from ._wire import decode, describe_validation_error, parse_envelope
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-    from .client import JobHandle, StorageJobsClient
-
-__all__ = ["DeadLetter", "DeadLetterStore", "ReplayRefusedError"]
+__all__ = ["MAX_KEPT_PAYLOAD", "DeadLetter", "DeadLetterStore", "ReplayRefusedError"]
 
 MAX_KEPT_PAYLOAD = 1024 * 1024
 """Payload bytes kept per dead letter; a hostile multi-megabyte payload is truncated."""
@@ -69,9 +70,6 @@ class DeadLetter(BaseModel):
             ReplayRefusedError: If the payload is missing, truncated, not JSON (a pickle,
                 garbage), names no known job function, or does not validate.
         """
-        # Imported here: the worker package imports this module.
-        from .worker import decode
-
         raw = self.raw_payload()
         if raw is None:
             raise ReplayRefusedError(self.job_id, "invalid_payload", "no payload was kept")
@@ -79,18 +77,13 @@ class DeadLetter(BaseModel):
             raise ReplayRefusedError(self.job_id, "invalid_payload", "the payload was truncated")
         try:
             data = decode(raw)
+            if "kind" in data:  # the model's own JSON
+                function, model_json = self.function, raw.decode()
+            else:
+                envelope = parse_envelope(raw)
+                function, model_json = envelope.function, envelope.payload
         except ValueError as exc:
             raise ReplayRefusedError(self.job_id, "invalid_payload", str(exc)) from None
-        function, model_json = self.function, raw
-        if "kind" not in data:  # arq's envelope
-            args = data.get("a")
-            if data.get("k") or not isinstance(args, list) or len(args) != 1:
-                raise ReplayRefusedError(
-                    self.job_id, "invalid_payload", "a job takes exactly one JSON payload string"
-                )
-            if not isinstance(args[0], str) or not isinstance(data.get("f"), str):
-                raise ReplayRefusedError(self.job_id, "invalid_payload", "not a storage job")
-            function, model_json = data["f"], args[0].encode()
         spec = spec_for_name(function) if function else None
         if spec is None:
             raise ReplayRefusedError(
@@ -100,28 +93,8 @@ class DeadLetter(BaseModel):
             # The model's ``kind`` literal also refuses a payload of another kind.
             return spec.model.model_validate_json(model_json)
         except ValidationError as exc:
-            fields = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or '<payload>'}: {e['msg']}"
-                for e in exc.errors()[:5]
-            )
-            raise ReplayRefusedError(self.job_id, "invalid_payload", fields) from None
-
-
-class ReplayRefusedError(Exception):
-    """A dead letter that was not replayed; it stays in the dead letters.
-
-    Attributes:
-        job_id: The job's id.
-        reason: ``not_found``, ``invalid_payload``, ``rejected`` (breaks a configured limit) or
-            ``in_flight`` (a job with this id is queued or running).
-        detail: What exactly is wrong.
-    """
-
-    def __init__(self, job_id: str, reason: str, detail: str) -> None:
-        super().__init__(f"job {job_id} not replayed: {reason}: {detail}")
-        self.job_id = job_id
-        self.reason = reason
-        self.detail = detail
+            detail = describe_validation_error(exc, limit=5)
+            raise ReplayRefusedError(self.job_id, "invalid_payload", detail) from None
 
 
 def encode_payload(raw: bytes | None) -> tuple[str | None, str, bool]:
@@ -204,33 +177,31 @@ class DeadLetterStore:
             removed, _ = await tx.execute()
         return bool(removed)
 
-    async def replay(self, job_id: str, client: StorageJobsClient) -> JobHandle:
+    async def replay(self, job_id: str, *, limits: JobLimits, result_ttl: float) -> bool:
         """Enqueues a dead letter's job again, under its id, with a fresh attempt count.
 
-        The payload is validated again (and checked against the client's limits) before
-        anything changes. Then the old result, the attempt counter and the dead letter are
-        removed, and the job goes through ``client.enqueue``. If that fails, the dead letter is
-        put back.
+        The payload is validated again (and checked against the limits) before anything
+        changes. Then the old result, the attempt counter and the dead letter are removed, and
+        the job goes through the enqueue primitive. If that fails, the dead letter is put back.
 
         Args:
             job_id: The dead-lettered job.
-            client: A connected client on this queue.
+            limits: The producer's configured limits.
+            result_ttl: Seconds the new job's result is kept.
 
         Returns:
-            The new job's handle.
+            True (the job is queued again).
 
         Raises:
             ReplayRefusedError: If there is no such dead letter, its payload is not a valid job,
                 it breaks a configured limit, or a job with this id is queued or running.
         """
-        if client.queue_name != self.keys.queue:
-            raise ValueError(f"client is on queue {client.queue_name!r}, not {self.keys.queue!r}")
         letter = await self.get(job_id)
         if letter is None:
             raise ReplayRefusedError(job_id, "not_found", "no dead letter with this id")
         job = letter.job()
         try:
-            client.limits.check(job)
+            limits.check(job)
         except JobRejectedError as exc:
             raise ReplayRefusedError(job_id, "rejected", str(exc)) from None
         keys = self.keys
@@ -247,14 +218,15 @@ class DeadLetterStore:
             tx.zrem(keys.dead_index, job_id)
             await tx.execute()
         try:
-            handle = await client.enqueue(job, job_id=job_id)
+            enqueuer = Enqueuer(self.redis, keys.queue, result_ttl=result_ttl)
+            ((_, enqueued),) = await enqueuer.enqueue([NewJob(job, job_id)])
         except BaseException:
             await self._restore(letter, failed_at)
             raise
-        if not handle.enqueued:
+        if not enqueued:
             # Someone enqueued this id between our check and now: that job stands.
             raise ReplayRefusedError(job_id, "in_flight", "a job with this id was just enqueued")
-        return handle
+        return True
 
     async def _restore(self, letter: DeadLetter, failed_at: float | None) -> None:
         async with self.redis.pipeline(transaction=True) as tx:

@@ -6,16 +6,18 @@ per-job reads are capped (``kinds`` are counted on a sample of a large queue).
 
 from __future__ import annotations
 
-import json
-import re
 import time
 from collections import Counter
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
+from pydantic import ConfigDict
+
+from ._deadletters import DeadLetterStore
+from ._heartbeat import Heartbeat, read_heartbeats
 from ._keys import QueueKeys
-from .deadletters import DeadLetterStore
+from ._wire import peek_function
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -37,7 +39,6 @@ IN_PROGRESS_LIMIT = 100_000
 
 _EXISTS_BATCH = 1000
 _PAYLOAD_PREFIX = 256  # the function name sits in the first bytes of arq's envelope
-_FUNCTION = re.compile(rb'"f"\s*:\s*"((?:[^"\\]|\\.){1,200})"')
 
 UNREADABLE_KIND = "<unreadable>"
 """The kind reported for a payload that names no function (a pickle, garbage)."""
@@ -75,33 +76,16 @@ class QueueDepth:
         return self.depth + self.in_progress + self.deferred
 
 
-@dataclass(frozen=True)
-class WorkerInfo:
-    """One worker with a recent heartbeat.
+class WorkerInfo(Heartbeat):
+    """One worker with a recent heartbeat: what it says of itself, and how long ago it said it.
 
     Attributes:
-        worker_id: ``<host>-<pid>-<random>``.
         last_beat_age: Seconds since its last heartbeat.
-        host: Its host name (None when its description already expired).
-        pid: Its process id.
-        jobs_ongoing: Jobs it is running.
-        max_jobs: Jobs it runs at once at most.
-        jobs_complete: Jobs it completed since it started.
-        jobs_failed: Jobs it failed since it started.
-        jobs_retried: Retries it scheduled since it started.
-        started_at: Unix time it started.
     """
 
-    worker_id: str
+    model_config = ConfigDict(frozen=True)
+
     last_beat_age: float
-    host: str | None = None
-    pid: int | None = None
-    jobs_ongoing: int | None = None
-    max_jobs: int | None = None
-    jobs_complete: int | None = None
-    jobs_failed: int | None = None
-    jobs_retried: int | None = None
-    started_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -149,7 +133,7 @@ class QueueInfo:
             "kinds_sample_size": self.kinds_sample_size,
             "dead_letters": self.dead_letters,
             "worker_max_age": self.worker_max_age,
-            "workers": [w.__dict__.copy() for w in self.workers],
+            "workers": [w.model_dump() for w in self.workers],
         }
 
 
@@ -227,53 +211,16 @@ async def job_kinds(
             if not head:
                 continue  # finished since we listed it
             looked_at += 1
-            found = _FUNCTION.search(head) if head[:1] == b"{" else None
-            counts[found.group(1).decode(errors="replace") if found else UNREADABLE_KIND] += 1
+            counts[peek_function(head) or UNREADABLE_KIND] += 1
     return dict(counts.most_common()), sampled, looked_at
 
 
 async def live_workers(redis: Redis, queue_name: str, *, max_age: float) -> list[WorkerInfo]:
     """Workers of this queue whose last heartbeat is at most ``max_age`` seconds old."""
-    keys = QueueKeys(queue_name)
-    now = time.time()
-    beats = await redis.zrangebyscore(
-        keys.workers, int((now - max_age) * 1000), "+inf", withscores=True
-    )
-    if not beats:
-        return []
-    ids = [_text(member) for member, _ in beats]
-    raws = await redis.mget([keys.worker(i) for i in ids])
-    workers = []
-    for worker_id, (_, score), raw in zip(ids, beats, raws, strict=True):
-        info: dict[str, Any] = {}
-        if raw:
-            try:
-                loaded = json.loads(raw)
-            except ValueError:
-                loaded = None
-            info = loaded if isinstance(loaded, dict) else {}
-        workers.append(
-            WorkerInfo(
-                worker_id=worker_id,
-                last_beat_age=round(max(0.0, now - float(score) / 1000), 3),
-                host=_opt(info, "host", str),
-                pid=_opt(info, "pid", int),
-                jobs_ongoing=_opt(info, "jobs_ongoing", int),
-                max_jobs=_opt(info, "max_jobs", int),
-                jobs_complete=_opt(info, "jobs_complete", int),
-                jobs_failed=_opt(info, "jobs_failed", int),
-                jobs_retried=_opt(info, "jobs_retried", int),
-                started_at=_opt(info, "started_at", float),
-            )
-        )
-    return sorted(workers, key=lambda w: w.worker_id)
-
-
-def _opt(info: dict[str, Any], name: str, kind: type[Any]) -> Any:
-    value = info.get(name)
-    if kind is float and isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    return value if isinstance(value, kind) and not isinstance(value, bool) else None
+    return [
+        WorkerInfo(**beat.model_dump(), last_beat_age=age)
+        for beat, age in await read_heartbeats(redis, queue_name, max_age=max_age)
+    ]
 
 
 async def queue_info(

@@ -1,0 +1,82 @@
+"""Running a command against Redis: settings from the environment, one connection, exit codes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import click
+from pydantic import ValidationError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+
+from ..queue import connect_redis
+from ..settings import Settings
+from ._exit_codes import EXIT_REDIS
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+__all__ = ["load_settings", "run_with_redis", "validation_message"]
+
+
+def validation_message(exc: ValidationError) -> str:
+    """A pydantic error as ``field: problem; field: problem`` (no input values echoed)."""
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or 'input'}: {e['msg']}" for e in exc.errors()[:10]
+    )
+
+
+def load_settings() -> Settings:
+    """Settings from the ``STORAGE_JOBS_*`` environment; a bad value is a usage error."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise click.UsageError(
+            f"invalid STORAGE_JOBS_* setting: {validation_message(exc)}"
+        ) from None
+
+
+@contextlib.asynccontextmanager
+async def _connected(settings: Settings) -> AsyncIterator[Redis]:
+    # Fail fast on a dead host instead of hanging on the OS connect timeout.
+    redis = connect_redis(settings, socket_connect_timeout=5, socket_timeout=30)
+    try:
+        yield redis
+    finally:
+        with contextlib.suppress(RedisError, OSError):
+            await redis.aclose()
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text[:300]
+
+
+def run_with_redis(
+    settings: Settings, body: Callable[[Redis], Coroutine[Any, Any, int]]
+) -> NoReturn:
+    """Runs ``body`` with a connection and exits with its code (4 when Redis fails)."""
+
+    async def main() -> int:
+        async with _connected(settings) as redis:
+            return await body(redis)
+
+    try:
+        code = asyncio.run(main())
+    except (RedisConnectionError, ConnectionError) as exc:
+        click.echo(
+            f"Error: Redis is unreachable at {settings.redis_url_redacted}: {_one_line(exc)}",
+            err=True,
+        )
+        raise SystemExit(EXIT_REDIS) from None
+    except RedisError as exc:
+        click.echo(
+            f"Error: Redis at {settings.redis_url_redacted} failed: "
+            f"{type(exc).__name__}: {_one_line(exc)}",
+            err=True,
+        )
+        raise SystemExit(EXIT_REDIS) from None
+    raise SystemExit(code)

@@ -1,0 +1,66 @@
+"""The package's own errors, under one root.
+
+Hierarchy::
+
+    StorageJobsError                 every error of storage-jobs' own
+    ├── JobRejectedError             a job breaks a configured limit (also a ValueError); nothing
+    │                                was enqueued (``field``)
+    ├── JobFailedError               a job failed for good (``job_id``, ``error_type``, ``code``,
+    │                                ``message``)
+    └── ReplayRefusedError           a dead letter was not replayed (``job_id``, ``reason``,
+                                     ``detail``)
+
+The storage client keeps the reference API's own tree (``storage_jobs.storage.StorageError``);
+redis-py's and pydantic's errors are mapped onto these where they cross our API.
+"""
+
+from __future__ import annotations
+
+__all__ = ["JobFailedError", "JobRejectedError", "ReplayRefusedError", "StorageJobsError"]
+
+
+class StorageJobsError(Exception):
+    """The root of every error storage-jobs raises on its own account."""
+
+
+class JobRejectedError(StorageJobsError, ValueError):
+    """A job breaks a configured limit; ``field`` names the offending field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+class JobFailedError(StorageJobsError):
+    """A job failed for good.
+
+    Attributes:
+        job_id: The job's id.
+        error_type: The failure's type (``InvalidPayload``, ``StorageAccessDeniedError``, ...).
+        code: The storage error code, when there was one.
+        message: What went wrong.
+    """
+
+    def __init__(self, job_id: str, error_type: str, message: str, code: str | None = None):
+        super().__init__(f"job {job_id} failed: {error_type}: {message}")
+        self.job_id = job_id
+        self.error_type = error_type
+        self.code = code
+        self.message = message
+
+
+class ReplayRefusedError(StorageJobsError):
+    """A dead letter that was not replayed; it stays in the dead letters.
+
+    Attributes:
+        job_id: The job's id.
+        reason: ``not_found``, ``invalid_payload``, ``rejected`` (breaks a configured limit) or
+            ``in_flight`` (a job with this id is queued or running).
+        detail: What exactly is wrong.
+    """
+
+    def __init__(self, job_id: str, reason: str, detail: str) -> None:
+        super().__init__(f"job {job_id} not replayed: {reason}: {detail}")
+        self.job_id = job_id
+        self.reason = reason
+        self.detail = detail

@@ -1,0 +1,56 @@
+"""One line of a prefix job's JSON Lines completion report: the shape writers and readers share."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+__all__ = ["ReportLine", "report_line"]
+
+
+class ReportLine(BaseModel):
+    """One key's outcome in a completion report.
+
+    Attributes:
+        bucket: The bucket of ``key`` (the destination's, for migrations).
+        key: The key (the destination key, for migrations).
+        status: ``copied``, ``skipped``, ``deleted``, ``failed``, ``would_copy``, ...
+        error_code: The S3 error code of a failure.
+        message: What went wrong.
+        src_key: The source key a migrated object came from.
+        size: The object's size, where known.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    bucket: str
+    key: str
+    status: str
+    error_code: str | None = None
+    message: str = ""
+    src_key: str | None = None
+    size: int | None = None
+
+
+def report_line(
+    bucket: str,
+    key: str,
+    status: str,
+    code: str | None = None,
+    message: str = "",
+    *,
+    src_key: str | None = None,
+    size: int | None = None,
+) -> str:
+    """One report line as JSON (without its newline); absent ``src_key``/``size`` are left out."""
+    line = ReportLine(
+        bucket=bucket,
+        key=key,
+        status=status,
+        error_code=code,
+        message=message,
+        src_key=src_key,
+        size=size,
+    )
+    return line.model_dump_json(
+        exclude={n for n in ("src_key", "size") if getattr(line, n) is None}
+    )

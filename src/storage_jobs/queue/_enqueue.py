@@ -1,0 +1,119 @@
+"""The enqueue primitive: the one way a job gets onto the queue (producers, fan-out and replay).
+
+Each job is one script call that adds it unless its id exists or has a result (so the same id
+runs once), and pushes a wake token so an idle worker starts it at once; the calls go out
+pipelined, one round trip per ``BATCH`` jobs.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ..jobs import JobLimits, JobModel, spec_for_job
+from ._keys import QueueKeys
+from ._wire import build_envelope
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+    from redis.commands.core import AsyncScript
+
+__all__ = ["BATCH", "Enqueuer", "NewJob"]
+
+_ENQUEUE = """
+if redis.call('exists', KEYS[1], KEYS[2]) > 0 then return 0 end
+redis.call('psetex', KEYS[1], ARGV[2], ARGV[1])
+redis.call('zadd', KEYS[3], ARGV[3], ARGV[4])
+redis.call('lpush', KEYS[4], '1')
+redis.call('ltrim', KEYS[4], 0, 0)
+return 1
+"""
+
+BATCH = 1000
+"""Jobs per pipelined round trip."""
+
+
+@dataclass(frozen=True)
+class NewJob:
+    """One job to enqueue.
+
+    Attributes:
+        job: The payload model.
+        job_id: Its id; a random one when None.
+        defer_by: Seconds before it may run.
+    """
+
+    job: JobModel
+    job_id: str | None = None
+    defer_by: float | None = None
+
+
+class Enqueuer:
+    """Puts jobs on one queue."""
+
+    def __init__(self, redis: Redis, queue_name: str, *, result_ttl: float) -> None:
+        """Binds the primitive to a connection and queue.
+
+        Args:
+            redis: The connection.
+            queue_name: The queue.
+            result_ttl: Seconds a job's key lives past its run time (its result's lifetime).
+        """
+        self.redis = redis
+        self.keys = QueueKeys(queue_name)
+        self.result_ttl = result_ttl
+        self._script: AsyncScript = redis.register_script(_ENQUEUE)
+
+    async def enqueue(
+        self, items: Sequence[NewJob], *, limits: JobLimits | None = None
+    ) -> list[tuple[str, bool]]:
+        """Checks every job, then writes them all.
+
+        Args:
+            items: The jobs.
+            limits: Checked against each job before anything is written.
+
+        Returns:
+            ``(job_id, enqueued)`` per job; ``enqueued`` is False when the id was taken.
+
+        Raises:
+            JobRejectedError: If a job breaks a limit; then none is enqueued.
+            TypeError: If an item is not a catalogued job.
+            ValueError: If a ``defer_by`` is negative.
+        """
+        if bad := [i.defer_by for i in items if i.defer_by is not None and i.defer_by < 0]:
+            raise ValueError(f"defer_by must be >= 0, got {bad[0]}")
+        now_ms = int(time.time() * 1000)
+        prepared: list[tuple[str, bytes, int, int]] = []
+        for item in items:
+            spec = spec_for_job(item.job)
+            if limits is not None:
+                limits.check(item.job)
+            job_id = item.job_id or uuid.uuid4().hex
+            defer_ms = int((item.defer_by or 0) * 1000)
+            data = build_envelope(spec.function_name, item.job.model_dump_json(), now_ms)
+            ttl_ms = int(self.result_ttl * 1000) + defer_ms
+            prepared.append((job_id, data, ttl_ms, now_ms + defer_ms))
+        answers: list[tuple[str, bool]] = []
+        for start in range(0, len(prepared), BATCH):
+            chunk = prepared[start : start + BATCH]
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for job_id, data, ttl_ms, score in chunk:
+                    await self._script(
+                        keys=[
+                            self.keys.job(job_id),
+                            self.keys.result(job_id),
+                            self.keys.queue,
+                            self.keys.wake,
+                        ],
+                        args=[data, ttl_ms, score, job_id],
+                        client=pipe,
+                    )
+                written = await pipe.execute()
+            answers.extend(
+                (job_id, bool(ok)) for (job_id, *_), ok in zip(chunk, written, strict=True)
+            )
+        return answers

@@ -1,0 +1,32 @@
+"""Where a job's crash-safe state lives: Redis, under keys derived from the job's id."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ._delete_state import RedisDeleteState
+from ._progress import RedisProgressStore
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+__all__ = ["STATE_TTL", "RedisJobState"]
+
+STATE_TTL = 7 * 24 * 3600
+"""Seconds a job's persisted state outlives its last write."""
+
+
+class RedisJobState:
+    """``jobs.JobState`` over one Redis connection."""
+
+    def __init__(self, redis: Redis, *, ttl: int = STATE_TTL) -> None:
+        self.redis = redis
+        self.ttl = ttl
+
+    def progress(self, migration_id: str) -> RedisProgressStore:
+        """The progress store of a prefix job."""
+        return RedisProgressStore(self.redis, migration_id)
+
+    def delete(self, job_id: str, scope: str) -> RedisDeleteState:
+        """The state of one bulk delete of a job."""
+        return RedisDeleteState(self.redis, job_id, scope, self.ttl)

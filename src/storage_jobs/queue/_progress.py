@@ -1,0 +1,148 @@
+"""The Redis side of a prefix job's progress: counters, cursor, per-key done bits, report lines.
+
+Every per-key outcome is recorded with one Lua call that sets the key's done bit and counts it
+only if the bit was new, so a batch re-run after a crash never counts (or copies) a key twice.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Sequence
+from typing import TYPE_CHECKING, Any, cast
+
+from ..jobs import MigrationProgress
+from ._keys import state_key
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+__all__ = ["RedisProgressStore"]
+
+_RECORD_KEY = """
+if redis.call('setbit', KEYS[1], ARGV[1], 1) == 1 then return 0 end
+redis.call('hincrby', KEYS[2], ARGV[2], 1)
+if tonumber(ARGV[3]) > 0 then redis.call('hincrby', KEYS[2], 'bytes', ARGV[3]) end
+if ARGV[4] ~= '' then redis.call('rpush', KEYS[3], ARGV[4]) end
+return 1
+"""
+
+_FINISH_BATCH = """
+if redis.call('sadd', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('hincrby', KEYS[2], 'batches_done', 1)
+redis.call('hincrby', KEYS[2], 'done', ARGV[2])
+redis.call('hincrby', KEYS[2], 'failed', ARGV[3])
+redis.call('hincrby', KEYS[2], 'skipped', ARGV[4])
+for i = 5, #ARGV do redis.call('rpush', KEYS[3], ARGV[i]) end
+return 1
+"""
+
+_TTL = 14 * 24 * 3600
+
+
+class RedisProgressStore:
+    """One prefix job's progress in Redis (``jobs.ProgressStore``)."""
+
+    def __init__(self, redis: Redis, migration_id: str) -> None:
+        self.redis = redis
+        self.migration_id = migration_id
+        self.hash = state_key(migration_id, "progress")
+        self.records = state_key(migration_id, "records")
+        self.batches = state_key(migration_id, "batches")
+        self._record = redis.register_script(_RECORD_KEY)
+        self._finish = redis.register_script(_FINISH_BATCH)
+
+    def done_bits(self, batch: int) -> str:
+        """The key of a batch's per-key done bitmap."""
+        return state_key(self.migration_id, f"batch:{batch}:done")
+
+    async def start(self, kind: str, dry_run: bool) -> None:
+        """Marks the job started (a resumed job keeps its first start time)."""
+        async with self.redis.pipeline(transaction=True) as tx:
+            tx.hsetnx(self.hash, "started_at", str(time.time()))
+            tx.hsetnx(self.hash, "status", "listing")
+            tx.hset(self.hash, mapping={"kind": kind, "dry_run": int(dry_run)})
+            tx.expire(self.hash, _TTL)
+            await tx.execute()
+
+    async def get(self, field: str) -> str | None:
+        """One raw field."""
+        raw = await cast(Awaitable[bytes | None], self.redis.hget(self.hash, field))
+        return None if raw is None else raw.decode()
+
+    async def set_once(self, field: str, value: str) -> str:
+        """Sets a field unless set, and returns its (first) value."""
+        await cast(Awaitable[int], self.redis.hsetnx(self.hash, field, value))
+        return await self.get(field) or value
+
+    async def page_listed(self, page: int, count: int, last_key: str) -> None:
+        """Records a listed page whose batch job is enqueued: the resume point moves past it."""
+        async with self.redis.pipeline(transaction=True) as tx:
+            tx.hset(self.hash, mapping={"pages": page, "cursor": last_key, "status": "running"})
+            tx.hincrby(self.hash, "listed", count)
+            await tx.execute()
+
+    async def listing_finished(self) -> None:
+        """Records that every page is listed."""
+        await cast(Awaitable[int], self.redis.hset(self.hash, "listing_done", "1"))
+
+    async def record_key(self, batch: int, index: int, counter: str, size: int, line: str) -> bool:
+        """Records one key's outcome once; False if it was already recorded."""
+        keys = [self.done_bits(batch), self.hash, self.records]
+        return bool(await self._record(keys=keys, args=[index, counter, size, line]))
+
+    async def recorded(self, batch: int, count: int) -> set[int]:
+        """Indexes of a batch whose outcome is already recorded."""
+        raw = await cast(Awaitable[bytes | None], self.redis.get(self.done_bits(batch))) or b""
+        return {i for i in range(count) if i // 8 < len(raw) and raw[i // 8] & (0x80 >> (i % 8))}
+
+    async def finish_batch(
+        self,
+        batch: int,
+        *,
+        done: int = 0,
+        failed: int = 0,
+        skipped: int = 0,
+        lines: Sequence[str] = (),
+    ) -> bool:
+        """Marks a batch finished (once), adding counts and report lines given here."""
+        keys = [self.batches, self.hash, self.records]
+        args: list[Any] = [batch, done, failed, skipped, *lines]
+        return bool(await self._finish(keys=keys, args=args))
+
+    async def finished_batches(self) -> set[int]:
+        """Numbers of the batches finished so far."""
+        members = await cast(Awaitable[set[bytes]], self.redis.smembers(self.batches))
+        return {int(m) for m in members}
+
+    async def read(self) -> MigrationProgress:
+        """The current progress."""
+        raw = await cast(Awaitable[dict[bytes, bytes]], self.redis.hgetall(self.hash))
+        data: dict[str, Any] = {k.decode(): v.decode() for k, v in raw.items()}
+        data.pop("cursor", None)
+        data.pop("dst_was_empty", None)
+        data["listing_done"] = data.get("listing_done") == "1"
+        data["dry_run"] = data.get("dry_run") == "1"
+        return MigrationProgress(migration_id=self.migration_id, **data)
+
+    async def iter_records(self, chunk: int = 5000) -> AsyncIterator[list[bytes]]:
+        """Yields the report lines in order, a chunk at a time."""
+        start = 0
+        while True:
+            lines = await cast(
+                Awaitable[list[bytes]], self.redis.lrange(self.records, start, start + chunk - 1)
+            )
+            if not lines:
+                return
+            yield lines
+            start += len(lines)
+
+    async def finish(self, report_bucket: str | None, report_key: str | None) -> None:
+        """Marks the job done, keeping its state for inspection a while."""
+        mapping: dict[str, Any] = {"status": "done", "finished_at": time.time()}
+        if report_bucket and report_key:
+            mapping |= {"report_bucket": report_bucket, "report_key": report_key}
+        async with self.redis.pipeline(transaction=True) as tx:
+            tx.hset(self.hash, mapping=mapping)
+            for key in (self.hash, self.records, self.batches):
+                tx.expire(key, _TTL)
+            await tx.execute()
