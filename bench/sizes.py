@@ -30,6 +30,7 @@ class Sizes:
     scaling_latency_s: float = 0.2
     migration_objects: int = 10_000
     migration_concurrency: int = 32
+    redis_cost_jobs: int = 3_000
 
     def as_dict(self) -> dict[str, Any]:
         """The sizes as JSON-ready data."""
@@ -48,6 +49,7 @@ SMOKE = replace(
     idle_seconds=2.0,
     scaling_jobs=40,
     migration_objects=200,
+    redis_cost_jobs=200,
 )
 
 

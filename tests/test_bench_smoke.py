@@ -11,7 +11,16 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SCENARIOS = ["uploads", "deletes", "enqueue", "large_upload", "pickup", "scaling", "migration"]
+SCENARIOS = [
+    "uploads",
+    "deletes",
+    "enqueue",
+    "large_upload",
+    "pickup",
+    "scaling",
+    "migration",
+    "redis_cost",
+]
 
 
 def _numeric(stats: dict[str, object]) -> bool:

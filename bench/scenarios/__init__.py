@@ -8,6 +8,7 @@ from .enqueue import Enqueue
 from .large_upload import LargeUpload
 from .migration import Migration
 from .pickup import Pickup
+from .redis_cost import RedisCost
 from .scaling import Scaling
 from .uploads import Uploads
 
@@ -21,6 +22,7 @@ SCENARIOS: dict[str, type[Scenario]] = {
     "pickup": Pickup,
     "scaling": Scaling,
     "migration": Migration,
+    "redis_cost": RedisCost,
 }
 
 

@@ -1,8 +1,10 @@
 """The enqueue primitive: the one way a job gets onto the queue (producers, fan-out and replay).
 
-Each job is one script call that adds it unless its id exists or has a result (so the same id
-runs once), and pushes a wake token so an idle worker starts it at once; the calls go out
-pipelined, one round trip per ``BATCH`` jobs.
+One script call writes up to ``BATCH`` jobs (or ``BATCH_BYTES`` of payload): each is added
+unless its id exists or has a result (so the same id runs once), all new ones join the queue in
+one ``ZADD``, and one wake token starts an idle worker at once. Per job that is two commands
+(``EXISTS``, ``SET``) where a script per job cost six. The calls go out pipelined,
+``CALLS_PER_ROUND_TRIP`` at a time.
 """
 
 from __future__ import annotations
@@ -21,19 +23,47 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
     from redis.commands.core import AsyncScript
 
-__all__ = ["BATCH", "Enqueuer", "NewJob"]
+__all__ = ["BATCH", "BATCH_BYTES", "CALLS_PER_ROUND_TRIP", "Enqueuer", "NewJob"]
 
+# KEYS: queue, wake, then (job key, result key) per job; ARGV: (payload, ttl ms, score, id) per
+# job. Returns 1/0 per job. Its reads come before its writes, so a Redis that refuses writes
+# (OOM) refuses at the first SET, before anything is written.
 _ENQUEUE = """
-if redis.call('exists', KEYS[1], KEYS[2]) > 0 then return 0 end
-redis.call('psetex', KEYS[1], ARGV[2], ARGV[1])
-redis.call('zadd', KEYS[3], ARGV[3], ARGV[4])
-redis.call('lpush', KEYS[4], '1')
-redis.call('ltrim', KEYS[4], 0, 0)
-return 1
+local added, members = {}, {}
+for i = 1, (#KEYS - 2) / 2 do
+    local job, result = KEYS[2 * i + 1], KEYS[2 * i + 2]
+    if redis.call('exists', job, result) == 0 and not members[job] then
+        members[job] = i
+        added[i] = 1
+    else
+        added[i] = 0
+    end
+end
+local zargs = {}
+for i = 1, #added do
+    if added[i] == 1 then
+        local at = (i - 1) * 4
+        redis.call('set', KEYS[2 * i + 1], ARGV[at + 1], 'PX', ARGV[at + 2])
+        zargs[#zargs + 1] = ARGV[at + 3]
+        zargs[#zargs + 1] = ARGV[at + 4]
+    end
+end
+if #zargs > 0 then
+    redis.call('zadd', KEYS[1], unpack(zargs))
+    redis.call('lpush', KEYS[2], '1')
+    redis.call('ltrim', KEYS[2], 0, 0)
+end
+return added
 """
 
 BATCH = 1000
-"""Jobs per pipelined round trip."""
+"""Jobs per script call at most."""
+
+BATCH_BYTES = 16 * 1024 * 1024
+"""Payload bytes per script call at most: one call is one request Redis buffers whole."""
+
+CALLS_PER_ROUND_TRIP = 10
+"""Script calls per pipelined round trip."""
 
 
 @dataclass(frozen=True)
@@ -98,22 +128,35 @@ class Enqueuer:
             ttl_ms = int(self.result_ttl * 1000) + defer_ms
             prepared.append((job_id, data, ttl_ms, now_ms + defer_ms))
         answers: list[tuple[str, bool]] = []
-        for start in range(0, len(prepared), BATCH):
-            chunk = prepared[start : start + BATCH]
+        chunks = _chunks(prepared)
+        for start in range(0, len(chunks), CALLS_PER_ROUND_TRIP):
+            calls = chunks[start : start + CALLS_PER_ROUND_TRIP]
             async with self.redis.pipeline(transaction=False) as pipe:
-                for job_id, data, ttl_ms, score in chunk:
-                    await self._script(
-                        keys=[
-                            self.keys.job(job_id),
-                            self.keys.result(job_id),
-                            self.keys.queue,
-                            self.keys.wake,
-                        ],
-                        args=[data, ttl_ms, score, job_id],
-                        client=pipe,
-                    )
+                for chunk in calls:
+                    keys = [self.keys.queue, self.keys.wake]
+                    args: list[bytes | int | str] = []
+                    for job_id, data, ttl_ms, score in chunk:
+                        keys += [self.keys.job(job_id), self.keys.result(job_id)]
+                        args += [data, ttl_ms, score, job_id]
+                    await self._script(keys=keys, args=args, client=pipe)
                 written = await pipe.execute()
-            answers.extend(
-                (job_id, bool(ok)) for (job_id, *_), ok in zip(chunk, written, strict=True)
-            )
+            for chunk, flags in zip(calls, written, strict=True):
+                answers.extend(
+                    (job_id, bool(ok)) for (job_id, *_), ok in zip(chunk, flags, strict=True)
+                )
         return answers
+
+
+def _chunks(
+    prepared: list[tuple[str, bytes, int, int]],
+) -> list[list[tuple[str, bytes, int, int]]]:
+    """Splits jobs into script calls of at most ``BATCH`` jobs and ``BATCH_BYTES`` of payload."""
+    chunks: list[list[tuple[str, bytes, int, int]]] = []
+    size = 0
+    for item in prepared:
+        if not chunks or len(chunks[-1]) >= BATCH or size + len(item[1]) > BATCH_BYTES:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(item)
+        size += len(item[1])
+    return chunks

@@ -7,6 +7,8 @@ wires into arq's hooks:
   by another within one lease and a stalled one cancels its run.
 - **Heartbeats** (``_heartbeats``): one per worker, in the queue's shared ``Heartbeat`` model.
 - **Dead letters** (``_dead_letters``): jobs arq fails before our code runs are kept.
+- **Finishes** (``_finisher``): results of jobs that end together go out in one script call,
+  retried until durable.
 - **Supervision.** arq's loop dies on the first Redis ``ConnectionError``. We catch Redis
   failures per poll iteration, back off, and carry on when Redis answers again.
 - **Wake-ups.** arq polls every 0.5 s. Producers push a token to a wake list with every job; an
@@ -37,6 +39,7 @@ from ..jobs import spec_for_name
 from ..metrics import WorkerMetrics
 from ..queue import QueueKeys
 from ._dead_letters import keep_unrun_failure
+from ._finisher import Finish, Finisher
 from ._heartbeats import Heartbeats
 from ._leases import Leases
 
@@ -67,6 +70,7 @@ class StorageWorker(Worker):
         self.keys = QueueKeys(self.queue_name)
         self.log = log
         self.leases = Leases(self.queue_name, self.worker_id, lease_seconds)
+        self.finisher = Finisher(lambda: self.pool, self.queue_name, on_retry=self._write_retry)
         self.heartbeats = Heartbeats(
             self.queue_name, self.worker_id, self.health_check_interval, self.max_jobs
         )
@@ -223,18 +227,20 @@ class StorageWorker(Worker):
         incr_score: int | None,
         keep_in_progress: float | None,
     ) -> None:
-        """Finishes like arq, unless the job was cancelled because another worker holds it."""
+        """Finishes like arq, batched (``_finisher``), unless another worker holds the job now."""
         lost = self.leases.forget(job_id)
         if lost and not finish:
             return  # the new holder owns the lease and the job's keys now
-        await super().finish_job(
-            job_id,
-            finish,
-            result_data,
-            result_timeout_s,
-            keep_result_forever,
-            incr_score,
-            keep_in_progress,
+        ttl_ms = None if keep_result_forever or result_timeout_s is None else result_timeout_s
+        await self.finisher.finish(
+            Finish(
+                job_id=job_id,
+                finish=finish,
+                result_data=result_data,
+                result_ttl_ms=None if ttl_ms is None else int(ttl_ms * 1000),
+                incr_score=incr_score,
+                keep_lease_ms=None if keep_in_progress is None else int(keep_in_progress * 1000),
+            )
         )
 
     # -- heartbeats -------------------------------------------------------------------------------
@@ -303,6 +309,15 @@ class StorageWorker(Worker):
             due, deferred = await pipe.execute()
         metrics.set_queue(self.queue_name, int(due), int(deferred))
         metrics.set_redis_up(True)
+
+    def _write_retry(self, exc: BaseException, jobs: int, delay: float) -> None:
+        self._event(
+            "warning",
+            "result.write_retry",
+            jobs=jobs,
+            delay_s=round(delay, 3),
+            error=type(exc).__name__,
+        )
 
     def _event(self, level: str, event: str, **fields: Any) -> None:
         if self.log is not None:

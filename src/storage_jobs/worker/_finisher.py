@@ -1,0 +1,190 @@
+"""Finishing jobs in batches: the results of jobs that end together go out in one script call.
+
+arq finishes each job with its own ``MULTI``/``EXEC`` of six commands and a round trip. Here a
+finish joins a batch: the first one starts a flush ``window`` seconds later (2 ms), whatever
+else finishes by then rides along, and while a flush is in flight the next batch gathers
+(group commit: larger batches the busier the worker). One script per
+batch sets each result, deletes each job's keys and removes them all from the queue: about two
+commands per job and one round trip per batch.
+
+A finish returns only once its batch is durable in Redis. When the write fails (Redis down or
+out of memory), the batch is retried with backoff until it succeeds; the job's task has not
+ended meanwhile, so its lease keeps being renewed and no other worker takes it, and nothing is
+reported that was not stored. A worker stopped first leaves the job to be re-run by the next
+holder of its lease (job handlers are idempotent).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import OutOfMemoryError, ReadOnlyError, ResponseError, TryAgainError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from ..queue import QueueKeys
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+    from redis.commands.core import AsyncScript
+
+__all__ = ["Finish", "Finisher"]
+
+# KEYS: queue, then (in-progress, result, retry, job) per job. ARGV: (job id, finish 1/0,
+# result data, result ttl ms or '', queue score increment or '', keep-lease ms or '') per job.
+_FINISH = """
+local removed = {}
+for i = 1, (#KEYS - 1) / 4 do
+    local lease, result, retry, job = KEYS[4 * i - 2], KEYS[4 * i - 1], KEYS[4 * i], KEYS[4 * i + 1]
+    local at = (i - 1) * 6
+    local id, finish, data, ttl = ARGV[at + 1], ARGV[at + 2], ARGV[at + 3], ARGV[at + 4]
+    local incr, keep = ARGV[at + 5], ARGV[at + 6]
+    if keep ~= '' then redis.call('pexpire', lease, keep) end
+    if finish == '1' then
+        if data ~= '' then
+            if ttl == '' then redis.call('set', result, data)
+            else redis.call('set', result, data, 'PX', ttl) end
+        end
+        if keep == '' then redis.call('del', lease, retry, job)
+        else redis.call('del', retry, job) end
+        removed[#removed + 1] = id
+    else
+        if incr ~= '' then redis.call('zincrby', KEYS[1], incr, id) end
+        if keep == '' then redis.call('del', lease) end
+    end
+end
+if #removed > 0 then redis.call('zrem', KEYS[1], unpack(removed)) end
+return #removed
+"""
+
+MAX_BATCH = 256
+"""Finishes per script call at most."""
+
+
+@dataclass(frozen=True)
+class Finish:
+    """What finishing one job writes (arq's ``finish_job`` arguments).
+
+    Attributes:
+        job_id: The job.
+        finish: True to store the result and remove the job; False to leave it queued.
+        result_data: The serialized result, if one is kept.
+        result_ttl_ms: How long the result is kept (None: forever).
+        incr_score: Milliseconds to push the job's run time back (a retry's delay).
+        keep_lease_ms: Keep the lease this long instead of deleting it.
+    """
+
+    job_id: str
+    finish: bool
+    result_data: bytes | None = None
+    result_ttl_ms: int | None = None
+    incr_score: int | None = None
+    keep_lease_ms: int | None = None
+
+
+class Finisher:
+    """Writes finishes of one worker's queue in batches (see the module docstring)."""
+
+    def __init__(
+        self,
+        redis: Callable[[], Redis],
+        queue_name: str,
+        *,
+        on_retry: Callable[[BaseException, int, float], None] | None = None,
+        max_delay: float = 2.0,
+        window: float = 0.002,
+    ) -> None:
+        """Builds a finisher.
+
+        Args:
+            redis: Returns the worker's connection (it may be replaced after an outage).
+            queue_name: The queue.
+            on_retry: Told ``(error, jobs, delay)`` each time a batch write fails.
+            max_delay: Cap on the backoff between attempts of a failed write.
+            window: Seconds the first finish of a batch waits for others to join it.
+        """
+        self._redis = redis
+        self.keys = QueueKeys(queue_name)
+        self.on_retry = on_retry
+        self.max_delay = max_delay
+        self.window = window
+        self.batches_written = 0
+        self._pending: list[tuple[Finish, asyncio.Future[None]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+        self._script: AsyncScript | None = None
+
+    async def finish(self, item: Finish) -> None:
+        """Returns once the finish is durable in Redis."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((item, done))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush())
+        await done
+
+    async def _flush(self) -> None:
+        await asyncio.sleep(self.window)  # let finishes of the next few ms join this batch
+        while self._pending:
+            batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+            try:
+                await self._write([item for item, _ in batch])
+            except BaseException as exc:
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(exc)
+                if not isinstance(exc, Exception):
+                    raise
+                continue
+            for _, done in batch:
+                if not done.done():
+                    done.set_result(None)
+
+    async def _write(self, items: list[Finish]) -> None:
+        keys: list[str] = [self.keys.queue]
+        args: list[Any] = []
+        for item in items:
+            job_id = item.job_id
+            keys += [
+                self.keys.in_progress(job_id),
+                self.keys.result(job_id),
+                self.keys.retry(job_id),
+                self.keys.job(job_id),
+            ]
+            args += [
+                job_id,
+                "1" if item.finish else "0",
+                item.result_data or b"",
+                "" if item.result_ttl_ms is None else item.result_ttl_ms,
+                "" if not item.incr_score else item.incr_score,
+                "" if item.keep_lease_ms is None else item.keep_lease_ms,
+            ]
+        delay = 0.05
+        while True:
+            redis = self._redis()
+            if self._script is None:
+                self._script = redis.register_script(_FINISH)
+            try:
+                await self._script(keys=keys, args=args, client=redis)
+            except (RedisConnectionError, RedisTimeoutError, ResponseError) as exc:
+                if not _worth_retrying(exc):
+                    raise
+                if self.on_retry is not None:
+                    self.on_retry(exc, len(items), delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.max_delay)
+                continue
+            self.batches_written += 1
+            return
+
+
+def _worth_retrying(exc: BaseException) -> bool:
+    """Whether a failed write may succeed later: Redis away, full, read-only or busy.
+
+    A script error of another kind is a bug, and retrying it would hang the job forever.
+    """
+    transient = RedisConnectionError | RedisTimeoutError | OutOfMemoryError | ReadOnlyError
+    if isinstance(exc, transient):
+        return True
+    return isinstance(exc, TryAgainError) or "OOM" in str(exc)[:200]

@@ -1,0 +1,29 @@
+"""The enqueue primitive's batching: script calls bounded by job count and payload bytes."""
+
+from __future__ import annotations
+
+from storage_jobs.queue import _enqueue
+
+
+def _items(count: int, size: int) -> list[tuple[str, bytes, int, int]]:
+    return [(f"j{i}", b"x" * size, 1000, 0) for i in range(count)]
+
+
+def test_calls_hold_at_most_a_thousand_jobs() -> None:
+    """2,500 small jobs: three calls of 1,000, 1,000 and 500, in order."""
+    chunks = _enqueue._chunks(_items(2500, 10))
+    assert [len(c) for c in chunks] == [1000, 1000, 500]
+    assert [job_id for c in chunks for job_id, *_ in c] == [f"j{i}" for i in range(2500)]
+
+
+def test_calls_hold_at_most_sixteen_mebibytes() -> None:
+    """Five 5 MiB payloads: three fit under 16 MiB, so two calls (one request is buffered whole)."""
+    chunks = _enqueue._chunks(_items(5, 5 * 1024 * 1024))
+    assert [len(c) for c in chunks] == [3, 2]
+    assert all(sum(len(d) for _, d, *_ in c) <= _enqueue.BATCH_BYTES for c in chunks)
+
+
+def test_a_payload_larger_than_the_cap_gets_a_call_of_its_own() -> None:
+    """A job bigger than the byte cap is still sent, alone."""
+    items = [*_items(1, 10), (_big := ("big", b"x" * (_enqueue.BATCH_BYTES + 1), 1, 0))]
+    assert [len(c) for c in _enqueue._chunks(items)] == [1, 1]
