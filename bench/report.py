@@ -42,20 +42,55 @@ def _check_text(check: dict[str, Any], row: dict[str, Any]) -> str:
     return f"{check['text']}{got}: {mark}"
 
 
+def _stamp(scenario: dict[str, Any], results: dict[str, Any]) -> str:
+    return str(scenario.get("generated_at", results["generated_at"]))
+
+
+def _ran_text(scenario: dict[str, Any], results: dict[str, Any]) -> str:
+    """When a scenario ran, with its size and runs where they differ from the document's."""
+    stamp = _stamp(scenario, results).replace("T", " ").replace("+00:00", " UTC")
+    notes = []
+    if scenario.get("runs", results["runs"]) != results["runs"]:
+        notes.append(f"{scenario['runs']} run(s)")
+    sizes = scenario.get("sizes", results["sizes"])
+    for name, value in sizes.items():
+        if name != "name" and results["sizes"].get(name) != value:
+            notes.append(f"{name}={value:,}" if isinstance(value, int) else f"{name}={value}")
+    return stamp + (f"<br><sub>{', '.join(notes)}</sub>" if notes else "")
+
+
 def markdown_table(results: dict[str, Any]) -> str:
-    """The results as a markdown table (every figure min / **median** / max over the runs)."""
+    """The results as a markdown table (every figure min / **median** / max over the runs).
+
+    A document merged from several runs (``--merge``) gets a ``ran`` column: when each
+    scenario ran, and its sizes where they differ from the header's.
+    """
+    scenarios = results["scenarios"].values()
+    merged = len({_stamp(s, results) for s in scenarios}) > 1 or any(
+        _ran_text(s, results) != _ran_text({}, results) for s in scenarios
+    )
+    if merged:
+        when = (
+            "scenarios ran at different times (the `ran` column; sizes there where they differ), "
+            f"results merged {results['generated_at']}"
+        )
+    else:
+        when = f"generated {results['generated_at']} in {results['duration_s']:.0f} s"
     lines = [
         f"Size `{results['size']}`, {results['runs']} run(s) per scenario, "
-        f"{results['machine']['cpus']} CPUs, generated {results['generated_at']} "
-        f"in {results['duration_s']:.0f} s. Each cell: min / **median** / max over the runs; "
-        "the ratio is ours / baseline, taken per run (both sides ran back to back in that run).",
+        f"{results['machine']['cpus']} CPUs, {when}. Each cell: min / **median** / max over the "
+        "runs; the ratio is ours / baseline, taken per run (both sides ran back to back in that "
+        "run).",
         "",
-        "| scenario | unit | ours | baseline | ratio | target | met |",
-        "|---|---|---|---|---|---|---|",
+        "| scenario | unit | ours | baseline | ratio | target | met |"
+        + (" ran |" if merged else ""),
+        "|---|---|---|---|---|---|---|" + ("---|" if merged else ""),
     ]
-    for name, scenario in results["scenarios"].items():
+    for scenario in scenarios:
+        ran = f" {_ran_text(scenario, results)} |" if merged else ""
         if scenario["status"] != "ok":
-            lines.append(f"| {name} | | | | | {scenario['status']} | n/a |")
+            name = next(k for k, v in results["scenarios"].items() if v is scenario)
+            lines.append(f"| {name} | | | | | {scenario['status']} | n/a |{ran}")
             continue
         for row in scenario["rows"].values():
             checks = "; ".join(_check_text(c, row) for c in row["checks"])
@@ -63,7 +98,7 @@ def markdown_table(results: dict[str, Any]) -> str:
                 f"| {row['title']} | {row['unit']} "
                 f"| {_trio(row['ours'])}<br><sub>{row['ours_label']}</sub> "
                 f"| {_trio(row['baseline'])}<br><sub>{row['baseline_label']}</sub> "
-                f"| {_trio(row['ratio'])}x | {checks} | {'yes' if row['met'] else '**no**'} |"
+                f"| {_trio(row['ratio'])}x | {checks} | {'yes' if row['met'] else '**no**'} |{ran}"
             )
     lines += ["", f"![ratios against targets]({CHART})"]
     return "\n".join(lines)
@@ -219,12 +254,16 @@ def _plain_chart(rows: list[dict[str, Any]], path: Path) -> None:
 
 
 def merge_results(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
-    """``old`` with the scenarios ``new`` ran replaced (each scenario keeps when it ran)."""
-    if old.get("size") != new["size"] or old.get("runs") != new["runs"]:
-        raise ValueError("can only merge results of the same --size and --runs")
-    for record, stamp in ((old, old.get("generated_at")), (new, new["generated_at"])):
+    """``old`` with the scenarios ``new`` ran replaced.
+
+    Each scenario keeps when it ran, its runs and its sizes, so the table can say per row
+    which run it comes from (the header keeps ``old``'s size and runs).
+    """
+    for record in (old, new):
         for scenario in record["scenarios"].values():
-            scenario.setdefault("generated_at", stamp)
+            scenario.setdefault("generated_at", record.get("generated_at"))
+            scenario.setdefault("runs", record["runs"])
+            scenario.setdefault("sizes", record["sizes"])
     merged = {**old, "generated_at": new["generated_at"]}
     merged["scenarios"] = {**old["scenarios"], **new["scenarios"]}
     merged["duration_s"] = round(

@@ -14,7 +14,7 @@ from typing import Any
 import fakeredis
 import pytest
 from arq.worker import Retry
-from prometheus_client import CollectorRegistry
+from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
 from storage_jobs.client import JobFailedError, StorageJobsClient
@@ -292,13 +292,39 @@ async def test_runtime_records_retries_failures_and_invalid_payloads(fake_redis:
     assert value(metrics, "storage_jobs_jobs_in_progress") == 0
 
 
+def _storage_jobs_samples(registry: CollectorRegistry) -> list[tuple[str, float]]:
+    return [
+        (s.name, s.value)
+        for family in registry.collect()
+        for s in family.samples
+        if s.name.startswith("storage_jobs_")
+    ]
+
+
 async def test_runtime_without_metrics_records_nothing(fake_redis: Any) -> None:
-    """metrics=None keeps the runtime as it was: the job runs, nothing is recorded anywhere."""
-    rt = WorkerRuntime(settings=Settings(), storage=FakeStorage(), redis=fake_redis, log=QuietLog())
+    """metrics=None: jobs run, retry and fail as usual, and no metric appears anywhere.
+
+    "Anywhere" is prometheus_client's process-wide REGISTRY, the one place a runtime without
+    a WorkerMetrics of its own could still record into.
+    """
+    before = _storage_jobs_samples(REGISTRY)
+    settings = Settings(max_tries=3, retry_base_delay=0)
+    rt = WorkerRuntime(settings=settings, storage=FakeStorage(), redis=fake_redis, log=QuietLog())
     upload = UploadJob(bucket="bkt", key="k", data=b"abc")
     result = await rt.execute(spec("upload"), arq_ctx(), (upload.model_dump_json(),), {})
     assert result["size"] == 3
-    assert rt.metrics is None
+    failing = WorkerRuntime(
+        settings=settings,
+        storage=FakeStorage(StorageBackendError("boom", code="SlowDown")),
+        redis=fake_redis,
+        log=QuietLog(),
+    )
+    copy = CopyJob(src_bucket="bkt", src_key="k", dst_key="d").model_dump_json()
+    with pytest.raises(Retry):
+        await failing.execute(spec("copy"), arq_ctx(attempt=1), (copy,), {})
+    with pytest.raises(JobFailure):
+        await failing.execute(spec("copy"), arq_ctx(attempt=3), (copy,), {})
+    assert _storage_jobs_samples(REGISTRY) == before == []
 
 
 async def test_worker_hooks_set_queue_and_redis_gauges(fake_redis: Any) -> None:

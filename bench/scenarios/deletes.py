@@ -87,16 +87,24 @@ class Deletes(Scenario):
         sides = [self._baseline, self._ours]
         if run % 2:
             sides.reverse()
-        results: dict[str, tuple[float, int]] = {}
+        results: dict[str, tuple[float, int, int]] = {}
         for side in sides:
             name, rate, requests = await side(ctx)
-            results[name] = (rate, requests)
-        (ours, ours_requests), (base, base_requests) = results["ours"], results["baseline"]
+            assert self.proxy is not None
+            # Every S3 request of the side, DeleteObjects or not: nothing per key on top.
+            results[name] = (rate, requests, self.proxy.stats["requests"])
+        ours, ours_requests, ours_all = results["ours"]
+        base, base_requests, base_all = results["baseline"]
         return {
             "bulk_delete": Sample(
                 ours,
                 base,
-                {"delete_requests": ours_requests, "baseline_delete_requests": base_requests},
+                {
+                    "delete_requests": ours_requests,
+                    "baseline_delete_requests": base_requests,
+                    "s3_requests": ours_all,
+                    "baseline_s3_requests": base_all,
+                },
             )
         }
 

@@ -83,13 +83,20 @@ class LargeUpload(Scenario):
                 out[side] = await self._ours(ctx, bucket, key)
             else:
                 out[side] = await self._baseline(ctx, bucket, key)
+        stored: dict[str, float] = {}
         async with ctx.stack.storage(pool=4) as storage:
             for side in order:
+                head = await storage.head_object(bucket=bucket, key=f"run{run}/{side}")
+                stored[side] = float(head["size"])
                 await storage.delete_file(bucket=bucket, key=f"run{run}/{side}")
         await asyncio.to_thread(ctx.stack.vacuum)
         (ours_s, ours_rss), (base_s, base_rss) = out["ours"], out["baseline"]
         return {
-            "large_upload": Sample(size_mib / ours_s, size_mib / base_s),
+            "large_upload": Sample(
+                size_mib / ours_s,
+                size_mib / base_s,
+                {"stored_bytes": stored["ours"], "baseline_stored_bytes": stored["baseline"]},
+            ),
             "large_upload_rss": Sample(
                 ours_rss / MiB, base_rss / MiB, {"worker_rss_before_job": self.idle_rss / MiB}
             ),

@@ -54,6 +54,7 @@ class Migration(Scenario):
     @override
     async def run_once(self, ctx: Context, run: int) -> dict[str, Sample]:
         rates: dict[str, float] = {}
+        found: dict[str, int] = {}
         order = ["baseline", "ours"] if run % 2 == 0 else ["ours", "baseline"]
         for side in order:
             prefix = f"run{run}/{side}/"
@@ -61,10 +62,11 @@ class Migration(Scenario):
                 rates[side] = await self._ours(ctx, prefix)
             else:
                 rates[side] = await self._baseline(ctx, prefix)
-            await self._verify(ctx, prefix)
-        return {"migration": Sample(rates["ours"], rates["baseline"])}
+            found[side] = await self._verify(ctx, prefix)
+        counts = {"copied": float(found["ours"]), "baseline_copied": float(found["baseline"])}
+        return {"migration": Sample(rates["ours"], rates["baseline"], counts)}
 
-    async def _verify(self, ctx: Context, prefix: str) -> None:
+    async def _verify(self, ctx: Context, prefix: str) -> int:
         dst = ctx.stack.bucket("migrate-dst")
         async with ctx.stack.storage(pool=4) as storage:
             count = 0
@@ -73,6 +75,7 @@ class Migration(Scenario):
                 count += len(page.get("Contents", []))
         if count != ctx.sizes.migration_objects:
             raise RuntimeError(f"{count} objects under {prefix}, not {ctx.sizes.migration_objects}")
+        return count
 
     async def _baseline(self, ctx: Context, prefix: str) -> float:
         n, conc = ctx.sizes.migration_objects, ctx.sizes.migration_concurrency

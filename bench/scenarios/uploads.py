@@ -45,7 +45,14 @@ class Uploads(Scenario):
         for side in sides:
             name, rate = await side(ctx, bucket, f"run{run}", body)
             out[name] = rate
-        return {"uploads": Sample(out["ours"], out["baseline"])}
+        # Objects each side really stored (the warm-up object excluded), listed untimed.
+        async with ctx.stack.storage(pool=4) as storage:
+            stored = {
+                side: len(await storage.list_files(bucket=bucket, prefix=f"run{run}/{side}/"))
+                for side in ("queue", "direct")
+            }
+        counts = {"stored": stored["queue"] - 1.0, "baseline_stored": stored["direct"] - 1.0}
+        return {"uploads": Sample(out["ours"], out["baseline"], counts)}
 
     async def _baseline(
         self, ctx: Context, bucket: str, prefix: str, body: bytes

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -10,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from storage_jobs.cli._dev import delete_details, retry_rounds
+from storage_jobs.jobs import DeleteFailure, DeleteResult
 from tests.workers import cli_path
-
-pytestmark = pytest.mark.integration
 
 
 def descendants(pid: int) -> set[int]:
@@ -42,6 +43,42 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
+def test_delete_row_comes_from_the_result_and_the_retry_rounds() -> None:
+    """Rounds, retried keys and failures in the row are the job's, for any outcome."""
+    three_rounds = DeleteResult(
+        bucket="demo",
+        deleted_count=7,
+        attempts=3,
+        failed=[
+            DeleteFailure(key="a", code="AccessDenied", message=""),
+            DeleteFailure(key="b", code="InternalError", message=""),
+        ],
+    )
+    assert delete_details(three_rounds, [(2, 5), (3, 1)]) == (
+        "7 deleted in 3 rounds; retried alone: 5 keys in round 2, 1 key in round 3; "
+        "failed: a AccessDenied, b InternalError"
+    )
+    clean = DeleteResult(bucket="demo", deleted_count=1200, attempts=1)
+    assert delete_details(clean, []) == (
+        "1,200 deleted in 1 round; retried alone: none; failed: none"
+    )
+
+
+def test_retry_rounds_are_read_from_the_workers_events_for_the_bucket(tmp_path: Path) -> None:
+    """Only delete.retry_round events of the demo bucket count; other lines are skipped."""
+    log = tmp_path / "worker.log"
+    events = [
+        {"event": "delete.retry_round", "bucket": "demo", "round": 2, "keys": 3},
+        {"event": "delete.retry_round", "bucket": "elsewhere", "round": 2, "keys": 9},
+        {"event": "delete.partial_failure", "bucket": "demo", "failed": 4},
+        {"event": "delete.retry_round", "bucket": "demo", "round": 3, "keys": 1},
+    ]
+    lines = [json.dumps(e) for e in events]
+    log.write_text("\n".join([lines[0], "a warning that is not JSON", *lines[1:], "[1]"]) + "\n")
+    assert retry_rounds(log, "demo") == [(2, 3), (3, 1)]
+
+
+@pytest.mark.integration
 def test_dev_runs_the_demo_and_ctrl_c_leaves_nothing_behind(tmp_path: Path) -> None:
     """The demo prints every job kind; SIGINT stops Redis, SeaweedFS, proxy and worker."""
     out = tmp_path / "dev.out"
@@ -68,7 +105,8 @@ def test_dev_runs_the_demo_and_ctrl_c_leaves_nothing_behind(tmp_path: Path) -> N
     for row in ("upload bytes", "upload 20 MiB file", "copy to archive", "bulk delete"):
         assert row in text
     assert "skipped=True" in text
-    assert "1,199 deleted in 2 rounds" in text
+    # The three flaky keys fail once and go again alone in round 2; the denied one is final.
+    assert "1,199 deleted in 2 rounds; retried alone: 3 keys in round 2;" in text
     assert "tmp/0042.txt AccessDenied" in text
     assert "StorageObjectNotFoundError" in text
     time.sleep(0.5)

@@ -302,22 +302,3 @@ async def test_queue_workers_and_health(start_worker: StartWorker, cli_env: dict
     down = await run_cli(cli_env, "health", "--max-age", "60", "--json")
     assert down.code == 1
     assert down.data["healthy"] is False and "no worker heartbeat" in down.data["reason"]
-
-
-async def test_redis_unreachable_exits_4(cli_env: dict[str, str]) -> None:
-    """Commands report an unreachable Redis in one line (no password) with exit code 4."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env = {**cli_env, "STORAGE_JOBS_REDIS_URL": f"redis://:secret@127.0.0.1:{port}/0"}
-    runs = await asyncio.gather(
-        run_cli(env, "enqueue", "upload", "b-1", "k", "--data", "x"),
-        run_cli(env, "result", "j", "--json"),
-        run_cli(env, "dead-letters", "replay", "--all"),
-        run_cli(env, "health"),
-    )
-    for run in runs:
-        assert run.code == 4, run
-        assert run.out == ""
-        assert len(run.err.strip().splitlines()) == 1, run.err
-        assert "Redis is unreachable" in run.err and "secret" not in run.err

@@ -84,7 +84,9 @@ async def test_pickle_and_garbage_payloads_never_run(
 
 
 async def _keys(jobs: StorageJobsClient) -> set[bytes]:
-    return set(await jobs.redis.keys("*"))
+    # Only this test's keys: the database is shared with tests running side by side. Its job
+    # ids start with the queue name, so arq's per-job keys match too.
+    return set(await jobs.redis.keys(f"*{jobs.queue_name}*"))
 
 
 @pytest.mark.parametrize(
@@ -125,12 +127,18 @@ async def test_jobs_breaking_limits_are_refused_with_nothing_written(
             (UploadJob(bucket="ok-bucket", key="k", path=str(root / "link")), "path"),
             (UploadJob(bucket="ok-bucket", key="k", path=str(root / "missing")), "path"),
         ]
-        for job, field in cases:
+        queue = jobs.queue_name
+        for i, (job, field) in enumerate(cases):
             with pytest.raises(JobRejectedError) as info:
-                await jobs.enqueue(job)
+                await jobs.enqueue(job, job_id=f"{queue}-case{i}")
             assert info.value.field == field
         with pytest.raises(JobRejectedError):
             await jobs.enqueue_many(
-                [UploadJob(bucket="ok-bucket", key="a", data=b"1"), cases[0][0]]
+                [UploadJob(bucket="ok-bucket", key="a", data=b"1"), cases[0][0]],
+                job_ids=[f"{queue}-many0", f"{queue}-many1"],
             )
         assert await _keys(jobs) == before
+        # The same filter sees what an accepted job writes: the queue and the job's own key.
+        await jobs.enqueue(UploadJob(bucket="ok-bucket", key="k", data=b"ok"), job_id=f"{queue}-ok")
+        assert await _keys(jobs) - before >= {queue.encode(), f"arq:job:{queue}-ok".encode()}
+        await jobs.redis.delete(queue, f"arq:job:{queue}-ok")  # no worker will take it

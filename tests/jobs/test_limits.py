@@ -109,9 +109,12 @@ def test_no_roots_means_no_path_uploads(root: Path) -> None:
     assert info.value.field == "path"
 
 
-def test_inline_upload_needs_no_roots() -> None:
-    """Inline uploads do not depend on upload roots."""
-    JobLimits().check(UploadJob(bucket="bkt", key="k", data=b"abc"))
+def test_inline_upload_needs_no_roots(root: Path) -> None:
+    """Inline uploads do not depend on upload roots: the limits that refuse a path accept them."""
+    limits = JobLimits()
+    with pytest.raises(JobRejectedError, match="STORAGE_JOBS_UPLOAD_ROOTS"):
+        limits.check(UploadJob(bucket="bkt", key="k", path=str(root / "inside.txt")))
+    limits.check(UploadJob(bucket="bkt", key="k", data=b"abc"))  # raises if refused
 
 
 def test_delete_key_cap() -> None:
@@ -124,7 +127,13 @@ def test_delete_key_cap() -> None:
 
 
 def test_copy_jobs_have_no_limits() -> None:
-    """CopyJob is not limited by these settings."""
-    JobLimits(max_inline_bytes=0, max_delete_keys=1).check(
-        CopyJob(src_bucket="src", src_key="a", dst_key="b")
-    )
+    """CopyJob passes limits so tight that they refuse any upload data or a two-key delete."""
+    limits = JobLimits(max_inline_bytes=0, max_delete_keys=1)
+    refused = [
+        UploadJob(bucket="bkt", key="k", data=b"x"),
+        DeleteJob(bucket="bkt", keys=["a", "b"]),
+    ]
+    for job in refused:
+        with pytest.raises(JobRejectedError):
+            limits.check(job)
+    limits.check(CopyJob(src_bucket="src", src_key="a", dst_key="b"))  # raises if refused

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -20,10 +21,10 @@ from rich.table import Table
 
 from ..client import JobFailedError, StorageJobsClient
 from ..devstack import FaultProxy, RedisServer, SeaweedFS
-from ..jobs import CopyJob, DeleteJob, UploadJob
+from ..jobs import CopyJob, DeleteJob, DeleteResult, UploadJob
 from ..settings import Settings
 
-__all__ = ["DevStack", "run_demo"]
+__all__ = ["DevStack", "delete_details", "retry_rounds", "run_demo"]
 
 DEMO_BUCKET = "demo"
 ARCHIVE_BUCKET = "demo-archive"
@@ -188,11 +189,7 @@ async def run_demo(stack: DevStack, console: Console) -> Table:
             "bulk delete",
             "delete",
             DeleteJob(bucket=DEMO_BUCKET, keys=keys),
-            lambda r: (
-                f"{r.deleted_count:,} deleted in {r.attempts} rounds "
-                "(3 keys failed once, retried alone); "
-                f"failed: {', '.join(f'{f.key} {f.code}' for f in r.failed) or 'none'}"
-            ),
+            lambda r: delete_details(r, retry_rounds(stack.workdir / "worker.log", DEMO_BUCKET)),
         )
         await run(
             "copy missing key",
@@ -201,6 +198,40 @@ async def run_demo(stack: DevStack, console: Console) -> Table:
             str,
         )
     return table
+
+
+def retry_rounds(log: Path, bucket: str) -> list[tuple[int, int]]:
+    """``(round, keys)`` of every ``delete.retry_round`` event the worker logged for ``bucket``.
+
+    DeleteResult has no count of retried keys, so the demo reads them from the worker's own
+    events; the demo runs a single DeleteJob on its bucket, so the bucket names that job.
+    """
+    rounds = []
+    for line in log.read_text(errors="replace").splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue  # not a structlog line (a warning printed by a library)
+        if (
+            isinstance(event, dict)
+            and event.get("event") == "delete.retry_round"
+            and event.get("bucket") == bucket
+        ):
+            rounds.append((int(event["round"]), int(event["keys"])))
+    return rounds
+
+
+def delete_details(result: DeleteResult, rounds: list[tuple[int, int]]) -> str:
+    """The demo's bulk delete row: what the job's result and retry rounds say happened."""
+    retried = ", ".join(
+        f"{keys:,} key{'s' if keys != 1 else ''} in round {round_}" for round_, keys in rounds
+    )
+    failed = ", ".join(f"{f.key} {f.code}" for f in result.failed)
+    return (
+        f"{result.deleted_count:,} deleted in {result.attempts} "
+        f"round{'s' if result.attempts != 1 else ''}; "
+        f"retried alone: {retried or 'none'}; failed: {failed or 'none'}"
+    )
 
 
 def dev(exit_after_demo: bool) -> None:
