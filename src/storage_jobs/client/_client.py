@@ -14,6 +14,7 @@ from ..queue import (
     NewJob,
     QueueKeys,
     RedisProgressStore,
+    ResultWaiter,
     connect_redis,
     read_status,
 )
@@ -61,6 +62,7 @@ class StorageJobsClient:
         self.limits = self.settings.job_limits()
         self._redis: Redis | None = None
         self._enqueuer: Enqueuer | None = None
+        self._waiter: ResultWaiter | None = None
         self._borrowed = False
 
     def __repr__(self) -> str:
@@ -85,10 +87,14 @@ class StorageJobsClient:
             self._enqueuer = Enqueuer(
                 self._redis, self.queue_name, result_ttl=self.settings.result_ttl
             )
+            self._waiter = ResultWaiter(self._redis, self.queue_name)
 
     async def close(self) -> None:
         """Closes the Redis connection."""
         redis, self._redis = self._redis, None
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None:
+            await waiter.close()
         if redis is not None and not self._borrowed:
             await redis.aclose()
 
@@ -166,11 +172,13 @@ class StorageJobsClient:
         answers = await enqueuer.enqueue(
             [NewJob(job, job_id, defer_by) for job, job_id, defer_by in items], limits=self.limits
         )
-        return [JobHandle(job_id, ok, self.queue_name, redis) for job_id, ok in answers]
+        return [
+            JobHandle(job_id, ok, self.queue_name, redis, self._waiter) for job_id, ok in answers
+        ]
 
     def handle(self, job_id: str) -> JobHandle:
         """A handle for a job enqueued earlier (by anyone)."""
-        return JobHandle(job_id, False, self.queue_name, self.redis)
+        return JobHandle(job_id, False, self.queue_name, self.redis, self._waiter)
 
     async def status(self, job_id: str) -> JobStatus:
         """A job's status by id."""
@@ -192,4 +200,4 @@ class StorageJobsClient:
         """
         store = DeadLetterStore(self.redis, self.queue_name)
         await store.replay(job_id, limits=self.limits, result_ttl=self.settings.result_ttl)
-        return JobHandle(job_id, True, self.queue_name, self.redis)
+        return JobHandle(job_id, True, self.queue_name, self.redis, self._waiter)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..queue import JobStatus, read_outcome, read_status
+from ..queue import JobStatus, ResultWaiter, read_outcome, read_status
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -28,6 +30,7 @@ class JobHandle:
     enqueued: bool
     queue_name: str
     redis: Redis = field(repr=False, compare=False)
+    waiter: ResultWaiter | None = field(default=None, repr=False, compare=False)
 
     async def status(self) -> JobStatus:
         """The job's current status."""
@@ -50,11 +53,34 @@ class JobHandle:
         deadline = None if timeout is None else time.monotonic() + timeout
         interval = poll_interval
         while True:
-            outcome = await read_outcome(self.redis, self.queue_name, self.job_id)
-            if outcome is not None:
-                return outcome.typed(self.job_id)
-            if deadline is not None and time.monotonic() >= deadline:
-                raise TimeoutError(f"job {self.job_id} did not finish within {timeout} s")
-            wait = interval if deadline is None else min(interval, deadline - time.monotonic())
-            await asyncio.sleep(max(wait, 0))
-            interval = min(interval * 1.5, 0.5)
+            # Registered before the read, so an announcement between the two is not missed.
+            async with self._watch() as changed:
+                outcome = await read_outcome(self.redis, self.queue_name, self.job_id)
+                if outcome is not None:
+                    return outcome.typed(self.job_id)
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise TimeoutError(f"job {self.job_id} did not finish within {timeout} s")
+                if changed is None:
+                    most, interval = interval, min(interval * 1.5, 0.5)
+                else:
+                    most = self.waiter.fallback if self.waiter is not None else interval
+                if deadline is not None:
+                    most = min(most, deadline - time.monotonic())
+                await _sleep(changed, max(most, 0.0))
+
+    @contextlib.asynccontextmanager
+    async def _watch(self) -> AsyncIterator[asyncio.Event | None]:
+        if self.waiter is None:
+            yield None
+            return
+        async with self.waiter.watch(self.job_id) as changed:
+            yield changed
+
+
+async def _sleep(changed: asyncio.Event | None, seconds: float) -> None:
+    """Sleeps ``seconds``, or less if ``changed`` is set first."""
+    if changed is None:
+        await asyncio.sleep(seconds)
+        return
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(changed.wait(), seconds)

@@ -27,6 +27,7 @@ from ._job_state import RedisJobState
 from ._keys import QueueKeys, state_key
 from ._progress import RedisProgressStore
 from ._status import JobStatus, lease_holder, read_outcome, read_status
+from ._waiter import ResultWaiter
 from ._wire import (
     Envelope,
     ErrorRecord,
@@ -63,6 +64,7 @@ __all__ = [
     "RedisProgressStore",
     "RedisTarget",
     "ResultRecord",
+    "ResultWaiter",
     "WorkerInfo",
     "build_envelope",
     "connect_redis",

@@ -80,3 +80,8 @@ class QueueKeys:
     def wake(self) -> str:
         """List a producer pushes to so an idle worker wakes at once instead of polling."""
         return f"storage-jobs:{self.queue}:wake"
+
+    @property
+    def done_channel(self) -> str:
+        """Pub/sub channel the worker announces finished job ids on (a JSON list per batch)."""
+        return f"storage-jobs:{self.queue}:done"

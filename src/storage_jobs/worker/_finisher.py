@@ -3,9 +3,9 @@
 arq finishes each job with its own ``MULTI``/``EXEC`` of six commands and a round trip. Here a
 finish joins a batch: the first one starts a flush ``window`` seconds later (2 ms), whatever
 else finishes by then rides along, and while a flush is in flight the next batch gathers
-(group commit: larger batches the busier the worker). One script per
-batch sets each result, deletes each job's keys and removes them all from the queue: about two
-commands per job and one round trip per batch.
+(group commit: larger batches the busier the worker). One script per batch sets each result,
+deletes each job's keys, removes them all from the queue and announces their ids to waiting
+clients (``queue.ResultWaiter``): about two commands per job and one round trip per batch.
 
 A finish returns only once its batch is durable in Redis. When the write fails (Redis down or
 out of memory), the batch is retried with backoff until it succeeds; the job's task has not
@@ -34,7 +34,8 @@ if TYPE_CHECKING:
 __all__ = ["Finish", "Finisher"]
 
 # KEYS: queue, then (in-progress, result, retry, job) per job. ARGV: (job id, finish 1/0,
-# result data, result ttl ms or '', queue score increment or '', keep-lease ms or '') per job.
+# result data, result ttl ms or '', queue score increment or '', keep-lease ms or '') per job,
+# then the channel that hears the finished ids (one PUBLISH per batch wakes waiting clients).
 _FINISH = """
 local removed = {}
 for i = 1, (#KEYS - 1) / 4 do
@@ -56,7 +57,10 @@ for i = 1, (#KEYS - 1) / 4 do
         if keep == '' then redis.call('del', lease) end
     end
 end
-if #removed > 0 then redis.call('zrem', KEYS[1], unpack(removed)) end
+if #removed > 0 then
+    redis.call('zrem', KEYS[1], unpack(removed))
+    redis.call('publish', ARGV[#ARGV], cjson.encode(removed))
+end
 return #removed
 """
 
@@ -160,6 +164,7 @@ class Finisher:
                 "" if not item.incr_score else item.incr_score,
                 "" if item.keep_lease_ms is None else item.keep_lease_ms,
             ]
+        args.append(self.keys.done_channel)
         delay = 0.05
         while True:
             redis = self._redis()
