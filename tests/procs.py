@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import shutil
 import signal
 import socket
 import time
@@ -18,6 +19,7 @@ __all__ = [
     "kill_all",
     "listening_ports",
     "port_is_free",
+    "remove_weed_litter",
     "wait_gone",
 ]
 
@@ -113,3 +115,25 @@ def kill_all(pids: Iterable[int]) -> None:
         if alive(pid):
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
+
+
+def remove_weed_litter(argv: list[str]) -> None:
+    """Removes what a SIGKILLed weed (``argv``: its command line) leaves in /tmp: sockets."""
+    for arg in argv:
+        name, _, value = arg.partition("=")
+        if name == "-filer.localSocket":
+            shutil.rmtree(Path(value).parent, ignore_errors=True)
+        if name.endswith(".port.grpc"):
+            kind = name.removeprefix("-").split(".")[0]
+            sock = Path(f"/tmp/seaweedfs-{kind}-grpc-{value}.sock")
+            if sock.exists() and not _unix_socket_answers(sock):  # the port may be reused
+                sock.unlink(missing_ok=True)
+
+
+def _unix_socket_answers(path: Path) -> bool:
+    with socket.socket(socket.AF_UNIX) as probe:
+        try:
+            probe.connect(str(path))
+        except OSError:
+            return False
+    return True

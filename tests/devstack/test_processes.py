@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -14,7 +13,15 @@ from pathlib import Path
 import pytest
 
 from storage_jobs.devstack.processes import process_group_members, spawn, stop_process_group
-from tests.procs import alive, cmdline, kill_all, listening_ports, port_is_free, wait_gone
+from tests.procs import (
+    alive,
+    cmdline,
+    kill_all,
+    listening_ports,
+    port_is_free,
+    remove_weed_litter,
+    wait_gone,
+)
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs /proc")
 
@@ -171,14 +178,3 @@ def test_a_sigkilled_pytest_run_leaves_no_server_behind(tmp_path: Path) -> None:
         inner.wait(10)
         kill_all(pids.values())
         remove_weed_litter(weed_argv)
-
-
-def remove_weed_litter(argv: list[str]) -> None:
-    """Removes what a SIGKILLed weed and its SIGKILLed owner leave in /tmp (sockets)."""
-    for arg in argv:
-        name, _, value = arg.partition("=")
-        if name == "-filer.localSocket":
-            shutil.rmtree(Path(value).parent, ignore_errors=True)
-        if name.endswith(".port.grpc"):
-            kind = name.removeprefix("-").split(".")[0]
-            Path(f"/tmp/seaweedfs-{kind}-grpc-{value}.sock").unlink(missing_ok=True)
