@@ -21,6 +21,7 @@ import redis
 
 from storage_jobs.client import StorageJobsClient
 from storage_jobs.devstack import RedisServer, free_port
+from storage_jobs.devstack.processes import spawn, stop_process_group
 from storage_jobs.devstack.redis import find_redis_server
 from storage_jobs.jobs import UploadJob
 from storage_jobs.settings import Settings
@@ -52,9 +53,15 @@ def _wait(check: Callable[[], object], what: str, timeout: float = 15.0) -> None
 
 @contextlib.contextmanager
 def _process(args: list[str], ready: Callable[[], object], what: str) -> Iterator[None]:
-    """Runs a server process until the block ends; waits until ``ready()`` holds."""
-    proc = subprocess.Popen(
-        args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    """Runs a server process until the block ends; waits until ``ready()`` holds.
+
+    Started like the devstack's servers, so it dies with this test run however that ends.
+    """
+    proc = spawn(
+        args,
+        death_signal=signal.SIGTERM,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         deadline = time.monotonic() + 10
@@ -67,13 +74,7 @@ def _process(args: list[str], ready: Callable[[], object], what: str) -> Iterato
             time.sleep(0.05)
         yield
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(5)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(5)
+        stop_process_group(proc)
 
 
 def _cli_json(env: dict[str, str], *args: str) -> dict[str, object]:

@@ -12,26 +12,33 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from pathlib import Path
-from typing import Any
+from types import FrameType
+from typing import Any, TypeVar
 
 from rich.console import Console
 from rich.table import Table
 
 from ..client import JobFailedError, StorageJobsClient
 from ..devstack import FaultProxy, RedisServer, SeaweedFS
+from ..devstack.processes import spawn, stop_process_group
 from ..jobs import CopyJob, DeleteJob, DeleteResult, UploadJob
 from ..settings import Settings
 
 __all__ = ["DevStack", "delete_details", "retry_rounds", "run_demo"]
+
+T = TypeVar("T")
 
 DEMO_BUCKET = "demo"
 ARCHIVE_BUCKET = "demo-archive"
 
 
 class DevStack:
-    """Everything ``dev`` starts, stopped in reverse order (also on Ctrl-C)."""
+    """Everything ``dev`` starts, stopped in reverse order (also on a stop signal).
+
+    Each server and the worker also dies with this process if it is killed outright.
+    """
 
     def __init__(self, workdir: Path, console: Console) -> None:
         self.workdir = workdir
@@ -46,12 +53,16 @@ class DevStack:
     def running(self) -> Iterator[DevStack]:
         """Starts every part; stops them all on exit, whatever happened."""
         with contextlib.ExitStack() as stack:
+            # Each stop is registered before its start (stops are idempotent): a signal in the
+            # middle of a start still stops what was started.
+            stack.callback(self.redis.stop)
             with self.console.status("starting Redis"):
                 self.redis.start()
-            stack.callback(self.redis.stop)
+            # One second, not five: weed's graceful stop takes 15 s anyway, and its data is
+            # deleted with the workdir right after.
+            stack.callback(self.s3.stop, timeout=1)
             with self.console.status("starting SeaweedFS (S3)"):
                 self.s3.start()
-            stack.callback(self.s3.stop)
             # The worker talks to S3 through a fault proxy, so the demo can show a partial
             # DeleteObjects failure being retried.
             self.proxy = FaultProxy(
@@ -60,9 +71,9 @@ class DevStack:
             self.proxy.start_in_thread()
             stack.callback(self.proxy.stop_thread)
             self.uploads.mkdir(parents=True, exist_ok=True)
+            stack.callback(self._stop_worker)
             with self.console.status("starting a worker"):
                 self.worker = self._start_worker()
-            stack.callback(self._stop_worker)
             yield self
 
     def worker_env(self) -> dict[str, str]:
@@ -88,25 +99,18 @@ class DevStack:
         )
 
     def _start_worker(self) -> subprocess.Popen[bytes]:
-        log = (self.workdir / "worker.log").open("ab")
-        return subprocess.Popen(
-            [sys.executable, "-m", "storage_jobs", "worker"],
-            env={**os.environ, **self.worker_env()},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        with (self.workdir / "worker.log").open("ab") as log:
+            return spawn(
+                [sys.executable, "-m", "storage_jobs", "worker"],
+                env={**os.environ, **self.worker_env()},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
 
     def _stop_worker(self) -> None:
         worker, self.worker = self.worker, None
-        if worker is None or worker.poll() is not None:
-            return
-        worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(worker.pid, signal.SIGKILL)
-            worker.wait(5)
+        if worker is not None:
+            stop_process_group(worker, timeout=15)
 
 
 async def run_demo(stack: DevStack, console: Console) -> Table:
@@ -234,30 +238,132 @@ def delete_details(result: DeleteResult, rounds: list[tuple[int, int]]) -> str:
     )
 
 
+class StopSignals:
+    """The first SIGINT, SIGTERM or SIGHUP stops ``dev``; the ones after it change nothing.
+
+    Outside the event loop a signal raises KeyboardInterrupt; inside it (the demo) it cancels
+    the demo's task instead, since an exception raised at an arbitrary point of async code can
+    be swallowed or cut a cleanup short (``run`` then raises KeyboardInterrupt). ``check``
+    raises it too, in case some code swallowed either.
+
+    The handlers are installed even where SIGINT was inherited as ignored (a background job of
+    a non-interactive shell, some supervisors), where Python would not raise
+    KeyboardInterrupt. An ignored SIGHUP is left ignored: that is what ``nohup`` asks for.
+    Once stopping, further signals are ignored: ``uv run`` forwards signals, so a signal sent
+    to the process group arrives twice, and a stop must not be cut short. The handlers stay
+    until the process exits, which follows the stop.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+    def __init__(self) -> None:
+        self.stopping = False
+        self.received: signal.Signals | None = None
+        self._task: tuple[asyncio.AbstractEventLoop, asyncio.Task[Any]] | None = None
+        self._previous: dict[signal.Signals, Any] = {}
+        for sig in self.SIGNALS:
+            if sig == signal.SIGHUP and signal.getsignal(sig) == signal.SIG_IGN:
+                continue
+            self._previous[sig] = signal.signal(sig, self._handle)
+
+    def restore(self) -> None:
+        """Puts the previous handlers back (for tests; ``dev`` keeps these until it exits)."""
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.stopping:
+            return
+        self.stopping = True
+        self.received = signal.Signals(signum)
+        if self._task is not None:
+            loop, task = self._task
+            loop.call_soon_threadsafe(task.cancel)  # also wakes the loop up
+            return
+        raise KeyboardInterrupt
+
+    def check(self) -> None:
+        """Raises KeyboardInterrupt if a stop signal came."""
+        if self.received is not None:
+            raise KeyboardInterrupt
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """``asyncio.run(coro)``; a stop signal cancels it and raises KeyboardInterrupt."""
+
+        async def main() -> T:
+            task = asyncio.current_task()
+            assert task is not None
+            self._task = (asyncio.get_running_loop(), task)
+            try:
+                return await coro
+            finally:
+                self._task = None
+
+        try:
+            result = asyncio.run(main())
+        except asyncio.CancelledError:
+            self.check()
+            raise
+        self.check()
+        return result
+
+
 def dev(exit_after_demo: bool) -> None:
-    """Entry point of ``storage-jobs dev``."""
+    """Entry point of ``storage-jobs dev``: exits 0 after a stop signal, the stack stopped."""
     console = Console()
-    workdir = Path(tempfile.mkdtemp(prefix="storage-jobs-dev-"))
-    stack = DevStack(workdir, console)
+    signals = StopSignals()
+    workdir: Path | None = None
     try:
+        workdir = Path(tempfile.mkdtemp(prefix="storage-jobs-dev-"))
+        stack = DevStack(workdir, console)
         with stack.running():
-            console.print(f"Redis  [bold]{stack.redis.url}[/bold]")
-            console.print(f"S3     [bold]{stack.s3.endpoint_url}[/bold]")
-            console.print(f"worker log {workdir / 'worker.log'}")
-            console.print(asyncio.run(run_demo(stack, console)))
-            if exit_after_demo:
-                return
-            console.print(
-                "The stack keeps running: enqueue with STORAGE_JOBS_REDIS_URL="
-                f"{stack.redis.url} STORAGE_JOBS_QUEUE_NAME=dev. Press Ctrl-C to stop."
-            )
-            _wait_forever()
-    except KeyboardInterrupt:
-        console.print("stopping")
+            try:
+                signals.check()
+                console.print(f"Redis  [bold]{stack.redis.url}[/bold]")
+                console.print(f"S3     [bold]{stack.s3.endpoint_url}[/bold]")
+                console.print(f"worker log {workdir / 'worker.log'}")
+                console.print(signals.run(run_demo(stack, console)))
+                if exit_after_demo:
+                    return
+                console.print(
+                    "The stack keeps running: enqueue with STORAGE_JOBS_REDIS_URL="
+                    f"{stack.redis.url} STORAGE_JOBS_QUEUE_NAME=dev. "
+                    "Press Ctrl-C (or send SIGTERM or SIGHUP) to stop."
+                )
+                _wait_forever(signals)
+            except KeyboardInterrupt:
+                _say(console, f"{_name(signals.received)}: stopping")
+            finally:
+                signals.stopping = True  # from here on, a signal must not cut the stop short
+    except KeyboardInterrupt:  # a signal while the stack was starting
+        _say(console, f"{_name(signals.received)}: stopped")
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        signals.stopping = True
+        if workdir is not None:
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _wait_forever() -> None:
+def _name(sig: signal.Signals | None) -> str:
+    return sig.name if sig is not None else "interrupted"
+
+
+def _say(console: Console, message: str) -> None:
+    """Prints, unless the terminal is gone (after SIGHUP); then output goes to /dev/null.
+
+    Otherwise the failed write would fail again when Python flushes stdout at exit, and the
+    process would exit 120 instead of 0.
+    """
+    try:
+        console.print(message)
+    except OSError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        for fd in (1, 2):
+            with contextlib.suppress(OSError):
+                os.dup2(devnull, fd)
+        os.close(devnull)
+
+
+def _wait_forever(signals: StopSignals) -> None:
     while True:
-        time.sleep(3600)
+        signals.check()
+        time.sleep(1)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
 import subprocess
@@ -15,6 +14,7 @@ from typing import Self
 import redis
 
 from .ports import free_port
+from .processes import spawn, stop_process_group
 
 __all__ = ["RedisServer", "find_redis_server"]
 
@@ -77,7 +77,9 @@ class RedisServer:
             "--logfile", str(self.workdir / "redis.log"),
             *self.extra_args,
         ]  # fmt: skip
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, start_new_session=True)  # noqa: S603
+        # SIGTERM if this process dies: redis-server exits in milliseconds and stops its own
+        # fork children (AOF rewrite) first.
+        self.proc = spawn(args, death_signal=signal.SIGTERM, stdout=subprocess.DEVNULL)
         client = redis.Redis(port=self.port)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -94,16 +96,10 @@ class RedisServer:
         raise RuntimeError(f"redis-server did not start on port {self.port}")
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Stops the server (SIGTERM, then SIGKILL); idempotent."""
+        """Stops the server and its children (SIGTERM, then SIGKILL); idempotent."""
         proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout)
+        if proc is not None:
+            stop_process_group(proc, timeout=timeout)
 
     def __enter__(self) -> Self:
         self.start()

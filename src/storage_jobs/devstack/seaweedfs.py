@@ -8,7 +8,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -23,6 +22,7 @@ import boto3  # type: ignore[import-untyped]
 from botocore.config import Config
 
 from storage_jobs.devstack.ports import free_ports
+from storage_jobs.devstack.processes import spawn, stop_process_group
 
 ADMIN_ACTIONS: tuple[str, ...] = ("Admin", "Read", "Write", "List", "Tagging")
 READY_BUCKET = "devstack-ready"
@@ -122,6 +122,11 @@ class SeaweedFS:
         return f"http://{self.host}:{self.ports['s3.port']}"
 
     @property
+    def pid(self) -> int | None:
+        """The server's process id while it runs."""
+        return self._proc.pid if self._proc is not None else None
+
+    @property
     def running(self) -> bool:
         """Whether the server process is alive."""
         return self._proc is not None and self._proc.poll() is None
@@ -198,15 +203,15 @@ class SeaweedFS:
         ]
         env = {**os.environ, "WEED_MASTER_VOLUME_GROWTH_COPY_1": "1"}
         self._log = self.log_path.open("ab")
-        # Own session: stop() can signal the whole group and nothing outlives the test run.
-        self._proc = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+        # Own process group, so stop() reaches anything weed forks, and SIGKILL when this
+        # process dies: weed's graceful stop takes 15 s, and nothing outlives the test run.
+        self._proc = spawn(
             cmd,
             stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=subprocess.STDOUT,
             env=env,
             cwd=self.workdir,
-            start_new_session=True,
         )
         atexit.register(self.stop)
         try:
@@ -258,14 +263,8 @@ class SeaweedFS:
         proc, self._proc = self._proc, None
         if proc is not None:
             atexit.unregister(self.stop)
-            _signal_group(proc, signal.SIGTERM)
-            try:
-                proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                _signal_group(proc, signal.SIGKILL)
-                proc.wait(timeout=10)
-            # Kill anything the server left in its group (it normally has no children).
-            _signal_group(proc, signal.SIGKILL)
+            # SIGTERM, SIGKILL after ``timeout``, then whatever is left in its group.
+            stop_process_group(proc, timeout=timeout)
             self._remove_grpc_sockets()
         if self._log is not None:
             self._log.close()
@@ -294,8 +293,3 @@ class SeaweedFS:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
-
-
-def _signal_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, sig)

@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
+from .processes import spawn, stop_process_group
+
 __all__ = ["WorkerProcess", "cli_path", "peak_rss_bytes"]
 
 
@@ -37,7 +39,9 @@ def peak_rss_bytes(pid: int) -> int:
 
 
 class WorkerProcess:
-    """One worker subprocess (its own session, so it can be killed cleanly) logging JSON lines.
+    """One worker subprocess logging JSON lines; it dies with this process (SIGKILL).
+
+    It has a session of its own, so it can be killed cleanly with whatever it started.
 
     Args:
         env: Extra environment (``STORAGE_JOBS_*``); the log format is forced to JSON.
@@ -79,14 +83,13 @@ class WorkerProcess:
         """Starts the process and waits for its ready event."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(  # noqa: S603 - our own CLI or interpreter, fixed argv
+        self.proc = spawn(
             self.argv,
             env=self.env,
             cwd=self.cwd,
             stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=subprocess.STDOUT,
-            start_new_session=True,
         )
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
@@ -127,19 +130,14 @@ class WorkerProcess:
     def kill(self) -> None:
         """SIGKILL: a crash, with no chance to clean up."""
         if self.proc is not None and self.running():
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
+            stop_process_group(self.proc, sig=signal.SIGKILL, timeout=10)
 
     def stop(self, timeout: float = 40.0) -> int:
         """SIGTERM, then SIGKILL if it does not exit in time; returns the exit code."""
         if self.proc is None:
             return 0
         if self.running():
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.kill()
+            stop_process_group(self.proc, timeout=timeout)
         if self._log is not None:
             self._log.close()
             self._log = None
