@@ -275,6 +275,8 @@ class StorageWorker(Worker):
         self._lost_leases.discard(job_id)
         if lost and not finish:
             return  # the new holder owns the lease and the job's keys now
+        if finish and result_data is not None:
+            await self._dead_letter_timeout(job_id, result_data)
         await super().finish_job(
             job_id,
             finish,
@@ -283,6 +285,41 @@ class StorageWorker(Worker):
             keep_result_forever,
             incr_score,
             keep_in_progress,
+        )
+
+    async def _dead_letter_timeout(self, job_id: str, result_data: bytes) -> None:
+        """Keeps a job that arq cancelled at the job timeout: it failed for good, unseen by us."""
+        try:
+            result = decode(result_data)
+        except ValueError:
+            return
+        error = result.get("r")
+        if result.get("s") or not isinstance(error, dict):
+            return
+        store = DeadLetterStore(self.pool, self.queue_name)
+        if error.get("error_type") != "TimeoutError" or await store.get(job_id) is not None:
+            return  # our runtime dead-lettered it (it does so for every failure it sees)
+        attempts = int(result.get("t") or 0)
+        message = f"cancelled after the job timeout ({self.job_timeout_s:g} s)"
+        raw = await self.pool.get(self.keys.job(job_id))
+        with contextlib.suppress(ValueError, TypeError, IndexError, AttributeError):
+            raw = decode(raw).get("a", [None])[0].encode()  # the payload, as our runtime keeps it
+        await store.add(
+            job_id=job_id,
+            function=result.get("f") if isinstance(result.get("f"), str) else None,
+            raw_payload=raw,
+            error_type="TimeoutError",
+            message=message,
+            attempts=attempts,
+        )
+        self._event(
+            "error",
+            "job.failed",
+            job_id=job_id,
+            error_type="TimeoutError",
+            message=message,
+            attempts=attempts,
+            dead_letter=True,
         )
 
     # -- heartbeats -------------------------------------------------------------------------------
