@@ -1,0 +1,190 @@
+"""Migration memory: the coordinator holds one listing page, never the whole listing.
+
+The source is a synthetic S3 endpoint (a source profile, so the cross-endpoint path) that lists
+``KEYS`` objects with ~1,000-byte keys: putting that many real objects into SeaweedFS would take
+minutes, while listing them is all this test needs. The migration is a dry run without
+identity checks, so its batches send no S3 request either and the whole migration finishes in
+seconds; the worker's peak RSS growth is then compared with what the listing alone weighs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import json
+import time
+import tracemalloc
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+import pytest
+from aiohttp import web
+
+from storage_jobs.client import StorageJobsClient
+from storage_jobs.devstack.workers import peak_rss_bytes
+from storage_jobs.jobs import MigrateJob
+from storage_jobs.storage import ObjectInfo
+from tests.workers import WorkerProcess
+
+pytestmark = pytest.mark.integration
+
+StartWorker = Callable[..., WorkerProcess]
+
+KEYS = 30_000
+PAGE = 1000
+EARLY_PAGES = 8  # of 30
+PREFIX = "mem/"
+SRC_BUCKET = "synthetic-src"
+ETAG = "0123456789abcdef0123456789abcdef"
+MiB = 1024 * 1024
+
+
+def key_of(index: int) -> str:
+    """The ``index``-th key: 1,000 bytes, sorted like the index."""
+    head = f"{PREFIX}{index:08d}/"
+    return head + "k" * (1000 - len(head))
+
+
+def rss_bytes(pid: int) -> int:
+    """VmRSS (current resident set) of a live process."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+def whole_listing_bytes() -> int:
+    """What holding every listed object at once costs, at the least: one ObjectInfo each."""
+    when = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+    tracemalloc.start()
+    try:
+        listing = [ObjectInfo(SRC_BUCKET, key_of(i), 1, ETAG, when) for i in range(KEYS)]
+        size, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(listing) == KEYS
+    return size
+
+
+def _page_xml(start: int, max_keys: int) -> bytes:
+    end = min(KEYS, start + max_keys)
+    contents = "".join(
+        f"<Contents><Key>{escape(key_of(i))}</Key>"
+        "<LastModified>2026-01-01T00:00:00.000Z</LastModified>"
+        f"<ETag>&quot;{ETAG}&quot;</ETag><Size>1</Size>"
+        "<StorageClass>STANDARD</StorageClass></Contents>"
+        for i in range(start, end)
+    )
+    more = end < KEYS
+    token = f"<NextContinuationToken>{end}</NextContinuationToken>" if more else ""
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+        f"<Name>{SRC_BUCKET}</Name><Prefix>{PREFIX}</Prefix><KeyCount>{end - start}</KeyCount>"
+        f"<MaxKeys>{max_keys}</MaxKeys><IsTruncated>{str(more).lower()}</IsTruncated>"
+        f"{token}{contents}</ListBucketResult>"
+    ).encode()
+
+
+@dataclass
+class SyntheticSource:
+    """The synthetic S3 endpoint.
+
+    Attributes:
+        url: Its endpoint URL.
+        pages_served: ListObjectsV2 pages answered so far.
+    """
+
+    url: str
+    pages_served: int = 0
+
+
+@pytest.fixture
+async def synthetic_source() -> AsyncIterator[SyntheticSource]:
+    """An S3 endpoint that answers ListObjectsV2 for ``SRC_BUCKET`` with ``KEYS`` objects."""
+    source = SyntheticSource(url="")
+
+    async def list_objects(request: web.Request) -> web.Response:
+        if request.match_info["bucket"] != SRC_BUCKET or request.query.get("list-type") != "2":
+            return web.Response(status=501, text="only ListObjectsV2 of the synthetic bucket")
+        start = int(request.query.get("continuation-token", "0"))
+        max_keys = int(request.query.get("max-keys", str(PAGE)))
+        source.pages_served += 1
+        return web.Response(body=_page_xml(start, max_keys), content_type="application/xml")
+
+    app = web.Application()
+    app.router.add_get("/{bucket}", list_objects)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    source.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    try:
+        yield source
+    finally:
+        await runner.cleanup()
+
+
+async def test_migration_never_holds_the_whole_listing(
+    start_worker: StartWorker,
+    jobs: StorageJobsClient,
+    bucket: str,
+    synthetic_source: SyntheticSource,
+) -> None:
+    """30,000 listed objects (~32 MiB as ObjectInfo): the worker's peak RSS stops growing early.
+
+    A worker holding one page (plus a batch or two in flight) reaches its working set within
+    a few pages and stays there; one accumulating the listing keeps growing with every page.
+    So the peak RSS is read when ``EARLY_PAGES`` of the 30 pages have been served and again at
+    the end: what the whole listing would add in between is ``whole * (1 - 8 / 30)``.
+    """
+    whole = whole_listing_bytes()
+    assert whole > 30 * MiB
+    profiles = {
+        "synthetic": {
+            "endpoint_url": synthetic_source.url,
+            "access_key_id": "synthetic",
+            "secret_access_key": "synthetic",
+        }
+    }
+    worker = start_worker(
+        STORAGE_JOBS_SOURCE_PROFILES=json.dumps(profiles), STORAGE_JOBS_MAX_JOBS="2"
+    )
+    await asyncio.sleep(1)  # past the startup
+    idle = rss_bytes(worker.pid)
+    started = time.monotonic()
+    handle = await jobs.enqueue(
+        MigrateJob(
+            src_bucket=SRC_BUCKET,
+            src_prefix=PREFIX,
+            dst_bucket=bucket,
+            src_endpoint="synthetic",
+            dry_run=True,
+            skip_if_identical=False,  # no HEAD per key: the batches only record their keys
+        )
+    )
+    early: int | None = None
+    samples = [idle]
+    while await handle.status() not in ("complete", "failed"):
+        if early is None and synthetic_source.pages_served >= EARLY_PAGES:
+            early = peak_rss_bytes(worker.pid)
+        samples.append(rss_bytes(worker.pid))
+        await asyncio.sleep(0.05)
+    result = await handle.result(timeout=1)
+    peak = peak_rss_bytes(worker.pid)
+    assert early is not None
+    late_growth = peak - early
+    accumulated = whole * (1 - EARLY_PAGES / (KEYS // PAGE))
+    print(
+        f"migration of {KEYS} listed objects in {time.monotonic() - started:.1f} s: "
+        f"idle RSS {idle / MiB:.1f} MiB; peak {early / MiB:.1f} MiB after {EARLY_PAGES} pages, "
+        f"{peak / MiB:.1f} MiB at the end (late growth {late_growth / MiB:.1f} MiB); largest "
+        f"RSS sample {max(samples) / MiB:.1f} MiB; the whole listing as ObjectInfo "
+        f"{whole / MiB:.1f} MiB, of which the pages after the first {EARLY_PAGES} "
+        f"{accumulated / MiB:.1f} MiB"
+    )
+    assert (result.listed, result.copied, result.failed) == (KEYS, KEYS, 0)
+    assert synthetic_source.pages_served == KEYS // PAGE
+    assert late_growth < accumulated / 2, f"peak RSS grew {late_growth / MiB:.1f} MiB late"
