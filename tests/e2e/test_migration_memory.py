@@ -1,10 +1,10 @@
-"""Migration memory: the coordinator holds one listing page, never the whole listing.
+"""Migration memory: never the whole listing, and cross-endpoint copies stream.
 
-The source is a synthetic S3 endpoint (a source profile, so the cross-endpoint path) that lists
-``KEYS`` objects with ~1,000-byte keys: putting that many real objects into SeaweedFS would take
-minutes, while listing them is all this test needs. The migration is a dry run without
-identity checks, so its batches send no S3 request either and the whole migration finishes in
-seconds; the worker's peak RSS growth is then compared with what the listing alone weighs.
+The source is a synthetic S3 endpoint behind a source profile (the cross-endpoint path). It lists
+``KEYS`` objects with 1,000-byte keys, since putting that many real objects into SeaweedFS would
+take minutes while listing them is all the first test needs; it also serves one ``BIG`` object,
+made up as it is sent. The listing test's migration is a dry run without identity checks, so its
+batches send no S3 request and only record their keys.
 """
 
 from __future__ import annotations
