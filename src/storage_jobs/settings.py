@@ -17,6 +17,8 @@ from .storage import StorageConfig
 __all__ = ["Settings", "SourceProfile", "redact_url"]
 
 MiB = 1024 * 1024
+_BOOL_WORDS = {"true": True, "yes": True, "on": True, "1": True}
+_BOOL_WORDS.update({"false": False, "no": False, "off": False, "0": False})
 
 
 class SourceProfile(BaseModel):
@@ -127,6 +129,14 @@ class Settings(BaseSettings):
             if not root.is_absolute():
                 raise ValueError(f"upload root must be an absolute path: {root}")
         return [root.resolve() for root in value]
+
+    @field_validator("s3_verify", mode="before")
+    @classmethod
+    def _verify_words(cls, value: Any) -> Any:
+        # The environment gives strings: "false" turns checks off, it names no CA bundle file.
+        if isinstance(value, str) and value.strip().lower() in _BOOL_WORDS:
+            return _BOOL_WORDS[value.strip().lower()]
+        return value
 
     @field_validator("redis_sentinels", mode="before")
     @classmethod

@@ -9,12 +9,20 @@ import contextlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..queue import DeadLetterStore, ErrorRecord, QueueKeys, decode, encode, parse_result
+from ..queue import (
+    DeadLetterStore,
+    ErrorRecord,
+    QueueKeys,
+    decode,
+    encode,
+    parse_envelope,
+    parse_result,
+)
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-__all__ = ["UnrunFailure", "keep_unrun_failure"]
+__all__ = ["TimedOut", "UnrunFailure", "keep_timed_out", "keep_unrun_failure"]
 
 
 @dataclass(frozen=True)
@@ -69,3 +77,47 @@ def _undecodable(raw: bytes) -> bool:
     except ValueError:
         return True
     return False
+
+
+@dataclass(frozen=True)
+class TimedOut:
+    """A job arq cancelled at the job timeout, as it was dead-lettered.
+
+    Attributes:
+        message: What the dead letter says.
+        attempts: Attempts made.
+    """
+
+    message: str
+    attempts: int
+
+
+async def keep_timed_out(
+    redis: Redis, queue_name: str, job_id: str, result_data: bytes, timeout_s: float
+) -> TimedOut | None:
+    """Dead-letters a job arq failed for good at the job timeout (our runtime never saw it).
+
+    Returns:
+        What was kept, or None when the result is no such failure or a dead letter exists
+        (the runtime dead-letters every failure it sees itself).
+    """
+    outcome = parse_result(result_data)
+    if outcome.success or outcome.error.error_type != "TimeoutError":
+        return None
+    store = DeadLetterStore(redis, queue_name)
+    if await store.get(job_id) is not None:
+        return None
+    raw = await redis.get(QueueKeys.job(job_id))
+    if raw is not None:
+        with contextlib.suppress(ValueError):
+            raw = parse_envelope(raw).payload.encode()  # the payload, as the runtime keeps it
+    message = f"cancelled after the job timeout ({timeout_s:g} s)"
+    await store.add(
+        job_id=job_id,
+        function=outcome.function,
+        raw_payload=raw,
+        error_type="TimeoutError",
+        message=message,
+        attempts=outcome.tries,
+    )
+    return TimedOut(message, outcome.tries)

@@ -38,7 +38,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from ..jobs import spec_for_name
 from ..metrics import WorkerMetrics
 from ..queue import QueueKeys
-from ._dead_letters import keep_unrun_failure
+from ._dead_letters import keep_timed_out, keep_unrun_failure
 from ._finisher import Finish, Finisher
 from ._heartbeats import Heartbeats
 from ._leases import Leases
@@ -231,6 +231,8 @@ class StorageWorker(Worker):
         lost = self.leases.forget(job_id)
         if lost and not finish:
             return  # the new holder owns the lease and the job's keys now
+        if finish and result_data is not None:
+            await self._dead_letter_timeout(job_id, result_data)
         ttl_ms = None if keep_result_forever or result_timeout_s is None else result_timeout_s
         await self.finisher.finish(
             Finish(
@@ -242,6 +244,22 @@ class StorageWorker(Worker):
                 keep_lease_ms=None if keep_in_progress is None else int(keep_in_progress * 1000),
             )
         )
+
+    async def _dead_letter_timeout(self, job_id: str, result_data: bytes) -> None:
+        """Keeps a job that arq cancelled at the job timeout: it failed for good, unseen by us."""
+        kept = await keep_timed_out(
+            self.pool, self.queue_name, job_id, result_data, self.job_timeout_s
+        )
+        if kept is not None:
+            self._event(
+                "error",
+                "job.failed",
+                job_id=job_id,
+                error_type="TimeoutError",
+                message=kept.message,
+                attempts=kept.attempts,
+                dead_letter=True,
+            )
 
     # -- heartbeats -------------------------------------------------------------------------------
 
