@@ -149,13 +149,18 @@ class StorageWorker(Worker):
 
     async def _redis_unavailable(self, exc: BaseException) -> None:
         now = time.monotonic()
+        self._mark_redis_down(exc)
+        assert self._redis_down_since is not None
+        # Back off up to 2 s; running jobs carry on, and their leases are renewed on recovery.
+        await asyncio.sleep(min(2.0, 0.1 + (now - self._redis_down_since) / 5))
+
+    def _mark_redis_down(self, exc: BaseException) -> None:
+        """Says once per outage that Redis is gone (the next good poll says it is back)."""
         if (metrics := self._metrics()) is not None:
             metrics.set_redis_up(False)
         if self._redis_down_since is None:
-            self._redis_down_since = now
+            self._redis_down_since = time.monotonic()
             self._event("warning", "redis.unavailable", error=f"{type(exc).__name__}: {exc}")
-        # Back off up to 2 s; running jobs carry on, and their leases are renewed on recovery.
-        await asyncio.sleep(min(2.0, 0.1 + (now - self._redis_down_since) / 5))
 
     def _release_sem_dec_counter_on_complete(self) -> None:
         super()._release_sem_dec_counter_on_complete()
@@ -329,6 +334,10 @@ class StorageWorker(Worker):
         metrics.set_redis_up(True)
 
     def _write_retry(self, exc: BaseException, jobs: int, delay: float) -> None:
+        # A worker whose every slot waits on a result write polls nothing meanwhile: its
+        # finisher is then the first to see Redis go.
+        if isinstance(exc, _REDIS_DOWN):
+            self._mark_redis_down(exc)
         self._event(
             "warning",
             "result.write_retry",
