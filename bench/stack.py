@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
 import urllib.request
 import uuid
@@ -24,8 +25,9 @@ from .workers import WorkerProcess
 
 __all__ = ["REDIS_URL", "Stack", "fill_via_filer", "put_many", "wait_for_results"]
 
-REDIS_URL = "redis://127.0.0.1:6379/12"
-"""The local Redis, database 12: the only one the benchmarks write to (and flush)."""
+REDIS_URL = os.environ.get("STORAGE_JOBS_BENCH_REDIS_URL") or "redis://127.0.0.1:6379/12"
+"""The local Redis, database 12 (``STORAGE_JOBS_BENCH_REDIS_URL`` overrides it): the only
+database the benchmarks write to (and flush)."""
 
 
 class Stack:

@@ -8,26 +8,26 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
-import redis
 
 from storage_jobs.client import StorageJobsClient
 from storage_jobs.devstack import SeaweedFS
 from storage_jobs.settings import Settings
 from storage_jobs.storage import StorageClient, StorageConfig
+from tests.fixtures_redis import TestRedis
 from tests.workers import WorkerProcess
 
-E2E_REDIS_URL = "redis://127.0.0.1:6379/11"
+E2E_DB = 11
 
 
 @pytest.fixture(scope="session")
-def e2e_redis_url() -> str:
-    """A Redis database of the local server for these tests.
+def e2e_redis_url(redis_server: TestRedis) -> str:
+    """Database 11 of the session's Redis, for these tests.
 
-    Never flushed: test sessions may run side by side. Every test has its own queue and every
-    job a unique id, so they cannot meet; what they leave expires with the result TTL.
+    Never flushed: test sessions may run side by side on a shared server. Every test has its own
+    queue and every job a unique id, so they cannot meet; what they leave expires with the result
+    TTL.
     """
-    redis.Redis.from_url(E2E_REDIS_URL).ping()
-    return E2E_REDIS_URL
+    return redis_server.url(E2E_DB)
 
 
 @pytest.fixture

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.fixtures_redis import TestRedis
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ["uploads", "deletes", "enqueue", "large_upload", "pickup", "scaling", "migration"]
@@ -21,11 +24,14 @@ def _numeric(stats: dict[str, object]) -> bool:
 
 @pytest.mark.integration
 @pytest.mark.timeout(1200)
-def test_bench_smoke_writes_every_scenario(tmp_path: Path) -> None:
+def test_bench_smoke_writes_every_scenario(tmp_path: Path, redis_server: TestRedis) -> None:
     """`python -m bench --size smoke` writes results.json, the table and the chart."""
+    # Database 12 of the session's Redis: the bench flushes it, and no test uses it.
+    env = {**os.environ, "STORAGE_JOBS_BENCH_REDIS_URL": redis_server.url(12)}
     proc = subprocess.run(
         [sys.executable, "-m", "bench", "--size", "smoke", "--out", str(tmp_path)],
         cwd=ROOT,
+        env=env,
         capture_output=True,
         text=True,
         timeout=1100,

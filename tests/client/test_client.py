@@ -1,4 +1,4 @@
-"""StorageJobsClient against the local Redis: enqueue, dedupe, batches, status and results."""
+"""StorageJobsClient against a real Redis: enqueue, dedupe, batches, status and results."""
 
 from __future__ import annotations
 

@@ -15,6 +15,7 @@ import redis
 from storage_jobs.client import JobStatus, StorageJobsClient
 from storage_jobs.devstack import FaultProxy
 from storage_jobs.devstack.ports import free_port
+from storage_jobs.devstack.redis import find_redis_server
 from storage_jobs.jobs import DeleteJob, UploadJob
 from storage_jobs.settings import Settings
 from storage_jobs.storage import StorageClient
@@ -144,7 +145,7 @@ def private_redis(tmp_path: Path) -> Iterator[Callable[[], subprocess.Popen[byte
     def start() -> subprocess.Popen[bytes]:
         proc = subprocess.Popen(
             [
-                "redis-server",
+                find_redis_server(),
                 "--port",
                 str(port),
                 "--bind",
