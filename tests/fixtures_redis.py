@@ -65,7 +65,10 @@ def _answers(url: str) -> bool:
 
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestRedis]:
-    """The session's Redis: the probed server if it answers, else a private one for the session."""
+    """The session's Redis: the probed server if it answers, else a private one for the session.
+
+    Only ``integration`` tests may use it (``tests/conftest.py`` checks at collection).
+    """
     url = probe_url()
     if _answers(url):
         yield TestRedis(url, private=False)
