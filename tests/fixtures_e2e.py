@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from pathlib import Path
+from urllib.parse import quote
 
+import aiohttp
 import pytest
 
 from storage_jobs.client import StorageJobsClient
@@ -113,7 +115,7 @@ async def admin_storage(seaweedfs: SeaweedFS) -> AsyncIterator[StorageClient]:
 async def put_many(
     storage: StorageClient, bucket: str, keys: list[str], data: bytes = b"x"
 ) -> None:
-    """Uploads small objects, 64 at a time."""
+    """Uploads small objects through S3, 64 at a time (``fill`` is faster for setup)."""
     slots = asyncio.Semaphore(64)
 
     async def put(key: str) -> None:
@@ -121,3 +123,23 @@ async def put_many(
             await storage.upload_file(bucket=bucket, key=key, data=data)
 
     await asyncio.gather(*(put(k) for k in keys))
+
+
+async def fill(seaweedfs: SeaweedFS, bucket: str, keys: Sequence[str], data: bytes = b"x") -> None:
+    """Creates objects through SeaweedFS's filer HTTP API, 64 at a time: setup only.
+
+    About 3x faster than S3 PUTs here (no SigV4, a lighter server path). S3 buckets are filer
+    directories (``/buckets/<bucket>``), so these are ordinary S3 objects afterwards, with the
+    MD5 of ``data`` as their ETag.
+    """
+    base = f"http://127.0.0.1:{seaweedfs.ports['filer.port']}/buckets/{bucket}/"
+    slots = asyncio.Semaphore(64)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64)) as session:
+
+        async def put(key: str) -> None:
+            async with slots, session.put(base + quote(key), data=data) as answer:
+                if answer.status >= 300:
+                    raise RuntimeError(f"filer PUT {key}: {answer.status} {await answer.text()}")
+
+        for start in range(0, len(keys), 5000):
+            await asyncio.gather(*(put(k) for k in keys[start : start + 5000]))
