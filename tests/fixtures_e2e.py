@@ -4,30 +4,32 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from pathlib import Path
+from urllib.parse import quote
 
+import aiohttp
 import pytest
-import redis
 
 from storage_jobs.client import StorageJobsClient
 from storage_jobs.devstack import SeaweedFS
 from storage_jobs.settings import Settings
 from storage_jobs.storage import StorageClient, StorageConfig
+from tests.fixtures_redis import TestRedis
 from tests.workers import WorkerProcess
 
-E2E_REDIS_URL = "redis://127.0.0.1:6379/11"
+E2E_DB = 11
 
 
 @pytest.fixture(scope="session")
-def e2e_redis_url() -> str:
-    """A Redis database of the local server for these tests.
+def e2e_redis_url(redis_server: TestRedis) -> str:
+    """Database 11 of the session's Redis, for these tests.
 
-    Never flushed: test sessions may run side by side. Every test has its own queue and every
-    job a unique id, so they cannot meet; what they leave expires with the result TTL.
+    Never flushed: test sessions may run side by side on a shared server. Every test has its own
+    queue and every job a unique id, so they cannot meet; what they leave expires with the result
+    TTL.
     """
-    redis.Redis.from_url(E2E_REDIS_URL).ping()
-    return E2E_REDIS_URL
+    return redis_server.url(E2E_DB)
 
 
 @pytest.fixture
@@ -113,7 +115,7 @@ async def admin_storage(seaweedfs: SeaweedFS) -> AsyncIterator[StorageClient]:
 async def put_many(
     storage: StorageClient, bucket: str, keys: list[str], data: bytes = b"x"
 ) -> None:
-    """Uploads small objects, 64 at a time."""
+    """Uploads small objects through S3, 64 at a time (``fill`` is faster for setup)."""
     slots = asyncio.Semaphore(64)
 
     async def put(key: str) -> None:
@@ -121,3 +123,23 @@ async def put_many(
             await storage.upload_file(bucket=bucket, key=key, data=data)
 
     await asyncio.gather(*(put(k) for k in keys))
+
+
+async def fill(seaweedfs: SeaweedFS, bucket: str, keys: Sequence[str], data: bytes = b"x") -> None:
+    """Creates objects through SeaweedFS's filer HTTP API, 64 at a time: setup only.
+
+    About 3x faster than S3 PUTs here (no SigV4, a lighter server path). S3 buckets are filer
+    directories (``/buckets/<bucket>``), so these are ordinary S3 objects afterwards, with the
+    MD5 of ``data`` as their ETag.
+    """
+    base = f"http://127.0.0.1:{seaweedfs.ports['filer.port']}/buckets/{bucket}/"
+    slots = asyncio.Semaphore(64)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64)) as session:
+
+        async def put(key: str) -> None:
+            async with slots, session.put(base + quote(key), data=data) as answer:
+                if answer.status >= 300:
+                    raise RuntimeError(f"filer PUT {key}: {answer.status} {await answer.text()}")
+
+        for start in range(0, len(keys), 5000):
+            await asyncio.gather(*(put(k) for k in keys[start : start + 5000]))

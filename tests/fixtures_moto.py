@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 
 import pytest
+from moto.core.models import DEFAULT_ACCOUNT_ID
+from moto.s3.models import s3_backends
 from moto.server import ThreadedMotoServer
 from pydantic import SecretStr
 
@@ -47,3 +49,14 @@ async def moto_bucket(moto_client: StorageClient) -> str:
     name = f"t-{uuid.uuid4().hex[:12]}"
     await moto_client.s3.create_bucket(Bucket=name)
     return name
+
+
+def moto_put_many(bucket: str, keys: Iterable[str], data: bytes = b"") -> None:
+    """Creates objects straight in moto's backend, which its in-process server shares.
+
+    For tests whose subject is not the PUTs: thousands of objects take milliseconds this way,
+    against ~8 ms per PUT through the server (moto's credentials map to its default account).
+    """
+    backend = s3_backends[DEFAULT_ACCOUNT_ID]["aws"]
+    for key in keys:
+        backend.put_object(bucket, key, data)

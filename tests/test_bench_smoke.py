@@ -62,8 +62,7 @@ def test_bench_smoke_writes_every_scenario(tmp_path: Path) -> None:
     assert results["size"] == "smoke"
     assert set(results["scenarios"]) == set(SCENARIOS)
     for name, scenario in results["scenarios"].items():
-        if name == "migration" and scenario["status"].startswith("skipped"):
-            continue
+        # Every scenario runs: "skipped" (migration, without MigrateJob) fails here too.
         assert scenario["status"] == "ok", (name, scenario["status"])
         assert scenario["rows"], name
         for key, row in scenario["rows"].items():

@@ -18,14 +18,14 @@ from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
 from storage_jobs.client import JobFailedError, StorageJobsClient
-from storage_jobs.devstack import FaultProxy
+from storage_jobs.devstack import FaultProxy, SeaweedFS
 from storage_jobs.devstack.ports import free_port
 from storage_jobs.jobs import CopyJob, DeleteJob, UploadJob, spec_for_name
 from storage_jobs.metrics import METRIC_NAMES, WorkerMetrics
 from storage_jobs.settings import Settings
 from storage_jobs.storage import ObjectInfo, StorageBackendError, StorageClient, StorageConfig
 from storage_jobs.worker import JobFailure, WorkerRuntime, encode
-from tests.fixtures_e2e import put_many
+from tests.fixtures_e2e import fill
 from tests.workers import WorkerProcess
 
 StartWorker = Callable[..., WorkerProcess]
@@ -371,6 +371,7 @@ async def test_worker_serves_metrics_matching_the_jobs_it_ran(
     start_worker: StartWorker,
     jobs: StorageJobsClient,
     admin_storage: StorageClient,
+    seaweedfs: SeaweedFS,
     bucket: str,
     fault_proxy: FaultProxy,
     queue_name: str,
@@ -378,7 +379,7 @@ async def test_worker_serves_metrics_matching_the_jobs_it_ran(
     """Uploads, copies, a dead letter, a partial delete and an invalid payload show on /metrics."""
     port = free_port()
     keys = [f"del/{i}" for i in range(5)]
-    await put_many(admin_storage, bucket, keys)
+    await fill(seaweedfs, bucket, keys)
     fault_proxy.rules.delete_errors = {keys[1]: "AccessDenied", keys[3]: "AccessDenied"}
     worker = start_worker(
         STORAGE_JOBS_METRICS_PORT=str(port), STORAGE_JOBS_S3_ENDPOINT_URL=fault_proxy.url

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import time
@@ -169,13 +170,16 @@ async def test_no_secret_anywhere(
                 await client.status("x")
         errors.append(f"{type(failed.value).__name__}: {failed.value!r} {failed.value}")
 
-    cli_outputs = [
-        _cli(env, "queue", "--json"),
-        _cli(env, "dead-letters", "list", "--json"),
-        _cli(env, "dead-letters", "show", bad_copy.job_id, "--json"),
-        _cli(env, "result", bad_copy.job_id, "--json"),
-        _cli({**env, "STORAGE_JOBS_REDIS_URL": closed.redis_url.get_secret_value()}, "queue"),
-    ]
+    # Side by side: each run spends seconds importing, little else.
+    cli_outputs = await asyncio.gather(
+        asyncio.to_thread(_cli, env, "queue", "--json"),
+        asyncio.to_thread(_cli, env, "dead-letters", "list", "--json"),
+        asyncio.to_thread(_cli, env, "dead-letters", "show", bad_copy.job_id, "--json"),
+        asyncio.to_thread(_cli, env, "result", bad_copy.job_id, "--json"),
+        asyncio.to_thread(
+            _cli, {**env, "STORAGE_JOBS_REDIS_URL": closed.redis_url.get_secret_value()}, "queue"
+        ),
+    )
     # The outputs hold what they should (so the grep below has something to look at).
     assert [o.split("\n", 1)[0] for o in cli_outputs] == ["0", "0", "0", "1", "4"]
     assert bad_copy.job_id in cli_outputs[1] and "NoSuchKey" in cli_outputs[2]

@@ -48,7 +48,7 @@ from tests.chaos._harness import (
     wait_for_results,
     write_report,
 )
-from tests.fixtures_e2e import put_many
+from tests.fixtures_e2e import fill
 from tests.workers import WorkerProcess
 
 pytestmark = [pytest.mark.chaos, pytest.mark.integration]
@@ -126,7 +126,7 @@ async def test_chaos_run(
     mig_keys = [f"mig/{i:05d}" for i in range(size.migrate_objects)]
     dp_keys = [f"dp/{i:05d}" for i in range(size.prefix_objects)]
     plain = [k for keys in delete_sets for k in keys if k not in denied]
-    await put_many(admin_storage, bucket, plain + denied + dp_keys)
+    await fill(seaweedfs, bucket, plain + denied + dp_keys)
     slots = asyncio.Semaphore(32)
 
     async def put_content(key: str) -> None:

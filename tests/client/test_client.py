@@ -1,4 +1,4 @@
-"""StorageJobsClient against the local Redis: enqueue, dedupe, batches, status and results."""
+"""StorageJobsClient against a real Redis: enqueue, dedupe, batches, status and results."""
 
 from __future__ import annotations
 
@@ -62,6 +62,7 @@ async def store_result(client: StorageJobsClient, job_id: str, ok: bool, value: 
     await client.redis.set(QueueKeys.result(job_id), raw, ex=60)
 
 
+@pytest.mark.integration
 async def test_enqueue_writes_a_json_job(client: StorageJobsClient) -> None:
     """The stored job is JSON (no pickle) naming the registry's function, payload intact."""
     handle = await client.enqueue(DELETE)
@@ -84,6 +85,7 @@ async def test_enqueue_writes_a_json_job(client: StorageJobsClient) -> None:
     assert await handle.status() is JobStatus.QUEUED
 
 
+@pytest.mark.integration
 async def test_same_job_id_runs_once(client: StorageJobsClient) -> None:
     """A second enqueue with the same id adds nothing and keeps the first payload."""
     job_id = f"{client.queue_name}-once"
@@ -97,6 +99,7 @@ async def test_same_job_id_runs_once(client: StorageJobsClient) -> None:
     assert job_adapter.validate_json(decode(raw)["a"][0]) == DELETE
 
 
+@pytest.mark.integration
 async def test_finished_job_id_is_not_enqueued_again(client: StorageJobsClient) -> None:
     """An id that already has a result is not run again."""
     job_id = f"{client.queue_name}-finished"
@@ -106,6 +109,7 @@ async def test_finished_job_id_is_not_enqueued_again(client: StorageJobsClient) 
     assert await client.redis.zcard(client.queue_name) == 0
 
 
+@pytest.mark.integration
 async def test_rejected_job_writes_nothing(client: StorageJobsClient) -> None:
     """Inline data over max_inline_bytes raises JobRejectedError and touches no key."""
     job_id = f"{client.queue_name}-big"
@@ -119,6 +123,7 @@ async def test_rejected_job_writes_nothing(client: StorageJobsClient) -> None:
     assert await our_keys(client, job_id) == before == set()
 
 
+@pytest.mark.integration
 async def test_bad_arguments_are_refused(client: StorageJobsClient) -> None:
     """A non-job raises TypeError and a negative defer_by ValueError, enqueueing nothing."""
     with pytest.raises(TypeError, match="not a storage job"):
@@ -128,6 +133,7 @@ async def test_bad_arguments_are_refused(client: StorageJobsClient) -> None:
     assert await client.redis.zcard(client.queue_name) == 0
 
 
+@pytest.mark.integration
 async def test_enqueue_many_pipelines_per_thousand(
     client: StorageJobsClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -153,6 +159,7 @@ async def test_enqueue_many_pipelines_per_thousand(
     assert job_adapter.validate_json(decode(raw)["a"][0]) == jobs[1234]
 
 
+@pytest.mark.integration
 async def test_defer_by_sets_a_future_score(client: StorageJobsClient) -> None:
     """defer_by puts the run time in the future; the job reads DEFERRED, not QUEUED."""
     before = time.time() * 1000
@@ -164,6 +171,7 @@ async def test_defer_by_sets_a_future_score(client: StorageJobsClient) -> None:
     assert await client.status(handle.job_id) is JobStatus.DEFERRED
 
 
+@pytest.mark.integration
 async def test_status_follows_the_job(client: StorageJobsClient) -> None:
     """Queued, in progress, complete, failed (result or dead letter) and unknown ids."""
     handle = await client.enqueue(DELETE, job_id=f"{client.queue_name}-life")
@@ -189,6 +197,7 @@ async def test_status_follows_the_job(client: StorageJobsClient) -> None:
     assert await client.status(f"{client.queue_name}-nobody") is JobStatus.NOT_FOUND
 
 
+@pytest.mark.integration
 async def test_result_is_typed(client: StorageJobsClient) -> None:
     """A stored success comes back as the kind's result model."""
     job_id = f"{client.queue_name}-ok"
@@ -199,6 +208,7 @@ async def test_result_is_typed(client: StorageJobsClient) -> None:
     assert result == expected
 
 
+@pytest.mark.integration
 async def test_failed_result_raises_job_failed_error(client: StorageJobsClient) -> None:
     """A stored failure raises JobFailedError with the error's type, code and message."""
     job_id = f"{client.queue_name}-ko"
@@ -214,6 +224,7 @@ async def test_failed_result_raises_job_failed_error(client: StorageJobsClient) 
     )
 
 
+@pytest.mark.integration
 async def test_dead_letter_without_result_raises(client: StorageJobsClient) -> None:
     """A dead-lettered job whose result is gone still fails the waiting producer."""
     job_id = f"{client.queue_name}-lost"
@@ -229,6 +240,7 @@ async def test_dead_letter_without_result_raises(client: StorageJobsClient) -> N
     assert (info.value.error_type, info.value.message) == ("InvalidPayload", "kind: bad")
 
 
+@pytest.mark.integration
 async def test_result_times_out(client: StorageJobsClient) -> None:
     """Waiting on a job nobody runs raises TimeoutError after about the timeout."""
     handle = await client.enqueue(DELETE)
@@ -238,6 +250,7 @@ async def test_result_times_out(client: StorageJobsClient) -> None:
     assert 0.09 <= time.monotonic() - started < 1.0
 
 
+@pytest.mark.integration
 def test_sync_client_from_plain_code(client: StorageJobsClient, settings: Settings) -> None:
     """The blocking facade enqueues and reads status from code without an event loop."""
     with SyncStorageJobsClient(settings=settings) as jobs:

@@ -13,7 +13,7 @@ from storage_jobs.client import JobFailedError, JobStatus, StorageJobsClient
 from storage_jobs.devstack import FaultProxy, SeaweedFS
 from storage_jobs.jobs import CopyJob, CopyResult, DeleteJob, DeleteResult, UploadJob, UploadResult
 from storage_jobs.storage import StorageClient
-from tests.fixtures_e2e import put_many
+from tests.fixtures_e2e import fill
 from tests.workers import WorkerProcess
 
 pytestmark = pytest.mark.integration
@@ -119,12 +119,13 @@ async def test_bulk_delete_retries_only_failed_keys(
     start_worker: StartWorker,
     jobs: StorageJobsClient,
     admin_storage: StorageClient,
+    seaweedfs: SeaweedFS,
     bucket: str,
     fault_proxy: FaultProxy,
 ) -> None:
     """2,500 keys: fail-once keys are retried alone; denied keys are reported, never retried."""
     keys = [f"bulk/{i:05d}" for i in range(2500)]
-    await put_many(admin_storage, bucket, keys)
+    await fill(seaweedfs, bucket, keys)
     flaky = {keys[i]: "InternalError" for i in (3, 1500, 2499)} | {keys[10]: "SlowDown"}
     denied = {keys[i]: "AccessDenied" for i in (7, 1207)}
     fault_proxy.rules.delete_errors = {**flaky, **denied}

@@ -16,7 +16,7 @@ from storage_jobs.client import StorageJobsClient
 from storage_jobs.devstack import FaultProxy, SeaweedFS
 from storage_jobs.jobs import DeletePrefixJob, MigrateJob
 from storage_jobs.storage import StorageClient, StorageConfig
-from tests.fixtures_e2e import put_many
+from tests.fixtures_e2e import fill
 from tests.workers import WorkerProcess
 
 pytestmark = pytest.mark.integration
@@ -65,7 +65,7 @@ async def test_migration_killed_and_resumed_then_rerun_copies_nothing(
     dst = f"{bucket}-dst"
     seaweedfs.client().create_bucket(Bucket=dst)
     small = [f"data/{i:05d}.bin" for i in range(N_SMALL)]
-    await put_many(admin_storage, bucket, small, data=b"0123456789" * 100)
+    await fill(seaweedfs, bucket, small, data=b"0123456789" * 100)
     big = {f"data/big-{i}.bin": os.urandom(MiB) * 11 for i in range(3)}
     for key, data in big.items():
         await put_multipart(admin_storage, bucket, key, data)
@@ -158,7 +158,7 @@ async def test_cross_endpoint_migration(
     """Objects stream from another SeaweedFS via a named profile; a re-run copies nothing."""
     second_seaweedfs.client().create_bucket(Bucket="legacy")
     keys = [f"old/{i:03d}.txt" for i in range(300)]
-    await put_many(source_storage, "legacy", keys, data=b"legacy bytes")
+    await fill(second_seaweedfs, "legacy", keys, data=b"legacy bytes")
     big = os.urandom(MiB) * 12
     await put_multipart(source_storage, "legacy", "old/big.bin", big)
     profiles = {
@@ -192,13 +192,14 @@ async def test_prefix_delete_of_10000_keys_with_per_key_failures(
     start_worker: StartWorker,
     jobs: StorageJobsClient,
     admin_storage: StorageClient,
+    seaweedfs: SeaweedFS,
     bucket: str,
     fault_proxy: FaultProxy,
     tmp_path: Path,
 ) -> None:
     """Fail-once keys are retried and deleted; denied keys are reported and stay."""
     keys = [f"logs/{i:05d}" for i in range(10_000)]
-    await put_many(admin_storage, bucket, keys)
+    await fill(seaweedfs, bucket, keys)
     flaky = {keys[i]: "InternalError" for i in (1, 2500, 9999)} | {keys[4000]: "SlowDown"}
     denied = {keys[i]: "AccessDenied" for i in (17, 5017, 8123)}
     fault_proxy.rules.delete_errors = {**flaky, **denied}

