@@ -92,6 +92,7 @@ PUBLIC: dict[str, list[str]] = {
         "RedisProgressStore",
         "RedisTarget",
         "ResultRecord",
+        "ResultWaiter",
         "WorkerInfo",
         "build_envelope",
         "connect_redis",

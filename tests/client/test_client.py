@@ -279,6 +279,7 @@ def test_overrides_and_repr() -> None:
         _ = client.redis
 
 
+@pytest.mark.integration
 async def test_the_same_id_twice_in_one_batch_is_enqueued_once(client: StorageJobsClient) -> None:
     """Within one script call, a repeated id is added once; the second handle says so."""
     jobs = [CopyJob(src_bucket="bkt", src_key="a", dst_key=f"d{i}") for i in range(3)]
