@@ -19,7 +19,14 @@ from ._history import (
     read_history,
     record_outcome,
 )
-from ._index import PREFIX_JOBS_KEPT, ListedState, index_prefix_job, list_ids, prefix_job_ids
+from ._index import (
+    PREFIX_JOBS_KEPT,
+    ListedState,
+    index_prefix_job,
+    list_ids,
+    peek_functions,
+    prefix_job_ids,
+)
 from ._info import (
     IN_PROGRESS_LIMIT,
     KIND_SAMPLE,
@@ -95,6 +102,7 @@ __all__ = [
     "parse_envelope",
     "parse_result",
     "peek_function",
+    "peek_functions",
     "prefix_job_ids",
     "queue_depth",
     "queue_info",

@@ -11,11 +11,19 @@ import time
 from typing import TYPE_CHECKING, Literal
 
 from ._keys import QueueKeys
+from ._wire import peek_function
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-__all__ = ["PREFIX_JOBS_KEPT", "ListedState", "index_prefix_job", "list_ids", "prefix_job_ids"]
+__all__ = [
+    "PREFIX_JOBS_KEPT",
+    "ListedState",
+    "index_prefix_job",
+    "list_ids",
+    "peek_functions",
+    "prefix_job_ids",
+]
 
 PREFIX_JOBS_KEPT = 1000
 """Migrations and prefix deletes kept in the index (the oldest fall off)."""
@@ -77,3 +85,18 @@ async def prefix_job_ids(
         pipe.zcard(index)
         members, total = await pipe.execute()
     return [_text(m) for m in members], int(total)
+
+
+async def peek_functions(redis: Redis, job_ids: list[str], *, finished: bool) -> list[str | None]:
+    """The function each job names, from the first bytes of its job (or its result) key.
+
+    One pipelined ``GETRANGE`` per id: a multi-megabyte payload is never read whole.
+    """
+    if not job_ids:
+        return []
+    async with redis.pipeline(transaction=False) as pipe:
+        for job_id in job_ids:
+            key = QueueKeys.result(job_id) if finished else QueueKeys.job(job_id)
+            pipe.getrange(key, 0, 255)
+        heads: list[bytes] = await pipe.execute()
+    return [peek_function(head) if head else None for head in heads]
