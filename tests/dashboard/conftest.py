@@ -67,7 +67,7 @@ def start_dashboard(settings: Settings) -> Iterator[Callable[..., DashboardServe
     started: list[DashboardServer] = []
 
     def start(**overrides: Any) -> DashboardServer:
-        server = DashboardServer(settings.model_copy(update=overrides)).start()
+        server = DashboardServer(Settings(**{**settings.model_dump(), **overrides})).start()
         started.append(server)
         return server
 

@@ -33,6 +33,7 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
         csrf=request.state.csrf,
         actions_enabled=dashboard.access.actions_enabled,
         token_set=dashboard.access.token is not None,
+        authenticated=request.state.authenticated,
         queue=dashboard.settings.queue_name,
         path=request.scope["path"],
         **context,
