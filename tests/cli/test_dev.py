@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import signal
 import subprocess
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -42,6 +45,19 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
+def dashboard_is_up(text: str) -> None:
+    """The printed dashboard address shows the demo's dead letter and its migration."""
+    found = re.search(r"dashboard (http://127\.0\.0\.1:\d+/)", text)
+    assert found, text
+    base = found.group(1)
+    overview = json.loads(urllib.request.urlopen(base + "api/overview", timeout=10).read())
+    assert overview["queues"][0]["dead_letters"] >= 1 and overview["actions_enabled"]
+    migrations = json.loads(urllib.request.urlopen(base + "api/migrations", timeout=10).read())
+    assert [(m["kind"], m["status"], m["done"]) for m in migrations["rows"]] == [
+        ("migrate", "done", 1200)
+    ]
+
+
 def test_dev_runs_the_demo_and_ctrl_c_leaves_nothing_behind(tmp_path: Path) -> None:
     """The demo prints every job kind; SIGINT stops Redis, SeaweedFS, proxy and worker."""
     out = tmp_path / "dev.out"
@@ -58,6 +74,7 @@ def test_dev_runs_the_demo_and_ctrl_c_leaves_nothing_behind(tmp_path: Path) -> N
                 assert proc.poll() is None, out.read_text()
                 time.sleep(0.2)
             text = out.read_text()
+            dashboard_is_up(text)
             children = descendants(proc.pid)
             assert len(children) >= 3  # redis-server, weed, worker
             proc.send_signal(signal.SIGINT)

@@ -20,8 +20,9 @@ from rich.table import Table
 
 from ..client import JobFailedError, StorageJobsClient
 from ..devstack import FaultProxy, RedisServer, SeaweedFS
-from ..jobs import CopyJob, DeleteJob, UploadJob
+from ..jobs import CopyJob, DeleteJob, MigrateJob, UploadJob
 from ..settings import Settings
+from ._dev_dashboard import DevDashboard
 
 __all__ = ["DevStack", "run_demo"]
 
@@ -39,6 +40,7 @@ class DevStack:
         self.s3 = SeaweedFS(workdir / "seaweedfs")
         self.proxy: FaultProxy | None = None
         self.worker: subprocess.Popen[bytes] | None = None
+        self.dashboard: DevDashboard | None = None
         self.uploads = workdir / "uploads"
 
     @contextlib.contextmanager
@@ -62,6 +64,8 @@ class DevStack:
             with self.console.status("starting a worker"):
                 self.worker = self._start_worker()
             stack.callback(self._stop_worker)
+            self.dashboard = DevDashboard(self.settings()).start()
+            stack.callback(self.dashboard.stop)
             yield self
 
     def worker_env(self) -> dict[str, str]:
@@ -181,6 +185,18 @@ async def run_demo(stack: DevStack, console: Console) -> Table:
         table.add_row(
             "upload x1,200", "upload", "ok", "enqueue_many: one round trip per 1,000 jobs", ""
         )
+        await run(
+            "migrate tmp/ to archive",
+            "migrate",
+            MigrateJob(
+                src_bucket=DEMO_BUCKET,
+                src_prefix="tmp/",
+                dst_bucket=ARCHIVE_BUCKET,
+                dst_prefix="tmp/",
+                batch_size=100,
+            ),
+            lambda r: f"{r.copied:,} copied in batches of 100, report {r.report_key}",
+        )
         flaky = {keys[5]: "InternalError", keys[600]: "SlowDown", keys[1100]: "InternalError"}
         stack.proxy.rules.delete_errors = {**flaky, keys[42]: "AccessDenied"}
         stack.proxy.rules.delete_error_times = dict.fromkeys(flaky, 1)
@@ -213,6 +229,8 @@ def dev(exit_after_demo: bool) -> None:
             console.print(f"Redis  [bold]{stack.redis.url}[/bold]")
             console.print(f"S3     [bold]{stack.s3.endpoint_url}[/bold]")
             console.print(f"worker log {workdir / 'worker.log'}")
+            if stack.dashboard is not None:
+                console.print(f"dashboard [bold]{stack.dashboard.url}[/bold]")
             console.print(asyncio.run(run_demo(stack, console)))
             if exit_after_demo:
                 return
