@@ -17,7 +17,7 @@ from ._chart import history_svg
 from ._dashboard import dashboard_of
 from ._detail import dead_letter_detail, job_detail
 from ._params import KINDS, STATES, kind_param, paging, state_param, text_param
-from ._security import checked_form
+from ._security import checked_form, local_path
 
 __all__ = ["page_routes"]
 
@@ -35,7 +35,7 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
         token_set=dashboard.access.token is not None,
         authenticated=request.state.authenticated,
         queue=dashboard.settings.queue_name,
-        path=request.scope["path"],
+        path=local_path(request),
         **context,
     )
     return HTMLResponse(page, status_code=status_code)

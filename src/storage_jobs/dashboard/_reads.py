@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 
 __all__ = ["FILTER_WINDOW", "IN_PROGRESS_CHECKED", "WORKER_HORIZON", "Reader", "kind_of"]
 
-IN_PROGRESS_CHECKED = 5000
+IN_PROGRESS_CHECKED = 1000
 """Oldest ready jobs checked for a lease on the overview (workers take the oldest first)."""
 
 WORKER_HORIZON = 600.0
@@ -192,7 +192,7 @@ class Reader:
         position, looked, total = offset, 0, 0
         while len(found) < limit and looked < FILTER_WINDOW:
             listed, total = await list_ids(
-                self.redis, self.queue, status, offset=position, limit=_CHUNK
+                self.redis, self.queue, status, offset=position, limit=min(_CHUNK, 2 * limit)
             )
             if not listed:
                 break

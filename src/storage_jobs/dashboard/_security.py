@@ -32,6 +32,7 @@ __all__ = [
     "Access",
     "AccessMiddleware",
     "checked_form",
+    "local_path",
 ]
 
 COOKIE = "sj_dashboard"
@@ -83,6 +84,13 @@ class Access:
         return hmac.new(self.key, f"csrf:{sid}".encode(), hashlib.sha256).hexdigest()
 
 
+def local_path(request: Request) -> str:
+    """The path inside the dashboard (Starlette keeps a mount's prefix in ``path``)."""
+    path: str = request.scope["path"]
+    root: str = request.scope.get("root_path", "")
+    return path[len(root) :] or "/" if root and path.startswith(root) else path
+
+
 def _bearer(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
@@ -118,7 +126,7 @@ class AccessMiddleware(BaseHTTPMiddleware):
         request.state.by_bearer = by_bearer
         request.state.authenticated = authenticated
         request.state.csrf = access.csrf_for(session["sid"])
-        path = request.scope["path"]
+        path = local_path(request)
         if authenticated or path.startswith(_PUBLIC):
             response = await call_next(request)
         elif path.startswith("/api/"):
