@@ -46,7 +46,8 @@
       el.value = value || 0;
       return;
     }
-    el.textContent = show(value, el.dataset.fmt);
+    const text = show(value, el.dataset.fmt);
+    el.textContent = text === "" && el.dataset.empty ? el.dataset.empty : text;
   }
 
   async function tick() {
