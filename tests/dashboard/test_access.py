@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import httpx
 import pytest
+import structlog.testing
 from playwright.async_api import Page, expect
 
 from storage_jobs.client import StorageJobsClient
@@ -139,9 +140,14 @@ async def test_a_post_without_the_csrf_token_is_refused(
                 await http.post("/actions/dead-letters", data={**form, **bad})
             ).status_code == 403
         assert await store.get(job_id) is not None
-        done = await http.post("/actions/dead-letters", data={**form, "csrf": csrf_of(page.text)})
+        with structlog.testing.capture_logs() as logs:
+            done = await http.post(
+                "/actions/dead-letters", data={**form, "csrf": csrf_of(page.text)}
+            )
         assert done.status_code == 200
     assert await store.get(job_id) is None
+    actions = [e for e in logs if e["event"] == "dashboard.action"]
+    assert [(e["action"], e["ids"], e["done"]) for e in actions] == [("drop", [job_id], 1)]
 
 
 async def test_every_answer_carries_the_security_headers(
