@@ -113,6 +113,10 @@ class Settings(BaseSettings):
     report_bucket: str | None = None
     report_prefix: str = "storage-jobs-reports/"
 
+    # The dashboard
+    dashboard_token: SecretStr | None = None
+    dashboard_actions: bool = False
+
     @field_validator("upload_roots", mode="before")
     @classmethod
     def _split_roots(cls, value: Any) -> Any:

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -155,12 +156,26 @@ def start_dev(tmp_path: Path) -> Iterator[StartDev]:
         remove_weed_litter(run.weed_argv)
 
 
+def dashboard_is_up(text: str) -> None:
+    """The printed dashboard address shows the demo's dead letter and its migration."""
+    found = re.search(r"dashboard (http://127\.0\.0\.1:\d+/)", text)
+    assert found, text
+    base = found.group(1)
+    overview = json.loads(urllib.request.urlopen(base + "api/overview", timeout=10).read())
+    assert overview["queues"][0]["dead_letters"] >= 1 and overview["actions_enabled"]
+    migrations = json.loads(urllib.request.urlopen(base + "api/migrations", timeout=10).read())
+    assert [(m["kind"], m["status"], m["done"]) for m in migrations["rows"]] == [
+        ("migrate", "done", 1200)
+    ]
+
+
 @pytest.mark.integration
 def test_dev_runs_the_demo_and_ctrl_c_leaves_nothing_behind(start_dev: StartDev) -> None:
     """The demo prints every job kind; SIGINT stops Redis, SeaweedFS, proxy and worker."""
     run = start_dev()
     run.wait_for("Press Ctrl-C")
     text = run.text()
+    dashboard_is_up(text)
     run.proc.send_signal(signal.SIGINT)
     assert run.proc.wait(60) == 0, run.text()
     for row in ("upload bytes", "upload 20 MiB file", "copy to archive", "bulk delete"):

@@ -23,8 +23,9 @@ from rich.table import Table
 from ..client import JobFailedError, StorageJobsClient
 from ..devstack import FaultProxy, RedisServer, SeaweedFS
 from ..devstack.processes import spawn, stop_process_group
-from ..jobs import CopyJob, DeleteJob, DeleteResult, UploadJob
+from ..jobs import CopyJob, DeleteJob, DeleteResult, MigrateJob, UploadJob
 from ..settings import Settings
+from ._dev_dashboard import DevDashboard
 
 __all__ = ["DevStack", "delete_details", "retry_rounds", "run_demo"]
 
@@ -47,6 +48,7 @@ class DevStack:
         self.s3 = SeaweedFS(workdir / "seaweedfs")
         self.proxy: FaultProxy | None = None
         self.worker: subprocess.Popen[bytes] | None = None
+        self.dashboard: DevDashboard | None = None
         self.uploads = workdir / "uploads"
 
     @contextlib.contextmanager
@@ -74,6 +76,9 @@ class DevStack:
             stack.callback(self._stop_worker)
             with self.console.status("starting a worker"):
                 self.worker = self._start_worker()
+            self.dashboard = DevDashboard(self.settings())
+            stack.callback(self.dashboard.stop)
+            self.dashboard.start()
             yield self
 
     def worker_env(self) -> dict[str, str]:
@@ -185,6 +190,18 @@ async def run_demo(stack: DevStack, console: Console) -> Table:
             await asyncio.gather(*(h.result(timeout=120) for h in handles))
         table.add_row(
             "upload x1,200", "upload", "ok", "enqueue_many: one round trip per 1,000 jobs", ""
+        )
+        await run(
+            "migrate tmp/ to archive",
+            "migrate",
+            MigrateJob(
+                src_bucket=DEMO_BUCKET,
+                src_prefix="tmp/",
+                dst_bucket=ARCHIVE_BUCKET,
+                dst_prefix="tmp/",
+                batch_size=100,
+            ),
+            lambda r: f"{r.copied:,} copied in batches of 100, report {r.report_key}",
         )
         flaky = {keys[5]: "InternalError", keys[600]: "SlowDown", keys[1100]: "InternalError"}
         stack.proxy.rules.delete_errors = {**flaky, keys[42]: "AccessDenied"}
@@ -322,6 +339,8 @@ def dev(exit_after_demo: bool) -> None:
                 console.print(f"Redis  [bold]{stack.redis.url}[/bold]")
                 console.print(f"S3     [bold]{stack.s3.endpoint_url}[/bold]")
                 console.print(f"worker log {workdir / 'worker.log'}")
+                if stack.dashboard is not None:
+                    console.print(f"dashboard [bold]{stack.dashboard.url}[/bold]")
                 console.print(signals.run(run_demo(stack, console)))
                 if exit_after_demo:
                     return

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ._dashboard_cmd import dashboard
 from ._deadletters_cmd import dead_letters
 from ._dev_cmd import dev
 from ._enqueue_cmd import enqueue
@@ -32,6 +33,7 @@ for command in (
     queue,
     health,
     dead_letters,
+    dashboard,
     migrate,
     delete_prefix,
     progress,

@@ -11,6 +11,22 @@ from ._connection import RedisTarget, connect_redis, redis_password
 from ._deadletters import MAX_KEPT_PAYLOAD, DeadLetter, DeadLetterStore
 from ._enqueue import Enqueuer, NewJob
 from ._heartbeat import Heartbeat, read_heartbeats, remove_heartbeat, write_heartbeat
+from ._history import (
+    FINISHED_KEPT,
+    HISTORY_TTL,
+    MinuteCounts,
+    Outcome,
+    read_history,
+    record_outcome,
+)
+from ._index import (
+    PREFIX_JOBS_KEPT,
+    ListedState,
+    index_prefix_job,
+    list_ids,
+    peek_functions,
+    prefix_job_ids,
+)
 from ._info import (
     IN_PROGRESS_LIMIT,
     KIND_SAMPLE,
@@ -23,6 +39,7 @@ from ._info import (
     queue_depth,
     queue_info,
 )
+from ._job_record import JobRecord, read_job
 from ._job_state import RedisJobState
 from ._keys import QueueKeys, state_key
 from ._progress import RedisProgressStore
@@ -44,9 +61,12 @@ from ._wire import (
 )
 
 __all__ = [
+    "FINISHED_KEPT",
+    "HISTORY_TTL",
     "IN_PROGRESS_LIMIT",
     "KIND_SAMPLE",
     "MAX_KEPT_PAYLOAD",
+    "PREFIX_JOBS_KEPT",
     "UNREADABLE_KIND",
     "DeadLetter",
     "DeadLetterStore",
@@ -55,8 +75,12 @@ __all__ = [
     "ErrorRecord",
     "Heartbeat",
     "JobFailure",
+    "JobRecord",
     "JobStatus",
+    "ListedState",
+    "MinuteCounts",
     "NewJob",
+    "Outcome",
     "QueueDepth",
     "QueueInfo",
     "QueueKeys",
@@ -72,17 +96,24 @@ __all__ = [
     "describe_validation_error",
     "encode",
     "error_record",
+    "index_prefix_job",
     "job_kinds",
     "lease_holder",
+    "list_ids",
     "live_workers",
     "parse_envelope",
     "parse_result",
     "peek_function",
+    "peek_functions",
+    "prefix_job_ids",
     "queue_depth",
     "queue_info",
     "read_heartbeats",
+    "read_history",
+    "read_job",
     "read_outcome",
     "read_status",
+    "record_outcome",
     "redis_password",
     "remove_heartbeat",
     "state_key",

@@ -152,6 +152,15 @@ class DeadLetterStore:
         raw = await cast(Awaitable[bytes | None], self.redis.hget(self.keys.dead_data, job_id))
         return None if raw is None else DeadLetter.model_validate_json(raw)
 
+    async def get_many(self, job_ids: builtins.list[str]) -> builtins.list[DeadLetter]:
+        """The dead letters of these jobs (one ``HMGET``), in order; missing ones left out."""
+        if not job_ids:
+            return []
+        raws = await cast(
+            Awaitable[builtins.list[bytes | None]], self.redis.hmget(self.keys.dead_data, job_ids)
+        )
+        return [DeadLetter.model_validate_json(r) for r in raws if r is not None]
+
     async def list(self, *, offset: int = 0, limit: int = 100) -> list[DeadLetter]:
         """Dead letters, oldest first."""
         ids = await self.redis.zrange(self.keys.dead_index, offset, offset + limit - 1)

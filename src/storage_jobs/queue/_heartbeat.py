@@ -34,6 +34,7 @@ class Heartbeat(BaseModel):
         jobs_retried: Retries it scheduled since it started.
         jobs_ongoing: Jobs it is running.
         max_jobs: Jobs it runs at once at most.
+        version: The storage-jobs version it runs.
     """
 
     worker_id: str
@@ -46,6 +47,7 @@ class Heartbeat(BaseModel):
     jobs_retried: int | None = None
     jobs_ongoing: int | None = None
     max_jobs: int | None = None
+    version: str | None = None
 
 
 async def write_heartbeat(

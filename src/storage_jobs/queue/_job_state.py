@@ -19,13 +19,14 @@ STATE_TTL = 7 * 24 * 3600
 class RedisJobState:
     """``jobs.JobState`` over one Redis connection."""
 
-    def __init__(self, redis: Redis, *, ttl: int = STATE_TTL) -> None:
+    def __init__(self, redis: Redis, *, ttl: int = STATE_TTL, queue: str | None = None) -> None:
         self.redis = redis
         self.ttl = ttl
+        self.queue = queue  # prefix jobs started here are indexed under this queue
 
     def progress(self, migration_id: str) -> RedisProgressStore:
         """The progress store of a prefix job."""
-        return RedisProgressStore(self.redis, migration_id)
+        return RedisProgressStore(self.redis, migration_id, queue=self.queue)
 
     def delete(self, job_id: str, scope: str) -> RedisDeleteState:
         """The state of one bulk delete of a job."""

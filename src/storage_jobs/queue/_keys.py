@@ -85,3 +85,16 @@ class QueueKeys:
     def done_channel(self) -> str:
         """Pub/sub channel the worker announces finished job ids on (a JSON list per batch)."""
         return f"storage-jobs:{self.queue}:done"
+
+    def finished(self, outcome: str) -> str:
+        """Capped sorted set of recently finished job ids (``complete`` or ``failed``) by time."""
+        return f"storage-jobs:{self.queue}:finished:{outcome}"
+
+    def history(self, minute: int) -> str:
+        """Hash of one minute's outcome counters (``minute`` is Unix time // 60); expires."""
+        return f"storage-jobs:{self.queue}:history:{minute}"
+
+    @property
+    def prefix_jobs(self) -> str:
+        """Capped sorted set of migration and prefix delete ids by start time."""
+        return f"storage-jobs:{self.queue}:prefix-jobs"

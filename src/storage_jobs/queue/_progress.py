@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from ..jobs import MigrationProgress
+from ._index import index_prefix_job
 from ._keys import state_key
 
 if TYPE_CHECKING:
@@ -42,9 +43,10 @@ _TTL = 14 * 24 * 3600
 class RedisProgressStore:
     """One prefix job's progress in Redis (``jobs.ProgressStore``)."""
 
-    def __init__(self, redis: Redis, migration_id: str) -> None:
+    def __init__(self, redis: Redis, migration_id: str, *, queue: str | None = None) -> None:
         self.redis = redis
         self.migration_id = migration_id
+        self.queue = queue  # where start() indexes the job for the dashboard; None: nowhere
         self.hash = state_key(migration_id, "progress")
         self.records = state_key(migration_id, "records")
         self.batches = state_key(migration_id, "batches")
@@ -63,6 +65,8 @@ class RedisProgressStore:
             tx.hset(self.hash, mapping={"kind": kind, "dry_run": int(dry_run)})
             tx.expire(self.hash, _TTL)
             await tx.execute()
+        if self.queue is not None:
+            await index_prefix_job(self.redis, self.queue, self.migration_id)
 
     async def get(self, field: str) -> str | None:
         """One raw field."""

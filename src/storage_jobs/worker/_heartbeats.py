@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import time
+from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING
 
 from ..queue import Heartbeat, remove_heartbeat, write_heartbeat
@@ -26,6 +27,7 @@ class Heartbeats:
         self.started_at = time.time()
         self.host = socket.gethostname()
         self.last = 0.0
+        self.version = _version()
 
     def due(self, now: float) -> bool:
         """Whether a heartbeat is due."""
@@ -55,6 +57,7 @@ class Heartbeats:
             jobs_retried=retried,
             jobs_ongoing=ongoing,
             max_jobs=self.max_jobs,
+            version=self.version,
         )
         await write_heartbeat(
             redis, self.queue_name, beat, ttl=self.interval * 3, also=arq_health_key
@@ -63,3 +66,10 @@ class Heartbeats:
     async def stop(self, redis: Redis) -> None:
         """Removes the heartbeat so the worker stops counting as live."""
         await remove_heartbeat(redis, self.queue_name, self.worker_id)
+
+
+def _version() -> str | None:
+    try:
+        return version("storage-jobs")
+    except PackageNotFoundError:
+        return None

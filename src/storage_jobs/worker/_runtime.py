@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from arq.worker import Retry
 from pydantic import BaseModel, ValidationError
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..jobs import (
@@ -31,6 +32,7 @@ from ..queue import (
     Enqueuer,
     JobFailure,
     NewJob,
+    Outcome,
     QueueKeys,
     RedisJobState,
     decode,
@@ -38,6 +40,7 @@ from ..queue import (
     error_record,
     parse_envelope,
     parse_result,
+    record_outcome,
 )
 from ..storage import StorageClient
 from ._handlers import handler_for
@@ -96,6 +99,25 @@ class WorkerRuntime:
             Retry: For a transient failure with attempts left (arq re-queues with a delay).
             JobFailure: For a permanent failure; the job is dead-lettered first.
         """
+        job_id = str(ctx["job_id"])
+        try:
+            data = await self._measured(spec, ctx, args, kwargs)
+        except Exception as exc:
+            await self._history(job_id, _outcome(exc))
+            raise
+        await self._history(job_id, "success")
+        return data
+
+    async def _history(self, job_id: str, outcome: Outcome) -> None:
+        # The dashboard's chart and finished-jobs list; never worth failing a job over.
+        try:
+            await record_outcome(self.redis, self.settings.queue_name, job_id, outcome)
+        except (RedisError, OSError) as exc:
+            self.log.warning("history.unavailable", job_id=job_id, error=type(exc).__name__)
+
+    async def _measured(
+        self, spec: JobSpec, ctx: dict[str, Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> dict[str, Any]:
         metrics = self.metrics
         if metrics is None:
             return await self._execute(spec, ctx, args, kwargs)
@@ -136,7 +158,7 @@ class WorkerRuntime:
             job_id=job_id,
             attempt=attempt,
             storage=self.storage,
-            state=RedisJobState(self.redis),
+            state=RedisJobState(self.redis, queue=self.settings.queue_name),
             limits=self.limits,
             retry=budget.delete_key(),
             object_retry=budget.migrate_object(),
@@ -240,7 +262,7 @@ class WorkerRuntime:
         )
 
 
-def _outcome(exc: BaseException) -> str:
+def _outcome(exc: BaseException) -> Outcome:
     """The metrics outcome of an attempt that raised."""
     if isinstance(exc, Retry):
         return "retry"

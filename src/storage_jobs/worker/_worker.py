@@ -37,7 +37,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..jobs import spec_for_name
 from ..metrics import WorkerMetrics
-from ..queue import QueueKeys
+from ..queue import QueueKeys, record_outcome
 from ._dead_letters import keep_timed_out, keep_unrun_failure
 from ._finisher import Finish, Finisher
 from ._heartbeats import Heartbeats
@@ -308,6 +308,11 @@ class StorageWorker(Worker):
             invalid = kept.error_type == "InvalidPayload"
             metrics.job_finished(kind, "invalid" if invalid else "failed")
             metrics.dead_lettered(kind)
+        with contextlib.suppress(RedisError):  # the dashboard's history; not worth failing on
+            invalid = kept.error_type == "InvalidPayload"
+            await record_outcome(
+                self.pool, self.queue_name, job_id, "invalid" if invalid else "failed"
+            )
         await super().finish_failed_job(job_id, kept.result_data)
         # arq leaves a job's abort marker when it fails before running; tidy it like finish_job.
         await self.pool.zrem(abort_jobs_ss, job_id)

@@ -1,0 +1,45 @@
+"""A web dashboard for the queue: queues, jobs, migrations, dead letters and workers.
+
+``create_app(settings)`` returns a Starlette (ASGI) app; serve it with ``storage-jobs
+dashboard`` or mount it in a FastAPI or Starlette app (``app.mount("/jobs", create_app(s))``).
+Pages are rendered on the server and kept current by a small script polling the JSON API under
+``/api/``; every API answer is a pydantic model (exported here).
+"""
+
+from ._app import create_app
+from ._models import (
+    ActionResult,
+    DeadLetterDetail,
+    DeadLetterPage,
+    DeadLetterRow,
+    FailedKey,
+    JobDetail,
+    JobPage,
+    JobRow,
+    Overview,
+    PrefixJobPage,
+    PrefixJobProgress,
+    QueueCounts,
+    QueueOverview,
+    WorkerRow,
+    WorkersPage,
+)
+
+__all__ = [
+    "ActionResult",
+    "DeadLetterDetail",
+    "DeadLetterPage",
+    "DeadLetterRow",
+    "FailedKey",
+    "JobDetail",
+    "JobPage",
+    "JobRow",
+    "Overview",
+    "PrefixJobPage",
+    "PrefixJobProgress",
+    "QueueCounts",
+    "QueueOverview",
+    "WorkerRow",
+    "WorkersPage",
+    "create_app",
+]

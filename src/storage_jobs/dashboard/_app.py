@@ -1,0 +1,55 @@
+"""The dashboard application: routes, the access middleware and one ``Dashboard``."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+
+import structlog
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
+
+from ._api import api_routes
+from ._dashboard import HERE, Dashboard, template_environment
+from ._pages import page_routes
+from ._security import Access, AccessMiddleware
+
+if TYPE_CHECKING:
+    from ..settings import Settings
+
+__all__ = ["create_app"]
+
+
+def create_app(settings: Settings) -> Starlette:
+    """The dashboard as an ASGI app: serve it, or mount it (``app.mount("/jobs", ...)``).
+
+    Args:
+        settings: The queue to show, and ``dashboard_token`` / ``dashboard_actions``.
+    """
+    access = Access.build(settings.dashboard_token, settings.dashboard_actions)
+    dashboard = Dashboard(
+        settings=settings,
+        access=access,
+        templates=template_environment(),
+        log=structlog.get_logger("storage_jobs.dashboard"),
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        yield
+        await dashboard.close()
+
+    app = Starlette(
+        routes=[
+            *page_routes(),
+            *api_routes(),
+            Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+        ],
+        middleware=[Middleware(AccessMiddleware, access=access)],
+        lifespan=lifespan,
+    )
+    app.state.dashboard = dashboard
+    return app

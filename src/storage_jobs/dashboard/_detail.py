@@ -1,0 +1,100 @@
+"""One job's detail and one dead letter's, built from a single read of what Redis holds."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..queue import DeadLetterStore, JobStatus, RedisProgressStore, read_job
+from ._models import DeadLetterDetail, FailedKey, JobDetail, PrefixJobProgress
+from ._payload import shown_payload, shown_value
+from ._reads import kind_of, letter_row, progress_row
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+__all__ = ["MAX_FAILED_KEYS", "dead_letter_detail", "job_detail"]
+
+MAX_FAILED_KEYS = 1000
+"""Per-key failures of a delete shown at most (the total is given)."""
+
+_PREFIX_KINDS = ("migrate", "delete_prefix")
+
+
+def _failed_keys(value: Any) -> tuple[list[FailedKey], int]:
+    failed = value.get("failed") if isinstance(value, dict) else None
+    if not isinstance(failed, list):
+        return [], 0
+    rows = [
+        FailedKey(
+            key=str(f.get("key", "")),
+            code=str(f.get("code", "")),
+            message=str(f.get("message", ""))[:300],
+        )
+        for f in failed[:MAX_FAILED_KEYS]
+        if isinstance(f, dict)
+    ]
+    return rows, len(failed)
+
+
+async def job_detail(redis: Redis, queue: str, job_id: str) -> JobDetail | None:
+    """Everything about a job, or None when Redis knows nothing of it."""
+    record = await read_job(redis, queue, job_id)
+    if record.status == JobStatus.NOT_FOUND and record.payload is None:
+        return None
+    kind = kind_of(record.function)
+    result = error_type = error_code = error_message = None
+    failed: list[FailedKey] = []
+    failed_total = 0
+    if record.result is not None and record.result.success:
+        value = record.result.value
+        failed, failed_total = _failed_keys(value)
+        if isinstance(value, dict):
+            value = {k: v for k, v in value.items() if k != "failed"}
+        result = shown_value(value)
+    elif record.result is not None:
+        error = record.result.error
+        error_type, error_code, error_message = error.error_type, error.code, error.message
+    elif record.dead_letter is not None:
+        letter = record.dead_letter
+        error_type, error_code, error_message = letter.error_type, letter.code, letter.message
+    payload = shown_payload(record.payload)
+    if payload is None and record.dead_letter is not None:
+        letter = record.dead_letter
+        payload = shown_payload(letter.payload, letter.payload_encoding)
+    progress: PrefixJobProgress | None = None
+    if kind in _PREFIX_KINDS:
+        progress = progress_row(await RedisProgressStore(redis, job_id).read())
+    return JobDetail(
+        job_id=job_id,
+        status=str(record.status),
+        kind=kind,
+        function=record.function,
+        payload=payload,
+        enqueued_at=record.enqueued_at,
+        run_at=record.run_at,
+        started_at=record.started_at,
+        finished_at=record.finished_at,
+        attempts=record.attempts,
+        lease_holder=record.lease_holder,
+        result=result,
+        error_type=error_type,
+        error_code=error_code,
+        error_message=error_message,
+        failed_keys=failed,
+        failed_keys_total=failed_total,
+        dead_letter=record.dead_letter is not None,
+        progress=progress,
+    )
+
+
+async def dead_letter_detail(redis: Redis, queue: str, job_id: str) -> DeadLetterDetail | None:
+    """A dead letter with its payload fit to show, or None."""
+    letter = await DeadLetterStore(redis, queue).get(job_id)
+    if letter is None:
+        return None
+    return DeadLetterDetail(
+        letter=letter_row(letter),
+        payload=shown_payload(letter.payload, letter.payload_encoding),
+        payload_encoding=letter.payload_encoding,
+        payload_truncated=letter.payload_truncated,
+    )

@@ -1,0 +1,247 @@
+"""The JSON API's answers: one pydantic model per answer, also what the pages render."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from ..queue import MinuteCounts
+
+__all__ = [
+    "ActionResult",
+    "DeadLetterDetail",
+    "DeadLetterPage",
+    "DeadLetterRow",
+    "FailedKey",
+    "JobDetail",
+    "JobPage",
+    "JobRow",
+    "Overview",
+    "PrefixJobPage",
+    "PrefixJobProgress",
+    "QueueCounts",
+    "QueueOverview",
+    "WorkerRow",
+    "WorkersPage",
+]
+
+
+class _Answer(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class QueueCounts(_Answer):
+    """A queue's (or, with lanes, one lane's) counts.
+
+    Attributes:
+        ready: Jobs due now that no worker has taken.
+        in_progress: Jobs a worker holds a lease on.
+        deferred: Jobs due later (deferred, or retries backing off).
+        oldest_age: Seconds the oldest ready job has waited.
+        in_progress_exact: False when only the oldest ready jobs were checked for a lease.
+    """
+
+    ready: int
+    in_progress: int
+    deferred: int
+    oldest_age: float
+    in_progress_exact: bool = True
+
+
+class QueueOverview(_Answer):
+    """One queue on the overview (lanes and paused, from issue 12, become one field each)."""
+
+    queue: str
+    counts: QueueCounts
+    dead_letters: int
+
+
+class WorkerRow(_Answer):
+    """One worker with a heartbeat in the last ``WORKER_HORIZON`` seconds."""
+
+    worker_id: str
+    host: str | None
+    pid: int | None
+    version: str | None
+    heartbeat_age: float
+    running: int | None
+    max_jobs: int | None
+    jobs_complete: int | None
+    jobs_failed: int | None
+    started_at: float | None
+    stale: bool
+
+
+class Overview(_Answer):
+    """The overview page: queues, live workers, the last hour's outcomes."""
+
+    at: float
+    queues: list[QueueOverview]
+    workers: list[WorkerRow]
+    history: list[MinuteCounts]
+    actions_enabled: bool
+
+
+class JobRow(_Answer):
+    """One job in a list."""
+
+    job_id: str
+    status: str
+    kind: str | None
+    at: float | None  # run-at for queued/deferred, finish time for finished, failure for dead
+
+
+class JobPage(_Answer):
+    """One page of jobs in one state.
+
+    Attributes:
+        total: Jobs in that state (the index's size; finished jobs: the recent ones kept).
+        next_offset: Where the next page starts, or None at the end.
+        kind_window: With a kind filter, how many jobs of the state were looked at for this
+            page (a bounded window, never a scan of the whole state).
+    """
+
+    status: str
+    kind: str | None
+    offset: int
+    limit: int
+    total: int
+    next_offset: int | None
+    rows: list[JobRow]
+    kind_window: int | None = None
+
+
+class FailedKey(_Answer):
+    """One key a delete could not remove."""
+
+    key: str
+    code: str
+    message: str
+
+
+class JobDetail(_Answer):
+    """Everything about one job, its payload's inline data truncated and nothing secret."""
+
+    job_id: str
+    status: str
+    kind: str | None
+    function: str | None
+    payload: Any
+    enqueued_at: float | None
+    run_at: float | None
+    started_at: float | None
+    finished_at: float | None
+    attempts: int
+    lease_holder: str | None
+    result: Any
+    error_type: str | None
+    error_code: str | None
+    error_message: str | None
+    failed_keys: list[FailedKey]
+    failed_keys_total: int
+    dead_letter: bool
+    progress: PrefixJobProgress | None
+
+
+class PrefixJobProgress(_Answer):
+    """Where a migration or prefix delete stands, with its rate and ETA.
+
+    Attributes:
+        fraction: Objects with an outcome / objects listed (None before anything is listed).
+        rate: Objects per second since it started.
+        byte_rate: Bytes copied per second since it started.
+        eta_seconds: Seconds left at that rate, once the listing is complete.
+        report: ``bucket/key`` of the completion report, once written.
+    """
+
+    migration_id: str
+    kind: str
+    status: str
+    dry_run: bool
+    listed: int
+    done: int
+    skipped: int
+    failed: int
+    bytes: int
+    listing_done: bool
+    fraction: float | None
+    rate: float | None
+    byte_rate: float | None
+    eta_seconds: float | None
+    started_at: float | None
+    finished_at: float | None
+    report: str | None
+
+
+class PrefixJobPage(_Answer):
+    """One page of migrations and prefix deletes, newest first."""
+
+    offset: int
+    limit: int
+    total: int
+    rows: list[PrefixJobProgress]
+
+
+class DeadLetterRow(_Answer):
+    """One dead letter in the list."""
+
+    job_id: str
+    kind: str | None
+    function: str | None
+    error_type: str
+    code: str | None
+    message: str
+    attempts: int
+    failed_at: float
+
+
+class DeadLetterPage(_Answer):
+    """One page of dead letters, newest first, optionally filtered by kind and error type.
+
+    Attributes:
+        total: Dead letters of the queue.
+        window: With a filter, how many dead letters were looked at for this page.
+    """
+
+    kind: str | None
+    error_type: str | None
+    offset: int
+    limit: int
+    total: int
+    next_offset: int | None
+    rows: list[DeadLetterRow]
+    window: int | None = None
+
+
+class DeadLetterDetail(_Answer):
+    """One dead letter with its payload (inline data truncated, nothing secret)."""
+
+    letter: DeadLetterRow
+    payload: Any
+    payload_encoding: str
+    payload_truncated: bool
+
+
+class WorkersPage(_Answer):
+    """Every worker heard from lately; ``stale`` ones missed three heartbeats."""
+
+    stale_after: float
+    workers: list[WorkerRow]
+
+
+class ActionResult(_Answer):
+    """What an action did.
+
+    Attributes:
+        action: ``replay`` or ``drop`` (issue 12 adds cancel, pause, resume).
+        done: Ids it was applied to.
+        refused: Id -> why not.
+    """
+
+    action: str
+    done: list[str]
+    refused: dict[str, str]
+
+
+JobDetail.model_rebuild()

@@ -1,0 +1,285 @@
+"""The dashboard's read side: every answer built from a bounded number of Redis commands.
+
+Nothing here scans the keyspace: counts come from sorted-set cardinalities, lists from one
+range of an index, kinds from the first bytes of each listed job.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ..jobs import MigrationProgress, spec_for_name
+from ..queue import (
+    DeadLetter,
+    DeadLetterStore,
+    ListedState,
+    RedisProgressStore,
+    list_ids,
+    peek_functions,
+    prefix_job_ids,
+    queue_depth,
+    read_heartbeats,
+    read_history,
+)
+from ._models import (
+    DeadLetterPage,
+    DeadLetterRow,
+    JobPage,
+    JobRow,
+    Overview,
+    PrefixJobPage,
+    PrefixJobProgress,
+    QueueCounts,
+    QueueOverview,
+    WorkerRow,
+    WorkersPage,
+)
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+    from ..settings import Settings
+
+__all__ = ["FILTER_WINDOW", "IN_PROGRESS_CHECKED", "WORKER_HORIZON", "Reader", "kind_of"]
+
+IN_PROGRESS_CHECKED = 1000
+"""Oldest ready jobs checked for a lease on the overview (workers take the oldest first)."""
+
+WORKER_HORIZON = 600.0
+"""Seconds a silent worker stays on the workers page, marked stale."""
+
+FILTER_WINDOW = 2000
+"""Jobs (or dead letters) looked at for one filtered page, at most."""
+
+_CHUNK = 500
+
+
+def kind_of(function: str | None) -> str | None:
+    """The job kind a queue function name stands for."""
+    spec = spec_for_name(function) if function else None
+    return spec.kind if spec is not None else None
+
+
+def letter_row(letter: DeadLetter) -> DeadLetterRow:
+    return DeadLetterRow(
+        job_id=letter.job_id,
+        kind=kind_of(letter.function),
+        function=letter.function,
+        error_type=letter.error_type,
+        code=letter.code,
+        message=letter.message[:300],
+        attempts=letter.attempts,
+        failed_at=letter.failed_at,
+    )
+
+
+def progress_row(progress: MigrationProgress, now: float | None = None) -> PrefixJobProgress:
+    """A prefix job's progress with its rate since it started and the ETA at that rate."""
+    now = time.time() if now is None else now
+    processed = progress.processed
+    end = progress.finished_at or now
+    elapsed = end - progress.started_at if progress.started_at is not None else 0.0
+    rate = processed / elapsed if elapsed > 0 else None
+    byte_rate = progress.bytes / elapsed if elapsed > 0 else None
+    fraction = min(1.0, processed / progress.listed) if progress.listed else None
+    eta = None
+    if progress.finished:
+        eta = 0.0
+    elif progress.listing_done and rate:
+        eta = max(0.0, (progress.listed - processed) / rate)
+    report = None
+    if progress.report_bucket and progress.report_key:
+        report = f"{progress.report_bucket}/{progress.report_key}"
+    return PrefixJobProgress(
+        migration_id=progress.migration_id,
+        kind=progress.kind,
+        status=progress.status,
+        dry_run=progress.dry_run,
+        listed=progress.listed,
+        done=progress.done,
+        skipped=progress.skipped,
+        failed=progress.failed,
+        bytes=progress.bytes,
+        listing_done=progress.listing_done,
+        fraction=fraction,
+        rate=rate,
+        byte_rate=byte_rate,
+        eta_seconds=eta,
+        started_at=progress.started_at,
+        finished_at=progress.finished_at,
+        report=report,
+    )
+
+
+@dataclass(frozen=True)
+class Reader:
+    """Reads one queue for the dashboard."""
+
+    redis: Redis
+    settings: Settings
+
+    @property
+    def queue(self) -> str:
+        """The queue name."""
+        return self.settings.queue_name
+
+    @property
+    def stale_after(self) -> float:
+        """Seconds after which a worker counts as stale (three missed heartbeats)."""
+        return 3 * self.settings.health_check_interval
+
+    async def overview(self, *, actions_enabled: bool) -> Overview:
+        """Counts, live workers and the last hour's outcomes."""
+        depth = await queue_depth(self.redis, self.queue, in_progress_limit=IN_PROGRESS_CHECKED)
+        dead = await DeadLetterStore(self.redis, self.queue).count()
+        workers = await self.workers()
+        counts = QueueCounts(
+            ready=depth.depth,
+            in_progress=depth.in_progress,
+            deferred=depth.deferred,
+            oldest_age=depth.oldest_age,
+            in_progress_exact=depth.in_progress_exact,
+        )
+        return Overview(
+            at=time.time(),
+            queues=[QueueOverview(queue=self.queue, counts=counts, dead_letters=dead)],
+            workers=[w for w in workers.workers if not w.stale],
+            history=await read_history(self.redis, self.queue),
+            actions_enabled=actions_enabled,
+        )
+
+    async def workers(self) -> WorkersPage:
+        """Workers heard from in the last ``WORKER_HORIZON`` seconds, stale ones marked."""
+        rows = []
+        for beat, age in await read_heartbeats(self.redis, self.queue, max_age=WORKER_HORIZON):
+            rows.append(
+                WorkerRow(
+                    worker_id=beat.worker_id,
+                    host=beat.host,
+                    pid=beat.pid,
+                    version=beat.version,
+                    heartbeat_age=age,
+                    running=beat.jobs_ongoing,
+                    max_jobs=beat.max_jobs,
+                    jobs_complete=beat.jobs_complete,
+                    jobs_failed=beat.jobs_failed,
+                    started_at=beat.started_at,
+                    stale=age > self.stale_after,
+                )
+            )
+        return WorkersPage(stale_after=self.stale_after, workers=rows)
+
+    async def jobs(self, status: ListedState, kind: str | None, offset: int, limit: int) -> JobPage:
+        """One page of jobs in a state; with a kind, filtered over a bounded window."""
+        if kind is None:
+            listed, total = await list_ids(
+                self.redis, self.queue, status, offset=offset, limit=limit
+            )
+            rows = await self._job_rows(status, listed)
+            more = offset + len(listed) < total
+            return JobPage(
+                status=status,
+                kind=None,
+                offset=offset,
+                limit=limit,
+                total=total,
+                next_offset=offset + len(listed) if more and listed else None,
+                rows=rows,
+            )
+        found: list[JobRow] = []
+        position, looked, total = offset, 0, 0
+        while len(found) < limit and looked < FILTER_WINDOW:
+            listed, total = await list_ids(
+                self.redis, self.queue, status, offset=position, limit=min(_CHUNK, 2 * limit)
+            )
+            if not listed:
+                break
+            for row in await self._job_rows(status, listed):
+                position += 1
+                if row.kind == kind:
+                    found.append(row)
+                    if len(found) == limit:
+                        break
+            looked += len(listed)
+        return JobPage(
+            status=status,
+            kind=kind,
+            offset=offset,
+            limit=limit,
+            total=total,
+            next_offset=position if position < total else None,
+            rows=found,
+            kind_window=position - offset,
+        )
+
+    async def _job_rows(self, status: ListedState, listed: list[tuple[str, float]]) -> list[JobRow]:
+        ids = [job_id for job_id, _ in listed]
+        if status == "dead":
+            letters = {
+                letter.job_id: letter
+                for letter in await DeadLetterStore(self.redis, self.queue).get_many(ids)
+            }
+            functions = [letters[i].function if i in letters else None for i in ids]
+        else:
+            finished = status in ("complete", "failed")
+            functions = await peek_functions(self.redis, ids, finished=finished)
+        return [
+            JobRow(job_id=job_id, status=status, kind=kind_of(function), at=at)
+            for (job_id, at), function in zip(listed, functions, strict=True)
+        ]
+
+    async def dead_letters(
+        self, kind: str | None, error_type: str | None, offset: int, limit: int
+    ) -> DeadLetterPage:
+        """One page of dead letters, newest first; filters apply over a bounded window."""
+        store = DeadLetterStore(self.redis, self.queue)
+        filtered = kind is not None or error_type is not None
+        found: list[DeadLetterRow] = []
+        position, total = offset, 0
+        while len(found) < limit and position - offset < (FILTER_WINDOW if filtered else limit):
+            chunk = _CHUNK if filtered else limit
+            listed, total = await list_ids(
+                self.redis, self.queue, "dead", offset=position, limit=chunk
+            )
+            if not listed:
+                break
+            letters = {
+                letter.job_id: letter
+                for letter in await store.get_many([job_id for job_id, _ in listed])
+            }
+            for job_id, _ in listed:
+                position += 1
+                letter = letters.get(job_id)
+                if letter is not None and matches(letter, kind, error_type):
+                    found.append(letter_row(letter))
+                    if len(found) == limit:
+                        break
+        return DeadLetterPage(
+            kind=kind,
+            error_type=error_type,
+            offset=offset,
+            limit=limit,
+            total=total,
+            next_offset=position if position < total else None,
+            rows=found,
+            window=position - offset if filtered else None,
+        )
+
+    async def prefix_jobs(self, offset: int, limit: int) -> PrefixJobPage:
+        """One page of migrations and prefix deletes with their progress, newest first."""
+        ids, total = await prefix_job_ids(self.redis, self.queue, offset=offset, limit=limit)
+        rows = [await self.prefix_job(job_id) for job_id in ids]
+        return PrefixJobPage(offset=offset, limit=limit, total=total, rows=rows)
+
+    async def prefix_job(self, job_id: str) -> PrefixJobProgress:
+        """One prefix job's progress."""
+        return progress_row(await RedisProgressStore(self.redis, job_id).read())
+
+
+def matches(letter: DeadLetter, kind: str | None, error_type: str | None) -> bool:
+    """Whether a dead letter passes a list's filter."""
+    if kind is not None and kind_of(letter.function) != kind:
+        return False
+    return error_type is None or letter.error_type == error_type

@@ -1,0 +1,113 @@
+"""The overview in Chromium against a real worker, Redis and SeaweedFS."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Page, expect
+
+from storage_jobs.client import JobFailedError, StorageJobsClient
+from storage_jobs.dashboard import Overview
+from storage_jobs.jobs import CopyJob, UploadJob
+from tests.workers import WorkerProcess, cli_path
+
+from .conftest import DashboardServer
+
+pytestmark = pytest.mark.integration
+
+LEASE = {"STORAGE_JOBS_LEASE_SECONDS": "10"}
+
+
+def queue_cli(worker_env: dict[str, str]) -> dict[str, object]:
+    """What ``storage-jobs queue --json`` says about the test's queue."""
+    out = subprocess.run(
+        [cli_path(), "queue", "--json"],
+        env={**os.environ, **worker_env},
+        capture_output=True,
+        check=True,
+        timeout=60,
+    )
+    data: dict[str, object] = json.loads(out.stdout)
+    return data
+
+
+async def test_overview_shows_the_counts_of_queue_json(
+    jobs: StorageJobsClient,
+    bucket: str,
+    start_worker: Callable[..., WorkerProcess],
+    start_dashboard: Callable[..., DashboardServer],
+    worker_env: dict[str, str],
+    page: Page,
+    screenshot_dir: Path,
+) -> None:
+    """Ready, in progress, deferred and dead letters on the page equal the CLI's numbers."""
+    worker = start_worker(**LEASE)
+    failing = await jobs.enqueue(CopyJob(src_bucket=bucket, src_key="missing", dst_key="x"))
+    with pytest.raises(JobFailedError):
+        await failing.result(timeout=60)
+    done = await jobs.enqueue(UploadJob(bucket=bucket, key="ok.txt", data=b"ok"))
+    await done.result(timeout=60)
+    await jobs.enqueue_many(
+        [UploadJob(bucket=bucket, key=f"later/{i}", data=b"x") for i in range(3)], defer_by=3600
+    )
+    server = start_dashboard()
+    await page.goto(server.url + "/")
+    await expect(page.locator("text=Live workers")).to_be_visible()
+    await expect(page.locator("#history-chart")).to_be_visible()
+    if screenshot_dir.is_dir():
+        await page.screenshot(path=str(screenshot_dir / "dashboard-overview.png"), full_page=True)
+    worker.stop()  # nothing takes the next jobs: the counts hold still for the comparison
+    await jobs.enqueue_many([UploadJob(bucket=bucket, key=f"now/{i}", data=b"x") for i in range(4)])
+
+    await page.reload()
+    cli = queue_cli(worker_env)
+    shown = {
+        "depth": await page.locator("#count-ready").inner_text(),
+        "in_progress": await page.locator("#count-in-progress").inner_text(),
+        "deferred": await page.locator("#count-deferred").inner_text(),
+        "dead_letters": await page.locator("#count-dead-letters").inner_text(),
+    }
+    assert shown == {name: f"{cli[name]:,}" for name in shown}
+    assert shown == {"depth": "4", "in_progress": "0", "deferred": "3", "dead_letters": "1"}
+
+
+async def test_overview_refreshes_itself_and_charts_the_workers_counters(
+    jobs: StorageJobsClient,
+    bucket: str,
+    start_worker: Callable[..., WorkerProcess],
+    start_dashboard: Callable[..., DashboardServer],
+    page: Page,
+) -> None:
+    """A count changes on the open page without a reload; the chart has the finished jobs."""
+    server = start_dashboard()
+    await page.goto(server.url + "/")
+    await expect(page.locator("#count-deferred")).to_have_text("0")
+    await jobs.enqueue_many(
+        [UploadJob(bucket=bucket, key=f"d/{i}", data=b"x") for i in range(2)], defer_by=3600
+    )
+    await expect(page.locator("#count-deferred")).to_have_text("2", timeout=10_000)
+
+    start_worker(**LEASE)
+    handles = await jobs.enqueue_many(
+        [UploadJob(bucket=bucket, key=f"n/{i}", data=b"x") for i in range(5)]
+    )
+    for handle in handles:
+        await handle.result(timeout=60)
+    answer = Overview.model_validate_json(
+        await (await page.request.get(server.url + "/api/overview")).text()
+    )
+    assert sum(minute.success for minute in answer.history) == 5
+    chart = await (await page.request.get(server.url + "/chart.svg")).text()
+    assert (
+        sum(
+            int(part.split(" succeeded")[0].rsplit(" ", 1)[1])
+            for part in chart.split("<title>")[1:]
+            if " succeeded" in part
+        )
+        == 5
+    )

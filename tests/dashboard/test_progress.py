@@ -1,0 +1,51 @@
+"""A prefix job's rate and ETA, and the chart, from fixed numbers."""
+
+from __future__ import annotations
+
+from storage_jobs.dashboard._chart import history_svg
+from storage_jobs.dashboard._reads import progress_row
+from storage_jobs.jobs import MigrationProgress
+from storage_jobs.queue import MinuteCounts
+
+
+def test_rate_and_eta_once_the_listing_is_complete() -> None:
+    progress = MigrationProgress(
+        migration_id="m",
+        kind="migrate",
+        status="running",
+        listed=1000,
+        done=150,
+        skipped=50,
+        failed=0,
+        bytes=4096,
+        listing_done=True,
+        started_at=100.0,
+    )
+    row = progress_row(progress, now=110.0)
+    assert row.fraction == 0.2
+    assert row.rate == 20.0 and row.byte_rate == 409.6
+    assert row.eta_seconds == 40.0
+
+
+def test_no_eta_while_listing_and_zero_when_done() -> None:
+    listing = MigrationProgress(migration_id="m", listed=10, done=5, started_at=0.0)
+    assert progress_row(listing, now=5.0).eta_seconds is None
+    done = MigrationProgress(
+        migration_id="m",
+        status="done",
+        listed=10,
+        done=10,
+        started_at=0.0,
+        finished_at=5.0,
+        listing_done=True,
+        report_bucket="b",
+        report_key="r.jsonl",
+    )
+    row = progress_row(done, now=500.0)
+    assert row.eta_seconds == 0.0 and row.rate == 2.0 and row.report == "b/r.jsonl"
+
+
+def test_chart_draws_one_bar_per_nonzero_count() -> None:
+    svg = history_svg([MinuteCounts(minute=0, success=3, failed=1), MinuteCounts(minute=60)])
+    assert svg.count("<rect") == 1 + 2
+    assert "3 succeeded" in svg and "1 failed" in svg

@@ -1,0 +1,86 @@
+"""The read side on fakeredis: stale workers, filtered dead letters, kind-filtered pages."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+
+import fakeredis
+import pytest
+from redis.asyncio import Redis
+
+from storage_jobs.dashboard._reads import Reader
+from storage_jobs.jobs import CopyJob, UploadJob, spec_for_job
+from storage_jobs.queue import (
+    DeadLetterStore,
+    Heartbeat,
+    QueueKeys,
+    build_envelope,
+    write_heartbeat,
+)
+from storage_jobs.settings import Settings
+
+
+@pytest.fixture
+async def redis() -> AsyncIterator[Redis]:
+    client: Redis = fakeredis.aioredis.FakeRedis(server=fakeredis.FakeServer())
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+def reader(redis: Redis) -> Reader:
+    return Reader(redis, Settings(queue_name="q", health_check_interval=5))
+
+
+async def test_a_worker_silent_for_three_intervals_is_stale(redis: Redis, reader: Reader) -> None:
+    now = time.time()
+    for worker_id, age in (("fresh", 1.0), ("silent", 16.0)):
+        beat = Heartbeat(worker_id=worker_id, heartbeat_at=now - age, version="1.2.3")
+        await write_heartbeat(redis, "q", beat, ttl=3600)
+    page = await reader.workers()
+    assert [(w.worker_id, w.stale, w.version) for w in page.workers] == [
+        ("fresh", False, "1.2.3"),
+        ("silent", True, "1.2.3"),
+    ]
+    overview = await reader.overview(actions_enabled=False)
+    assert [w.worker_id for w in overview.workers] == ["fresh"]
+
+
+async def test_dead_letters_filter_by_kind_and_error_type(redis: Redis, reader: Reader) -> None:
+    store = DeadLetterStore(redis, "q")
+    for i, (function, error) in enumerate(
+        [
+            ("storage_jobs.copy", "NotFound"),
+            ("storage_jobs.upload", "NotFound"),
+            ("storage_jobs.copy", "AccessDenied"),
+            (None, "InvalidPayload"),
+        ]
+    ):
+        await store.add(
+            job_id=f"d{i}", function=function, raw_payload=b"{}", error_type=error, message="m"
+        )
+    copies = await reader.dead_letters("copy", None, 0, 50)
+    assert sorted(r.job_id for r in copies.rows) == ["d0", "d2"] and copies.window == 4
+    denied = await reader.dead_letters("copy", "AccessDenied", 0, 50)
+    assert [r.job_id for r in denied.rows] == ["d2"]
+    everything = await reader.dead_letters(None, None, 0, 3)
+    assert everything.total == 4 and len(everything.rows) == 3 and everything.next_offset == 3
+
+
+async def test_kind_filtered_jobs_pages(redis: Redis, reader: Reader) -> None:
+    """Every third job a copy: pages of two copies resume where the last one stopped."""
+    # fakeredis has no Lua, so jobs are written as the enqueue primitive writes them.
+    for i in range(9):
+        job = (
+            CopyJob(src_bucket="media", src_key=f"c{i}", dst_key="d")
+            if i % 3 == 0
+            else UploadJob(bucket="media", key=f"u{i}", data=b"x")
+        )
+        envelope = build_envelope(spec_for_job(job).function_name, job.model_dump_json(), 0)
+        await redis.set(QueueKeys.job(f"j{i}"), envelope)
+        await redis.zadd("q", {f"j{i}": 1000 + i})
+    page = await reader.jobs("queued", "copy", 0, 2)
+    assert [r.job_id for r in page.rows] == ["j0", "j3"] and page.next_offset == 4
+    rest = await reader.jobs("queued", "copy", page.next_offset or 0, 2)
+    assert [r.job_id for r in rest.rows] == ["j6"] and rest.next_offset is None
