@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
+
+from storage_jobs.devstack import RedisServer
 
 from ..model import Row, Sample
 from ..sizes import Sizes
 from ..stack import Stack
 
-__all__ = ["Context", "Scenario"]
+__all__ = ["Context", "PrivateRedisScenario", "Scenario"]
 
 
 @dataclass
@@ -41,3 +44,21 @@ class Scenario(ABC):
 
     async def teardown(self, ctx: Context) -> None:  # noqa: B027 - optional hook
         """Cleans up after the last run."""
+
+
+class PrivateRedisScenario(Scenario):
+    """A scenario that counts Redis traffic, on a ``redis-server`` of its own for its runs."""
+
+    def __init__(self) -> None:
+        self.redis: RedisServer | None = None
+
+    async def setup(self, ctx: Context) -> None:
+        """Starts the private server."""
+        self.redis = RedisServer(ctx.workdir / f"redis-{self.name}")
+        await asyncio.to_thread(self.redis.start)
+
+    async def teardown(self, ctx: Context) -> None:
+        """Stops it."""
+        if self.redis is not None:
+            await asyncio.to_thread(self.redis.stop)
+            self.redis = None

@@ -14,13 +14,12 @@ from arq.connections import RedisSettings, create_pool
 from typing_extensions import override
 
 from storage_jobs.client import StorageJobsClient
-from storage_jobs.devstack import RedisServer
 from storage_jobs.jobs import DeleteJob
 from storage_jobs.settings import Settings
 
 from ..model import Check, Row, Sample
 from ..stack import wait_for_results
-from ._base import Context, Scenario
+from ._base import Context, PrivateRedisScenario
 
 __all__ = ["Pickup"]
 
@@ -38,7 +37,7 @@ def total_calls(client: sync_redis.Redis) -> int:
     return sum(int(v["calls"]) for v in stats.values() if isinstance(v, dict))
 
 
-class Pickup(Scenario):
+class Pickup(PrivateRedisScenario):
     """Idle workers on a private redis-server: count commands, then time pickups one by one.
 
     Latency is enqueue -> job start: ours from the worker's ``job.start`` log timestamp, arq's
@@ -75,20 +74,6 @@ class Pickup(Scenario):
             higher_is_better=False,
         ),
     )
-
-    def __init__(self) -> None:
-        self.redis: RedisServer | None = None
-
-    @override
-    async def setup(self, ctx: Context) -> None:
-        self.redis = RedisServer(ctx.workdir / "redis-pickup")
-        await asyncio.to_thread(self.redis.start)
-
-    @override
-    async def teardown(self, ctx: Context) -> None:
-        if self.redis is not None:
-            await asyncio.to_thread(self.redis.stop)
-            self.redis = None
 
     @override
     async def run_once(self, ctx: Context, run: int) -> dict[str, Sample]:

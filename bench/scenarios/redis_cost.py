@@ -23,13 +23,12 @@ from arq.connections import RedisSettings, create_pool
 from typing_extensions import override
 
 from storage_jobs.client import StorageJobsClient
-from storage_jobs.devstack import RedisServer
 from storage_jobs.jobs import UploadJob
 from storage_jobs.settings import Settings
 
 from ..model import Check, Row, Sample
 from ..workers import WorkerProcess
-from ._base import Context, Scenario
+from ._base import Context, PrivateRedisScenario
 
 __all__ = ["Cost", "RedisCost", "counts"]
 
@@ -109,7 +108,7 @@ async def _wait_for_done(worker: WorkerProcess, count: int, timeout: float = 600
         await asyncio.sleep(0.05)
 
 
-class RedisCost(Scenario):
+class RedisCost(PrivateRedisScenario):
     """N inline 1 KiB uploads through one worker (``max_jobs=32``), Redis traffic counted."""
 
     name = "redis_cost"
@@ -133,20 +132,6 @@ class RedisCost(Scenario):
             higher_is_better=False,
         ),
     )
-
-    def __init__(self) -> None:
-        self.redis: RedisServer | None = None
-
-    @override
-    async def setup(self, ctx: Context) -> None:
-        self.redis = RedisServer(ctx.workdir / "redis-cost")
-        await asyncio.to_thread(self.redis.start)
-
-    @override
-    async def teardown(self, ctx: Context) -> None:
-        if self.redis is not None:
-            await asyncio.to_thread(self.redis.stop)
-            self.redis = None
 
     @override
     async def run_once(self, ctx: Context, run: int) -> dict[str, Sample]:
