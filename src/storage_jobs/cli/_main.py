@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ._control_cmd import cancel, pause, resume
 from ._deadletters_cmd import dead_letters
 from ._dev_cmd import dev
 from ._enqueue_cmd import enqueue
@@ -35,6 +36,9 @@ for command in (
     migrate,
     delete_prefix,
     progress,
+    cancel,
+    pause,
+    resume,
 ):
     cli.add_command(command)
 

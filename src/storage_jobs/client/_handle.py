@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..queue import JobStatus, read_outcome, read_status
+from ..queue import Control, JobStatus, read_outcome, read_status
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -28,6 +28,13 @@ class JobHandle:
     enqueued: bool
     queue_name: str
     redis: Redis = field(repr=False, compare=False)
+    result_ttl: float = field(default=7 * 24 * 3600, repr=False, compare=False)
+
+    async def cancel(self) -> bool:
+        """Cancels the job (see ``StorageJobsClient.cancel``); True if it will not complete."""
+        control = Control(self.redis, self.queue_name, self.result_ttl)
+        (answer,) = await control.cancel([self.job_id])
+        return answer
 
     async def status(self) -> JobStatus:
         """The job's current status."""
@@ -44,6 +51,7 @@ class JobHandle:
             The result model of the job's kind (UploadResult, CopyResult, DeleteResult...).
 
         Raises:
+            JobCancelledError: If the job was cancelled (``progress`` says what it did).
             JobFailedError: If the job failed for good.
             TimeoutError: If it did not finish in time.
         """

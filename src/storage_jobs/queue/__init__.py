@@ -8,6 +8,14 @@ that import it load neither arq's worker nor an S3 stack.
 """
 
 from ._connection import RedisTarget, connect_redis, redis_password
+from ._control import (
+    CANCEL_MESSAGE,
+    PAUSABLE_KINDS,
+    Control,
+    RedisJobControl,
+    control_keys,
+    finish_cancelled,
+)
 from ._deadletters import MAX_KEPT_PAYLOAD, DeadLetter, DeadLetterStore
 from ._enqueue import Enqueuer, NewJob
 from ._heartbeat import Heartbeat, read_heartbeats, remove_heartbeat, write_heartbeat
@@ -28,11 +36,13 @@ from ._keys import QueueKeys, state_key
 from ._progress import RedisProgressStore
 from ._status import JobStatus, lease_holder, read_outcome, read_status
 from ._wire import (
+    CANCELLED,
     Envelope,
     ErrorRecord,
     JobFailure,
     ResultRecord,
     build_envelope,
+    build_result,
     decode,
     describe_validation_error,
     encode,
@@ -43,10 +53,14 @@ from ._wire import (
 )
 
 __all__ = [
+    "CANCELLED",
+    "CANCEL_MESSAGE",
     "IN_PROGRESS_LIMIT",
     "KIND_SAMPLE",
     "MAX_KEPT_PAYLOAD",
+    "PAUSABLE_KINDS",
     "UNREADABLE_KIND",
+    "Control",
     "DeadLetter",
     "DeadLetterStore",
     "Enqueuer",
@@ -59,17 +73,21 @@ __all__ = [
     "QueueDepth",
     "QueueInfo",
     "QueueKeys",
+    "RedisJobControl",
     "RedisJobState",
     "RedisProgressStore",
     "RedisTarget",
     "ResultRecord",
     "WorkerInfo",
     "build_envelope",
+    "build_result",
     "connect_redis",
+    "control_keys",
     "decode",
     "describe_validation_error",
     "encode",
     "error_record",
+    "finish_cancelled",
     "job_kinds",
     "lease_holder",
     "live_workers",
