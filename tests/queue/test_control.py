@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
+from typing import cast
 
 import pytest
 from redis.asyncio import Redis
@@ -104,7 +105,7 @@ async def test_queue_pause_flag(redis: Redis, queue: str) -> None:
     assert await control.resume_queue()
     assert not await control.resume_queue()
     assert not await control.queue_paused()
-    assert await redis.llen(QueueKeys(queue).wake) == 1
+    assert await cast(Awaitable[int], redis.llen(QueueKeys(queue).wake)) == 1
 
 
 async def test_pause_only_prefix_jobs_and_resume_puts_parked_batches_back(
