@@ -10,7 +10,7 @@ from collections.abc import Callable
 import pytest
 
 from storage_jobs.client import JobStatus, StorageJobsClient
-from storage_jobs.devstack import FaultProxy, SeaweedFS
+from storage_jobs.devstack import FaultProxy, FaultRules, SeaweedFS
 from storage_jobs.jobs import MigrateJob, UploadJob, batch_job_id
 from storage_jobs.storage import StorageClient
 from tests.e2e.test_cancel import cli, events, keys_left, put_via_filer, wait_until
@@ -77,7 +77,10 @@ async def test_migration_pause_and_resume_copies_each_object_once(
     seaweedfs.client().create_bucket(Bucket=dst)
     keys = [f"p/{i:05d}" for i in range(2000)]
     await put_via_filer(seaweedfs, bucket, keys)
-    fault_proxy.rules.latency_s = 0.3
+    # Copies are slow, listing is not: every batch is enqueued long before the copies are done.
+    fault_proxy.rules = FaultRules(
+        latency_s=0.3, methods=frozenset({"PUT"}), path_prefix=f"/{dst}/"
+    )
     env = {"STORAGE_JOBS_S3_ENDPOINT_URL": fault_proxy.url, "STORAGE_JOBS_MAX_JOBS": "2", **LEASE}
     workers = [start_worker(**env), start_worker(**env)]
     job = MigrateJob(
@@ -90,6 +93,10 @@ async def test_migration_pause_and_resume_copies_each_object_once(
 
     await wait_until(some_copied)
     assert await jobs.pause(handle.job_id)
+    pages = (await jobs.progress(handle.job_id)).pages
+    at_pause = [await jobs.status(batch_job_id(handle.job_id, n)) for n in range(1, pages + 1)]
+    queued_at_pause = [n for n, s in enumerate(at_pause, 1) if s == JobStatus.QUEUED]
+    assert queued_at_pause  # batches waiting when the pause came: none of them may start
 
     async def batches_idle() -> bool:
         progress = await jobs.progress(handle.job_id)
@@ -109,7 +116,9 @@ async def test_migration_pause_and_resume_copies_each_object_once(
     statuses = {
         await jobs.status(batch_job_id(handle.job_id, n)) for n in range(1, paused.pages + 1)
     }
-    assert JobStatus.PAUSED in statuses or paused.batches_done == paused.pages
+    assert JobStatus.PAUSED in statuses
+    for n in queued_at_pause:
+        assert await jobs.status(batch_job_id(handle.job_id, n)) == JobStatus.PAUSED, n
     assert await handle.status() == JobStatus.IN_PROGRESS
     assert any(events(w, "migration.paused", handle.job_id) for w in workers)
 
