@@ -22,6 +22,7 @@ from storage_jobs.devstack import FaultProxy, SeaweedFS
 from storage_jobs.devstack.ports import free_port
 from storage_jobs.jobs import CopyJob, DeleteJob, UploadJob, spec_for_name
 from storage_jobs.metrics import METRIC_NAMES, WorkerMetrics
+from storage_jobs.queue import CANCELLED, QueueKeys
 from storage_jobs.settings import Settings
 from storage_jobs.storage import ObjectInfo, StorageBackendError, StorageClient, StorageConfig
 from storage_jobs.worker import JobFailure, WorkerRuntime, encode
@@ -454,3 +455,21 @@ async def test_worker_without_metrics_port_serves_nothing(start_worker: StartWor
     worker = start_worker()
     assert worker.running()
     assert not [e for e in worker.events() if e.get("event") == "metrics.listening"]
+
+
+async def test_runtime_counts_a_cancel_and_keeps_no_dead_letter(fake_redis: Any) -> None:
+    """A job cancelled before it starts: outcome cancelled, a control action, no dead letter."""
+    metrics = WorkerMetrics()
+    storage = FakeStorage()
+    rt = runtime(fake_redis, storage, metrics)
+    ctx = arq_ctx()
+    await fake_redis.set(QueueKeys.cancel(ctx["job_id"]), "1")
+    payload = UploadJob(bucket="bkt", key="k", data=b"1").model_dump_json()
+    with pytest.raises(JobFailure) as caught:
+        await rt.execute(spec("upload"), ctx, (payload,), {})
+    assert caught.value.error_type == CANCELLED
+    assert value(metrics, "storage_jobs_jobs_total", kind="upload", outcome="cancelled") == 1
+    assert value(metrics, "storage_jobs_control_actions_total", action="job.cancelled") == 1
+    assert value(metrics, "storage_jobs_dead_letters_total", kind="upload") == 0
+    assert value(metrics, "storage_jobs_bytes_uploaded_total") == 0  # it never ran
+    assert await rt.dead_letters.count() == 0

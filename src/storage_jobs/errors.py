@@ -7,6 +7,7 @@ Hierarchy::
     │                                was enqueued (``field``)
     ├── JobFailedError               a job failed for good (``job_id``, ``error_type``, ``code``,
     │                                ``message``)
+    ├── JobCancelledError            a job was cancelled by an operator (``job_id``, ``progress``)
     └── ReplayRefusedError           a dead letter was not replayed (``job_id``, ``reason``,
                                      ``detail``)
 
@@ -16,7 +17,15 @@ redis-py's and pydantic's errors are mapped onto these where they cross our API.
 
 from __future__ import annotations
 
-__all__ = ["JobFailedError", "JobRejectedError", "ReplayRefusedError", "StorageJobsError"]
+from typing import Any
+
+__all__ = [
+    "JobCancelledError",
+    "JobFailedError",
+    "JobRejectedError",
+    "ReplayRefusedError",
+    "StorageJobsError",
+]
 
 
 class StorageJobsError(Exception):
@@ -47,6 +56,21 @@ class JobFailedError(StorageJobsError):
         self.error_type = error_type
         self.code = code
         self.message = message
+
+
+class JobCancelledError(StorageJobsError):
+    """A job was cancelled: it never ran, or stopped at a safe point.
+
+    Attributes:
+        job_id: The job's id.
+        progress: What the job had done when it stopped (a ``DeleteJob``: ``deleted_count`` and
+            ``deleted_keys``; a prefix job: its progress counters); empty if it never ran.
+    """
+
+    def __init__(self, job_id: str, progress: dict[str, Any] | None = None) -> None:
+        super().__init__(f"job {job_id} was cancelled")
+        self.job_id = job_id
+        self.progress = dict(progress or {})
 
 
 class ReplayRefusedError(StorageJobsError):

@@ -6,6 +6,9 @@ HTTP when ``STORAGE_JOBS_METRICS_PORT`` is set. Nothing here touches the global
 ``prometheus_client`` registry, so tests (and one process hosting several workers) can build as
 many as they like.
 
+Operator actions a job obeys (``job.cancelled``, ``migration.paused``, ...) are counted from
+its log events the same way.
+
 Copied bytes come from the copy handler's ``copy.done`` log event (its ``bytes`` field is the size
 ``copy_object`` reports), because ``CopyResult`` carries no size; ``tap_log`` wraps the job's
 logger to observe it. Skipped copies add nothing.
@@ -43,12 +46,13 @@ PICKUP_BUCKETS: tuple[float, ...] = (
 )  # fmt: skip
 """Pickup latency buckets (seconds): 1 ms to 1 h."""
 
-OUTCOMES = ("success", "retry", "failed", "invalid")
+OUTCOMES = ("success", "retry", "failed", "invalid", "cancelled")
 """Values of the ``outcome`` label of ``storage_jobs_jobs_total``."""
 
 METRIC_NAMES: tuple[str, ...] = (
     "storage_jobs_bytes_copied_total",
     "storage_jobs_bytes_uploaded_total",
+    "storage_jobs_control_actions_total",
     "storage_jobs_dead_letters_total",
     "storage_jobs_job_duration_seconds",
     "storage_jobs_job_retries_total",
@@ -59,6 +63,7 @@ METRIC_NAMES: tuple[str, ...] = (
     "storage_jobs_pickup_latency_seconds",
     "storage_jobs_queue_deferred",
     "storage_jobs_queue_depth",
+    "storage_jobs_queue_paused",
     "storage_jobs_redis_up",
     "storage_jobs_worker_info",
 )
@@ -78,7 +83,8 @@ class WorkerMetrics:
         r = self.registry
         self.jobs = Counter(
             "storage_jobs_jobs_total",
-            "Job attempts finished, by kind and outcome (success, retry, failed, invalid).",
+            "Job attempts finished, by kind and outcome "
+            "(success, retry, failed, invalid, cancelled).",
             ["kind", "outcome"],
             registry=r,
         )
@@ -145,6 +151,19 @@ class WorkerMetrics:
             "storage_jobs_worker_info",
             "Always 1; labels identify the worker and its queue.",
             ["worker_id", "queue"],
+            registry=r,
+        )
+        self.control_actions = Counter(
+            "storage_jobs_control_actions_total",
+            "Operator actions this worker carried out or obeyed (job.cancelled, queue.paused, "
+            "queue.resumed, migration.paused, migration.resumed, ...).",
+            ["action"],
+            registry=r,
+        )
+        self.queue_paused = Gauge(
+            "storage_jobs_queue_paused",
+            "1 while the queue is paused (workers take nothing new), else 0.",
+            ["queue"],
             registry=r,
         )
         self.redis_up = Gauge(
@@ -232,6 +251,14 @@ class WorkerMetrics:
         self.queue_depth.labels(queue=queue).set(depth)
         self.queue_deferred.labels(queue=queue).set(deferred)
 
+    def control_action(self, action: str) -> None:
+        """Counts one operator action carried out or obeyed (its log event's name)."""
+        self.control_actions.labels(action=action).inc()
+
+    def set_queue_paused(self, queue: str, paused: bool) -> None:
+        """Records whether the queue is paused."""
+        self.queue_paused.labels(queue=queue).set(1 if paused else 0)
+
     def set_worker(self, worker_id: str, queue: str) -> None:
         """Publishes this worker's identity."""
         self.worker_info.labels(worker_id=worker_id, queue=queue).set(1)
@@ -275,8 +302,21 @@ class MetricsServer:
         self._thread.join(timeout=5)
 
 
+CONTROL_EVENTS = frozenset(
+    {
+        "job.cancelled",
+        "migration.cancelled",
+        "migration.paused",
+        "migration.resumed",
+        "queue.paused",
+        "queue.resumed",
+    }
+)
+"""Log events of operator actions, counted by ``storage_jobs_control_actions_total``."""
+
+
 class _TappedLog:
-    """A logger proxy that counts ``copy.done`` bytes and passes every call through."""
+    """A logger proxy that counts ``copy.done`` bytes and control events, passing calls through."""
 
     def __init__(self, log: Any, metrics: WorkerMetrics) -> None:
         self._log = log
@@ -285,6 +325,8 @@ class _TappedLog:
     def info(self, event: str, *args: Any, **fields: Any) -> Any:
         if event == "copy.done" and isinstance(fields.get("bytes"), int):
             self._metrics.copied(fields["bytes"])
+        if event in CONTROL_EVENTS:
+            self._metrics.control_action(event)
         return self._log.info(event, *args, **fields)
 
     def bind(self, **fields: Any) -> _TappedLog:

@@ -6,12 +6,13 @@ import asyncio
 import math
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
-from storage_jobs.jobs import DeleteFailure, DeleteJob
+from storage_jobs.jobs import DeleteFailure, DeleteJob, JobCancelled
 from storage_jobs.jobs._delete import run_delete
 from storage_jobs.queue import state_key
 from storage_jobs.storage import (
@@ -308,3 +309,48 @@ async def test_failed_batch_stops_the_other_batches(
         await asyncio.sleep(0.5)
     # Batch 2 may already be in flight when the error surfaces; batch 3 must never start.
     assert len(fake.calls) == calls_when_raised < 3
+
+
+class CancelAfter:
+    """A JobControl that reads cancelled once ``calls`` DeleteObjects requests were sent."""
+
+    def __init__(self, fake: ScriptedDeletes, calls: int) -> None:
+        self.fake = fake
+        self.calls = calls
+
+    async def cancelled(self) -> bool:
+        return len(self.fake.calls) >= self.calls
+
+    async def paused(self) -> bool:
+        return False
+
+    async def cancel(self, job_ids: Sequence[str]) -> None:
+        """Nothing to cancel."""
+
+    async def unfinished(self, job_ids: Sequence[str]) -> list[str]:
+        return []
+
+
+async def test_cancel_stops_between_requests_and_reports_what_was_deleted(
+    monkeypatch: pytest.MonkeyPatch,
+    moto_client: StorageClient,
+    moto_bucket: str,
+    fake_redis: Any,
+    recording_log: RecordingLog,
+) -> None:
+    """No request after the cancel is seen; those sent are answered and listed as deleted."""
+    keys = [f"obj/{i:05d}" for i in range(9500)]
+    await put_all(moto_client, moto_bucket, keys[::500])
+    fake = scripted(
+        monkeypatch, moto_client, script=lambda key, n: "AccessDenied" if key == keys[3] else None
+    )
+    ctx = replace(make_ctx(moto_client, fake_redis, recording_log), control=CancelAfter(fake, 1))
+    with pytest.raises(JobCancelled) as caught:
+        await run_delete(DeleteJob(bucket=moto_bucket, keys=keys), ctx)
+    sent = [k for call in fake.calls for k in call]
+    assert 1 <= len(fake.calls) <= moto_client.config.delete_concurrency < 10
+    expected = sorted(set(sent) - {keys[3]})  # a key that failed is not reported deleted
+    assert sorted(caught.value.progress["deleted_keys"]) == expected
+    assert caught.value.progress["deleted_count"] == len(expected)
+    for key in keys[::500]:
+        assert await moto_client.file_exists(bucket=moto_bucket, key=key) == (key not in sent)

@@ -54,6 +54,13 @@ LEANED_ON = [
     "_pool",
     "ctx",
     "burst",
+    # _poll_once (arq's _poll_iteration with the pause flag read alongside)
+    "queue_read_limit",
+    "_queue_read_offset",
+    "allow_abort_jobs",
+    "_cancel_aborted_jobs",
+    "heart_beat",
+    "keep_result_s",
 ]
 
 

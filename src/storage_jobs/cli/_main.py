@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ._control_cmd import cancel, pause, resume
 from ._dashboard_cmd import dashboard
 from ._deadletters_cmd import dead_letters
 from ._dev_cmd import dev
@@ -37,6 +38,9 @@ for command in (
     migrate,
     delete_prefix,
     progress,
+    cancel,
+    pause,
+    resume,
 ):
     cli.add_command(command)
 

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ..client import JobFailedError, JobStatus, StorageJobsClient
+from ..client import JobCancelledError, JobFailedError, JobStatus, StorageJobsClient
 from ..jobs import DeletePrefixJob, JobModel, MigrateJob, MigrationProgress
 from ._exit_codes import EXIT_FAILED, EXIT_NOT_READY, EXIT_OK, EXIT_USAGE
 from ._output import Output, dump, json_option
@@ -187,13 +187,17 @@ async def _watch(jobs: StorageJobsClient, job_id: str, out: Output, done_label: 
                 ),
             )
             status = await handle.status()
-            if status in (JobStatus.COMPLETE, JobStatus.FAILED):
+            if status in (JobStatus.COMPLETE, JobStatus.FAILED, JobStatus.CANCELLED):
                 break
             await asyncio.sleep(0.5)
     try:
         result = await handle.result(timeout=5)
     except JobFailedError as exc:
         out.error(f"job {job_id} failed: {exc.error_type} ({exc.code}): {exc.message}")
+        return EXIT_FAILED
+    except JobCancelledError:
+        out.error(f"job {job_id} was cancelled")
+        _print_progress(out, await jobs.progress(job_id), done_label)
         return EXIT_FAILED
     if out.as_json:
         out.json(dump(result))

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from rich.table import Table
 
-from ..client import JobFailedError, JobHandle, JobStatus
+from ..client import JobCancelledError, JobFailedError, JobHandle, JobStatus
 from ..queue import DeadLetterStore, ErrorRecord
 from ._exit_codes import EXIT_FAILED, EXIT_NOT_READY, EXIT_OK
 from ._output import Output, dump, fields_table
@@ -29,6 +29,12 @@ async def wait_for(handle: JobHandle, wait: float) -> tuple[int, dict[str, Any]]
     except JobFailedError as exc:
         error = ErrorRecord(error_type=exc.error_type, code=exc.code, message=exc.message)
         return EXIT_FAILED, _failed(handle.job_id, error)
+    except JobCancelledError as exc:
+        return EXIT_FAILED, {
+            "job_id": handle.job_id,
+            "status": "cancelled",
+            "progress": exc.progress,
+        }
     except TimeoutError:
         status = await handle.status()
         letter = None
@@ -43,7 +49,7 @@ async def wait_for(handle: JobHandle, wait: float) -> tuple[int, dict[str, Any]]
 
 
 def _failed(job_id: str, error: ErrorRecord) -> dict[str, Any]:
-    return {"job_id": job_id, "status": "failed", "error": error.model_dump()}
+    return {"job_id": job_id, "status": "failed", "error": error.as_json()}
 
 
 def print_outcome(out: Output, outcome: dict[str, Any]) -> None:
@@ -75,6 +81,10 @@ def print_outcome(out: Output, outcome: dict[str, Any]) -> None:
             f"job {job_id} failed: {error.get('error_type', 'JobFailed')}{code}: "
             f"{error.get('message', '')}"
         )
+    elif status == JobStatus.CANCELLED.value:
+        progress = outcome.get("progress") or {}
+        summary = {k: len(v) if isinstance(v, list) else v for k, v in progress.items()}
+        out.table(fields_table(f"job {job_id}: cancelled", summary or {"progress": "never ran"}))
     elif status == JobStatus.NOT_FOUND.value:
         out.line(f"job {job_id}: not found (never enqueued, or its result expired)")
     else:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import click
 from rich.table import Table
 
-from ..queue import KIND_SAMPLE, QueueKeys, WorkerInfo, live_workers, queue_info
+from ..queue import KIND_SAMPLE, Control, QueueKeys, WorkerInfo, live_workers, queue_info
 from ._exit_codes import EXIT_FAILED, EXIT_OK
 from ._output import Output, json_option
 from ._redis_session import load_settings, run_with_redis
@@ -53,7 +53,10 @@ def _workers_table(workers: list[WorkerInfo] | tuple[WorkerInfo, ...]) -> Table:
     return table
 
 
-@click.command(short_help="Queue depth, running and deferred jobs, kinds, workers.")
+@click.group(
+    short_help="Queue depth, running and deferred jobs, kinds, workers; pause and resume.",
+    invoke_without_command=True,
+)
 @click.option(
     "--sample",
     type=click.IntRange(min=0),
@@ -63,13 +66,17 @@ def _workers_table(workers: list[WorkerInfo] | tuple[WorkerInfo, ...]) -> Table:
     "larger queues).",
 )
 @json_option
-def queue(sample: int, as_json: bool) -> None:
+@click.pass_context
+def queue(ctx: click.Context, sample: int, as_json: bool) -> None:
     """Show the queue: depth, deferred and running jobs, kinds, dead letters, live workers.
 
     depth counts jobs ready to run now that no worker has taken; deferred ones wait for a time
     in the future (deferred jobs and retries backing off). A worker is live when its heartbeat
-    is newer than 3 x STORAGE_JOBS_HEALTH_CHECK_INTERVAL.
+    is newer than 3 x STORAGE_JOBS_HEALTH_CHECK_INTERVAL. `queue pause` and `queue resume`
+    stop and restart the taking of new jobs.
     """
+    if ctx.invoked_subcommand is not None:
+        return
     settings = load_settings()
     out = Output(as_json)
 
@@ -87,6 +94,7 @@ def queue(sample: int, as_json: bool) -> None:
         table = Table(title=f"queue {info.queue}", show_header=False, title_justify="left")
         table.add_column("what", style="bold")
         table.add_column("value", justify="right")
+        table.add_row("state", "PAUSED (workers take nothing new)" if info.paused else "running")
         table.add_row("depth (ready, waiting)", str(c.depth))
         table.add_row("in progress", str(c.in_progress) + ("" if c.in_progress_exact else "+"))
         table.add_row("deferred", str(c.deferred))
@@ -105,6 +113,41 @@ def queue(sample: int, as_json: bool) -> None:
                 out.line(f"(kinds counted on a random sample of {info.kinds_sample_size} jobs)")
         if info.workers:
             out.table(_workers_table(info.workers))
+        return EXIT_OK
+
+    run_with_redis(settings, body)
+
+
+@queue.command("pause")
+@json_option
+def pause_queue(as_json: bool) -> None:
+    """Pause the queue: workers finish what they run and take nothing new.
+
+    Durable: it holds until `queue resume`, across worker restarts. `health` stays healthy.
+    """
+    _set_paused(True, as_json)
+
+
+@queue.command("resume")
+@json_option
+def resume_queue(as_json: bool) -> None:
+    """Resume a paused queue: workers take jobs again at once."""
+    _set_paused(False, as_json)
+
+
+def _set_paused(paused: bool, as_json: bool) -> None:
+    settings = load_settings()
+    out = Output(as_json)
+
+    async def body(redis: Redis) -> int:
+        control = Control(redis, settings.queue_name, settings.result_ttl)
+        changed = await (control.pause_queue() if paused else control.resume_queue())
+        state = "paused" if paused else "running"
+        if as_json:
+            out.json({"queue": settings.queue_name, "state": state, "changed": changed})
+        else:
+            note = "" if changed else f" (it was {state} already)"
+            out.line(f"queue {settings.queue_name}: {state}{note}")
         return EXIT_OK
 
     run_with_redis(settings, body)
@@ -164,6 +207,8 @@ def health(max_age: float | None, worker_id: str | None, local: bool, as_json: b
             )
         else:
             reason = reason_missing
+        if await redis.exists(QueueKeys(queue_name).paused):
+            reason += " (queue paused: workers take nothing new)"
         if as_json:
             out.json(
                 {

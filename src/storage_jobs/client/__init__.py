@@ -1,12 +1,13 @@
 """The producer side: enqueue typed jobs, follow them, read their typed results."""
 
-from ..errors import JobFailedError
+from ..errors import JobCancelledError, JobFailedError
 from ..queue import JobStatus
 from ._client import StorageJobsClient
 from ._handle import JobHandle
 from ._sync import SyncJobHandle, SyncStorageJobsClient
 
 __all__ = [
+    "JobCancelledError",
     "JobFailedError",
     "JobHandle",
     "JobStatus",

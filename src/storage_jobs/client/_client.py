@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 from ..jobs import JobModel, MigrationProgress
 from ..queue import (
+    Control,
     DeadLetterStore,
     Enqueuer,
     JobStatus,
@@ -173,16 +174,77 @@ class StorageJobsClient:
             [NewJob(job, job_id, defer_by) for job, job_id, defer_by in items], limits=self.limits
         )
         return [
-            JobHandle(job_id, ok, self.queue_name, redis, self._waiter) for job_id, ok in answers
+            JobHandle(job_id, ok, self.queue_name, redis, self.settings.result_ttl, self._waiter)
+            for job_id, ok in answers
         ]
 
     def handle(self, job_id: str) -> JobHandle:
         """A handle for a job enqueued earlier (by anyone)."""
-        return JobHandle(job_id, False, self.queue_name, self.redis, self._waiter)
+        return JobHandle(
+            job_id, False, self.queue_name, self.redis, self.settings.result_ttl, self._waiter
+        )
 
     async def status(self, job_id: str) -> JobStatus:
         """A job's status by id."""
         return await read_status(self.redis, self.queue_name, job_id)
+
+    @property
+    def control(self) -> Control:
+        """Cancel markers and pause flags of this queue."""
+        return Control(self.redis, self.queue_name, self.settings.result_ttl)
+
+    async def cancel(self, job_id: str) -> bool:
+        """Cancels a job; durable, it holds even if no worker runs now.
+
+        A queued or deferred job never runs; a running one stops at its next safe point
+        (between S3 requests or batches) and records what it did; a migration or prefix delete
+        cancels its coordinator and every batch and writes its report. A job that passed its
+        last safe point (a single-request upload in flight) may still complete.
+
+        Returns:
+            True when it will not complete normally (it was queued, deferred or running: its
+            status becomes ``cancelled`` and ``result()`` raises ``JobCancelledError``); False
+            when it had already finished or is unknown.
+        """
+        (answer,) = await self.control.cancel([job_id])
+        return answer
+
+    async def pause_queue(self) -> bool:
+        """Pauses the queue: workers finish what they run and take nothing new.
+
+        Returns:
+            False if it was paused already.
+        """
+        return await self.control.pause_queue()
+
+    async def resume_queue(self) -> bool:
+        """Resumes the queue; False if it was not paused."""
+        return await self.control.resume_queue()
+
+    async def queue_paused(self) -> bool:
+        """Whether the queue is paused."""
+        return await self.control.queue_paused()
+
+    async def pause(self, job_id: str) -> bool:
+        """Pauses one migration or prefix delete: its batches are not taken, its listing waits.
+
+        Batches already running finish; other jobs keep flowing.
+
+        Returns:
+            True when it is paused now; False if it has finished, is unknown or was paused.
+
+        Raises:
+            JobRejectedError: If the job is not a migration or prefix delete.
+        """
+        return await self.control.pause_job(job_id)
+
+    async def resume(self, job_id: str) -> bool:
+        """Resumes a paused prefix job from where it was (nothing is copied twice).
+
+        Returns:
+            False if it was not paused.
+        """
+        return await self.control.resume_job(job_id)
 
     async def progress(self, job_id: str) -> MigrationProgress:
         """The progress of a MigrateJob or DeletePrefixJob (listed, copied, skipped, failed...).
@@ -200,4 +262,6 @@ class StorageJobsClient:
         """
         store = DeadLetterStore(self.redis, self.queue_name)
         await store.replay(job_id, limits=self.limits, result_ttl=self.settings.result_ttl)
-        return JobHandle(job_id, True, self.queue_name, self.redis, self._waiter)
+        return JobHandle(
+            job_id, True, self.queue_name, self.redis, self.settings.result_ttl, self._waiter
+        )

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..queue import JobStatus, ResultWaiter, read_outcome, read_status
+from ..queue import Control, JobStatus, ResultWaiter, read_outcome, read_status
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -30,7 +30,14 @@ class JobHandle:
     enqueued: bool
     queue_name: str
     redis: Redis = field(repr=False, compare=False)
+    result_ttl: float = field(default=7 * 24 * 3600, repr=False, compare=False)
     waiter: ResultWaiter | None = field(default=None, repr=False, compare=False)
+
+    async def cancel(self) -> bool:
+        """Cancels the job (see ``StorageJobsClient.cancel``); True if it will not complete."""
+        control = Control(self.redis, self.queue_name, self.result_ttl)
+        (answer,) = await control.cancel([self.job_id])
+        return answer
 
     async def status(self) -> JobStatus:
         """The job's current status."""
@@ -47,6 +54,7 @@ class JobHandle:
             The result model of the job's kind (UploadResult, CopyResult, DeleteResult...).
 
         Raises:
+            JobCancelledError: If the job was cancelled (``progress`` says what it did).
             JobFailedError: If the job failed for good.
             TimeoutError: If it did not finish in time.
         """

@@ -68,6 +68,26 @@ class SyncStorageJobsClient:
         """A handle for a job enqueued earlier."""
         return SyncJobHandle(self, self._client.handle(job_id))
 
+    def cancel(self, job_id: str) -> bool:
+        """Cancels a job (see ``StorageJobsClient.cancel``)."""
+        return self._run(self._client.cancel(job_id))
+
+    def pause_queue(self) -> bool:
+        """Pauses the queue (see ``StorageJobsClient.pause_queue``)."""
+        return self._run(self._client.pause_queue())
+
+    def resume_queue(self) -> bool:
+        """Resumes the queue."""
+        return self._run(self._client.resume_queue())
+
+    def pause(self, job_id: str) -> bool:
+        """Pauses a prefix job (see ``StorageJobsClient.pause``)."""
+        return self._run(self._client.pause(job_id))
+
+    def resume(self, job_id: str) -> bool:
+        """Resumes a paused prefix job."""
+        return self._run(self._client.resume(job_id))
+
     def close(self) -> None:
         """Closes the connection and stops the background loop."""
         if self._loop.is_closed():
@@ -100,6 +120,10 @@ class SyncJobHandle:
         """The job's current status."""
         return self._owner._run(self._handle.status())
 
+    def cancel(self) -> bool:
+        """Cancels the job; True if it will not complete normally."""
+        return self._owner._run(self._handle.cancel())
+
     def result(self, timeout: float | None = None) -> Any:
-        """Waits for the typed result (raises JobFailedError / TimeoutError)."""
+        """Waits for the typed result (raises JobFailedError, JobCancelledError, TimeoutError)."""
         return self._owner._run(self._handle.result(timeout))

@@ -4,8 +4,10 @@ Nothing here knows arq or Redis: the queue layer stores and carries these, the w
 handlers (``storage_jobs.jobs._upload`` and friends, imported by the worker only).
 """
 
+from ._batch_ids import batch_job_id, parent_job_id
 from ._catalog import CATALOG, JobSpec, spec_for_job, spec_for_kind, spec_for_name
 from ._context import FailedJob, JobContext
+from ._control import JobCancelled, JobControl, NoControl
 from ._kinds import Job, JobResult, job_adapter, result_adapter
 from ._limits import JobLimits, JobRejectedError
 from ._models import CopyJob, DeleteJob, JobModel, UploadJob
@@ -38,7 +40,9 @@ __all__ = [
     "DeleteState",
     "FailedJob",
     "Job",
+    "JobCancelled",
     "JobContext",
+    "JobControl",
     "JobLimits",
     "JobModel",
     "JobRejectedError",
@@ -49,6 +53,7 @@ __all__ = [
     "MigrateJob",
     "MigrateResult",
     "MigrationProgress",
+    "NoControl",
     "ObjectRef",
     "ProgressStore",
     "ReportLine",
@@ -56,9 +61,11 @@ __all__ = [
     "RetryPolicy",
     "UploadJob",
     "UploadResult",
+    "batch_job_id",
     "is_retryable",
     "is_retryable_code",
     "job_adapter",
+    "parent_job_id",
     "result_adapter",
     "spec_for_job",
     "spec_for_kind",

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
+from ._control import JobControl, NoControl
 from ._limits import JobLimits
 from ._retry import RetryPolicy
 from ._state import JobState
@@ -22,11 +23,12 @@ Enqueue = Callable[[Sequence[tuple[BaseModel, str]]], Awaitable[list[bool]]]
 
 @dataclass(frozen=True)
 class FailedJob:
-    """A job that failed for good: its payload (if kept), error code and message."""
+    """A job that failed for good (or was cancelled): its payload (if kept), code and message."""
 
     payload: str | None
     code: str
     message: str
+    cancelled: bool = False
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,7 @@ class JobContext:
         failed_job: Says whether a job (by id) failed for good, and how.
         report_bucket: Where completion reports go (None: the job's destination bucket).
         report_prefix: Key prefix of completion reports.
+        control: Whether the job is cancelled or paused, polled at safe points.
     """
 
     job_id: str
@@ -63,3 +66,4 @@ class JobContext:
     failed_job: Callable[[str], Awaitable[FailedJob | None]] | None = None
     report_bucket: str | None = None
     report_prefix: str = "storage-jobs-reports/"
+    control: JobControl = field(default_factory=NoControl)

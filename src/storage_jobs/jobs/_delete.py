@@ -3,19 +3,26 @@
 Progress is recorded (``ctx.state.delete``, see ``DeleteState``) after each DeleteObjects
 answer: batches answered, keys still to retry, final failures and the round reached. A worker
 that dies mid-job loses at most the batches in flight; a re-run resumes from this state.
+
+A cancel is obeyed before each DeleteObjects request: requests in flight are answered and
+recorded (never abandoned half-way), none is sent after, and ``JobCancelled`` carries the count
+and the keys deleted so far.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from typing import Any
 
 from ..storage import DELETE_BATCH_SIZE, StoragePartialDeleteError
 from ..storage._bulk import gather_or_cancel
 from ._context import JobContext
+from ._control import JobCancelled
 from ._models import DeleteJob
 from ._results import DeleteFailure, DeleteResult
 from ._retry import is_retryable_code
+from ._state import DeleteState
 
 __all__ = ["run_delete", "run_delete_keys"]
 
@@ -35,15 +42,25 @@ async def run_delete_keys(
     done = await state.done_batches(len(batches))
     slots = asyncio.Semaphore(ctx.storage.config.delete_concurrency)
 
+    stopped = False
+
     async def first_round(index: int, batch: list[str]) -> None:
+        nonlocal stopped
         async with slots:
+            if stopped or await ctx.control.cancelled():
+                stopped = True
+                return
             errors = await _delete(ctx, bucket, batch)
             retry, final = _split(errors)
             await state.record(retry=retry, final=final, batch_index=index, round_=1)
 
     await gather_or_cancel([first_round(i, b) for i, b in enumerate(batches) if i not in done])
+    if stopped:
+        raise JobCancelled(await _deleted_so_far(state, batches))
     round_ = max(await state.round(), 1)
     while pending := await state.pending():
+        if await ctx.control.cancelled():
+            raise JobCancelled(await _deleted_so_far(state, batches))
         if round_ >= ctx.retry.max_attempts:
             await state.give_up(pending)
             break
@@ -81,6 +98,15 @@ async def run_delete_keys(
         attempts=round_,
     )
     return result
+
+
+async def _deleted_so_far(state: DeleteState, batches: list[list[str]]) -> dict[str, Any]:
+    """The keys deleted so far: those of answered batches, less the ones that failed."""
+    done = await state.done_batches(len(batches))
+    failed = set(await state.pending())
+    failed |= {DeleteFailure.model_validate_json(raw).key for raw in await state.failures()}
+    deleted = [k for i in sorted(done) for k in batches[i] if k not in failed]
+    return {"deleted_count": len(deleted), "deleted_keys": deleted}
 
 
 async def _delete(ctx: JobContext, bucket: str, batch: list[str]) -> list[dict[str, str]]:

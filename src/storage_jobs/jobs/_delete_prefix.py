@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..storage import ObjectInfo
 from ._context import JobContext
+from ._control import JobCancelled
 from ._delete import run_delete_keys
 from ._fanout import FanOut, run_fan_out
 from ._prefix_models import DeletePrefixBatchJob, DeletePrefixJob
@@ -66,7 +67,16 @@ async def run_delete_prefix_batch(job: DeletePrefixBatchJob, ctx: JobContext) ->
         return BatchResult(
             of="delete_prefix", migration_id=job.migration_id, batch=job.batch, done=0
         )
-    result = await run_delete_keys(ctx, bucket=spec.bucket, keys=job.keys, scope="prefix")
+    try:
+        result = await run_delete_keys(ctx, bucket=spec.bucket, keys=job.keys, scope="prefix")
+    except JobCancelled as exc:
+        # Stopped part-way: what it deleted counts in the parent's progress and report.
+        deleted: list[str] = exc.progress.get("deleted_keys", [])
+        lines = [report_line(spec.bucket, k, "deleted") for k in deleted]
+        await store.finish_batch(
+            job.batch, done=len(deleted), lines=lines if spec.report == "all" else []
+        )
+        raise JobCancelled({"batch": job.batch, "done": len(deleted)}) from None
     failed = {f.key: f for f in result.failed}
     lines = [report_line(spec.bucket, f.key, "failed", f.code, f.message) for f in result.failed]
     if spec.report == "all":

@@ -3,6 +3,12 @@
 Only one page is in memory at a time. The resume cursor moves after a page's batch job is
 enqueued under an id derived from the page number, so a coordinator that crashes and re-runs
 re-enqueues at most one batch, which the queue de-duplicates.
+
+Operator control: between pages the coordinator waits while its job is paused (its batches are
+parked by the queue meanwhile) and stops when it is cancelled. A cancel then settles: every
+batch not finished is cancelled (queued ones never run, running ones stop at a safe point), the
+coordinator waits until each has a result, writes the report of what was done and leaves
+progress ``cancelled``.
 """
 
 from __future__ import annotations
@@ -15,7 +21,9 @@ from dataclasses import dataclass
 from pydantic import BaseModel
 
 from ..storage import ObjectInfo, StorageClient
+from ._batch_ids import batch_job_id
 from ._context import JobContext
+from ._control import JobCancelled
 from ._progress import MigrationProgress
 from ._report import report_line
 from ._state import ProgressStore
@@ -25,11 +33,6 @@ __all__ = ["FanOut", "batch_job_id", "run_fan_out"]
 _POLL = 0.25
 _REAP_EVERY = 5.0
 _LOG_EVERY = 10.0
-
-
-def batch_job_id(migration_id: str, batch: int) -> str:
-    """The job id of one batch of a prefix job."""
-    return f"{migration_id}:batch:{batch}"
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,8 @@ async def run_fan_out(ctx: JobContext, store: ProgressStore, fan: FanOut) -> Mig
         pages = int(await store.get("pages") or 0)
         if cursor:
             ctx.log.info("prefix.resume", after_key=cursor, pages=pages)
+        if await _hold(ctx, store):
+            await _settle_cancel(ctx, store, fan)
         async for page in fan.storage.iter_pages(
             bucket=fan.bucket, prefix=fan.prefix, page_size=fan.batch_size, start_after=cursor
         ):
@@ -73,6 +78,8 @@ async def run_fan_out(ctx: JobContext, store: ProgressStore, fan: FanOut) -> Mig
             job = fan.make_batch(pages, page)
             await ctx.enqueue([(job, batch_job_id(store.migration_id, pages))])
             await store.page_listed(pages, len(page), page[-1].key)
+            if await _hold(ctx, store):
+                await _settle_cancel(ctx, store, fan)
         await store.listing_finished()
     progress = await _wait_for_batches(ctx, store, fan)
     report_key = f"{ctx.report_prefix}{fan.report_name}"
@@ -83,11 +90,57 @@ async def run_fan_out(ctx: JobContext, store: ProgressStore, fan: FanOut) -> Mig
     )
 
 
+async def _hold(ctx: JobContext, store: ProgressStore) -> bool:
+    """Waits while the prefix job is paused; True if it is cancelled."""
+    if await ctx.control.cancelled():
+        return True
+    if not await ctx.control.paused():
+        return False
+    ctx.log.info("migration.paused")
+    await store.set_status("paused")
+    while await ctx.control.paused():
+        if await ctx.control.cancelled():
+            return True
+        await asyncio.sleep(_POLL)
+    ctx.log.info("migration.resumed")
+    await store.set_status("running")
+    return False
+
+
+async def _settle_cancel(ctx: JobContext, store: ProgressStore, fan: FanOut) -> None:
+    """Cancels every unfinished batch, waits for each to stop, reports, and raises.
+
+    Raises:
+        JobCancelled: Always, with the progress as it stands (the report included).
+    """
+    pages = int(await store.get("pages") or 0)
+    finished = await store.finished_batches()
+    ids = [batch_job_id(store.migration_id, n) for n in range(1, pages + 1) if n not in finished]
+    ctx.log.info("migration.cancelling", batches=len(ids))
+    await ctx.control.cancel(ids)
+    last_log = time.monotonic()
+    # Running batches stop at their next safe point; queued ones are finished already.
+    while ids := await ctx.control.unfinished(ids):
+        if time.monotonic() - last_log >= _LOG_EVERY:
+            last_log = time.monotonic()
+            ctx.log.info("migration.cancelling", batches=len(ids))
+        await asyncio.sleep(_POLL)
+    await _reap_failed_batches(ctx, store, fan, pages)
+    report_key = f"{ctx.report_prefix}{fan.report_name}"
+    await _write_report(ctx, store, fan.report_bucket, report_key)
+    await store.finish(fan.report_bucket, report_key, status="cancelled")
+    progress = await store.read()
+    ctx.log.info("migration.cancelled", listed=progress.listed, done=progress.done)
+    raise JobCancelled(progress.model_dump(mode="json"))
+
+
 async def _wait_for_batches(
     ctx: JobContext, store: ProgressStore, fan: FanOut
 ) -> MigrationProgress:
     last_reap = last_log = time.monotonic()
     while True:
+        if await _hold(ctx, store):
+            await _settle_cancel(ctx, store, fan)
         progress = await store.read()
         if progress.listing_done and progress.batches_done >= progress.pages:
             return progress
@@ -120,6 +173,10 @@ async def _reap_failed_batches(
             continue
         failure = await ctx.failed_job(batch_job_id(store.migration_id, batch))
         if failure is None:
+            continue
+        if failure.cancelled:
+            # Cancelled before it ran or part-way: what it did is recorded; it is over.
+            await store.finish_batch(batch)
             continue
         lines: list[str] = []
         if failure.payload is not None:

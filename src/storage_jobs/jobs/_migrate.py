@@ -9,6 +9,7 @@ from ..storage import ObjectInfo, StorageClient, StorageError, StorageObjectNotF
 from ..storage._bulk import gather_or_cancel
 from ._content_match import SOURCE_ETAG_METADATA, same_content
 from ._context import JobContext
+from ._control import JobCancelled
 from ._fanout import FanOut, run_fan_out
 from ._prefix_models import MigrateBatchJob, MigrateJob, ObjectRef
 from ._prefix_results import BatchResult, MigrateResult
@@ -94,10 +95,16 @@ async def run_migrate_batch(job: MigrateBatchJob, ctx: JobContext) -> BatchResul
     cross = spec.src_endpoint is not None
     slots = asyncio.Semaphore(_CROSS_ENDPOINT_CONCURRENCY if cross else _SAME_ENDPOINT_CONCURRENCY)
     counts = {"done": 0, "skipped": 0, "failed": 0, "bytes": 0}
+    stopped = False
 
     async def one(index: int, obj: ObjectRef) -> None:
+        nonlocal stopped
         dst_key = spec.dst_prefix + obj.key[len(spec.src_prefix) :]
         async with slots:
+            # A safe point: copies in flight finish and are recorded; none starts after.
+            if stopped or await ctx.control.cancelled():
+                stopped = True
+                return
             status, size, code, message = await _migrate_one(ctx, source, spec, obj, dst_key, check)
         counter = {"copied": "done", "would_copy": "done"}.get(status, status)
         counter = "skipped" if status in ("skipped", "would_skip") else counter
@@ -111,6 +118,9 @@ async def run_migrate_batch(job: MigrateBatchJob, ctx: JobContext) -> BatchResul
             counts["bytes"] += size
 
     await gather_or_cancel([one(i, obj) for i, obj in enumerate(job.objects) if i not in recorded])
+    if stopped:
+        # Every key copied so far is recorded in the migration's progress already.
+        raise JobCancelled({"batch": job.batch, **counts})
     await store.finish_batch(job.batch)
     if counts["failed"]:
         ctx.log.warning("migrate.batch_failures", batch=job.batch, **counts)

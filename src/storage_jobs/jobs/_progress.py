@@ -11,7 +11,7 @@ class MigrationProgress(BaseModel):
     """Where a migration or prefix delete stands.
 
     Attributes:
-        status: ``listing``, ``running``, ``finalizing`` or ``done``.
+        status: ``listing``, ``running``, ``paused``, ``done`` or ``cancelled``.
         listed: Objects listed so far.
         done: Objects copied (migrations) or deleted (prefix deletes).
         skipped: Objects left alone as identical.
@@ -41,8 +41,8 @@ class MigrationProgress(BaseModel):
 
     @property
     def finished(self) -> bool:
-        """Whether the job has written its report and finished."""
-        return self.status == "done"
+        """Whether the job has written its report and finished (done or cancelled)."""
+        return self.status in ("done", "cancelled")
 
     @property
     def processed(self) -> int:

@@ -36,6 +36,9 @@ class ProgressStore(Protocol):
     async def listing_finished(self) -> None:
         """Records that every page is listed."""
 
+    async def set_status(self, status: str) -> None:
+        """Sets the status readers see (``paused`` while paused, ``running`` again after)."""
+
     async def record_key(self, batch: int, index: int, counter: str, size: int, line: str) -> bool:
         """Records one key's outcome once; False if it was already recorded."""
 
@@ -62,8 +65,10 @@ class ProgressStore(Protocol):
     def iter_records(self, chunk: int = 5000) -> AsyncIterator[list[bytes]]:
         """Yields the report lines in order, a chunk at a time."""
 
-    async def finish(self, report_bucket: str | None, report_key: str | None) -> None:
-        """Marks the job done, keeping its state for inspection a while."""
+    async def finish(
+        self, report_bucket: str | None, report_key: str | None, *, status: str = "done"
+    ) -> None:
+        """Marks the job finished (``done`` or ``cancelled``), keeping its state a while."""
 
 
 class DeleteState(Protocol):

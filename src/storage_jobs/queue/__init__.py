@@ -8,6 +8,14 @@ that import it load neither arq's worker nor an S3 stack.
 """
 
 from ._connection import RedisTarget, connect_redis, redis_password
+from ._control import (
+    CANCEL_MESSAGE,
+    PAUSABLE_KINDS,
+    Control,
+    RedisJobControl,
+    control_keys,
+    finish_cancelled,
+)
 from ._deadletters import MAX_KEPT_PAYLOAD, DeadLetter, DeadLetterStore
 from ._enqueue import Enqueuer, NewJob
 from ._heartbeat import Heartbeat, read_heartbeats, remove_heartbeat, write_heartbeat
@@ -16,6 +24,8 @@ from ._history import (
     HISTORY_TTL,
     MinuteCounts,
     Outcome,
+    finished_index,
+    history_field,
     read_history,
     record_outcome,
 )
@@ -46,11 +56,13 @@ from ._progress import RedisProgressStore
 from ._status import JobStatus, lease_holder, read_outcome, read_status
 from ._waiter import ResultWaiter
 from ._wire import (
+    CANCELLED,
     Envelope,
     ErrorRecord,
     JobFailure,
     ResultRecord,
     build_envelope,
+    build_result,
     decode,
     describe_validation_error,
     encode,
@@ -61,13 +73,17 @@ from ._wire import (
 )
 
 __all__ = [
+    "CANCELLED",
+    "CANCEL_MESSAGE",
     "FINISHED_KEPT",
     "HISTORY_TTL",
     "IN_PROGRESS_LIMIT",
     "KIND_SAMPLE",
     "MAX_KEPT_PAYLOAD",
+    "PAUSABLE_KINDS",
     "PREFIX_JOBS_KEPT",
     "UNREADABLE_KIND",
+    "Control",
     "DeadLetter",
     "DeadLetterStore",
     "Enqueuer",
@@ -84,6 +100,7 @@ __all__ = [
     "QueueDepth",
     "QueueInfo",
     "QueueKeys",
+    "RedisJobControl",
     "RedisJobState",
     "RedisProgressStore",
     "RedisTarget",
@@ -91,11 +108,16 @@ __all__ = [
     "ResultWaiter",
     "WorkerInfo",
     "build_envelope",
+    "build_result",
     "connect_redis",
+    "control_keys",
     "decode",
     "describe_validation_error",
     "encode",
     "error_record",
+    "finish_cancelled",
+    "finished_index",
+    "history_field",
     "index_prefix_job",
     "job_kinds",
     "lease_holder",

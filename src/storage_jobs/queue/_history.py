@@ -21,11 +21,13 @@ __all__ = [
     "HISTORY_TTL",
     "MinuteCounts",
     "Outcome",
+    "finished_index",
+    "history_field",
     "read_history",
     "record_outcome",
 ]
 
-Outcome = Literal["success", "retry", "failed", "invalid"]
+Outcome = Literal["success", "retry", "failed", "invalid", "cancelled"]
 """What one attempt ended in (the metrics' outcomes)."""
 
 HISTORY_TTL = 3 * 3600
@@ -34,7 +36,17 @@ HISTORY_TTL = 3 * 3600
 FINISHED_KEPT = 10_000
 """Finished job ids kept per outcome for the jobs list (the oldest fall off)."""
 
-_FINISHED = {"success": "complete", "failed": "failed", "invalid": "failed"}
+_FINISHED = {"success": "complete", "failed": "failed", "invalid": "failed", "cancelled": "failed"}
+
+
+def history_field(outcome: Outcome) -> str:
+    """The minute counter an outcome adds to (an invalid payload counts as a failure)."""
+    return "failed" if outcome == "invalid" else outcome
+
+
+def finished_index(outcome: Outcome) -> str | None:
+    """Which finished-jobs index an outcome joins (``complete``/``failed``; None for a retry)."""
+    return _FINISHED.get(outcome)
 
 
 class MinuteCounts(BaseModel):
@@ -45,12 +57,14 @@ class MinuteCounts(BaseModel):
         success: Attempts that succeeded.
         retry: Attempts re-queued after a transient failure.
         failed: Jobs that failed for good (invalid payloads included).
+        cancelled: Jobs stopped by a cancel.
     """
 
     minute: int
     success: int = 0
     retry: int = 0
     failed: int = 0
+    cancelled: int = 0
 
 
 async def record_outcome(
@@ -60,11 +74,11 @@ async def record_outcome(
     keys = QueueKeys(queue_name)
     now = time.time() if at is None else at
     history = keys.history(int(now // 60))
-    field = "failed" if outcome == "invalid" else outcome
+    field = history_field(outcome)
     async with redis.pipeline(transaction=False) as pipe:
         pipe.hincrby(history, field, 1)
         pipe.expire(history, HISTORY_TTL)
-        if (state := _FINISHED.get(outcome)) is not None:
+        if (state := finished_index(outcome)) is not None:
             index = keys.finished(state)
             pipe.zadd(index, {job_id: now})
             pipe.zremrangebyrank(index, 0, -FINISHED_KEPT - 1)

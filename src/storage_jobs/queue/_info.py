@@ -101,6 +101,7 @@ class QueueInfo:
         workers: Workers whose heartbeat is newer than ``worker_max_age``.
         worker_max_age: Seconds a heartbeat counts as live.
         at: Unix time the numbers were read.
+        paused: Whether the queue is paused (workers take nothing new).
     """
 
     counts: QueueDepth
@@ -111,6 +112,7 @@ class QueueInfo:
     workers: tuple[WorkerInfo, ...]
     worker_max_age: float
     at: float = field(default_factory=time.time)
+    paused: bool = False
 
     @property
     def queue(self) -> str:
@@ -122,6 +124,7 @@ class QueueInfo:
         return {
             "queue": self.queue,
             "at": self.at,
+            "paused": self.paused,
             "depth": self.counts.depth,
             "in_progress": self.counts.in_progress,
             "in_progress_exact": self.counts.in_progress_exact,
@@ -247,6 +250,7 @@ async def queue_info(
     dead = await DeadLetterStore(redis, queue_name).count()
     max_age = 3 * health_check_interval
     workers = await live_workers(redis, queue_name, max_age=max_age)
+    paused = bool(await redis.exists(QueueKeys(queue_name).paused))
     return QueueInfo(
         counts=counts,
         kinds=kinds,
@@ -256,4 +260,5 @@ async def queue_info(
         workers=tuple(workers),
         worker_max_age=max_age,
         at=at,
+        paused=paused,
     )

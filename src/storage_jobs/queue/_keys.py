@@ -77,6 +77,26 @@ class QueueKeys:
         return f"storage-jobs:{self.queue}:worker:{worker_id}"
 
     @property
+    def paused(self) -> str:
+        """Set while the queue is paused: workers finish what they run and take nothing new."""
+        return f"storage-jobs:{self.queue}:paused"
+
+    @staticmethod
+    def cancel(job_id: str) -> str:
+        """A job's cancel marker (lives as long as a result would, so no cancel is lost)."""
+        return state_key(job_id, "cancel")
+
+    @staticmethod
+    def job_paused(job_id: str) -> str:
+        """Set while a prefix job is paused: its batches are parked and its listing waits."""
+        return state_key(job_id, "paused")
+
+    @staticmethod
+    def parked(job_id: str) -> str:
+        """Sorted set of a paused prefix job's batches taken off the queue (id -> score)."""
+        return state_key(job_id, "parked")
+
+    @property
     def wake(self) -> str:
         """List a producer pushes to so an idle worker wakes at once instead of polling."""
         return f"storage-jobs:{self.queue}:wake"

@@ -89,6 +89,10 @@ class RedisProgressStore:
         """Records that every page is listed."""
         await cast(Awaitable[int], self.redis.hset(self.hash, "listing_done", "1"))
 
+    async def set_status(self, status: str) -> None:
+        """Sets the status readers see (``paused`` while paused, ``running`` again after)."""
+        await cast(Awaitable[int], self.redis.hset(self.hash, "status", status))
+
     async def record_key(self, batch: int, index: int, counter: str, size: int, line: str) -> bool:
         """Records one key's outcome once; False if it was already recorded."""
         keys = [self.done_bits(batch), self.hash, self.records]
@@ -140,9 +144,11 @@ class RedisProgressStore:
             yield lines
             start += len(lines)
 
-    async def finish(self, report_bucket: str | None, report_key: str | None) -> None:
-        """Marks the job done, keeping its state for inspection a while."""
-        mapping: dict[str, Any] = {"status": "done", "finished_at": time.time()}
+    async def finish(
+        self, report_bucket: str | None, report_key: str | None, *, status: str = "done"
+    ) -> None:
+        """Marks the job finished (``done`` or ``cancelled``), keeping its state a while."""
+        mapping: dict[str, Any] = {"status": status, "finished_at": time.time()}
         if report_bucket and report_key:
             mapping |= {"report_bucket": report_bucket, "report_key": report_key}
         async with self.redis.pipeline(transaction=True) as tx:

@@ -7,6 +7,7 @@ import time
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, cast
 
+from ._control import control_keys
 from ._deadletters import DeadLetterStore
 from ._keys import QueueKeys
 from ._wire import ErrorRecord, ResultRecord, parse_result
@@ -25,6 +26,9 @@ class JobStatus(enum.StrEnum):
     IN_PROGRESS = "in_progress"
     COMPLETE = "complete"
     FAILED = "failed"
+    CANCELLED = "cancelled"
+    PAUSED = "paused"
+    """A batch of a paused prefix job, parked off the queue until it is resumed."""
     NOT_FOUND = "not_found"
 
 
@@ -36,13 +40,19 @@ async def read_status(redis: Redis, queue: str, job_id: str) -> JobStatus:
         pipe.exists(keys.in_progress(job_id))
         pipe.zscore(queue, job_id)
         pipe.hexists(keys.dead_data, job_id)
-        result, in_progress, score, dead = await pipe.execute()
+        pipe.zscore(control_keys(job_id)[3], job_id)
+        result, in_progress, score, dead, parked = await pipe.execute()
     if result is not None:
-        return JobStatus.COMPLETE if parse_result(result).success else JobStatus.FAILED
+        outcome = parse_result(result)
+        if outcome.cancelled:
+            return JobStatus.CANCELLED
+        return JobStatus.COMPLETE if outcome.success else JobStatus.FAILED
     if in_progress:
         return JobStatus.IN_PROGRESS
     if score is not None:
         return JobStatus.DEFERRED if score > time.time() * 1000 else JobStatus.QUEUED
+    if parked is not None:
+        return JobStatus.PAUSED
     return JobStatus.FAILED if dead else JobStatus.NOT_FOUND
 
 

@@ -18,15 +18,17 @@ from typing import Any
 import orjson
 from pydantic import BaseModel, ValidationError
 
-from ..errors import JobFailedError
+from ..errors import JobCancelledError, JobFailedError
 from ..jobs import JobModel, spec_for_name
 
 __all__ = [
+    "CANCELLED",
     "Envelope",
     "ErrorRecord",
     "JobFailure",
     "ResultRecord",
     "build_envelope",
+    "build_result",
     "decode",
     "describe_validation_error",
     "encode",
@@ -37,14 +39,25 @@ __all__ = [
 ]
 
 
+CANCELLED = "JobCancelled"
+"""The ``error_type`` of a cancelled job's result (read as status ``cancelled``)."""
+
+
 class JobFailure(Exception):
     """A job failed for good; what the result (and the producer's JobFailedError) carries."""
 
-    def __init__(self, error_type: str, message: str, code: str | None = None) -> None:
+    def __init__(
+        self,
+        error_type: str,
+        message: str,
+        code: str | None = None,
+        progress: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(message)
         self.error_type = error_type
         self.code = code
         self.message = message
+        self.progress = progress
 
 
 class ErrorRecord(BaseModel):
@@ -53,12 +66,20 @@ class ErrorRecord(BaseModel):
     error_type: str = "JobFailed"
     code: str | None = None
     message: str = ""
+    progress: dict[str, Any] | None = None
+    """What a cancelled job had done when it stopped (None for failures)."""
+
+    def as_json(self) -> dict[str, Any]:
+        """The record as stored: ``progress`` only when there is one (failures keep arq's shape)."""
+        return self.model_dump(exclude={"progress"} if self.progress is None else set())
 
 
 def error_record(exc: BaseException) -> dict[str, Any]:
     """The JSON form of a failure (an ``ErrorRecord`` as a dict)."""
     if isinstance(exc, JobFailure):
-        record = ErrorRecord(error_type=exc.error_type, code=exc.code, message=exc.message)
+        record = ErrorRecord(
+            error_type=exc.error_type, code=exc.code, message=exc.message, progress=exc.progress
+        )
     else:
         code = getattr(exc, "code", None)
         record = ErrorRecord(
@@ -66,7 +87,7 @@ def error_record(exc: BaseException) -> dict[str, Any]:
             code=code if isinstance(code, str) else None,
             message=str(exc)[:4000],
         )
-    return record.model_dump()
+    return record.as_json()
 
 
 def describe_validation_error(exc: ValidationError, limit: int = 20) -> str:
@@ -125,6 +146,38 @@ def decode(raw: bytes) -> dict[str, Any]:
 def build_envelope(function_name: str, payload_json: str, enqueue_ms: int) -> bytes:
     """Arq's job envelope around one payload (``"f"`` first, so ``peek_function`` finds it)."""
     return encode({"f": function_name, "t": 0, "a": [payload_json], "k": {}, "et": enqueue_ms})
+
+
+def build_result(
+    *,
+    job_id: str,
+    queue: str,
+    function: str | None,
+    tries: int,
+    enqueue_ms: int,
+    start_ms: int,
+    finish_ms: int,
+    error: ErrorRecord,
+) -> bytes:
+    """Arq's result record of a job that failed (or was cancelled) without arq finishing it.
+
+    The same shape arq's ``finish_job`` stores, so arq's ``Job`` API and ``read_status`` read it.
+    """
+    return encode(
+        {
+            "t": tries,
+            "f": function or "",
+            "a": [],
+            "k": {},
+            "et": enqueue_ms,
+            "s": False,
+            "r": error.as_json(),
+            "st": start_ms,
+            "ft": finish_ms,
+            "q": queue,
+            "id": job_id,
+        }
+    )
 
 
 @dataclass(frozen=True)
@@ -212,18 +265,28 @@ class ResultRecord:
     def error(self) -> ErrorRecord:
         """The failure's record (meaningful when ``success`` is False)."""
         value = self.value if isinstance(self.value, dict) else {}
+        progress = value.get("progress")
         return ErrorRecord(
             error_type=str(value.get("error_type", "JobFailed")),
             code=value.get("code") if isinstance(value.get("code"), str) else None,
             message=str(value.get("message", "")),
+            progress=progress if isinstance(progress, dict) else None,
         )
+
+    @property
+    def cancelled(self) -> bool:
+        """Whether the job was cancelled (it never ran, or stopped at a safe point)."""
+        return not self.success and self.error.error_type == CANCELLED
 
     def typed(self, job_id: str) -> Any:
         """The result model of the job's kind.
 
         Raises:
+            JobCancelledError: If the job was cancelled.
             JobFailedError: If the job failed.
         """
+        if self.cancelled:
+            raise JobCancelledError(job_id, self.error.progress)
         if not self.success:
             error = self.error
             raise JobFailedError(job_id, error.error_type, error.message, error.code)

@@ -17,6 +17,7 @@ holder of its lease (job handlers are idempotent).
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -25,7 +26,14 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import OutOfMemoryError, ReadOnlyError, ResponseError, TryAgainError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from ..queue import QueueKeys
+from ..queue import (
+    FINISHED_KEPT,
+    HISTORY_TTL,
+    Outcome,
+    QueueKeys,
+    finished_index,
+    history_field,
+)
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -33,16 +41,28 @@ if TYPE_CHECKING:
 
 __all__ = ["Finish", "Finisher"]
 
-# KEYS: queue, then (in-progress, result, retry, job) per job. ARGV: (job id, finish 1/0,
-# result data, result ttl ms or '', queue score increment or '', keep-lease ms or '') per job,
-# then the channel that hears the finished ids (one PUBLISH per batch wakes waiting clients).
+# KEYS: queue, this minute's history hash, the complete and failed indexes, then (in-progress,
+# result, retry, job) per job. ARGV: (job id, finish 1/0, result data, result ttl ms or '',
+# queue score increment or '', keep-lease ms or '', history field, index 'complete'/'failed'/'')
+# per job, then the channel that hears the finished ids (one PUBLISH per batch wakes waiting
+# clients), the time (index score), the history's ttl and how many ids an index keeps.
 _FINISH = """
-local removed = {}
-for i = 1, (#KEYS - 1) / 4 do
-    local lease, result, retry, job = KEYS[4 * i - 2], KEYS[4 * i - 1], KEYS[4 * i], KEYS[4 * i + 1]
-    local at = (i - 1) * 6
+local n = 8
+local channel, now = ARGV[#ARGV - 3], ARGV[#ARGV - 2]
+local history_ttl, kept = ARGV[#ARGV - 1], ARGV[#ARGV]
+local removed, fields, indexed = {}, {}, {complete = {}, failed = {}}
+for i = 1, (#KEYS - 4) / 4 do
+    local lease, result = KEYS[4 * i + 1], KEYS[4 * i + 2]
+    local retry, job = KEYS[4 * i + 3], KEYS[4 * i + 4]
+    local at = (i - 1) * n
     local id, finish, data, ttl = ARGV[at + 1], ARGV[at + 2], ARGV[at + 3], ARGV[at + 4]
-    local incr, keep = ARGV[at + 5], ARGV[at + 6]
+    local incr, keep, field, index = ARGV[at + 5], ARGV[at + 6], ARGV[at + 7], ARGV[at + 8]
+    fields[field] = (fields[field] or 0) + 1
+    if index ~= '' then
+        local members = indexed[index]
+        members[#members + 1] = now
+        members[#members + 1] = id
+    end
     if keep ~= '' then redis.call('pexpire', lease, keep) end
     if finish == '1' then
         if data ~= '' then
@@ -59,7 +79,16 @@ for i = 1, (#KEYS - 1) / 4 do
 end
 if #removed > 0 then
     redis.call('zrem', KEYS[1], unpack(removed))
-    redis.call('publish', ARGV[#ARGV], cjson.encode(removed))
+    redis.call('publish', channel, cjson.encode(removed))
+end
+-- The dashboard's per-minute chart and finished-jobs lists, a few commands per batch.
+for field, count in pairs(fields) do redis.call('hincrby', KEYS[2], field, count) end
+redis.call('expire', KEYS[2], history_ttl)
+for index, key in pairs({complete = KEYS[3], failed = KEYS[4]}) do
+    if #indexed[index] > 0 then
+        redis.call('zadd', key, unpack(indexed[index]))
+        redis.call('zremrangebyrank', key, 0, -tonumber(kept) - 1)
+    end
 end
 return #removed
 """
@@ -79,6 +108,7 @@ class Finish:
         result_ttl_ms: How long the result is kept (None: forever).
         incr_score: Milliseconds to push the job's run time back (a retry's delay).
         keep_lease_ms: Keep the lease this long instead of deleting it.
+        outcome: What the attempt ended in, for the dashboard's history.
     """
 
     job_id: str
@@ -87,6 +117,7 @@ class Finish:
     result_ttl_ms: int | None = None
     incr_score: int | None = None
     keep_lease_ms: int | None = None
+    outcome: Outcome = "success"
 
 
 class Finisher:
@@ -146,7 +177,13 @@ class Finisher:
                     done.set_result(None)
 
     async def _write(self, items: list[Finish]) -> None:
-        keys: list[str] = [self.keys.queue]
+        now = time.time()
+        keys: list[str] = [
+            self.keys.queue,
+            self.keys.history(int(now // 60)),
+            self.keys.finished("complete"),
+            self.keys.finished("failed"),
+        ]
         args: list[Any] = []
         for item in items:
             job_id = item.job_id
@@ -163,8 +200,10 @@ class Finisher:
                 "" if item.result_ttl_ms is None else item.result_ttl_ms,
                 "" if not item.incr_score else item.incr_score,
                 "" if item.keep_lease_ms is None else item.keep_lease_ms,
+                history_field(item.outcome),
+                finished_index(item.outcome) or "",
             ]
-        args.append(self.keys.done_channel)
+        args += [self.keys.done_channel, now, HISTORY_TTL, FINISHED_KEPT]
         delay = 0.05
         while True:
             redis = self._redis()

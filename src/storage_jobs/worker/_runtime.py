@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 from arq.worker import Retry
 from pydantic import BaseModel, ValidationError
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..jobs import (
@@ -18,6 +17,7 @@ from ..jobs import (
     DeleteJob,
     DeletePrefixBatchJob,
     FailedJob,
+    JobCancelled,
     JobContext,
     JobLimits,
     JobRejectedError,
@@ -28,19 +28,22 @@ from ..jobs import (
     is_retryable,
 )
 from ..queue import (
+    CANCEL_MESSAGE,
+    CANCELLED,
+    Control,
     DeadLetterStore,
     Enqueuer,
     JobFailure,
     NewJob,
     Outcome,
     QueueKeys,
+    RedisJobControl,
     RedisJobState,
     decode,
     describe_validation_error,
     error_record,
     parse_envelope,
     parse_result,
-    record_outcome,
 )
 from ..storage import StorageClient
 from ._handlers import handler_for
@@ -86,6 +89,11 @@ class WorkerRuntime:
         return self.settings.retry_budget().job()
 
     @property
+    def control(self) -> Control:
+        """Cancel markers and pause flags of this queue."""
+        return Control(self.redis, self.settings.queue_name, self.settings.result_ttl)
+
+    @property
     def dead_letters(self) -> DeadLetterStore:
         """This queue's dead letters."""
         return DeadLetterStore(self.redis, self.settings.queue_name)
@@ -97,23 +105,12 @@ class WorkerRuntime:
 
         Raises:
             Retry: For a transient failure with attempts left (arq re-queues with a delay).
-            JobFailure: For a permanent failure; the job is dead-lettered first.
+            JobFailure: For a permanent failure (the job is dead-lettered first), or a cancel
+                (error type ``JobCancelled``, with what the job did; never dead-lettered).
         """
-        job_id = str(ctx["job_id"])
-        try:
-            data = await self._measured(spec, ctx, args, kwargs)
-        except Exception as exc:
-            await self._history(job_id, _outcome(exc))
-            raise
-        await self._history(job_id, "success")
-        return data
-
-    async def _history(self, job_id: str, outcome: Outcome) -> None:
-        # The dashboard's chart and finished-jobs list; never worth failing a job over.
-        try:
-            await record_outcome(self.redis, self.settings.queue_name, job_id, outcome)
-        except (RedisError, OSError) as exc:
-            self.log.warning("history.unavailable", job_id=job_id, error=type(exc).__name__)
+        # The dashboard's history and finished-jobs lists are written by the worker's batched
+        # finish (``_finisher``) with the result: no round trip of their own per job.
+        return await self._measured(spec, ctx, args, kwargs)
 
     async def _measured(
         self, spec: JobSpec, ctx: dict[str, Any], args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -129,8 +126,8 @@ class WorkerRuntime:
                 outcome = _outcome(exc)
                 elapsed = None if outcome == "invalid" else time.monotonic() - started
                 metrics.job_finished(spec.kind, outcome, elapsed)  # invalid: no run to time
-                if isinstance(exc, JobFailure):
-                    metrics.dead_lettered(spec.kind)  # every JobFailure was dead-lettered
+                if outcome != "cancelled" and isinstance(exc, JobFailure):
+                    metrics.dead_lettered(spec.kind)  # every other JobFailure was dead-lettered
                 raise
         metrics.job_finished(spec.kind, "success", time.monotonic() - started)
         metrics.job_result(data)
@@ -168,11 +165,22 @@ class WorkerRuntime:
             failed_job=self.failed_job,
             report_bucket=self.settings.report_bucket,
             report_prefix=self.settings.report_prefix,
+            control=RedisJobControl(self.control, job_id),
         )
         started = time.monotonic()
-        log.info("job.start", **_summary(job))
         try:
+            if await context.control.cancelled():
+                raise JobCancelled()  # marked after the claim: never start it
+            log.info("job.start", **_summary(job))
             result = await handler_for(spec)(job, context)
+        except JobCancelled as exc:
+            # Not a failure: no retry, no dead letter; the result says what was done.
+            log.info(  # counted by the metrics' tapped log
+                "job.cancelled",
+                duration_s=round(time.monotonic() - started, 4),
+                **_progress_summary(exc.progress),
+            )
+            raise JobFailure(CANCELLED, CANCEL_MESSAGE, progress=exc.progress) from None
         except Exception as exc:
             transient = is_retryable(exc) or isinstance(exc, _TRANSIENT_INFRA)
             error = error_record(exc)
@@ -220,7 +228,10 @@ class WorkerRuntime:
         if letter is not None and letter.payload_encoding == "utf-8" and letter.payload:
             payload = _payload_of(letter.payload)
         return FailedJob(
-            payload=payload, code=error.code or error.error_type, message=error.message
+            payload=payload,
+            code=error.code or error.error_type,
+            message=error.message,
+            cancelled=outcome.cancelled,
         )
 
     async def close(self) -> None:
@@ -268,7 +279,14 @@ def _outcome(exc: BaseException) -> Outcome:
         return "retry"
     if isinstance(exc, JobFailure) and exc.error_type == "InvalidPayload":
         return "invalid"
+    if isinstance(exc, JobFailure) and exc.error_type == CANCELLED:
+        return "cancelled"
     return "failed"
+
+
+def _progress_summary(progress: dict[str, Any]) -> dict[str, Any]:
+    """Loggable counts of a cancelled job's progress (key lists become their lengths)."""
+    return {k: len(v) if isinstance(v, list) else v for k, v in progress.items()}
 
 
 def _payload_of(kept: str) -> str | None:

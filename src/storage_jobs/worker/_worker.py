@@ -11,6 +11,9 @@ wires into arq's hooks:
   retried until durable.
 - **Supervision.** arq's loop dies on the first Redis ``ConnectionError``. We catch Redis
   failures per poll iteration, back off, and carry on when Redis answers again.
+- **Operator control.** Each poll reads the queue's pause flag with the ready jobs (one
+  pipelined round trip) and takes nothing while it is set; the claim (``_leases``) finishes
+  cancelled jobs without running them and parks batches of paused prefix jobs.
 - **Wake-ups.** arq polls every 0.5 s. Producers push a token to a wake list with every job; an
   idle worker blocks on it (BLPOP), so it starts new work in milliseconds and sends about two
   commands a second while idle. Claiming stays arq's (WATCH on the in-progress key).
@@ -37,11 +40,18 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..jobs import spec_for_name
 from ..metrics import WorkerMetrics
-from ..queue import QueueKeys, record_outcome
+from ..queue import CANCELLED as CANCELLED_ERROR
+from ..queue import (
+    Outcome,
+    QueueKeys,
+    finish_cancelled,
+    parse_result,
+    record_outcome,
+)
 from ._dead_letters import keep_timed_out, keep_unrun_failure
 from ._finisher import Finish, Finisher
 from ._heartbeats import Heartbeats
-from ._leases import Leases
+from ._leases import CANCELLED, Leases
 
 __all__ = ["StorageWorker"]
 
@@ -80,6 +90,7 @@ class StorageWorker(Worker):
         self._slot_freed = asyncio.Event()
         self._claimed_last_poll = 0
         self._last_queue_gauges = 0.0
+        self._queue_paused: bool | None = None
 
     # -- the loop ---------------------------------------------------------------------------------
 
@@ -134,7 +145,10 @@ class StorageWorker(Worker):
 
     async def _poll_iteration(self) -> None:
         try:
-            await super()._poll_iteration()
+            if self.burst:
+                await super()._poll_iteration()
+            else:
+                await self._poll_once()
             await self._refresh_queue_gauges()
         except _REDIS_DOWN as exc:
             await self._redis_unavailable(exc)
@@ -146,6 +160,44 @@ class StorageWorker(Worker):
                     outage_s=round(time.monotonic() - self._redis_down_since, 2),
                 )
                 self._redis_down_since = None
+
+    async def _poll_once(self) -> None:
+        """Arq's poll iteration, reading the queue's pause flag with the ready jobs."""
+        if self.allow_pick_jobs and self.job_counter < self.max_jobs:
+            async with self.pool.pipeline(transaction=False) as pipe:
+                pipe.exists(self.keys.paused)
+                pipe.zrangebyscore(
+                    self.queue_name,
+                    min=float("-inf"),
+                    max=timestamp_ms(),
+                    start=self._queue_read_offset,
+                    num=self.queue_read_limit,
+                )
+                paused, job_ids = await pipe.execute()
+            self._note_queue_paused(bool(paused))
+            if paused:
+                self._claimed_last_poll = 0  # wait for the wake token resume pushes
+            else:
+                await self.start_jobs(job_ids)
+        if self.allow_abort_jobs:
+            await self._cancel_aborted_jobs()
+        for job_id, task in list(self.tasks.items()):
+            if task.done():
+                del self.tasks[job_id]
+                task.result()  # as arq: errors in run_job propagate
+        await self.heart_beat()
+
+    def _note_queue_paused(self, paused: bool) -> None:
+        if paused == self._queue_paused:
+            return
+        if paused or self._queue_paused is not None:
+            action = "queue.paused" if paused else "queue.resumed"
+            self._event("info", action, queue=self.queue_name)
+            if (metrics := self._metrics()) is not None:
+                metrics.control_action(action)
+        if (metrics := self._metrics()) is not None:
+            metrics.set_queue_paused(self.queue_name, paused)
+        self._queue_paused = paused
 
     async def _redis_unavailable(self, exc: BaseException) -> None:
         now = time.monotonic()
@@ -184,6 +236,12 @@ class StorageWorker(Worker):
             if not claimed:
                 self._release_sem_dec_counter_on_complete()
                 continue
+            if score == CANCELLED:
+                try:
+                    await self._finish_cancelled(job_id)
+                finally:
+                    self._release_sem_dec_counter_on_complete()
+                continue
             self._claimed_last_poll += 1
             task = self.loop.create_task(self.run_job(job_id, score))
             task.add_done_callback(lambda _: self._release_sem_dec_counter_on_complete())
@@ -192,6 +250,19 @@ class StorageWorker(Worker):
     async def _claim(self, job_id: str) -> tuple[bool, int]:
         score = await self.leases.claim(self.pool, job_id, timestamp_ms())
         return (False, 0) if score is None else (True, score)
+
+    async def _finish_cancelled(self, job_id: str) -> None:
+        """Finishes a claimed job whose cancel marker is set, without running it."""
+        function = await finish_cancelled(
+            self.pool, self.queue_name, job_id, result_ttl=self.keep_result_s
+        )
+        self.leases.forget(job_id)
+        spec = spec_for_name(function) if function else None
+        kind = spec.kind if spec is not None else "unknown"
+        self._event("info", "job.cancelled", job_id=job_id, kind=kind, ran=False)
+        if (metrics := self._metrics()) is not None:
+            metrics.control_action("job.cancelled")
+            metrics.job_finished(kind, "cancelled")
 
     # -- leases -----------------------------------------------------------------------------------
 
@@ -247,6 +318,7 @@ class StorageWorker(Worker):
                 result_ttl_ms=None if ttl_ms is None else int(ttl_ms * 1000),
                 incr_score=incr_score,
                 keep_lease_ms=None if keep_in_progress is None else int(keep_in_progress * 1000),
+                outcome=_outcome_of(finish, result_data),
             )
         )
 
@@ -354,3 +426,18 @@ class StorageWorker(Worker):
     def _event(self, level: str, event: str, **fields: Any) -> None:
         if self.log is not None:
             getattr(self.log, level)(event, worker_id=self.worker_id, **fields)
+
+
+def _outcome_of(finish: bool, result_data: bytes | None) -> Outcome:
+    """What a finished attempt ended in, read off the result arq is about to store."""
+    if not finish:
+        return "retry"
+    if result_data is None:
+        return "success"  # no result kept: arq only drops results it was told not to keep
+    outcome = parse_result(result_data)
+    if outcome.success:
+        return "success"
+    error_type = outcome.error.error_type
+    if error_type == "InvalidPayload":
+        return "invalid"
+    return "cancelled" if error_type == CANCELLED_ERROR else "failed"

@@ -1,0 +1,292 @@
+"""Operator control in Redis: cancel markers, the queue's pause flag, paused prefix jobs.
+
+- **Cancel.** One script decides atomically against the claim: a job with a result is left
+  alone (False); a queued, deferred or parked job is taken off the queue and finished as
+  cancelled at once, with a result record in arq's shape (so it never runs, even if no worker
+  is up); a running job (its lease is live) gets a marker. The marker lives as long as a result
+  would, so it outlives worker crashes: the claim script refuses to run a marked job and the
+  worker finishes it as cancelled (``finish_cancelled``), and running handlers poll it at safe
+  points through ``RedisJobControl``. A batch of a prefix job also obeys its parent's marker.
+- **Pause.** The queue's flag makes workers take nothing new. A prefix job's flag makes the
+  claim *park* its batches (move them from the queue to a per-job sorted set, score kept) so
+  they do not clog the head of the queue other jobs are read from; resume moves them back.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, cast
+
+from ..jobs import JobRejectedError, parent_job_id, spec_for_name
+from ._keys import QueueKeys
+from ._wire import CANCELLED, ErrorRecord, build_result, parse_envelope, peek_function
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+    from redis.commands.core import AsyncScript
+
+__all__ = [
+    "CANCEL_MESSAGE",
+    "PAUSABLE_KINDS",
+    "Control",
+    "RedisJobControl",
+    "control_keys",
+    "finish_cancelled",
+]
+
+CANCEL_MESSAGE = "cancelled by an operator"
+PAUSABLE_KINDS = frozenset({"migrate", "delete_prefix"})
+_CHECK_EVERY = 0.5  # seconds a running job's cancel/pause answer is reused
+
+# KEYS: result, lease, queue, job, cancel marker, arq retry counter, parked set.
+# ARGV: job id, cancelled result, result TTL ms, marker TTL ms.
+# Returns 0 (finished or unknown), 1 (taken off the queue: never runs), 2 (running: marked).
+_CANCEL = """
+if redis.call('exists', KEYS[1]) == 1 then return 0 end
+if redis.call('exists', KEYS[2]) == 1 then
+    redis.call('psetex', KEYS[5], ARGV[4], '1')
+    return 2
+end
+local queued = redis.call('zrem', KEYS[3], ARGV[1]) + redis.call('zrem', KEYS[7], ARGV[1])
+if queued == 0 then return 0 end
+redis.call('psetex', KEYS[1], ARGV[3], ARGV[2])
+redis.call('del', KEYS[4], KEYS[6])
+redis.call('psetex', KEYS[5], ARGV[4], '1')
+return 1
+"""
+
+# KEYS: the job's pause flag, its parked set, the queue, the wake list.
+# Returns the number of batches put back, or -1 if the job was not paused.
+_RESUME = """
+if redis.call('del', KEYS[1]) == 0 then return -1 end
+local parked = redis.call('zrange', KEYS[2], 0, -1, 'WITHSCORES')
+for i = 1, #parked, 2 do redis.call('zadd', KEYS[3], parked[i + 1], parked[i]) end
+redis.call('del', KEYS[2])
+redis.call('lpush', KEYS[4], '1')
+redis.call('ltrim', KEYS[4], 0, 0)
+return #parked / 2
+"""
+
+
+def control_keys(job_id: str) -> tuple[str, str, str, str]:
+    """The control keys the claim reads for a job.
+
+    Returns:
+        ``(its cancel marker, its parent's cancel marker, the pause flag, the parked set)``; a
+        job that is no batch is its own parent, and its own prefix job for pausing.
+    """
+    owner = parent_job_id(job_id) or job_id
+    return (
+        QueueKeys.cancel(job_id),
+        QueueKeys.cancel(owner),
+        QueueKeys.job_paused(owner),
+        QueueKeys.parked(owner),
+    )
+
+
+def _cancelled_result(
+    queue: str, job_id: str, raw: bytes | None, progress: dict[str, Any] | None
+) -> bytes:
+    function, tries, enqueued = None, 0, 0
+    if raw is not None:
+        try:
+            envelope = parse_envelope(raw)
+        except ValueError:
+            function = peek_function(raw[:300])
+        else:
+            function, tries, enqueued = envelope.function, envelope.tries, envelope.enqueue_ms
+    now_ms = int(time.time() * 1000)
+    return build_result(
+        job_id=job_id,
+        queue=queue,
+        function=function,
+        tries=tries,
+        enqueue_ms=enqueued or now_ms,
+        start_ms=now_ms,
+        finish_ms=now_ms,
+        error=ErrorRecord(error_type=CANCELLED, message=CANCEL_MESSAGE, progress=progress),
+    )
+
+
+async def finish_cancelled(
+    redis: Redis, queue: str, job_id: str, *, result_ttl: float
+) -> str | None:
+    """Finishes a job the claim found cancelled (its lease is ours): a result, nothing queued.
+
+    Returns:
+        The job's queue function name, if its envelope was readable.
+    """
+    keys = QueueKeys(queue)
+    raw = await cast(Awaitable[bytes | None], redis.get(keys.job(job_id)))
+    result = _cancelled_result(queue, job_id, raw, None)
+    async with redis.pipeline(transaction=True) as tx:
+        tx.psetex(keys.result(job_id), int(result_ttl * 1000), result)
+        tx.zrem(keys.queue, job_id)
+        tx.delete(keys.job(job_id), keys.retry(job_id), keys.in_progress(job_id))
+        await tx.execute()
+    return peek_function(raw[:300]) if raw is not None else None
+
+
+@dataclass
+class Control:
+    """The operator's side: cancel jobs, pause and resume the queue or one prefix job.
+
+    Attributes:
+        redis: The connection.
+        queue: The queue.
+        result_ttl: Seconds results (and so cancel markers) are kept.
+    """
+
+    redis: Redis
+    queue: str
+    result_ttl: float
+    _cancel: AsyncScript | None = field(default=None, init=False, repr=False)
+    _resume: AsyncScript | None = field(default=None, init=False, repr=False)
+
+    @property
+    def keys(self) -> QueueKeys:
+        """The queue's keys."""
+        return QueueKeys(self.queue)
+
+    async def cancel(self, job_ids: Sequence[str]) -> list[bool]:
+        """Cancels jobs (two pipelined round trips for any number).
+
+        Returns:
+            Per job, True when it will not complete normally: it was queued, deferred or parked
+            (it never runs) or it is running (it stops at its next safe point); False when it
+            had finished already or is unknown.
+        """
+        if not job_ids:
+            return []
+        keys = self.keys
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for job_id in job_ids:
+                pipe.get(keys.job(job_id))
+            envelopes: list[bytes | None] = await pipe.execute()
+        if self._cancel is None:
+            self._cancel = self.redis.register_script(_CANCEL)
+        ttl_ms = int(self.result_ttl * 1000)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for job_id, raw in zip(job_ids, envelopes, strict=True):
+                await self._cancel(
+                    keys=[
+                        keys.result(job_id),
+                        keys.in_progress(job_id),
+                        keys.queue,
+                        keys.job(job_id),
+                        keys.cancel(job_id),
+                        keys.retry(job_id),
+                        control_keys(job_id)[3],
+                    ],
+                    args=[job_id, _cancelled_result(self.queue, job_id, raw, None), ttl_ms, ttl_ms],
+                    client=pipe,
+                )
+            answers = await pipe.execute()
+        return [int(a) > 0 for a in answers]
+
+    async def pause_queue(self) -> bool:
+        """Pauses the queue; False if it was paused already."""
+        return bool(await self.redis.set(self.keys.paused, "1", nx=True))
+
+    async def resume_queue(self) -> bool:
+        """Resumes the queue and wakes an idle worker; False if it was not paused."""
+        async with self.redis.pipeline(transaction=True) as tx:
+            tx.delete(self.keys.paused)
+            tx.lpush(self.keys.wake, "1")
+            tx.ltrim(self.keys.wake, 0, 0)
+            removed, *_ = await tx.execute()
+        return bool(removed)
+
+    async def queue_paused(self) -> bool:
+        """Whether the queue is paused."""
+        return bool(await self.redis.exists(self.keys.paused))
+
+    async def pause_job(self, job_id: str) -> bool:
+        """Pauses a migration or prefix delete that has not finished.
+
+        Returns:
+            True when it is paused now; False if it has finished, is unknown, or was paused.
+
+        Raises:
+            JobRejectedError: If the job is of another kind (only prefix jobs pause).
+        """
+        keys = self.keys
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.getrange(keys.job(job_id), 0, 300)
+            pipe.exists(keys.result(job_id))
+            head, finished = await pipe.execute()
+        if not head or finished:
+            return False
+        function = peek_function(head)
+        spec = spec_for_name(function) if function else None
+        if spec is None or spec.kind not in PAUSABLE_KINDS:
+            kind = spec.kind if spec is not None else function
+            raise JobRejectedError(
+                "job_id", f"only migrations and prefix deletes can be paused, not {kind!r}"
+            )
+        ttl_ms = int(self.result_ttl * 1000)
+        return bool(await self.redis.set(keys.job_paused(job_id), "1", nx=True, px=ttl_ms))
+
+    async def resume_job(self, job_id: str) -> bool:
+        """Resumes a paused prefix job: its parked batches go back on the queue, score kept.
+
+        Returns:
+            False if it was not paused.
+        """
+        if self._resume is None:
+            self._resume = self.redis.register_script(_RESUME)
+        keys = self.keys
+        put_back = await self._resume(
+            keys=[keys.job_paused(job_id), keys.parked(job_id), keys.queue, keys.wake]
+        )
+        return int(put_back) >= 0
+
+    async def job_paused(self, job_id: str) -> bool:
+        """Whether a prefix job is paused."""
+        return bool(await self.redis.exists(self.keys.job_paused(job_id)))
+
+
+class RedisJobControl:
+    """``jobs.JobControl`` of one running job, over the worker's connection."""
+
+    def __init__(self, control: Control, job_id: str) -> None:
+        self.control = control
+        self.job_id = job_id
+        cancel, parent_cancel, paused, _ = control_keys(job_id)
+        self._cancel_keys = [cancel] if cancel == parent_cancel else [cancel, parent_cancel]
+        self._paused_key = paused
+        self._checked: dict[str, tuple[float, bool]] = {}
+
+    async def _cached(self, what: str, keys: list[str]) -> bool:
+        now = time.monotonic()
+        at, answer = self._checked.get(what, (float("-inf"), False))
+        if now - at < _CHECK_EVERY:
+            return answer
+        answer = bool(await self.control.redis.exists(*keys))
+        # A cancel is final: once seen, never ask again.
+        self._checked[what] = (float("inf") if answer and what == "cancel" else now, answer)
+        return answer
+
+    async def cancelled(self) -> bool:
+        """Whether this job or its prefix job is cancelled (cached for 0.5 s)."""
+        return await self._cached("cancel", self._cancel_keys)
+
+    async def paused(self) -> bool:
+        """Whether this job's prefix job is paused (cached for 0.5 s)."""
+        return await self._cached("pause", [self._paused_key])
+
+    async def cancel(self, job_ids: Sequence[str]) -> None:
+        """Cancels other jobs (a coordinator's batches)."""
+        await self.control.cancel(job_ids)
+
+    async def unfinished(self, job_ids: Sequence[str]) -> list[str]:
+        """The jobs among ``job_ids`` without a result yet."""
+        if not job_ids:
+            return []
+        async with self.control.redis.pipeline(transaction=False) as pipe:
+            for job_id in job_ids:
+                pipe.exists(QueueKeys.result(job_id))
+            answers = await pipe.execute()
+        return [j for j, done in zip(job_ids, answers, strict=True) if not done]

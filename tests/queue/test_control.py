@@ -1,0 +1,143 @@
+"""Operator control against real Redis: the cancel script, pause flags, parking and resuming."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable
+from typing import cast
+
+import pytest
+from redis.asyncio import Redis
+
+from storage_jobs.errors import JobCancelledError
+from storage_jobs.jobs import JobRejectedError, MigrateJob, UploadJob, batch_job_id
+from storage_jobs.queue import (
+    CANCELLED,
+    Control,
+    Enqueuer,
+    JobStatus,
+    NewJob,
+    QueueKeys,
+    RedisJobControl,
+    read_outcome,
+    read_status,
+)
+
+pytestmark = pytest.mark.integration
+
+REDIS_URL = "redis://127.0.0.1:6379/12"
+
+
+@pytest.fixture
+async def redis() -> AsyncIterator[Redis]:
+    client = Redis.from_url(REDIS_URL)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+def queue() -> str:
+    return f"ctl-{uuid.uuid4().hex[:10]}"
+
+
+def upload(key: str = "k") -> UploadJob:
+    return UploadJob(bucket="bkt", key=key, data=b"x")
+
+
+async def test_cancel_queued_and_deferred_jobs_finishes_them_at_once(
+    redis: Redis, queue: str
+) -> None:
+    """Queued and deferred jobs leave the queue with a cancelled result; cancel is not repeated."""
+    enq = Enqueuer(redis, queue, result_ttl=60)
+    tag = uuid.uuid4().hex[:8]
+    ids = [f"{tag}-now", f"{tag}-later"]
+    await enq.enqueue([NewJob(upload(), ids[0]), NewJob(upload(), ids[1], defer_by=60)])
+    control = Control(redis, queue, result_ttl=60)
+    assert await control.cancel([*ids, f"{tag}-unknown"]) == [True, True, False]
+    assert await control.cancel(ids) == [False, False]  # finished (as cancelled) now
+    for job_id in ids:
+        assert await read_status(redis, queue, job_id) == JobStatus.CANCELLED
+        assert await redis.zscore(queue, job_id) is None
+        assert not await redis.exists(QueueKeys.job(job_id))
+        outcome = await read_outcome(redis, queue, job_id)
+        assert outcome is not None and outcome.cancelled
+        assert outcome.error.error_type == CANCELLED
+        with pytest.raises(JobCancelledError):
+            outcome.typed(job_id)
+        # The marker outlives the job: a claim that meets the id again refuses it.
+        assert 0 < await redis.pttl(QueueKeys.cancel(job_id)) <= 60_000
+
+
+async def test_cancel_running_job_only_marks_it(redis: Redis, queue: str) -> None:
+    """A job with a live lease keeps running (it stops at a safe point), marked cancelled."""
+    job_id = f"run-{uuid.uuid4().hex[:8]}"
+    await Enqueuer(redis, queue, result_ttl=60).enqueue([NewJob(upload(), job_id)])
+    await redis.psetex(QueueKeys.in_progress(job_id), 10_000, "some-worker")
+    control = Control(redis, queue, result_ttl=60)
+    watcher = RedisJobControl(control, job_id)
+    assert not await watcher.cancelled()
+    assert await control.cancel([job_id]) == [True]
+    assert await read_status(redis, queue, job_id) == JobStatus.IN_PROGRESS
+    assert await redis.zscore(queue, job_id) is not None
+    await asyncio.sleep(0.6)  # past the cached answer
+    assert await watcher.cancelled()
+    # A batch obeys its prefix job's marker.
+    batch = RedisJobControl(control, batch_job_id(job_id, 3))
+    assert await batch.cancelled()
+
+
+async def test_cancel_finished_job_is_refused(redis: Redis, queue: str) -> None:
+    """A job with a result is left alone: False, and its result unchanged."""
+    job_id = f"done-{uuid.uuid4().hex[:8]}"
+    await redis.set(QueueKeys.result(job_id), b'{"s":true,"r":{},"f":"storage_jobs.upload"}')
+    assert await Control(redis, queue, result_ttl=60).cancel([job_id]) == [False]
+    assert not await redis.exists(QueueKeys.cancel(job_id))
+    assert await read_status(redis, queue, job_id) == JobStatus.COMPLETE
+
+
+async def test_queue_pause_flag(redis: Redis, queue: str) -> None:
+    """Pause and resume say whether they changed anything; resume wakes a worker."""
+    control = Control(redis, queue, result_ttl=60)
+    assert await control.pause_queue()
+    assert not await control.pause_queue()
+    assert await control.queue_paused()
+    assert await control.resume_queue()
+    assert not await control.resume_queue()
+    assert not await control.queue_paused()
+    assert await cast(Awaitable[int], redis.llen(QueueKeys(queue).wake)) == 1
+
+
+async def test_pause_only_prefix_jobs_and_resume_puts_parked_batches_back(
+    redis: Redis, queue: str
+) -> None:
+    """Only migrations and prefix deletes pause; resume re-queues parked batches, score kept."""
+    enq = Enqueuer(redis, queue, result_ttl=60)
+    tag = uuid.uuid4().hex[:8]
+    mig = f"{tag}-mig"
+    await enq.enqueue(
+        [
+            NewJob(upload(), f"{tag}-up"),
+            NewJob(MigrateJob(src_bucket="src-bkt", src_prefix="p/", dst_bucket="dst-bkt"), mig),
+        ]
+    )
+    control = Control(redis, queue, result_ttl=60)
+    with pytest.raises(JobRejectedError, match="only migrations"):
+        await control.pause_job(f"{tag}-up")
+    assert not await control.pause_job(f"{tag}-unknown")
+    assert await control.pause_job(mig)
+    assert not await control.pause_job(mig)
+    # A parked batch (as the claim parks it) reads as paused, then returns with its score.
+    batch = batch_job_id(mig, 1)
+    await redis.zadd(QueueKeys.parked(mig), {batch: 1234})
+    assert await read_status(redis, queue, batch) == JobStatus.PAUSED
+    assert await control.resume_job(mig)
+    assert not await control.resume_job(mig)
+    assert await redis.zscore(queue, batch) == 1234
+    assert not await redis.exists(QueueKeys.parked(mig))
+    # Cancelling a parked batch finishes it as well.
+    assert await control.pause_job(mig)
+    await redis.zrem(queue, batch)
+    await redis.zadd(QueueKeys.parked(mig), {batch: 1234})
+    assert await control.cancel([batch]) == [True]
+    assert await read_status(redis, queue, batch) == JobStatus.CANCELLED
