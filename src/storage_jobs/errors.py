@@ -7,8 +7,10 @@ Hierarchy::
     │                                was enqueued (``field``)
     ├── JobFailedError               a job failed for good (``job_id``, ``error_type``, ``code``,
     │                                ``message``)
-    └── ReplayRefusedError           a dead letter was not replayed (``job_id``, ``reason``,
-                                     ``detail``)
+    ├── ReplayRefusedError           a dead letter was not replayed (``job_id``, ``reason``,
+    │                                ``detail``)
+    └── TooManyDeletesError          a sync would delete more than ``max_delete`` extraneous
+                                     keys, so it deleted none (``count``, ``limit``)
 
 The storage client keeps the reference API's own tree (``storage_jobs.storage.StorageError``);
 redis-py's and pydantic's errors are mapped onto these where they cross our API.
@@ -16,7 +18,13 @@ redis-py's and pydantic's errors are mapped onto these where they cross our API.
 
 from __future__ import annotations
 
-__all__ = ["JobFailedError", "JobRejectedError", "ReplayRefusedError", "StorageJobsError"]
+__all__ = [
+    "JobFailedError",
+    "JobRejectedError",
+    "ReplayRefusedError",
+    "StorageJobsError",
+    "TooManyDeletesError",
+]
 
 
 class StorageJobsError(Exception):
@@ -64,3 +72,19 @@ class ReplayRefusedError(StorageJobsError):
         self.job_id = job_id
         self.reason = reason
         self.detail = detail
+
+
+class TooManyDeletesError(StorageJobsError):
+    """A sync found more extraneous destination keys than its ``max_delete`` and deleted none.
+
+    Attributes:
+        count: Extraneous keys found.
+        limit: The ``max_delete`` they passed.
+    """
+
+    def __init__(self, count: int, limit: int) -> None:
+        super().__init__(
+            f"{count} extraneous destination keys exceed max_delete={limit}; deleted none"
+        )
+        self.count = count
+        self.limit = limit

@@ -6,17 +6,21 @@ handlers (``storage_jobs.jobs._upload`` and friends, imported by the worker only
 
 from ._catalog import CATALOG, JobSpec, spec_for_job, spec_for_kind, spec_for_name
 from ._context import FailedJob, JobContext
+from ._filters import FilterFields
 from ._kinds import Job, JobResult, job_adapter, result_adapter
 from ._limits import JobLimits, JobRejectedError
 from ._models import CopyJob, DeleteJob, JobModel, UploadJob
 from ._prefix_models import (
     DeletePrefixBatchJob,
     DeletePrefixJob,
+    Manifest,
     MigrateBatchJob,
     MigrateJob,
     ObjectRef,
+    VerifyBatchJob,
+    VerifyJob,
 )
-from ._prefix_results import BatchResult, DeletePrefixResult, MigrateResult
+from ._prefix_results import BatchResult, DeletePrefixResult, MigrateResult, VerifyResult
 from ._progress import MigrationProgress
 from ._report import ReportLine
 from ._results import CopyResult, DeleteFailure, DeleteResult, UploadResult
@@ -37,6 +41,7 @@ __all__ = [
     "DeleteResult",
     "DeleteState",
     "FailedJob",
+    "FilterFields",
     "Job",
     "JobContext",
     "JobLimits",
@@ -45,6 +50,7 @@ __all__ = [
     "JobResult",
     "JobSpec",
     "JobState",
+    "Manifest",
     "MigrateBatchJob",
     "MigrateJob",
     "MigrateResult",
@@ -56,6 +62,9 @@ __all__ = [
     "RetryPolicy",
     "UploadJob",
     "UploadResult",
+    "VerifyBatchJob",
+    "VerifyJob",
+    "VerifyResult",
     "is_retryable",
     "is_retryable_code",
     "job_adapter",

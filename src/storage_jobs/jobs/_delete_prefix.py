@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from ..storage import ObjectInfo
 from ._context import JobContext
 from ._delete import run_delete_keys
-from ._fanout import FanOut, run_fan_out
+from ._fanout import FanOut, Page, listing_pages, run_fan_out
+from ._manifest import manifest_pages
 from ._prefix_models import DeletePrefixBatchJob, DeletePrefixJob
 from ._prefix_results import BatchResult, DeletePrefixResult
 from ._report import report_line
@@ -18,10 +18,25 @@ async def run_delete_prefix(job: DeletePrefixJob, ctx: JobContext) -> DeletePref
     store = ctx.state.progress(ctx.job_id)
     await store.start("delete_prefix", job.dry_run)
 
-    def make_batch(number: int, page: list[ObjectInfo]) -> DeletePrefixBatchJob:
+    def make_batch(number: int, page: Page) -> DeletePrefixBatchJob:
         return DeletePrefixBatchJob(
-            migration_id=ctx.job_id, batch=number, spec=job, keys=[o.key for o in page]
+            migration_id=ctx.job_id,
+            batch=number,
+            spec=job,
+            keys=[o.key for o in page.objects],
+            rejected=page.rejected,
         )
+
+    if job.manifest is not None:
+        pages = manifest_pages(
+            ctx.storage,
+            job.manifest,
+            src_bucket=job.bucket,
+            src_prefix=job.prefix,
+            page_size=job.batch_size,
+        )
+    else:
+        pages = listing_pages(ctx.storage, job.bucket, job.prefix, job.batch_size)
 
     def batch_keys(payload: str) -> tuple[str, list[str]]:
         return job.bucket, DeletePrefixBatchJob.model_validate_json(payload).keys
@@ -30,10 +45,8 @@ async def run_delete_prefix(job: DeletePrefixJob, ctx: JobContext) -> DeletePref
         ctx,
         store,
         FanOut(
-            storage=ctx.storage,
+            pages=pages,
             bucket=job.bucket,
-            prefix=job.prefix,
-            batch_size=job.batch_size,
             make_batch=make_batch,
             batch_keys=batch_keys,
             report_bucket=ctx.report_bucket or job.bucket,
@@ -46,6 +59,7 @@ async def run_delete_prefix(job: DeletePrefixJob, ctx: JobContext) -> DeletePref
         listed=progress.listed,
         deleted=progress.done,
         failed=progress.failed,
+        rejected=progress.rejected,
         report_bucket=progress.report_bucket,
         report_key=progress.report_key,
     )
@@ -55,14 +69,22 @@ async def run_delete_prefix_batch(job: DeletePrefixBatchJob, ctx: JobContext) ->
     """Deletes one page of a prefix delete, with DeleteJob's per-key retries."""
     spec = job.spec
     store = ctx.state.progress(job.migration_id)
+    rejected = len(job.rejected)
     if spec.dry_run:
         lines = (
             [report_line(spec.bucket, k, "would_delete") for k in job.keys]
             if spec.report == "all"
             else []
         )
-        await store.finish_batch(job.batch, done=len(job.keys), lines=lines)
+        await store.finish_batch(
+            job.batch, done=len(job.keys), rejected=rejected, lines=[*job.rejected, *lines]
+        )
         # Nothing was deleted: the would-be count lives in the parent's progress only.
+        return BatchResult(
+            of="delete_prefix", migration_id=job.migration_id, batch=job.batch, done=0
+        )
+    if not job.keys:
+        await store.finish_batch(job.batch, rejected=rejected, lines=job.rejected)
         return BatchResult(
             of="delete_prefix", migration_id=job.migration_id, batch=job.batch, done=0
         )
@@ -71,7 +93,13 @@ async def run_delete_prefix_batch(job: DeletePrefixBatchJob, ctx: JobContext) ->
     lines = [report_line(spec.bucket, f.key, "failed", f.code, f.message) for f in result.failed]
     if spec.report == "all":
         lines += [report_line(spec.bucket, k, "deleted") for k in job.keys if k not in failed]
-    await store.finish_batch(job.batch, done=result.deleted_count, failed=len(failed), lines=lines)
+    await store.finish_batch(
+        job.batch,
+        done=result.deleted_count,
+        failed=len(failed),
+        rejected=rejected,
+        lines=[*job.rejected, *lines],
+    )
     return BatchResult(
         of="delete_prefix",
         migration_id=job.migration_id,

@@ -9,18 +9,63 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
 
 from pydantic import BaseModel
 
-from ..storage import ObjectInfo, StorageClient
+from ..errors import StorageJobsError
+from ..storage import StorageClient
 from ._context import JobContext
+from ._prefix_models import ObjectRef
 from ._progress import MigrationProgress
 from ._report import report_line
 from ._state import ProgressStore
 
-__all__ = ["FanOut", "batch_job_id", "run_fan_out"]
+__all__ = ["FanOut", "Page", "PageSource", "batch_job_id", "listing_pages", "run_fan_out"]
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of keys for one batch job.
+
+    Attributes:
+        objects: The objects to work on.
+        cursor: Where a resumed coordinator starts after this page (a key, or a manifest
+            position).
+        rejected: Report lines of manifest lines that named no usable key.
+    """
+
+    objects: list[ObjectRef]
+    cursor: str
+    rejected: list[str] = field(default_factory=list)
+
+
+PageSource = Callable[[str | None], AsyncIterator[Page]]
+"""``cursor -> pages after it``: a listing or a manifest."""
+
+
+def listing_pages(storage: StorageClient, bucket: str, prefix: str, page_size: int) -> PageSource:
+    """The pages of a listing, resumable after a key."""
+
+    async def pages(cursor: str | None) -> AsyncIterator[Page]:
+        async for page in storage.iter_pages(
+            bucket=bucket, prefix=prefix, page_size=page_size, start_after=cursor
+        ):
+            objects = [
+                ObjectRef(
+                    key=o.key,
+                    size=o.size,
+                    etag=o.etag,
+                    last_modified=o.last_modified,
+                    storage_class=o.storage_class,
+                )
+                for o in page
+            ]
+            yield Page(objects=objects, cursor=page[-1].key)
+
+    return pages
+
 
 _POLL = 0.25
 _REAP_EVERY = 5.0
@@ -37,24 +82,24 @@ class FanOut:
     """What a coordinator lists, and the batch job each page becomes.
 
     Attributes:
-        storage: The client to list with.
-        bucket: The bucket to list.
-        prefix: The prefix to list.
-        batch_size: Keys per page and per batch.
+        pages: The listing or manifest to read pages from.
+        bucket: The bucket the keys are in (for report lines of a batch that failed whole).
         make_batch: ``(batch number, page) -> batch job``.
         batch_keys: ``batch job -> (report bucket, keys)``, to report a batch that failed for good.
         report_bucket: Where the completion report goes.
         report_name: The report's file name (under the configured report prefix).
+        after_batches: Runs once every batch finished, before the report is written (a sync's
+            deletes, a verification's extra keys); a StorageJobsError it raises fails the job
+            after the report is written.
     """
 
-    storage: StorageClient
+    pages: PageSource
     bucket: str
-    prefix: str
-    batch_size: int
-    make_batch: Callable[[int, list[ObjectInfo]], BaseModel]
+    make_batch: Callable[[int, Page], BaseModel]
     batch_keys: Callable[[str], tuple[str, list[str]]]
     report_bucket: str
     report_name: str
+    after_batches: Callable[[MigrationProgress], Awaitable[None]] | None = None
 
 
 async def run_fan_out(ctx: JobContext, store: ProgressStore, fan: FanOut) -> MigrationProgress:
@@ -66,18 +111,25 @@ async def run_fan_out(ctx: JobContext, store: ProgressStore, fan: FanOut) -> Mig
         pages = int(await store.get("pages") or 0)
         if cursor:
             ctx.log.info("prefix.resume", after_key=cursor, pages=pages)
-        async for page in fan.storage.iter_pages(
-            bucket=fan.bucket, prefix=fan.prefix, page_size=fan.batch_size, start_after=cursor
-        ):
+        async for page in fan.pages(cursor):
             pages += 1
             job = fan.make_batch(pages, page)
             await ctx.enqueue([(job, batch_job_id(store.migration_id, pages))])
-            await store.page_listed(pages, len(page), page[-1].key)
+            await store.page_listed(pages, len(page.objects), page.cursor)
         await store.listing_finished()
     progress = await _wait_for_batches(ctx, store, fan)
+    failure: StorageJobsError | None = None
+    if fan.after_batches is not None:
+        try:
+            await fan.after_batches(progress)
+        except StorageJobsError as exc:
+            failure = exc
+        progress = await store.read()
     report_key = f"{ctx.report_prefix}{fan.report_name}"
     await _write_report(ctx, store, fan.report_bucket, report_key)
     await store.finish(fan.report_bucket, report_key)
+    if failure is not None:
+        raise failure
     return progress.model_copy(
         update={"status": "done", "report_bucket": fan.report_bucket, "report_key": report_key}
     )

@@ -17,6 +17,14 @@ class MigrationProgress(BaseModel):
         skipped: Objects left alone as identical.
         failed: Objects that failed for good.
         bytes: Bytes copied.
+        filtered: Objects the job's filters left out.
+        rejected: Manifest lines that named no usable key (each is in the report).
+        verified: Copies read back and found identical to their source.
+        mismatch: Copies that differ from their source when read back (also ``failed``).
+        extraneous_deleted: Destination keys a sync deleted (or would, in a dry run).
+        missing: Verification: source keys absent from the destination.
+        extra: Verification: destination keys absent from the source.
+        different: Verification: keys whose contents differ.
         pages: Listing pages (= batch jobs) so far.
         batches_done: Batch jobs finished.
         listing_done: Whether the listing is complete.
@@ -31,6 +39,14 @@ class MigrationProgress(BaseModel):
     skipped: int = 0
     failed: int = 0
     bytes: int = 0
+    filtered: int = 0
+    rejected: int = 0
+    verified: int = 0
+    mismatch: int = 0
+    extraneous_deleted: int = 0
+    missing: int = 0
+    extra: int = 0
+    different: int = 0
     pages: int = 0
     batches_done: int = 0
     listing_done: bool = False
@@ -47,4 +63,6 @@ class MigrationProgress(BaseModel):
     @property
     def processed(self) -> int:
         """Objects with an outcome so far."""
-        return self.done + self.skipped + self.failed
+        return (
+            self.done + self.skipped + self.failed + self.filtered + self.missing + self.different
+        )

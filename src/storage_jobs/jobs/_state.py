@@ -36,8 +36,13 @@ class ProgressStore(Protocol):
     async def listing_finished(self) -> None:
         """Records that every page is listed."""
 
-    async def record_key(self, batch: int, index: int, counter: str, size: int, line: str) -> bool:
-        """Records one key's outcome once; False if it was already recorded."""
+    async def record_key(
+        self, batch: int, index: int, counter: str, size: int, line: str, also: str = ""
+    ) -> bool:
+        """Records one key's outcome once; False if it was already recorded.
+
+        ``also`` names a second counter the key counts in (``verified``, ``mismatch``).
+        """
 
     async def recorded(self, batch: int, count: int) -> set[int]:
         """Indexes of a batch whose outcome is already recorded."""
@@ -49,9 +54,19 @@ class ProgressStore(Protocol):
         done: int = 0,
         failed: int = 0,
         skipped: int = 0,
+        rejected: int = 0,
         lines: Sequence[str] = (),
     ) -> bool:
         """Marks a batch finished (once), adding counts and report lines given here."""
+
+    async def record_step(
+        self, step: str, *, counter: str, count: int, lines: Sequence[str] = ()
+    ) -> bool:
+        """Records one step of the coordinator's final phase once (by its name).
+
+        A sync's delete round or a verification's chunk of extra keys: a coordinator re-run
+        after a crash repeats the walk, and a step already recorded adds nothing.
+        """
 
     async def finished_batches(self) -> set[int]:
         """Numbers of the batches finished so far."""

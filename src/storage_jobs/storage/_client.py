@@ -134,7 +134,8 @@ class StorageClient(Transfers):
         """Returns an object's metadata without its body.
 
         Returns:
-            ``key``, ``size``, ``etag``, ``last_modified``, ``content_type``, ``metadata``.
+            ``key``, ``size``, ``etag``, ``last_modified``, ``content_type``, ``metadata``,
+            ``storage_class`` (None for STANDARD on most servers).
 
         Raises:
             StorageObjectNotFoundError: If the key is missing.
@@ -154,6 +155,7 @@ class StorageClient(Transfers):
             "last_modified": answer.get("LastModified"),
             "content_type": answer.get("ContentType"),
             "metadata": dict(answer.get("Metadata", {})),
+            "storage_class": answer.get("StorageClass"),
         }
 
     async def file_exists(self, *, bucket: str, key: str) -> bool:
