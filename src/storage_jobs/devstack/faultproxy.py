@@ -52,6 +52,7 @@ STAT_KEYS = tuple(
         "delete_requests",
         "delete_key_error",
         "delete_resign_skipped",
+        "corrupted",
     ]
 )
 
@@ -76,6 +77,9 @@ class FaultRules:
     delete_error_codes: tuple[str, ...] = ("InternalError",)
     methods: frozenset[str] = frozenset()
     path_prefix: str = ""
+    corrupt_get_paths: frozenset[str] = frozenset()
+    """Paths (``/bucket/key``, as aiohttp decodes them) whose GET bodies come back with their first
+    byte flipped: a destination that reads back wrong, for verification tests."""
 
     def matches(self, method: str, path: str) -> bool:
         """Return whether request-level faults apply to this request."""
@@ -265,6 +269,16 @@ class FaultProxy:
             return self._delete_result(root, failed)
         if fault == "reset":
             return await self._reset(request, status, resp_headers, resp_body)
+        if (
+            request.method == "GET"
+            and status in (200, 206)
+            and resp_body
+            and request.path in rules.corrupt_get_paths
+        ):
+            self.stats["corrupted"] += 1
+            resp_body = bytes([resp_body[0] ^ 0xFF]) + resp_body[1:]
+            for name in [k for k in resp_headers if k.lower().startswith("x-amz-checksum-")]:
+                del resp_headers[name]
         return web.Response(status=status, reason=reason, headers=resp_headers, body=resp_body)
 
     def _error(self, request: web.Request, status: int, code: str) -> web.Response:
