@@ -9,8 +9,10 @@ Hierarchy::
     │                                ``message``)
     ├── ReplayRefusedError           a dead letter was not replayed (``job_id``, ``reason``,
     │                                ``detail``)
-    └── TooManyDeletesError          a sync would delete more than ``max_delete`` extraneous
-                                     keys, so it deleted none (``count``, ``limit``)
+    ├── TooManyDeletesError          a sync would delete more than ``max_delete`` extraneous
+    │                                keys, so it deleted none (``count``, ``limit``)
+    └── FailureThresholdError        a prefix job stopped: too many of its keys failed
+                                     (``failed``, ``tasks``, ``ratio``)
 
 The storage client keeps the reference API's own tree (``storage_jobs.storage.StorageError``);
 redis-py's and pydantic's errors are mapped onto these where they cross our API.
@@ -19,6 +21,7 @@ redis-py's and pydantic's errors are mapped onto these where they cross our API.
 from __future__ import annotations
 
 __all__ = [
+    "FailureThresholdError",
     "JobFailedError",
     "JobRejectedError",
     "ReplayRefusedError",
@@ -88,3 +91,21 @@ class TooManyDeletesError(StorageJobsError):
         )
         self.count = count
         self.limit = limit
+
+
+class FailureThresholdError(StorageJobsError):
+    """A prefix job stopped because more than ``max_failure_ratio`` of its keys failed.
+
+    Attributes:
+        failed: Keys failed when the job stopped.
+        tasks: Keys with an outcome (copied, skipped or failed) when it stopped.
+        ratio: The ``max_failure_ratio`` crossed.
+    """
+
+    def __init__(self, failed: int, tasks: int, ratio: float) -> None:
+        super().__init__(
+            f"{failed} of {tasks} keys failed (more than {ratio:.0%}): stopped, the rest cancelled"
+        )
+        self.failed = failed
+        self.tasks = tasks
+        self.ratio = ratio

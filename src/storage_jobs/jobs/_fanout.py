@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel
 
-from ..errors import StorageJobsError
+from ..errors import FailureThresholdError, StorageJobsError
 from ..storage import StorageClient
 from ._context import JobContext
 from ._prefix_models import ObjectRef
@@ -91,6 +91,7 @@ class FanOut:
         after_batches: Runs once every batch finished, before the report is written (a sync's
             deletes, a verification's extra keys); a StorageJobsError it raises fails the job
             after the report is written.
+        threshold: ``(max failure ratio, min tasks)`` the batches check as they record keys.
     """
 
     pages: PageSource
@@ -100,6 +101,7 @@ class FanOut:
     report_bucket: str
     report_name: str
     after_batches: Callable[[MigrationProgress], Awaitable[None]] | None = None
+    threshold: tuple[float, int] | None = None
 
 
 async def run_fan_out(ctx: JobContext, store: ProgressStore, fan: FanOut) -> MigrationProgress:
@@ -112,6 +114,8 @@ async def run_fan_out(ctx: JobContext, store: ProgressStore, fan: FanOut) -> Mig
         if cursor:
             ctx.log.info("prefix.resume", after_key=cursor, pages=pages)
         async for page in fan.pages(cursor):
+            if await store.stop_reason():
+                break
             pages += 1
             job = fan.make_batch(pages, page)
             await ctx.enqueue([(job, batch_job_id(store.migration_id, pages))])
@@ -119,7 +123,9 @@ async def run_fan_out(ctx: JobContext, store: ProgressStore, fan: FanOut) -> Mig
         await store.listing_finished()
     progress = await _wait_for_batches(ctx, store, fan)
     failure: StorageJobsError | None = None
-    if fan.after_batches is not None:
+    if progress.stopped == "failure_threshold" and fan.threshold is not None:
+        failure = await _stopped_by_threshold(store, progress, fan.threshold)
+    elif fan.after_batches is not None:
         try:
             await fan.after_batches(progress)
         except StorageJobsError as exc:
@@ -127,7 +133,8 @@ async def run_fan_out(ctx: JobContext, store: ProgressStore, fan: FanOut) -> Mig
         progress = await store.read()
     report_key = f"{ctx.report_prefix}{fan.report_name}"
     await _write_report(ctx, store, fan.report_bucket, report_key)
-    await store.finish(fan.report_bucket, report_key)
+    status = "failed_threshold" if isinstance(failure, FailureThresholdError) else "done"
+    await store.finish(fan.report_bucket, report_key, status)
     if failure is not None:
         raise failure
     return progress.model_copy(
@@ -141,7 +148,9 @@ async def _wait_for_batches(
     last_reap = last_log = time.monotonic()
     while True:
         progress = await store.read()
-        if progress.listing_done and progress.batches_done >= progress.pages:
+        # A stopping job waits only for the batches it enqueued, which skip what they have left.
+        listed = progress.listing_done or progress.stopped is not None
+        if listed and progress.batches_done >= progress.pages:
             return progress
         now = time.monotonic()
         if now - last_reap >= _REAP_EVERY:
@@ -158,6 +167,20 @@ async def _wait_for_batches(
                 batches=f"{progress.batches_done}/{progress.pages}",
             )
         await asyncio.sleep(_POLL)
+
+
+async def _stopped_by_threshold(
+    store: ProgressStore, progress: MigrationProgress, threshold: tuple[float, int]
+) -> FailureThresholdError:
+    """Reports a stop by the failure threshold; what was not done is counted as cancelled."""
+    tasks = progress.done + progress.skipped + progress.failed
+    error = FailureThresholdError(progress.failed, tasks, threshold[0])
+    cancelled = max(progress.listed - progress.processed, 0)
+    line = report_line(
+        "", "", "stopped", "FailureThreshold", f"{error}; {cancelled} listed keys cancelled"
+    )
+    await store.record_step("stopped", counter="cancelled", count=cancelled, lines=[line])
+    return error
 
 
 async def _reap_failed_batches(

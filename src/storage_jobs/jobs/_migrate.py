@@ -100,6 +100,7 @@ async def run_migrate(job: MigrateJob, ctx: JobContext) -> MigrateResult:
             report_bucket=report_bucket,
             report_name=f"migrate/{ctx.job_id}.jsonl",
             after_batches=after_batches,
+            threshold=_threshold(job),
         ),
     )
     return MigrateResult(
@@ -120,6 +121,12 @@ async def run_migrate(job: MigrateJob, ctx: JobContext) -> MigrateResult:
     )
 
 
+def _threshold(job: MigrateJob) -> tuple[float, int] | None:
+    if job.max_failure_ratio is None:
+        return None
+    return job.max_failure_ratio, job.min_tasks_before_threshold
+
+
 async def run_migrate_batch(job: MigrateBatchJob, ctx: JobContext) -> BatchResult:
     """Copies one page of a migration, recording each key's outcome exactly once."""
     spec = job.spec
@@ -133,6 +140,7 @@ async def run_migrate_batch(job: MigrateBatchJob, ctx: JobContext) -> BatchResul
     slots = asyncio.Semaphore(_CROSS_ENDPOINT_CONCURRENCY if cross else _SAME_ENDPOINT_CONCURRENCY)
     counts = dict.fromkeys(("done", "skipped", "failed", "filtered", "verified", "mismatch"), 0)
     counts["bytes"] = 0
+    threshold = _threshold(spec)
 
     async def one(index: int, obj: ObjectRef) -> None:
         relative = obj.key[len(spec.src_prefix) :]
@@ -141,6 +149,9 @@ async def run_migrate_batch(job: MigrateBatchJob, ctx: JobContext) -> BatchResul
             status, size, code, message = "filtered", 0, None, ""
         else:
             async with slots:
+                # Between objects: a stopping job leaves the rest of the batch unrecorded.
+                if threshold and await store.stop_reason():
+                    return
                 status, size, code, message = await _migrate_one(
                     ctx, source, spec, obj, dst_key, check, keep
                 )
@@ -152,7 +163,7 @@ async def run_migrate_batch(job: MigrateBatchJob, ctx: JobContext) -> BatchResul
             line = report_line(
                 spec.dst_bucket, dst_key, status, code, message, src_key=obj.key, size=obj.size
             )
-        if await store.record_key(job.batch, index, counter, size, line, also):
+        if await store.record_key(job.batch, index, counter, size, line, also, threshold):
             counts[counter] += 1
             counts["bytes"] += size
             if also:

@@ -59,6 +59,9 @@ class MigrateJob(JobModel, FilterFields):
         delete_extraneous: After every copy succeeded, delete destination keys under
             ``dst_prefix`` that the (filtered) source lacks.
         max_delete: Delete none and fail when more than this many would go.
+        max_failure_ratio: Stop the migration (cancel the rest, write the report, fail) once
+            more than this share of its keys failed...
+        min_tasks_before_threshold: ...counted from this many keys with an outcome on.
     """
 
     kind: Literal["migrate"] = "migrate"
@@ -75,6 +78,8 @@ class MigrateJob(JobModel, FilterFields):
     verify: bool = False
     delete_extraneous: bool = False
     max_delete: int | None = Field(default=None, ge=0)
+    max_failure_ratio: float | None = Field(default=None, gt=0, lt=1)
+    min_tasks_before_threshold: int = Field(default=1000, ge=1)
 
     @model_validator(mode="after")
     def _sync_needs_a_listing(self) -> Self:

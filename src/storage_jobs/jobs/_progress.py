@@ -11,7 +11,7 @@ class MigrationProgress(BaseModel):
     """Where a migration or prefix delete stands.
 
     Attributes:
-        status: ``listing``, ``running``, ``finalizing`` or ``done``.
+        status: ``listing``, ``running``, ``stopping``, ``done`` or ``failed_threshold``.
         listed: Objects listed so far.
         done: Objects copied (migrations) or deleted (prefix deletes).
         skipped: Objects left alone as identical.
@@ -25,6 +25,7 @@ class MigrationProgress(BaseModel):
         missing: Verification: source keys absent from the destination.
         extra: Verification: destination keys absent from the source.
         different: Verification: keys whose contents differ.
+        stopped: Why the job stopped early (``failure_threshold``), if it did.
         pages: Listing pages (= batch jobs) so far.
         batches_done: Batch jobs finished.
         listing_done: Whether the listing is complete.
@@ -47,6 +48,7 @@ class MigrationProgress(BaseModel):
     missing: int = 0
     extra: int = 0
     different: int = 0
+    stopped: str | None = None
     pages: int = 0
     batches_done: int = 0
     listing_done: bool = False
@@ -58,7 +60,7 @@ class MigrationProgress(BaseModel):
     @property
     def finished(self) -> bool:
         """Whether the job has written its report and finished."""
-        return self.status == "done"
+        return self.status in ("done", "failed_threshold")
 
     @property
     def processed(self) -> int:

@@ -37,11 +37,26 @@ class ProgressStore(Protocol):
         """Records that every page is listed."""
 
     async def record_key(
-        self, batch: int, index: int, counter: str, size: int, line: str, also: str = ""
+        self,
+        batch: int,
+        index: int,
+        counter: str,
+        size: int,
+        line: str,
+        also: str = "",
+        threshold: tuple[float, int] | None = None,
     ) -> bool:
         """Records one key's outcome once; False if it was already recorded.
 
         ``also`` names a second counter the key counts in (``verified``, ``mismatch``).
+        ``threshold`` is ``(max failure ratio, min tasks)``: crossing it, in the same atomic
+        step, sets the job's stop reason to ``failure_threshold``.
+        """
+
+    async def stop_reason(self) -> str | None:
+        """Why the job is stopping (``failure_threshold``), or None while it runs on.
+
+        The one place batches and the coordinator ask; a job cancel can set it too.
         """
 
     async def recorded(self, batch: int, count: int) -> set[int]:
@@ -77,8 +92,10 @@ class ProgressStore(Protocol):
     def iter_records(self, chunk: int = 5000) -> AsyncIterator[list[bytes]]:
         """Yields the report lines in order, a chunk at a time."""
 
-    async def finish(self, report_bucket: str | None, report_key: str | None) -> None:
-        """Marks the job done, keeping its state for inspection a while."""
+    async def finish(
+        self, report_bucket: str | None, report_key: str | None, status: str = "done"
+    ) -> None:
+        """Marks the job done (or ``status``), keeping its state for inspection a while."""
 
 
 class DeleteState(Protocol):

@@ -24,6 +24,16 @@ redis.call('hincrby', KEYS[2], ARGV[2], 1)
 if tonumber(ARGV[3]) > 0 then redis.call('hincrby', KEYS[2], 'bytes', ARGV[3]) end
 if ARGV[4] ~= '' then redis.call('rpush', KEYS[3], ARGV[4]) end
 if ARGV[5] ~= '' then redis.call('hincrby', KEYS[2], ARGV[5], 1) end
+if ARGV[6] ~= '' then
+  local h = redis.call('hmget', KEYS[2], 'done', 'skipped', 'failed')
+  local failed = tonumber(h[3] or '0')
+  local tasks = tonumber(h[1] or '0') + tonumber(h[2] or '0') + failed
+  if tasks >= tonumber(ARGV[7]) and failed > tonumber(ARGV[6]) * tasks then
+    if redis.call('hsetnx', KEYS[2], 'stopped', 'failure_threshold') == 1 then
+      redis.call('hset', KEYS[2], 'status', 'stopping')
+    end
+  end
+end
 return 1
 """
 
@@ -98,14 +108,28 @@ class RedisProgressStore:
         await cast(Awaitable[int], self.redis.hset(self.hash, "listing_done", "1"))
 
     async def record_key(
-        self, batch: int, index: int, counter: str, size: int, line: str, also: str = ""
+        self,
+        batch: int,
+        index: int,
+        counter: str,
+        size: int,
+        line: str,
+        also: str = "",
+        threshold: tuple[float, int] | None = None,
     ) -> bool:
         """Records one key's outcome once; False if it was already recorded.
 
-        ``also`` names a second counter the key counts in (``verified``, ``mismatch``).
+        ``also`` names a second counter the key counts in (``verified``, ``mismatch``);
+        crossing ``threshold`` (ratio, min tasks) sets the stop reason in the same script.
         """
         keys = [self.done_bits(batch), self.hash, self.records]
-        return bool(await self._record(keys=keys, args=[index, counter, size, line, also]))
+        ratio, least = threshold if threshold else ("", 0)
+        args: list[Any] = [index, counter, size, line, also, ratio, least]
+        return bool(await self._record(keys=keys, args=args))
+
+    async def stop_reason(self) -> str | None:
+        """Why the job is stopping, or None while it runs on."""
+        return await self.get("stopped")
 
     async def recorded(self, batch: int, count: int) -> set[int]:
         """Indexes of a batch whose outcome is already recorded."""
@@ -162,9 +186,11 @@ class RedisProgressStore:
             yield lines
             start += len(lines)
 
-    async def finish(self, report_bucket: str | None, report_key: str | None) -> None:
-        """Marks the job done, keeping its state for inspection a while."""
-        mapping: dict[str, Any] = {"status": "done", "finished_at": time.time()}
+    async def finish(
+        self, report_bucket: str | None, report_key: str | None, status: str = "done"
+    ) -> None:
+        """Marks the job done (or ``status``), keeping its state for inspection a while."""
+        mapping: dict[str, Any] = {"status": status, "finished_at": time.time()}
         if report_bucket and report_key:
             mapping |= {"report_bucket": report_bucket, "report_key": report_key}
         async with self.redis.pipeline(transaction=True) as tx:
