@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ._context import JobContext
 from ._delete import run_delete_keys
-from ._fanout import FanOut, Page, listing_pages, run_fan_out
+from ._fanout import FanOut, Page, listing_pages, run_fan_out, version_pages
 from ._manifest import manifest_pages
 from ._prefix_models import DeletePrefixBatchJob, DeletePrefixJob
 from ._prefix_results import BatchResult, DeletePrefixResult
@@ -24,6 +24,7 @@ async def run_delete_prefix(job: DeletePrefixJob, ctx: JobContext) -> DeletePref
             batch=number,
             spec=job,
             keys=[o.key for o in page.objects],
+            version_ids=[o.version_id or "null" for o in page.objects] if job.all_versions else [],
             rejected=page.rejected,
         )
 
@@ -35,6 +36,8 @@ async def run_delete_prefix(job: DeletePrefixJob, ctx: JobContext) -> DeletePref
             src_prefix=job.prefix,
             page_size=job.batch_size,
         )
+    elif job.all_versions:
+        pages = version_pages(ctx.storage, job.bucket, job.prefix, job.batch_size)
     else:
         pages = listing_pages(ctx.storage, job.bucket, job.prefix, job.batch_size)
 
@@ -83,6 +86,8 @@ async def run_delete_prefix_batch(job: DeletePrefixBatchJob, ctx: JobContext) ->
         return BatchResult(
             of="delete_prefix", migration_id=job.migration_id, batch=job.batch, done=0
         )
+    if spec.all_versions:
+        return await _delete_versions_batch(job, ctx)
     if not job.keys:
         await store.finish_batch(job.batch, rejected=rejected, lines=job.rejected)
         return BatchResult(
@@ -105,5 +110,35 @@ async def run_delete_prefix_batch(job: DeletePrefixBatchJob, ctx: JobContext) ->
         migration_id=job.migration_id,
         batch=job.batch,
         done=result.deleted_count,
+        failed=len(failed),
+    )
+
+
+async def _delete_versions_batch(job: DeletePrefixBatchJob, ctx: JobContext) -> BatchResult:
+    """Deletes exact versions and delete markers; a failed version is reported with its id."""
+    spec = job.spec
+    store = ctx.state.progress(job.migration_id)
+    versions = list(zip(job.keys, job.version_ids, strict=True))
+    failures = await ctx.storage.delete_versions(bucket=spec.bucket, versions=versions)
+    failed = {(f["key"], f["version_id"]) for f in failures}
+    lines = [
+        report_line(
+            spec.bucket, f["key"], "failed", f["code"], f["message"], version_id=f["version_id"]
+        )
+        for f in failures
+    ]
+    if spec.report == "all":
+        lines += [
+            report_line(spec.bucket, k, "deleted", version_id=v)
+            for k, v in versions
+            if (k, v) not in failed
+        ]
+    done = len(versions) - len(failed)
+    await store.finish_batch(job.batch, done=done, failed=len(failed), lines=lines)
+    return BatchResult(
+        of="delete_prefix",
+        migration_id=job.migration_id,
+        batch=job.batch,
+        done=done,
         failed=len(failed),
     )

@@ -22,7 +22,15 @@ from ._progress import MigrationProgress
 from ._report import report_line
 from ._state import ProgressStore
 
-__all__ = ["FanOut", "Page", "PageSource", "batch_job_id", "listing_pages", "run_fan_out"]
+__all__ = [
+    "FanOut",
+    "Page",
+    "PageSource",
+    "batch_job_id",
+    "listing_pages",
+    "run_fan_out",
+    "version_pages",
+]
 
 
 @dataclass(frozen=True)
@@ -63,6 +71,41 @@ def listing_pages(storage: StorageClient, bucket: str, prefix: str, page_size: i
                 for o in page
             ]
             yield Page(objects=objects, cursor=page[-1].key)
+
+    return pages
+
+
+def version_pages(storage: StorageClient, bucket: str, prefix: str, page_size: int) -> PageSource:
+    """The pages of a versions listing, each holding whole key histories (newest first).
+
+    A key whose history runs on past a listing page is carried into the next page, so one
+    batch gets all of a key's versions and can copy them in order; the cursor is the last
+    complete key.
+    """
+
+    async def pages(cursor: str | None) -> AsyncIterator[Page]:
+        carry: list[ObjectRef] = []
+        async for page in storage.iter_version_pages(
+            bucket=bucket, prefix=prefix, page_size=page_size, key_marker=cursor
+        ):
+            refs = carry + [
+                ObjectRef(
+                    key=v.key,
+                    size=v.size,
+                    etag=v.etag,
+                    last_modified=v.last_modified,
+                    version_id=v.version_id,
+                    delete_marker=v.is_delete_marker,
+                )
+                for v in page
+            ]
+            last = refs[-1].key
+            complete = [r for r in refs if r.key != last]
+            carry = [r for r in refs if r.key == last]
+            if complete:
+                yield Page(objects=complete, cursor=complete[-1].key)
+        if carry:
+            yield Page(objects=carry, cursor=carry[-1].key)
 
     return pages
 

@@ -9,9 +9,10 @@ from ..storage import StorageClient, StorageError, StorageObjectNotFoundError
 from ..storage._bulk import gather_or_cancel
 from ._content_match import SOURCE_ETAG_METADATA, same_content
 from ._context import JobContext
-from ._fanout import FanOut, Page, listing_pages, run_fan_out
+from ._fanout import FanOut, Page, listing_pages, run_fan_out, version_pages
 from ._filters import ObjectFilter
 from ._manifest import manifest_pages
+from ._migrate_versions import run_migrate_versions_batch
 from ._prefix_models import MigrateBatchJob, MigrateJob, ObjectRef
 from ._prefix_results import BatchResult, MigrateResult
 from ._readback import compare_by_reading
@@ -81,6 +82,8 @@ async def run_migrate(job: MigrateJob, ctx: JobContext) -> MigrateResult:
             src_prefix=job.src_prefix,
             page_size=job.batch_size,
         )
+    elif job.all_versions:
+        pages = version_pages(source, job.src_bucket, job.src_prefix, job.batch_size)
     else:
         pages = listing_pages(source, job.src_bucket, job.src_prefix, job.batch_size)
 
@@ -129,6 +132,8 @@ def _threshold(job: MigrateJob) -> tuple[float, int] | None:
 
 async def run_migrate_batch(job: MigrateBatchJob, ctx: JobContext) -> BatchResult:
     """Copies one page of a migration, recording each key's outcome exactly once."""
+    if job.spec.all_versions:
+        return await run_migrate_versions_batch(job, ctx)
     spec = job.spec
     store = ctx.state.progress(job.migration_id)
     recorded = await store.recorded(job.batch, len(job.objects))

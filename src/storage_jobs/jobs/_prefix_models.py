@@ -62,6 +62,8 @@ class MigrateJob(JobModel, FilterFields):
         max_failure_ratio: Stop the migration (cancel the rest, write the report, fail) once
             more than this share of its keys failed...
         min_tasks_before_threshold: ...counted from this many keys with an outcome on.
+        all_versions: Copy every version of every key (oldest first, delete markers as
+            deletes) into a versioned destination, same endpoint only.
     """
 
     kind: Literal["migrate"] = "migrate"
@@ -80,6 +82,7 @@ class MigrateJob(JobModel, FilterFields):
     max_delete: int | None = Field(default=None, ge=0)
     max_failure_ratio: float | None = Field(default=None, gt=0, lt=1)
     min_tasks_before_threshold: int = Field(default=1000, ge=1)
+    all_versions: bool = False
 
     @model_validator(mode="after")
     def _sync_needs_a_listing(self) -> Self:
@@ -90,6 +93,13 @@ class MigrateJob(JobModel, FilterFields):
             )
         if self.max_delete is not None and not self.delete_extraneous:
             raise ValueError("max_delete: only meaningful with delete_extraneous=True")
+        if self.all_versions and (
+            self.manifest or self.src_endpoint or self.delete_extraneous or self.verify
+        ):
+            raise ValueError(
+                "all_versions: not with a manifest, a source endpoint, delete_extraneous or "
+                "verify (versions are copied server-side, as listed)"
+            )
         return self
 
     @model_validator(mode="after")
@@ -111,6 +121,8 @@ class DeletePrefixJob(JobModel):
 
     Attributes:
         manifest: Delete the keys a manifest names (those under ``prefix``) instead of listing.
+        all_versions: Delete every version and delete marker under the prefix (a versioned
+            bucket), not just the current objects.
     """
 
     kind: Literal["delete_prefix"] = "delete_prefix"
@@ -120,6 +132,13 @@ class DeletePrefixJob(JobModel):
     batch_size: int = Field(default=1000, ge=1, le=1000)
     report: ReportMode = "failures"
     manifest: Manifest | None = None
+    all_versions: bool = False
+
+    @model_validator(mode="after")
+    def _one_source_of_keys(self) -> Self:
+        if self.all_versions and self.manifest is not None:
+            raise ValueError("all_versions: not with a manifest")
+        return self
 
 
 class VerifyJob(JobModel, FilterFields):
@@ -158,6 +177,8 @@ class ObjectRef(BaseModel):
     etag: str = ""
     last_modified: datetime | None = None
     storage_class: str | None = None
+    version_id: str | None = None
+    delete_marker: bool = False
 
 
 class MigrateBatchJob(JobModel):
@@ -167,7 +188,8 @@ class MigrateBatchJob(JobModel):
     migration_id: str = Field(min_length=1, max_length=200)
     batch: int = Field(ge=1)
     spec: MigrateJob
-    objects: list[ObjectRef] = Field(max_length=1000)
+    # Up to 2,000: a versions page carries a key's history whole, across listing pages.
+    objects: list[ObjectRef] = Field(max_length=2000)
     dst_was_empty: bool = False
     rejected: list[str] = Field(default_factory=list, max_length=10_000)
     """Report lines of manifest lines that named no usable key (recorded with the batch)."""
@@ -180,7 +202,9 @@ class DeletePrefixBatchJob(JobModel):
     migration_id: str = Field(min_length=1, max_length=200)
     batch: int = Field(ge=1)
     spec: DeletePrefixJob
-    keys: list[ObjectKey] = Field(max_length=1000)
+    keys: list[ObjectKey] = Field(max_length=2000)
+    version_ids: list[str] = Field(default_factory=list, max_length=2000)
+    """With ``all_versions``: the version of each key to delete (same order)."""
     rejected: list[str] = Field(default_factory=list, max_length=10_000)
     """Report lines of manifest lines that named no usable key (recorded with the batch)."""
 

@@ -20,6 +20,7 @@ class ObjectInfo:
         etag: The ETag without quotes; ``md5-N`` shaped for multipart objects (not an MD5).
         last_modified: When the object was last written, if the server said.
         storage_class: The storage class a listing named (None where it named none).
+        version_id: The version a write created, in a versioned bucket (copies report it).
     """
 
     bucket: str
@@ -28,6 +29,7 @@ class ObjectInfo:
     etag: str
     last_modified: datetime | None = None
     storage_class: str | None = None
+    version_id: str | None = None
 
     @property
     def is_multipart(self) -> bool:
