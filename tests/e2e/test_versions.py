@@ -22,8 +22,9 @@ StartWorker = Callable[..., WorkerProcess]
 
 
 def versions_of(s3: Any, bucket: str, prefix: str) -> dict[str, list[tuple[str, bool, bool]]]:
-    """Key -> [(version id, is latest, is delete marker)], newest first (the latest first
-    among versions written in the same second).
+    """Key -> [(version id, is latest, is delete marker)], newest first.
+
+    Among versions written in the same second, the latest comes first.
     """
     answer = s3.list_object_versions(Bucket=bucket, Prefix=prefix)
     out: dict[str, list[tuple[str, bool, bool, Any]]] = {}
