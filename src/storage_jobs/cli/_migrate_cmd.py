@@ -68,6 +68,19 @@ def build_job(factory: type[JobModel], **fields: object) -> JobModel:
     type=click.IntRange(0),
     help="With --delete-extraneous: delete none and fail if more than this many would go.",
 )
+@click.option(
+    "--max-failure-ratio",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    help="Stop and fail once more than this share of keys failed (e.g. 0.5).",
+)
+@click.option(
+    "--min-tasks-before-threshold",
+    type=click.IntRange(1),
+    default=1000,
+    show_default=True,
+    help="Keys with an outcome before --max-failure-ratio applies.",
+)
+@click.option("--all-versions", is_flag=True, help="Copy every version (versioned buckets).")
 @manifest_options
 @filter_options
 @click.option("--job-id", help="Your id for the migration (re-using one resumes or no-ops).")
@@ -94,6 +107,9 @@ def migrate(source: str, destination: str, **options: Any) -> None:
         verify=options["verify"],
         delete_extraneous=options["delete_extraneous"],
         max_delete=options["max_delete"],
+        max_failure_ratio=options["max_failure_ratio"],
+        min_tasks_before_threshold=options["min_tasks_before_threshold"],
+        all_versions=options["all_versions"],
         manifest=manifest_field(options),
         **filter_fields(options),
     )
@@ -112,6 +128,7 @@ def migrate(source: str, destination: str, **options: Any) -> None:
     show_default=True,
     help="What the JSON Lines completion report lists.",
 )
+@click.option("--all-versions", is_flag=True, help="Delete every version and delete marker too.")
 @manifest_options
 @click.option("--job-id", help="Your id for the delete (re-using one resumes or no-ops).")
 @json_option
@@ -128,6 +145,7 @@ def delete_prefix(location: str, **options: Any) -> None:
         dry_run=options["dry_run"],
         batch_size=options["batch_size"],
         report=options["report"],
+        all_versions=options["all_versions"],
         manifest=manifest_field(options),
     )
     enqueue_and_watch(job, options["job_id"], options["watch"], options["as_json"], "deleted")
