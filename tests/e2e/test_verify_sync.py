@@ -148,3 +148,48 @@ async def test_sync_deletes_exactly_the_extraneous_keys_and_refuses_past_max_del
     assert (result.failed, result.extraneous_deleted) == (0, 3)
     left = set(await admin_storage.list_files(bucket=bucket, prefix="dst"))
     assert left == {f"dst/{i:02d}.txt" for i in range(25)} | {"dstX/other.txt", "dst/skip.log"}
+
+
+async def test_checksums_on_upload_copy_and_migration(
+    start_worker: StartWorker, jobs: StorageJobsClient, admin_storage: StorageClient, bucket: str
+) -> None:
+    """checksum="sha256" stores the bytes' SHA-256 in sj-sha256; a re-run finds them identical."""
+    import hashlib
+
+    from storage_jobs.jobs import CopyJob, UploadJob
+
+    start_worker()
+    data = os.urandom(5000)
+    want = hashlib.sha256(data).hexdigest()
+    await (
+        await jobs.enqueue(UploadJob(bucket=bucket, key="c/u", data=data, checksum="sha256"))
+    ).result(timeout=60)
+    assert (await admin_storage.head_object(bucket=bucket, key="c/u"))["metadata"][
+        "sj-sha256"
+    ] == want
+    await admin_storage.upload_file(bucket=bucket, key="c/plain", data=data)
+    copy = CopyJob(src_bucket=bucket, src_key="c/plain", dst_key="c/copied", checksum="sha256")
+    await (await jobs.enqueue(copy)).result(timeout=60)
+    assert (await admin_storage.head_object(bucket=bucket, key="c/copied"))["metadata"][
+        "sj-sha256"
+    ] == want
+
+    keys = [f"m/{i}" for i in range(10)]
+    bodies = {k: os.urandom(100 + i) for i, k in enumerate(keys)}
+    for key, body in bodies.items():
+        await admin_storage.upload_file(bucket=bucket, key=key, data=body)
+    job = MigrateJob(
+        src_bucket=bucket,
+        src_prefix="m/",
+        dst_bucket=bucket,
+        dst_prefix="n/",
+        checksum="sha256",
+        verify=True,
+    )
+    result = await (await jobs.enqueue(job)).result(timeout=120)
+    assert (result.copied, result.verified, result.failed) == (10, 10, 0)
+    for key, body in bodies.items():
+        head = await admin_storage.head_object(bucket=bucket, key="n/" + key.removeprefix("m/"))
+        assert head["metadata"]["sj-sha256"] == hashlib.sha256(body).hexdigest()
+    again = await (await jobs.enqueue(job)).result(timeout=120)
+    assert (again.copied, again.skipped) == (0, 10)

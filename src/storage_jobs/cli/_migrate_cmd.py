@@ -81,6 +81,11 @@ def build_job(factory: type[JobModel], **fields: object) -> JobModel:
     help="Keys with an outcome before --max-failure-ratio applies.",
 )
 @click.option("--all-versions", is_flag=True, help="Copy every version (versioned buckets).")
+@click.option(
+    "--checksum",
+    type=click.Choice(["sha256"]),
+    help="Record each source's SHA-256 on its copy (sj-sha256 metadata).",
+)
 @manifest_options
 @filter_options
 @click.option("--job-id", help="Your id for the migration (re-using one resumes or no-ops).")
@@ -110,6 +115,7 @@ def migrate(source: str, destination: str, **options: Any) -> None:
         max_failure_ratio=options["max_failure_ratio"],
         min_tasks_before_threshold=options["min_tasks_before_threshold"],
         all_versions=options["all_versions"],
+        checksum=options["checksum"],
         manifest=manifest_field(options),
         **filter_fields(options),
     )

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..storage import StorageClient, StorageError, StorageObjectNotFoundError
 from ..storage._bulk import gather_or_cancel
-from ._content_match import SOURCE_ETAG_METADATA, same_content
+from ._content_match import CHECKSUM_METADATA, SOURCE_ETAG_METADATA, same_content
 from ._context import JobContext
 from ._fanout import FanOut, Page, listing_pages, run_fan_out, version_pages
 from ._filters import ObjectFilter
@@ -15,7 +15,7 @@ from ._manifest import manifest_pages
 from ._migrate_versions import run_migrate_versions_batch
 from ._prefix_models import MigrateBatchJob, MigrateJob, ObjectRef
 from ._prefix_results import BatchResult, MigrateResult
-from ._readback import compare_by_reading
+from ._readback import compare_by_reading, digest
 from ._report import report_line
 from ._retry import is_retryable
 from ._sync import delete_extraneous
@@ -218,12 +218,15 @@ async def _migrate_one(
                     dst = await ctx.storage.head_object(bucket=spec.dst_bucket, key=dst_key)
                 except StorageObjectNotFoundError:
                     dst = None
-                src = {"size": size, "etag": obj.etag, "metadata": {}}
+                src: dict[str, Any] = {"size": size, "etag": obj.etag, "metadata": {}}
+                if dst is not None and CHECKSUM_METADATA in dst["metadata"]:
+                    # The strongest evidence needs the source's stored checksum, if any.
+                    src = await source.head_object(bucket=spec.src_bucket, key=obj.key)
                 if dst is not None and same_content(src, dst):
                     return ("would_skip" if spec.dry_run else "skipped"), 0, None, ""
             if spec.dry_run:
                 return "would_copy", 0, None, ""
-            await _copy(ctx, source, spec, obj, dst_key)
+            sha = await _copy(ctx, source, spec, obj, dst_key)
             if spec.verify:
                 problem = await compare_by_reading(
                     source,
@@ -233,6 +236,7 @@ async def _migrate_one(
                     ctx.storage,
                     spec.dst_bucket,
                     dst_key,
+                    src_sha256=sha,
                 )
                 if problem:
                     return "mismatch", 0, "ChecksumMismatch", problem
@@ -251,8 +255,9 @@ async def _migrate_one(
 
 async def _copy(
     ctx: JobContext, source: StorageClient, spec: MigrateJob, obj: ObjectRef, dst_key: str
-) -> None:
-    if spec.src_endpoint is None and obj.etag and "-" not in obj.etag:
+) -> str | None:
+    """Copies one object; returns the SHA-256 it recorded, if the job asked for one."""
+    if spec.src_endpoint is None and obj.etag and "-" not in obj.etag and not spec.checksum:
         # A single-part source copied in one request keeps its MD5 ETag: nothing to add.
         await ctx.storage.copy_object(
             src_bucket=spec.src_bucket,
@@ -261,9 +266,17 @@ async def _copy(
             dst_key=dst_key,
             size=obj.size,
         )
-        return
+        return None
     head = await source.head_object(bucket=spec.src_bucket, key=obj.key)
     metadata: dict[str, Any] = {**head["metadata"], SOURCE_ETAG_METADATA: obj.etag}
+    sha: str | None = None
+    if spec.checksum == "sha256":
+        # One extra read of the source, unless it already carries its checksum.
+        sha = (
+            head["metadata"].get(CHECKSUM_METADATA)
+            or (await digest(source, spec.src_bucket, obj.key)).sha256
+        )
+        metadata[CHECKSUM_METADATA] = sha
     if spec.src_endpoint is None:
         await ctx.storage.copy_object(
             src_bucket=spec.src_bucket,
@@ -274,7 +287,7 @@ async def _copy(
             metadata=metadata,
             content_type=head["content_type"],
         )
-        return
+        return sha
     await ctx.storage.upload_stream(
         bucket=spec.dst_bucket,
         key=dst_key,
@@ -282,3 +295,4 @@ async def _copy(
         content_type=head["content_type"],
         metadata=metadata,
     )
+    return sha

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ._filters import FilterFields
 from ._key_rules import BucketName, KeyPrefix, ObjectKey
-from ._models import JobModel
+from ._models import Checksum, JobModel
 
 __all__ = [
     "DeletePrefixBatchJob",
@@ -64,6 +64,9 @@ class MigrateJob(JobModel, FilterFields):
         min_tasks_before_threshold: ...counted from this many keys with an outcome on.
         all_versions: Copy every version of every key (oldest first, delete markers as
             deletes) into a versioned destination, same endpoint only.
+        checksum: ``sha256``: every copy carries the source's SHA-256 in ``sj-sha256``
+            metadata (computed by the worker from the source's bytes unless the source has one),
+            the strongest evidence for later skip checks and verification.
     """
 
     kind: Literal["migrate"] = "migrate"
@@ -83,6 +86,7 @@ class MigrateJob(JobModel, FilterFields):
     max_failure_ratio: float | None = Field(default=None, gt=0, lt=1)
     min_tasks_before_threshold: int = Field(default=1000, ge=1)
     all_versions: bool = False
+    checksum: Checksum | None = None
 
     @model_validator(mode="after")
     def _sync_needs_a_listing(self) -> Self:
@@ -94,11 +98,15 @@ class MigrateJob(JobModel, FilterFields):
         if self.max_delete is not None and not self.delete_extraneous:
             raise ValueError("max_delete: only meaningful with delete_extraneous=True")
         if self.all_versions and (
-            self.manifest or self.src_endpoint or self.delete_extraneous or self.verify
+            self.manifest
+            or self.src_endpoint
+            or self.delete_extraneous
+            or self.verify
+            or self.checksum
         ):
             raise ValueError(
-                "all_versions: not with a manifest, a source endpoint, delete_extraneous or "
-                "verify (versions are copied server-side, as listed)"
+                "all_versions: not with a manifest, a source endpoint, delete_extraneous, "
+                "verify or checksum (versions are copied server-side, as listed)"
             )
         return self
 

@@ -39,13 +39,20 @@ async def compare_by_reading(
     destination: StorageClient,
     dst_bucket: str,
     dst_key: str,
+    src_sha256: str | None = None,
 ) -> str | None:
-    """Reads the destination (and the source, unless its ETag is an MD5) and compares.
+    """Reads the destination back and compares it with the source.
+
+    The source is read too unless its ETag is an MD5 or its SHA-256 is known.
 
     Returns:
         None when the bytes match, else what differs.
     """
     dst = await digest(destination, dst_bucket, dst_key)
+    if src_sha256:
+        if dst.sha256 != src_sha256:
+            return f"destination sha256 {dst.sha256[:16]} is not the source's {src_sha256[:16]}"
+        return None
     if src_etag and "-" not in src_etag:
         # A single-part ETag is the MD5 of the source's bytes: no need to read the source.
         if dst.md5 != src_etag:
