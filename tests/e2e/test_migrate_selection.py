@@ -66,7 +66,11 @@ async def test_manifest_of_10000_lines_with_bad_lines_killed_and_resumed(
 
     # A long lease: a starved worker that loses its lease hands the batch over (correctly,
     # but a loaded machine would spend the test on hand-overs).
-    env = {"STORAGE_JOBS_S3_ENDPOINT_URL": fault_proxy.url, "STORAGE_JOBS_LEASE_SECONDS": "60"}
+    env = {
+        "STORAGE_JOBS_S3_ENDPOINT_URL": fault_proxy.url,
+        "STORAGE_JOBS_LEASE_SECONDS": "30",
+        "STORAGE_JOBS_MAX_JOBS": "4",
+    }
     first = [start_worker(**env), start_worker(**env)]
     job = MigrateJob(
         src_bucket=bucket,
