@@ -166,8 +166,9 @@ async def run_fan_out(ctx: JobContext, store: ProgressStore, fan: FanOut) -> Mig
         await store.listing_finished()
     progress = await _wait_for_batches(ctx, store, fan)
     failure: StorageJobsError | None = None
-    if progress.stopped == "failure_threshold" and fan.threshold is not None:
-        failure = await _stopped_by_threshold(store, progress, fan.threshold)
+    if progress.stopped:
+        # A stopped job never runs its final phase (a sync's deletes least of all).
+        failure = await _stopped(store, progress, fan.threshold)
     elif fan.after_batches is not None:
         try:
             await fan.after_batches(progress)
@@ -176,7 +177,9 @@ async def run_fan_out(ctx: JobContext, store: ProgressStore, fan: FanOut) -> Mig
         progress = await store.read()
     report_key = f"{ctx.report_prefix}{fan.report_name}"
     await _write_report(ctx, store, fan.report_bucket, report_key)
-    status = "failed_threshold" if isinstance(failure, FailureThresholdError) else "done"
+    status = "done"
+    if progress.stopped:
+        status = "failed_threshold" if isinstance(failure, FailureThresholdError) else "stopped"
     await store.finish(fan.report_bucket, report_key, status)
     if failure is not None:
         raise failure
@@ -212,12 +215,16 @@ async def _wait_for_batches(
         await asyncio.sleep(_POLL)
 
 
-async def _stopped_by_threshold(
-    store: ProgressStore, progress: MigrationProgress, threshold: tuple[float, int]
-) -> FailureThresholdError:
-    """Reports a stop by the failure threshold; what was not done is counted as cancelled."""
+async def _stopped(
+    store: ProgressStore, progress: MigrationProgress, threshold: tuple[float, int] | None
+) -> StorageJobsError:
+    """Reports a stop (the failure threshold's, or another's); the rest counts as cancelled."""
     tasks = progress.done + progress.skipped + progress.failed
-    error = FailureThresholdError(progress.failed, tasks, threshold[0])
+    error: StorageJobsError
+    if progress.stopped == "failure_threshold" and threshold is not None:
+        error = FailureThresholdError(progress.failed, tasks, threshold[0])
+    else:
+        error = StorageJobsError(f"stopped: {progress.stopped}")
     cancelled = max(progress.listed - progress.processed, 0)
     line = report_line(
         "", "", "stopped", "FailureThreshold", f"{error}; {cancelled} listed keys cancelled"

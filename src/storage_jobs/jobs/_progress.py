@@ -60,7 +60,7 @@ class MigrationProgress(BaseModel):
     @property
     def finished(self) -> bool:
         """Whether the job has written its report and finished."""
-        return self.status in ("done", "failed_threshold")
+        return self.status in ("done", "failed_threshold", "stopped")
 
     @property
     def processed(self) -> int:
