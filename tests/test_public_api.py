@@ -11,6 +11,7 @@ PUBLIC: dict[str, list[str]] = {
         "__version__",
     ],
     "storage_jobs.errors": [
+        "FailureThresholdError",
         "JobFailedError",
         "JobRejectedError",
         "ReplayRefusedError",
