@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -121,3 +126,22 @@ async def put_many(
             await storage.upload_file(bucket=bucket, key=key, data=data)
 
     await asyncio.gather(*(put(k) for k in keys))
+
+
+async def report_of(storage: StorageClient, result: Any) -> list[dict[str, Any]]:
+    """The JSON Lines completion report of a prefix job's result."""
+    assert result.report_bucket and result.report_key
+    raw = await storage.fetch_file(bucket=result.report_bucket, key=result.report_key)
+    return [json.loads(line) for line in raw.splitlines()]
+
+
+def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """Runs ``storage-jobs`` as a user would, on this test's queue."""
+    return subprocess.run(
+        [sys.executable, "-m", "storage_jobs", *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )

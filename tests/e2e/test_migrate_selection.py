@@ -7,7 +7,6 @@ import json
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 
@@ -16,7 +15,7 @@ from storage_jobs.devstack import FaultProxy, SeaweedFS
 from storage_jobs.jobs import DeletePrefixJob, Manifest, MigrateJob
 from storage_jobs.storage import StorageClient
 from tests.e2e.test_migrate import listing, wait_until
-from tests.fixtures_e2e import put_many
+from tests.fixtures_e2e import put_many, report_of, run_cli
 from tests.workers import WorkerProcess
 
 pytestmark = pytest.mark.integration
@@ -24,13 +23,6 @@ pytestmark = pytest.mark.integration
 StartWorker = Callable[..., WorkerProcess]
 N_LINES = 10_000
 N_BAD = 100
-
-
-async def report_of(storage: StorageClient, result: Any) -> list[dict[str, Any]]:
-    """The JSON Lines completion report of a prefix job's result."""
-    assert result.report_bucket and result.report_key
-    raw = await storage.fetch_file(bucket=result.report_bucket, key=result.report_key)
-    return [json.loads(line) for line in raw.splitlines()]
 
 
 @pytest.mark.timeout(900)  # the size the issue asks for, on a shared two-core machine
@@ -112,7 +104,11 @@ async def test_manifest_of_10000_lines_with_bad_lines_killed_and_resumed(
 
 
 async def test_inventory_manifest_and_delete_from_a_manifest(
-    start_worker: StartWorker, jobs: StorageJobsClient, admin_storage: StorageClient, bucket: str
+    start_worker: StartWorker,
+    jobs: StorageJobsClient,
+    admin_storage: StorageClient,
+    bucket: str,
+    worker_env: dict[str, str],
 ) -> None:
     """An S3 Inventory (gzipped CSV files with sizes) migrates; a CSV manifest drives a delete."""
     import gzip
@@ -150,6 +146,27 @@ async def test_inventory_manifest_and_delete_from_a_manifest(
 
     names = "\n".join(f"{bucket},{k}" for k in keys[:10]) + f"\n{bucket},elsewhere/k\n"
     await admin_storage.upload_file(bucket=bucket, key="manifests/del.csv", data=names.encode())
+    # The same manifest through the CLI, with a filter: 10 named, 1 rejected, 003 left out.
+    cli = run_cli(
+        worker_env,
+        "migrate",
+        f"{bucket}/inv/",
+        f"{bucket}/cli/",
+        "--manifest",
+        f"s3://{bucket}/manifests/del.csv",
+        "--exclude",
+        "003.bin",
+        "--watch",
+        "--json",
+    )
+    assert cli.returncode == 0, cli.stderr
+    summary = json.loads(cli.stdout[cli.stdout.index("{") :])
+    assert (summary["listed"], summary["copied"], summary["filtered"], summary["rejected"]) == (
+        10,
+        9,
+        1,
+        1,
+    )
     delete = DeletePrefixJob(
         bucket=bucket, prefix="inv/", manifest=Manifest(bucket=bucket, key="manifests/del.csv")
     )

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Callable
 
 import pytest
@@ -14,8 +12,7 @@ from storage_jobs.client import JobFailedError, StorageJobsClient
 from storage_jobs.devstack import FaultProxy, FaultRules
 from storage_jobs.jobs import MigrateJob, VerifyJob
 from storage_jobs.storage import StorageClient
-from tests.e2e.test_migrate_selection import report_of
-from tests.fixtures_e2e import put_many
+from tests.fixtures_e2e import put_many, report_of, run_cli
 from tests.workers import WorkerProcess
 
 pytestmark = pytest.mark.integration
@@ -46,18 +43,6 @@ async def test_verify_catches_a_copy_that_reads_back_corrupted(
         "w/07.bin",
         "mismatch",
         "ChecksumMismatch",
-    )
-
-
-def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    """Runs ``storage-jobs`` as a user would, on this test's queue."""
-    return subprocess.run(
-        [sys.executable, "-m", "storage_jobs", *args],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
     )
 
 
