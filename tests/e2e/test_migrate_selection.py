@@ -227,3 +227,30 @@ async def test_filters_select_by_name_size_and_time_and_dry_run_shows_them(
     assert (recent.copied, recent.filtered) == (3, 4)
     got = set(await admin_storage.list_files(bucket=bucket, prefix="recent/"))
     assert got == {"recent/" + k.removeprefix("src/") for k in new}
+
+
+async def test_prefix_delete_deletes_only_what_the_filters_select(
+    start_worker: StartWorker, jobs: StorageJobsClient, admin_storage: StorageClient, bucket: str
+) -> None:
+    """Globs and a size bound choose the deletes; a dry run reports the same choice."""
+    sizes = {"tmp/a.log": 10, "tmp/d/b.log": 10, "tmp/d/big.log": 5000, "tmp/keep.txt": 10}
+    for key, size in sizes.items():
+        await admin_storage.upload_file(bucket=bucket, key=key, data=b"z" * size)
+    start_worker()
+    job = DeletePrefixJob(
+        bucket=bucket, prefix="tmp/", include=["*.log"], max_size=1000, report="all", dry_run=True
+    )
+    dry = await (await jobs.enqueue(job)).result(timeout=120)
+    lines = {line["key"]: line["status"] for line in await report_of(admin_storage, dry)}
+    assert lines == {
+        "tmp/a.log": "would_delete",
+        "tmp/d/b.log": "would_delete",
+        "tmp/d/big.log": "filtered",
+        "tmp/keep.txt": "filtered",
+    }
+    assert set(await admin_storage.list_files(bucket=bucket, prefix="tmp/")) == set(sizes)
+    done = await (await jobs.enqueue(job.model_copy(update={"dry_run": False}))).result(timeout=120)
+    assert (done.listed, done.deleted) == (4, 2)
+    left = set(await admin_storage.list_files(bucket=bucket, prefix="tmp/"))
+    assert left == {"tmp/d/big.log", "tmp/keep.txt"}
+    assert (await jobs.progress(done.migration_id)).filtered == 2

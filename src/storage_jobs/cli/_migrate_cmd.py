@@ -136,6 +136,7 @@ def migrate(source: str, destination: str, **options: Any) -> None:
 )
 @click.option("--all-versions", is_flag=True, help="Delete every version and delete marker too.")
 @manifest_options
+@filter_options
 @click.option("--job-id", help="Your id for the delete (re-using one resumes or no-ops).")
 @json_option
 def delete_prefix(location: str, **options: Any) -> None:
@@ -153,6 +154,7 @@ def delete_prefix(location: str, **options: Any) -> None:
         report=options["report"],
         all_versions=options["all_versions"],
         manifest=manifest_field(options),
+        **filter_fields(options),
     )
     enqueue_and_watch(job, options["job_id"], options["watch"], options["as_json"], "deleted")
 

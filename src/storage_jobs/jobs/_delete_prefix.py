@@ -18,13 +18,22 @@ async def run_delete_prefix(job: DeletePrefixJob, ctx: JobContext) -> DeletePref
     store = ctx.state.progress(ctx.job_id)
     await store.start("delete_prefix", job.dry_run)
 
+    keep = job.object_filter()
+
     def make_batch(number: int, page: Page) -> DeletePrefixBatchJob:
+        chosen = [
+            o
+            for o in page.objects
+            if keep.selected(o.key[len(job.prefix) :], o.size, o.last_modified, o.storage_class)
+        ]
+        names = {id(o) for o in chosen}
         return DeletePrefixBatchJob(
             migration_id=ctx.job_id,
             batch=number,
             spec=job,
-            keys=[o.key for o in page.objects],
-            version_ids=[o.version_id or "null" for o in page.objects] if job.all_versions else [],
+            keys=[o.key for o in chosen],
+            version_ids=[o.version_id or "null" for o in chosen] if job.all_versions else [],
+            filtered=[o.key for o in page.objects if id(o) not in names],
             rejected=page.rejected,
         )
 
@@ -73,6 +82,7 @@ async def run_delete_prefix_batch(job: DeletePrefixBatchJob, ctx: JobContext) ->
     spec = job.spec
     store = ctx.state.progress(job.migration_id)
     rejected = len(job.rejected)
+    await _record_filtered(job, ctx)
     if spec.dry_run:
         lines = (
             [report_line(spec.bucket, k, "would_delete") for k in job.keys]
@@ -142,3 +152,16 @@ async def _delete_versions_batch(job: DeletePrefixBatchJob, ctx: JobContext) -> 
         done=done,
         failed=len(failed),
     )
+
+
+async def _record_filtered(job: DeletePrefixBatchJob, ctx: JobContext) -> None:
+    """Counts (once per key) the keys of the page the filters left out."""
+    store = ctx.state.progress(job.migration_id)
+    # Their done bits sit past the batch's deletable keys, so a re-run counts none twice.
+    offset = len(job.keys)
+    recorded = await store.recorded(job.batch, offset + len(job.filtered))
+    for i, key in enumerate(job.filtered):
+        if offset + i in recorded:
+            continue
+        line = report_line(job.spec.bucket, key, "filtered") if job.spec.report == "all" else ""
+        await store.record_key(job.batch, offset + i, "filtered", 0, line)

@@ -124,8 +124,10 @@ class MigrateJob(JobModel, FilterFields):
         return self
 
 
-class DeletePrefixJob(JobModel):
+class DeletePrefixJob(JobModel, FilterFields):
     """Delete everything under a prefix, with the per-key retries of DeleteJob.
+
+    The filters select what is deleted (globs apply to the key below ``prefix``).
 
     Attributes:
         manifest: Delete the keys a manifest names (those under ``prefix``) instead of listing.
@@ -146,6 +148,14 @@ class DeletePrefixJob(JobModel):
     def _one_source_of_keys(self) -> Self:
         if self.all_versions and self.manifest is not None:
             raise ValueError("all_versions: not with a manifest")
+        if (
+            self.manifest is not None
+            and self.manifest.format == "csv"
+            and self.object_filter().needs_attributes
+        ):
+            raise ValueError(
+                "min_size: a CSV manifest names no sizes, times or classes to filter deletes by"
+            )
         return self
 
 
@@ -213,6 +223,8 @@ class DeletePrefixBatchJob(JobModel):
     keys: list[ObjectKey] = Field(max_length=2000)
     version_ids: list[str] = Field(default_factory=list, max_length=2000)
     """With ``all_versions``: the version of each key to delete (same order)."""
+    filtered: list[ObjectKey] = Field(default_factory=list, max_length=2000)
+    """Keys of the page the filters left out (counted, and reported with ``report="all"``)."""
     rejected: list[str] = Field(default_factory=list, max_length=10_000)
     """Report lines of manifest lines that named no usable key (recorded with the batch)."""
 
