@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import aiohttp
@@ -143,3 +148,22 @@ async def fill(seaweedfs: SeaweedFS, bucket: str, keys: Sequence[str], data: byt
 
         for start in range(0, len(keys), 5000):
             await asyncio.gather(*(put(k) for k in keys[start : start + 5000]))
+
+
+async def report_of(storage: StorageClient, result: Any) -> list[dict[str, Any]]:
+    """The JSON Lines completion report of a prefix job's result."""
+    assert result.report_bucket and result.report_key
+    raw = await storage.fetch_file(bucket=result.report_bucket, key=result.report_key)
+    return [json.loads(line) for line in raw.splitlines()]
+
+
+def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """Runs ``storage-jobs`` as a user would, on this test's queue."""
+    return subprocess.run(
+        [sys.executable, "-m", "storage_jobs", *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )

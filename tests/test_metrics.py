@@ -107,6 +107,12 @@ def test_results_count_bytes_and_keys() -> None:
     assert value(metrics, "storage_jobs_keys_failed_total", code="AccessDenied") == 2
     assert value(metrics, "storage_jobs_keys_failed_total", code="InternalError") == 1
     assert value(metrics, "storage_jobs_bytes_copied_total") == 0
+    batch = {"kind": "batch", "of": "migrate", "migration_id": "m", "batch": 1, "done": 3}
+    metrics.job_result({**batch, "filtered": 4, "verified": 3, "mismatch": 1})
+    metrics.job_result({"kind": "migrate", "migration_id": "m", "extraneous_deleted": 5})
+    for outcome, count in (("filtered", 4), ("verified", 3), ("mismatch", 1)):
+        assert value(metrics, "storage_jobs_prefix_keys_total", outcome=outcome) == count
+    assert value(metrics, "storage_jobs_prefix_keys_total", outcome="extraneous_deleted") == 5
 
 
 def test_running_tracks_in_progress_and_pickup_latency() -> None:

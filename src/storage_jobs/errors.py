@@ -8,8 +8,12 @@ Hierarchy::
     ├── JobFailedError               a job failed for good (``job_id``, ``error_type``, ``code``,
     │                                ``message``)
     ├── JobCancelledError            a job was cancelled by an operator (``job_id``, ``progress``)
-    └── ReplayRefusedError           a dead letter was not replayed (``job_id``, ``reason``,
-                                     ``detail``)
+    ├── ReplayRefusedError           a dead letter was not replayed (``job_id``, ``reason``,
+    │                                ``detail``)
+    ├── TooManyDeletesError          a sync would delete more than ``max_delete`` extraneous
+    │                                keys, so it deleted none (``count``, ``limit``)
+    └── FailureThresholdError        a prefix job stopped: too many of its keys failed
+                                     (``failed``, ``tasks``, ``ratio``)
 
 The storage client keeps the reference API's own tree (``storage_jobs.storage.StorageError``);
 redis-py's and pydantic's errors are mapped onto these where they cross our API.
@@ -20,11 +24,13 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "FailureThresholdError",
     "JobCancelledError",
     "JobFailedError",
     "JobRejectedError",
     "ReplayRefusedError",
     "StorageJobsError",
+    "TooManyDeletesError",
 ]
 
 
@@ -88,3 +94,37 @@ class ReplayRefusedError(StorageJobsError):
         self.job_id = job_id
         self.reason = reason
         self.detail = detail
+
+
+class TooManyDeletesError(StorageJobsError):
+    """A sync found more extraneous destination keys than its ``max_delete`` and deleted none.
+
+    Attributes:
+        count: Extraneous keys found.
+        limit: The ``max_delete`` they passed.
+    """
+
+    def __init__(self, count: int, limit: int) -> None:
+        super().__init__(
+            f"{count} extraneous destination keys exceed max_delete={limit}; deleted none"
+        )
+        self.count = count
+        self.limit = limit
+
+
+class FailureThresholdError(StorageJobsError):
+    """A prefix job stopped because more than ``max_failure_ratio`` of its keys failed.
+
+    Attributes:
+        failed: Keys failed when the job stopped.
+        tasks: Keys with an outcome (copied, skipped or failed) when it stopped.
+        ratio: The ``max_failure_ratio`` crossed.
+    """
+
+    def __init__(self, failed: int, tasks: int, ratio: float) -> None:
+        super().__init__(
+            f"{failed} of {tasks} keys failed (more than {ratio:.0%}): stopped, the rest cancelled"
+        )
+        self.failed = failed
+        self.tasks = tasks
+        self.ratio = ratio

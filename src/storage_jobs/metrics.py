@@ -61,6 +61,7 @@ METRIC_NAMES: tuple[str, ...] = (
     "storage_jobs_keys_deleted_total",
     "storage_jobs_keys_failed_total",
     "storage_jobs_pickup_latency_seconds",
+    "storage_jobs_prefix_keys_total",
     "storage_jobs_queue_deferred",
     "storage_jobs_queue_depth",
     "storage_jobs_queue_paused",
@@ -109,6 +110,12 @@ class WorkerMetrics:
             "storage_jobs_keys_failed_total",
             "Keys bulk deletes gave up on, by the last S3 error code.",
             ["code"],
+            registry=r,
+        )
+        self.prefix_keys = Counter(
+            "storage_jobs_prefix_keys_total",
+            "Keys of prefix jobs by outcome: filtered, verified, mismatch, extraneous_deleted.",
+            ["outcome"],
             registry=r,
         )
         self.bytes_uploaded = Counter(
@@ -220,9 +227,18 @@ class WorkerMetrics:
             )
         elif kind == "batch" and result.get("of") == "migrate":
             self.copied(int(result.get("bytes") or 0))
+            self.prefix_outcomes(result, ("filtered", "verified", "mismatch"))
+        elif kind == "migrate":
+            self.prefix_outcomes(result, ("extraneous_deleted",))
         elif kind == "batch" and result.get("of") == "delete_prefix":
             # Per-key codes of prefix deletes are in the completion report, not the result.
             self.deleted(int(result.get("done") or 0))
+
+    def prefix_outcomes(self, result: Mapping[str, Any], outcomes: Iterable[str]) -> None:
+        """Adds the per-key outcome counts a prefix job's (or batch's) result carries."""
+        for outcome in outcomes:
+            if count := int(result.get(outcome) or 0):
+                self.prefix_keys.labels(outcome=outcome).inc(count)
 
     def dead_lettered(self, kind: str) -> None:
         """Counts one dead letter."""

@@ -30,6 +30,12 @@ COMMANDS: dict[str, list[str]] = {
     "migrate": ["migrate", "b-1/a/", "b-2/a/", "--json"],
     "delete-prefix": ["delete-prefix", "b-1/a/", "--watch"],
     "progress": ["progress", "j"],
+    "verify": ["verify", "b-1/a/", "b-2/a/", "--json"],
+    "cancel": ["cancel", "j"],
+    "pause": ["pause", "j"],
+    "resume": ["resume", "j"],
+    "queue pause": ["queue", "pause"],
+    "queue resume": ["queue", "resume"],
 }
 NOT_ON_REDIS = {"worker", "dev", "dashboard"}
 
@@ -38,6 +44,8 @@ def _leaves(group: click.Group, prefix: str = "") -> set[str]:
     names: set[str] = set()
     for name, command in group.commands.items():
         if isinstance(command, click.Group):
+            if command.invoke_without_command:  # `storage-jobs queue` runs on its own too
+                names.add(f"{prefix}{name}")
             names |= _leaves(command, f"{prefix}{name} ")
         else:
             names.add(f"{prefix}{name}")

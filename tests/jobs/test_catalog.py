@@ -54,6 +54,8 @@ def test_function_names_are_stable_and_unique() -> None:
         "delete_prefix": "storage_jobs.delete_prefix",
         "migrate_batch": "storage_jobs.migrate_batch",
         "delete_prefix_batch": "storage_jobs.delete_prefix_batch",
+        "verify": "storage_jobs.verify",
+        "verify_batch": "storage_jobs.verify_batch",
     }
     assert len(set(names.values())) == len(CATALOG)
     assert len({spec.kind for spec in CATALOG}) == len(CATALOG)

@@ -57,6 +57,7 @@ class FakeStorage(StorageClient):
         size: int | None = None,
         metadata: dict[str, str] | None = None,
         content_type: str | None = None,
+        src_version_id: str | None = None,
     ) -> ObjectInfo:
         self.calls.append(f"copy {src_bucket}/{src_key} -> {dst_bucket}/{dst_key}")
         return ObjectInfo(bucket=dst_bucket or src_bucket, key=dst_key, size=size or 0, etag="e")

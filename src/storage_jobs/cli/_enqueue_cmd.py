@@ -98,6 +98,11 @@ def enqueue() -> None:
     "on the workers' hosts too.",
 )
 @click.option("--content-type", help="The object's Content-Type.")
+@click.option(
+    "--checksum",
+    type=click.Choice(["sha256"]),
+    help="Store the object's SHA-256 (computed by the worker) in sj-sha256 metadata.",
+)
 @_job_options
 def upload(
     bucket: str,
@@ -105,6 +110,7 @@ def upload(
     data: str | None,
     file_path: str | None,
     content_type: str | None,
+    checksum: str | None,
     job_id: str | None,
     wait: float | None,
     as_json: bool,
@@ -115,10 +121,20 @@ def upload(
 
     def build() -> JobModel:
         if data is not None:
-            return UploadJob(bucket=bucket, key=key, data=data.encode(), content_type=content_type)
+            return UploadJob(
+                bucket=bucket,
+                key=key,
+                data=data.encode(),
+                content_type=content_type,
+                checksum=checksum,
+            )
         assert file_path is not None
         return UploadJob(
-            bucket=bucket, key=key, path=os.path.abspath(file_path), content_type=content_type
+            bucket=bucket,
+            key=key,
+            path=os.path.abspath(file_path),
+            content_type=content_type,
+            checksum=checksum,
         )
 
     _enqueue(build, job_id, wait, as_json)
@@ -134,6 +150,11 @@ def upload(
     is_flag=True,
     help="Leave the destination alone when it already holds the same bytes.",
 )
+@click.option(
+    "--checksum",
+    type=click.Choice(["sha256"]),
+    help="Store the object's SHA-256 (computed by the worker) in sj-sha256 metadata.",
+)
 @_job_options
 def copy(
     src_bucket: str,
@@ -141,6 +162,7 @@ def copy(
     dst_key: str,
     dst_bucket: str | None,
     skip_if_identical: bool,
+    checksum: str | None,
     job_id: str | None,
     wait: float | None,
     as_json: bool,
@@ -153,6 +175,7 @@ def copy(
             dst_key=dst_key,
             dst_bucket=dst_bucket,
             skip_if_identical=skip_if_identical,
+            checksum=checksum,
         ),
         job_id,
         wait,

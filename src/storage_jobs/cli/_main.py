@@ -12,6 +12,7 @@ from ._enqueue_cmd import enqueue
 from ._job_cmd import result, status
 from ._migrate_cmd import delete_prefix, migrate, progress
 from ._queue_cmd import health, queue
+from ._verify_cmd import verify
 from ._worker_cmd import worker
 
 __all__ = ["cli", "main"]
@@ -41,6 +42,7 @@ for command in (
     cancel,
     pause,
     resume,
+    verify,
 ):
     cli.add_command(command)
 

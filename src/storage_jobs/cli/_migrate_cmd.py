@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import click
 from pydantic import ValidationError
@@ -12,18 +13,28 @@ from rich.table import Table
 from ..client import JobCancelledError, JobFailedError, JobStatus, StorageJobsClient
 from ..jobs import DeletePrefixJob, JobModel, MigrateJob, MigrationProgress
 from ._exit_codes import EXIT_FAILED, EXIT_NOT_READY, EXIT_OK, EXIT_USAGE
+from ._filter_options import filter_fields, filter_options, manifest_field, manifest_options
 from ._output import Output, dump, json_option
 from ._redis_session import load_settings, run_with_redis, validation_message
 
-__all__ = ["delete_prefix", "migrate", "progress"]
+__all__ = [
+    "build_job",
+    "delete_prefix",
+    "enqueue_and_watch",
+    "migrate",
+    "progress",
+    "split_location",
+]
 
 
-def _split(location: str) -> tuple[str, str]:
+def split_location(location: str) -> tuple[str, str]:
+    """``BUCKET/PREFIX`` -> (bucket, prefix)."""
     bucket, _, prefix = location.partition("/")
     return bucket, prefix
 
 
-def _build(factory: type[JobModel], **fields: object) -> JobModel:
+def build_job(factory: type[JobModel], **fields: object) -> JobModel:
+    """Builds a job from command options, exiting with a usage error naming a bad field."""
     try:
         return factory(**fields)
     except ValidationError as exc:
@@ -46,40 +57,69 @@ def _build(factory: type[JobModel], **fields: object) -> JobModel:
     show_default=True,
     help="What the JSON Lines completion report lists.",
 )
+@click.option("--verify", is_flag=True, help="Read every copy back and compare it to its source.")
+@click.option(
+    "--delete-extraneous",
+    is_flag=True,
+    help="Sync: after every copy succeeded, delete destination keys the source lacks.",
+)
+@click.option(
+    "--max-delete",
+    type=click.IntRange(0),
+    help="With --delete-extraneous: delete none and fail if more than this many would go.",
+)
+@click.option(
+    "--max-failure-ratio",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    help="Stop and fail once more than this share of keys failed (e.g. 0.5).",
+)
+@click.option(
+    "--min-tasks-before-threshold",
+    type=click.IntRange(1),
+    default=1000,
+    show_default=True,
+    help="Keys with an outcome before --max-failure-ratio applies.",
+)
+@click.option("--all-versions", is_flag=True, help="Copy every version (versioned buckets).")
+@click.option(
+    "--checksum",
+    type=click.Choice(["sha256"]),
+    help="Record each source's SHA-256 on its copy (sj-sha256 metadata).",
+)
+@manifest_options
+@filter_options
 @click.option("--job-id", help="Your id for the migration (re-using one resumes or no-ops).")
 @json_option
-def migrate(
-    source: str,
-    destination: str,
-    watch: bool,
-    dry_run: bool,
-    src_profile: str | None,
-    no_skip_identical: bool,
-    batch_size: int,
-    report: str,
-    job_id: str | None,
-    as_json: bool,
-) -> None:
+def migrate(source: str, destination: str, **options: Any) -> None:
     """Copy every object under SRC_BUCKET/PREFIX to DST_BUCKET/PREFIX (key suffix kept).
 
     Resumable: workers killed mid-way pick up where they were. Identical destinations
     (same size and checksum) are skipped, so re-running a finished migration copies nothing.
     """
-    src_bucket, src_prefix = _split(source)
-    dst_bucket, dst_prefix = _split(destination)
-    job = _build(
+    src_bucket, src_prefix = split_location(source)
+    dst_bucket, dst_prefix = split_location(destination)
+    job = build_job(
         MigrateJob,
         src_bucket=src_bucket,
         src_prefix=src_prefix,
         dst_bucket=dst_bucket,
         dst_prefix=dst_prefix,
-        src_endpoint=src_profile,
-        dry_run=dry_run,
-        skip_if_identical=not no_skip_identical,
-        batch_size=batch_size,
-        report=report,
+        src_endpoint=options["src_profile"],
+        dry_run=options["dry_run"],
+        skip_if_identical=not options["no_skip_identical"],
+        batch_size=options["batch_size"],
+        report=options["report"],
+        verify=options["verify"],
+        delete_extraneous=options["delete_extraneous"],
+        max_delete=options["max_delete"],
+        max_failure_ratio=options["max_failure_ratio"],
+        min_tasks_before_threshold=options["min_tasks_before_threshold"],
+        all_versions=options["all_versions"],
+        checksum=options["checksum"],
+        manifest=manifest_field(options),
+        **filter_fields(options),
     )
-    _enqueue_and_watch(job, job_id, watch, as_json, "copied")
+    enqueue_and_watch(job, options["job_id"], options["watch"], options["as_json"], "copied")
 
 
 @click.command("delete-prefix")
@@ -94,28 +134,29 @@ def migrate(
     show_default=True,
     help="What the JSON Lines completion report lists.",
 )
+@click.option("--all-versions", is_flag=True, help="Delete every version and delete marker too.")
+@manifest_options
+@filter_options
 @click.option("--job-id", help="Your id for the delete (re-using one resumes or no-ops).")
 @json_option
-def delete_prefix(
-    location: str,
-    watch: bool,
-    dry_run: bool,
-    batch_size: int,
-    report: str,
-    job_id: str | None,
-    as_json: bool,
-) -> None:
-    """Delete everything under BUCKET/PREFIX, retrying per-key failures worth retrying."""
-    bucket, prefix = _split(location)
-    job = _build(
+def delete_prefix(location: str, **options: Any) -> None:
+    """Delete everything under BUCKET/PREFIX, retrying per-key failures worth retrying.
+
+    With --manifest, delete the keys under BUCKET/PREFIX that the manifest names.
+    """
+    bucket, prefix = split_location(location)
+    job = build_job(
         DeletePrefixJob,
         bucket=bucket,
         prefix=prefix,
-        dry_run=dry_run,
-        batch_size=batch_size,
-        report=report,
+        dry_run=options["dry_run"],
+        batch_size=options["batch_size"],
+        report=options["report"],
+        all_versions=options["all_versions"],
+        manifest=manifest_field(options),
+        **filter_fields(options),
     )
-    _enqueue_and_watch(job, job_id, watch, as_json, "deleted")
+    enqueue_and_watch(job, options["job_id"], options["watch"], options["as_json"], "deleted")
 
 
 @click.command()
@@ -141,9 +182,10 @@ def progress(job_id: str, watch: bool, as_json: bool) -> None:
     run_with_redis(settings, body)
 
 
-def _enqueue_and_watch(
+def enqueue_and_watch(
     job: JobModel, job_id: str | None, watch: bool, as_json: bool, done_label: str
 ) -> None:
+    """Enqueues a prefix job; with ``watch``, follows it and exits with its outcome."""
     settings = load_settings()
     out = Output(as_json)
 
@@ -181,10 +223,7 @@ async def _watch(jobs: StorageJobsClient, job_id: str, out: Output, done_label: 
                 task,
                 completed=current.processed,
                 total=total,
-                detail=(
-                    f"{current.status}: {current.done:,} {done_label}, {current.skipped:,} skipped,"
-                    f" {current.failed:,} failed, {current.bytes / 1e6:,.1f} MB"
-                ),
+                detail=_detail(current, done_label),
             )
             status = await handle.status()
             if status in (JobStatus.COMPLETE, JobStatus.FAILED, JobStatus.CANCELLED):
@@ -203,7 +242,33 @@ async def _watch(jobs: StorageJobsClient, job_id: str, out: Output, done_label: 
         out.json(dump(result))
     else:
         _print_progress(out, await jobs.progress(job_id), done_label)
-    return EXIT_FAILED if getattr(result, "failed", 0) else EXIT_OK
+    # A verification that found differences fails like a job with failed keys.
+    bad = ("failed", "missing", "extra", "different")
+    return EXIT_FAILED if any(getattr(result, name, 0) for name in bad) else EXIT_OK
+
+
+def _detail(current: MigrationProgress, done_label: str) -> str:
+    text = (
+        f"{current.status}: {current.done:,} {done_label}, {current.skipped:,} skipped,"
+        f" {current.failed:,} failed, {current.bytes / 1e6:,.1f} MB"
+    )
+    return text + "".join(f", {n}" for n in _other_outcomes(current))
+
+
+_OTHER_OUTCOMES = (
+    "filtered",
+    "rejected",
+    "verified",
+    "mismatch",
+    "extraneous_deleted",
+    "missing",
+    "extra",
+    "different",
+)
+
+
+def _other_outcomes(current: MigrationProgress) -> list[str]:
+    return [f"{getattr(current, n):,} {n}" for n in _OTHER_OUTCOMES if getattr(current, n)]
 
 
 def _print_progress(out: Output, current: MigrationProgress, done_label: str) -> None:
@@ -211,7 +276,18 @@ def _print_progress(out: Output, current: MigrationProgress, done_label: str) ->
         out.json(current.model_dump(mode="json"))
         return
     table = Table(title=f"{current.kind or 'job'} {current.migration_id}", title_justify="left")
-    for column in ("status", "listed", done_label, "skipped", "failed", "MB", "batches", "report"):
+    columns = (
+        "status",
+        "listed",
+        done_label,
+        "skipped",
+        "failed",
+        "other",
+        "MB",
+        "batches",
+        "report",
+    )
+    for column in columns:
         table.add_column(column)
     report = f"{current.report_bucket}/{current.report_key}" if current.report_key else ""
     table.add_row(
@@ -220,6 +296,7 @@ def _print_progress(out: Output, current: MigrationProgress, done_label: str) ->
         f"{current.done:,}",
         f"{current.skipped:,}",
         f"{current.failed:,}",
+        ", ".join(_other_outcomes(current)),
         f"{current.bytes / 1e6:,.1f}",
         f"{current.batches_done}/{current.pages}",
         report,

@@ -13,6 +13,7 @@ import xml.etree.ElementTree as ET
 import zlib
 from collections import Counter
 from dataclasses import dataclass, field
+from urllib.parse import unquote
 
 import aiohttp
 from aiohttp import web
@@ -42,6 +43,7 @@ _HOP_BY_HOP = frozenset(
 _MESSAGES = {
     "SlowDown": "Please reduce your request rate.",
     "InternalError": "We encountered an internal error. Please try again.",
+    "AccessDenied": "Access Denied",
 }
 STAT_KEYS = tuple(
     [
@@ -52,6 +54,8 @@ STAT_KEYS = tuple(
         "delete_requests",
         "delete_key_error",
         "delete_resign_skipped",
+        "corrupted",
+        "copy_denied",
     ]
 )
 
@@ -76,6 +80,11 @@ class FaultRules:
     delete_error_codes: tuple[str, ...] = ("InternalError",)
     methods: frozenset[str] = frozenset()
     path_prefix: str = ""
+    corrupt_get_paths: frozenset[str] = frozenset()
+    """Paths (``/bucket/key``, as aiohttp decodes them) whose GET bodies come back with their first
+    byte flipped: a destination that reads back wrong, for verification tests."""
+    deny_copy_sources: str = ""
+    """A ``bucket/key`` prefix: copies from sources under it are answered 403 AccessDenied."""
 
     def matches(self, method: str, path: str) -> bool:
         """Return whether request-level faults apply to this request."""
@@ -228,6 +237,10 @@ class FaultProxy:
                 fault = "internal_error"
             elif draw < rules.slowdown_rate + rules.internal_error_rate + rules.reset_rate:
                 fault = "reset"
+        source = unquote(request.headers.get("x-amz-copy-source", "")).lstrip("/")
+        if rules.deny_copy_sources and source.startswith(rules.deny_copy_sources):
+            self.stats["copy_denied"] += 1
+            return self._error(request, 403, "AccessDenied")
         if fault == "slowdown":
             return self._error(request, 503, "SlowDown")
         if fault == "internal_error":
@@ -265,10 +278,21 @@ class FaultProxy:
             return self._delete_result(root, failed)
         if fault == "reset":
             return await self._reset(request, status, resp_headers, resp_body)
+        if (
+            request.method == "GET"
+            and status in (200, 206)
+            and resp_body
+            and request.path in rules.corrupt_get_paths
+        ):
+            self.stats["corrupted"] += 1
+            resp_body = bytes([resp_body[0] ^ 0xFF]) + resp_body[1:]
+            for name in [k for k in resp_headers if k.lower().startswith("x-amz-checksum-")]:
+                del resp_headers[name]
         return web.Response(status=status, reason=reason, headers=resp_headers, body=resp_body)
 
     def _error(self, request: web.Request, status: int, code: str) -> web.Response:
-        self.stats["slowdown" if code == "SlowDown" else "internal_error"] += 1
+        if code in ("SlowDown", "InternalError"):
+            self.stats["slowdown" if code == "SlowDown" else "internal_error"] += 1
         rid = f"faultproxy-{self.stats['requests']}"
         body = error_xml(code, _MESSAGES[code], request.path, rid)
         headers = {"Content-Type": "application/xml", "x-amz-request-id": rid}

@@ -8,17 +8,21 @@ from ._batch_ids import batch_job_id, parent_job_id
 from ._catalog import CATALOG, JobSpec, spec_for_job, spec_for_kind, spec_for_name
 from ._context import FailedJob, JobContext
 from ._control import JobCancelled, JobControl, NoControl
+from ._filters import FilterFields
 from ._kinds import Job, JobResult, job_adapter, result_adapter
 from ._limits import JobLimits, JobRejectedError
 from ._models import CopyJob, DeleteJob, JobModel, UploadJob
 from ._prefix_models import (
     DeletePrefixBatchJob,
     DeletePrefixJob,
+    Manifest,
     MigrateBatchJob,
     MigrateJob,
     ObjectRef,
+    VerifyBatchJob,
+    VerifyJob,
 )
-from ._prefix_results import BatchResult, DeletePrefixResult, MigrateResult
+from ._prefix_results import BatchResult, DeletePrefixResult, MigrateResult, VerifyResult
 from ._progress import MigrationProgress
 from ._report import ReportLine
 from ._results import CopyResult, DeleteFailure, DeleteResult, UploadResult
@@ -39,6 +43,7 @@ __all__ = [
     "DeleteResult",
     "DeleteState",
     "FailedJob",
+    "FilterFields",
     "Job",
     "JobCancelled",
     "JobContext",
@@ -49,6 +54,7 @@ __all__ = [
     "JobResult",
     "JobSpec",
     "JobState",
+    "Manifest",
     "MigrateBatchJob",
     "MigrateJob",
     "MigrateResult",
@@ -61,6 +67,9 @@ __all__ = [
     "RetryPolicy",
     "UploadJob",
     "UploadResult",
+    "VerifyBatchJob",
+    "VerifyJob",
+    "VerifyResult",
     "batch_job_id",
     "is_retryable",
     "is_retryable_code",

@@ -11,8 +11,15 @@ from dataclasses import dataclass
 from pydantic import BaseModel
 
 from ._models import CopyJob, DeleteJob, JobModel, UploadJob
-from ._prefix_models import DeletePrefixBatchJob, DeletePrefixJob, MigrateBatchJob, MigrateJob
-from ._prefix_results import BatchResult, DeletePrefixResult, MigrateResult
+from ._prefix_models import (
+    DeletePrefixBatchJob,
+    DeletePrefixJob,
+    MigrateBatchJob,
+    MigrateJob,
+    VerifyBatchJob,
+    VerifyJob,
+)
+from ._prefix_results import BatchResult, DeletePrefixResult, MigrateResult, VerifyResult
 from ._results import CopyResult, DeleteResult, UploadResult
 
 __all__ = ["CATALOG", "JobSpec", "spec_for_job", "spec_for_kind", "spec_for_name"]
@@ -45,6 +52,8 @@ CATALOG: tuple[JobSpec, ...] = (
     JobSpec(
         "delete_prefix_batch", "storage_jobs.delete_prefix_batch", DeletePrefixBatchJob, BatchResult
     ),
+    JobSpec("verify", "storage_jobs.verify", VerifyJob, VerifyResult),
+    JobSpec("verify_batch", "storage_jobs.verify_batch", VerifyBatchJob, BatchResult),
 )
 
 _BY_MODEL = {spec.model: spec for spec in CATALOG}

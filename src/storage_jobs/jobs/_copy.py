@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from ..storage import StorageObjectNotFoundError
-from ._content_match import same_content
+from ._content_match import CHECKSUM_METADATA, same_content
 from ._context import JobContext
 from ._models import CopyJob
+from ._readback import digest
 from ._results import CopyResult
 
 __all__ = ["run_copy"]
@@ -26,12 +27,20 @@ async def run_copy(job: CopyJob, ctx: JobContext) -> CopyResult:
         if dst is not None and same_content(src, dst):
             ctx.log.info("copy.skipped_identical", dst_bucket=dst_bucket, dst_key=job.dst_key)
             return result.model_copy(update={"skipped": True})
+    metadata: dict[str, str] | None = None
+    if job.checksum == "sha256":
+        sha = src["metadata"].get(CHECKSUM_METADATA)
+        if not sha:
+            sha = (await digest(ctx.storage, job.src_bucket, job.src_key)).sha256
+        metadata = {**src["metadata"], CHECKSUM_METADATA: sha}
     info = await ctx.storage.copy_object(
         src_bucket=job.src_bucket,
         src_key=job.src_key,
         dst_bucket=dst_bucket,
         dst_key=job.dst_key,
         size=int(src["size"]),
+        metadata=metadata,
+        content_type=src["content_type"] if metadata is not None else None,
     )
     ctx.log.info("copy.done", dst_bucket=dst_bucket, dst_key=job.dst_key, bytes=info.size)
     return result

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from ..storage import ObjectInfo
 from ._context import JobContext
 from ._control import JobCancelled
 from ._delete import run_delete_keys
-from ._fanout import FanOut, run_fan_out
+from ._fanout import FanOut, Page, listing_pages, run_fan_out, version_pages
+from ._manifest import manifest_pages
 from ._prefix_models import DeletePrefixBatchJob, DeletePrefixJob
 from ._prefix_results import BatchResult, DeletePrefixResult
 from ._report import report_line
@@ -19,10 +19,37 @@ async def run_delete_prefix(job: DeletePrefixJob, ctx: JobContext) -> DeletePref
     store = ctx.state.progress(ctx.job_id)
     await store.start("delete_prefix", job.dry_run)
 
-    def make_batch(number: int, page: list[ObjectInfo]) -> DeletePrefixBatchJob:
+    keep = job.object_filter()
+
+    def make_batch(number: int, page: Page) -> DeletePrefixBatchJob:
+        chosen = [
+            o
+            for o in page.objects
+            if keep.selected(o.key[len(job.prefix) :], o.size, o.last_modified, o.storage_class)
+        ]
+        names = {id(o) for o in chosen}
         return DeletePrefixBatchJob(
-            migration_id=ctx.job_id, batch=number, spec=job, keys=[o.key for o in page]
+            migration_id=ctx.job_id,
+            batch=number,
+            spec=job,
+            keys=[o.key for o in chosen],
+            version_ids=[o.version_id or "null" for o in chosen] if job.all_versions else [],
+            filtered=[o.key for o in page.objects if id(o) not in names],
+            rejected=page.rejected,
         )
+
+    if job.manifest is not None:
+        pages = manifest_pages(
+            ctx.storage,
+            job.manifest,
+            src_bucket=job.bucket,
+            src_prefix=job.prefix,
+            page_size=job.batch_size,
+        )
+    elif job.all_versions:
+        pages = version_pages(ctx.storage, job.bucket, job.prefix, job.batch_size)
+    else:
+        pages = listing_pages(ctx.storage, job.bucket, job.prefix, job.batch_size)
 
     def batch_keys(payload: str) -> tuple[str, list[str]]:
         return job.bucket, DeletePrefixBatchJob.model_validate_json(payload).keys
@@ -31,10 +58,8 @@ async def run_delete_prefix(job: DeletePrefixJob, ctx: JobContext) -> DeletePref
         ctx,
         store,
         FanOut(
-            storage=ctx.storage,
+            pages=pages,
             bucket=job.bucket,
-            prefix=job.prefix,
-            batch_size=job.batch_size,
             make_batch=make_batch,
             batch_keys=batch_keys,
             report_bucket=ctx.report_bucket or job.bucket,
@@ -47,6 +72,7 @@ async def run_delete_prefix(job: DeletePrefixJob, ctx: JobContext) -> DeletePref
         listed=progress.listed,
         deleted=progress.done,
         failed=progress.failed,
+        rejected=progress.rejected,
         report_bucket=progress.report_bucket,
         report_key=progress.report_key,
     )
@@ -56,14 +82,25 @@ async def run_delete_prefix_batch(job: DeletePrefixBatchJob, ctx: JobContext) ->
     """Deletes one page of a prefix delete, with DeleteJob's per-key retries."""
     spec = job.spec
     store = ctx.state.progress(job.migration_id)
+    rejected = len(job.rejected)
+    await _record_filtered(job, ctx)
     if spec.dry_run:
         lines = (
             [report_line(spec.bucket, k, "would_delete") for k in job.keys]
             if spec.report == "all"
             else []
         )
-        await store.finish_batch(job.batch, done=len(job.keys), lines=lines)
+        await store.finish_batch(
+            job.batch, done=len(job.keys), rejected=rejected, lines=[*job.rejected, *lines]
+        )
         # Nothing was deleted: the would-be count lives in the parent's progress only.
+        return BatchResult(
+            of="delete_prefix", migration_id=job.migration_id, batch=job.batch, done=0
+        )
+    if spec.all_versions:
+        return await _delete_versions_batch(job, ctx)
+    if not job.keys:
+        await store.finish_batch(job.batch, rejected=rejected, lines=job.rejected)
         return BatchResult(
             of="delete_prefix", migration_id=job.migration_id, batch=job.batch, done=0
         )
@@ -81,7 +118,13 @@ async def run_delete_prefix_batch(job: DeletePrefixBatchJob, ctx: JobContext) ->
     lines = [report_line(spec.bucket, f.key, "failed", f.code, f.message) for f in result.failed]
     if spec.report == "all":
         lines += [report_line(spec.bucket, k, "deleted") for k in job.keys if k not in failed]
-    await store.finish_batch(job.batch, done=result.deleted_count, failed=len(failed), lines=lines)
+    await store.finish_batch(
+        job.batch,
+        done=result.deleted_count,
+        failed=len(failed),
+        rejected=rejected,
+        lines=[*job.rejected, *lines],
+    )
     return BatchResult(
         of="delete_prefix",
         migration_id=job.migration_id,
@@ -89,3 +132,46 @@ async def run_delete_prefix_batch(job: DeletePrefixBatchJob, ctx: JobContext) ->
         done=result.deleted_count,
         failed=len(failed),
     )
+
+
+async def _delete_versions_batch(job: DeletePrefixBatchJob, ctx: JobContext) -> BatchResult:
+    """Deletes exact versions and delete markers; a failed version is reported with its id."""
+    spec = job.spec
+    store = ctx.state.progress(job.migration_id)
+    versions = list(zip(job.keys, job.version_ids, strict=True))
+    failures = await ctx.storage.delete_versions(bucket=spec.bucket, versions=versions)
+    failed = {(f["key"], f["version_id"]) for f in failures}
+    lines = [
+        report_line(
+            spec.bucket, f["key"], "failed", f["code"], f["message"], version_id=f["version_id"]
+        )
+        for f in failures
+    ]
+    if spec.report == "all":
+        lines += [
+            report_line(spec.bucket, k, "deleted", version_id=v)
+            for k, v in versions
+            if (k, v) not in failed
+        ]
+    done = len(versions) - len(failed)
+    await store.finish_batch(job.batch, done=done, failed=len(failed), lines=lines)
+    return BatchResult(
+        of="delete_prefix",
+        migration_id=job.migration_id,
+        batch=job.batch,
+        done=done,
+        failed=len(failed),
+    )
+
+
+async def _record_filtered(job: DeletePrefixBatchJob, ctx: JobContext) -> None:
+    """Counts (once per key) the keys of the page the filters left out."""
+    store = ctx.state.progress(job.migration_id)
+    # Their done bits sit past the batch's deletable keys, so a re-run counts none twice.
+    offset = len(job.keys)
+    recorded = await store.recorded(job.batch, offset + len(job.filtered))
+    for i, key in enumerate(job.filtered):
+        if offset + i in recorded:
+            continue
+        line = report_line(job.spec.bucket, key, "filtered") if job.spec.report == "all" else ""
+        await store.record_key(job.batch, offset + i, "filtered", 0, line)

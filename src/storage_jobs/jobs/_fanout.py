@@ -15,20 +15,108 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
 
 from pydantic import BaseModel
 
-from ..storage import ObjectInfo, StorageClient
+from ..errors import FailureThresholdError, StorageJobsError
+from ..storage import StorageClient
 from ._batch_ids import batch_job_id
 from ._context import JobContext
 from ._control import JobCancelled
+from ._prefix_models import ObjectRef
 from ._progress import MigrationProgress
 from ._report import report_line
 from ._state import ProgressStore
 
-__all__ = ["FanOut", "batch_job_id", "run_fan_out"]
+__all__ = [
+    "FanOut",
+    "Page",
+    "PageSource",
+    "batch_job_id",
+    "listing_pages",
+    "run_fan_out",
+    "version_pages",
+]
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of keys for one batch job.
+
+    Attributes:
+        objects: The objects to work on.
+        cursor: Where a resumed coordinator starts after this page (a key, or a manifest
+            position).
+        rejected: Report lines of manifest lines that named no usable key.
+    """
+
+    objects: list[ObjectRef]
+    cursor: str
+    rejected: list[str] = field(default_factory=list)
+
+
+PageSource = Callable[[str | None], AsyncIterator[Page]]
+"""``cursor -> pages after it``: a listing or a manifest."""
+
+
+def listing_pages(storage: StorageClient, bucket: str, prefix: str, page_size: int) -> PageSource:
+    """The pages of a listing, resumable after a key."""
+
+    async def pages(cursor: str | None) -> AsyncIterator[Page]:
+        async for page in storage.iter_pages(
+            bucket=bucket, prefix=prefix, page_size=page_size, start_after=cursor
+        ):
+            objects = [
+                ObjectRef(
+                    key=o.key,
+                    size=o.size,
+                    etag=o.etag,
+                    last_modified=o.last_modified,
+                    storage_class=o.storage_class,
+                )
+                for o in page
+            ]
+            yield Page(objects=objects, cursor=page[-1].key)
+
+    return pages
+
+
+def version_pages(storage: StorageClient, bucket: str, prefix: str, page_size: int) -> PageSource:
+    """The pages of a versions listing, each holding whole key histories (newest first).
+
+    A key whose history runs on past a listing page is carried into the next page, so one
+    batch gets all of a key's versions and can copy them in order; the cursor is the last
+    complete key.
+    """
+
+    async def pages(cursor: str | None) -> AsyncIterator[Page]:
+        carry: list[ObjectRef] = []
+        async for page in storage.iter_version_pages(
+            bucket=bucket, prefix=prefix, page_size=page_size, key_marker=cursor
+        ):
+            refs = carry + [
+                ObjectRef(
+                    key=v.key,
+                    size=v.size,
+                    etag=v.etag,
+                    last_modified=v.last_modified,
+                    version_id=v.version_id,
+                    delete_marker=v.is_delete_marker,
+                )
+                for v in page
+            ]
+            last = refs[-1].key
+            complete = [r for r in refs if r.key != last]
+            carry = [r for r in refs if r.key == last]
+            if complete:
+                yield Page(objects=complete, cursor=complete[-1].key)
+        if carry:
+            yield Page(objects=carry, cursor=carry[-1].key)
+
+    return pages
+
 
 _POLL = 0.25
 _REAP_EVERY = 5.0
@@ -40,24 +128,26 @@ class FanOut:
     """What a coordinator lists, and the batch job each page becomes.
 
     Attributes:
-        storage: The client to list with.
-        bucket: The bucket to list.
-        prefix: The prefix to list.
-        batch_size: Keys per page and per batch.
+        pages: The listing or manifest to read pages from.
+        bucket: The bucket the keys are in (for report lines of a batch that failed whole).
         make_batch: ``(batch number, page) -> batch job``.
         batch_keys: ``batch job -> (report bucket, keys)``, to report a batch that failed for good.
         report_bucket: Where the completion report goes.
         report_name: The report's file name (under the configured report prefix).
+        after_batches: Runs once every batch finished, before the report is written (a sync's
+            deletes, a verification's extra keys); a StorageJobsError it raises fails the job
+            after the report is written.
+        threshold: ``(max failure ratio, min tasks)`` the batches check as they record keys.
     """
 
-    storage: StorageClient
+    pages: PageSource
     bucket: str
-    prefix: str
-    batch_size: int
-    make_batch: Callable[[int, list[ObjectInfo]], BaseModel]
+    make_batch: Callable[[int, Page], BaseModel]
     batch_keys: Callable[[str], tuple[str, list[str]]]
     report_bucket: str
     report_name: str
+    after_batches: Callable[[MigrationProgress], Awaitable[None]] | None = None
+    threshold: tuple[float, int] | None = None
 
 
 async def run_fan_out(ctx: JobContext, store: ProgressStore, fan: FanOut) -> MigrationProgress:
@@ -71,20 +161,35 @@ async def run_fan_out(ctx: JobContext, store: ProgressStore, fan: FanOut) -> Mig
             ctx.log.info("prefix.resume", after_key=cursor, pages=pages)
         if await _hold(ctx, store):
             await _settle_cancel(ctx, store, fan)
-        async for page in fan.storage.iter_pages(
-            bucket=fan.bucket, prefix=fan.prefix, page_size=fan.batch_size, start_after=cursor
-        ):
+        async for page in fan.pages(cursor):
+            if await store.stop_reason():
+                break
             pages += 1
             job = fan.make_batch(pages, page)
             await ctx.enqueue([(job, batch_job_id(store.migration_id, pages))])
-            await store.page_listed(pages, len(page), page[-1].key)
+            await store.page_listed(pages, len(page.objects), page.cursor)
             if await _hold(ctx, store):
                 await _settle_cancel(ctx, store, fan)
         await store.listing_finished()
     progress = await _wait_for_batches(ctx, store, fan)
+    failure: StorageJobsError | None = None
+    if progress.stopped:
+        # A stopped job never runs its final phase (a sync's deletes least of all).
+        failure = await _stopped(store, progress, fan.threshold)
+    elif fan.after_batches is not None:
+        try:
+            await fan.after_batches(progress)
+        except StorageJobsError as exc:
+            failure = exc
+        progress = await store.read()
     report_key = f"{ctx.report_prefix}{fan.report_name}"
     await _write_report(ctx, store, fan.report_bucket, report_key)
-    await store.finish(fan.report_bucket, report_key)
+    status = "done"
+    if progress.stopped:
+        status = "failed_threshold" if isinstance(failure, FailureThresholdError) else "stopped"
+    await store.finish(fan.report_bucket, report_key, status=status)
+    if failure is not None:
+        raise failure
     return progress.model_copy(
         update={"status": "done", "report_bucket": fan.report_bucket, "report_key": report_key}
     )
@@ -142,7 +247,9 @@ async def _wait_for_batches(
         if await _hold(ctx, store):
             await _settle_cancel(ctx, store, fan)
         progress = await store.read()
-        if progress.listing_done and progress.batches_done >= progress.pages:
+        # A stopping job waits only for the batches it enqueued, which skip what they have left.
+        listed = progress.listing_done or progress.stopped is not None
+        if listed and progress.batches_done >= progress.pages:
             return progress
         now = time.monotonic()
         if now - last_reap >= _REAP_EVERY:
@@ -159,6 +266,24 @@ async def _wait_for_batches(
                 batches=f"{progress.batches_done}/{progress.pages}",
             )
         await asyncio.sleep(_POLL)
+
+
+async def _stopped(
+    store: ProgressStore, progress: MigrationProgress, threshold: tuple[float, int] | None
+) -> StorageJobsError:
+    """Reports a stop (the failure threshold's, or another's); the rest counts as cancelled."""
+    tasks = progress.done + progress.skipped + progress.failed
+    error: StorageJobsError
+    if progress.stopped == "failure_threshold" and threshold is not None:
+        error = FailureThresholdError(progress.failed, tasks, threshold[0])
+    else:
+        error = StorageJobsError(f"stopped: {progress.stopped}")
+    cancelled = max(progress.listed - progress.processed, 0)
+    line = report_line(
+        "", "", "stopped", "FailureThreshold", f"{error}; {cancelled} listed keys cancelled"
+    )
+    await store.record_step("stopped", counter="cancelled", count=cancelled, lines=[line])
+    return error
 
 
 async def _reap_failed_batches(

@@ -5,70 +5,106 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from ..storage import ObjectInfo, StorageClient, StorageError, StorageObjectNotFoundError
+from ..storage import StorageClient, StorageError, StorageObjectNotFoundError
 from ..storage._bulk import gather_or_cancel
-from ._content_match import SOURCE_ETAG_METADATA, same_content
+from ._content_match import CHECKSUM_METADATA, SOURCE_ETAG_METADATA, same_content
 from ._context import JobContext
 from ._control import JobCancelled
-from ._fanout import FanOut, run_fan_out
+from ._fanout import FanOut, Page, listing_pages, run_fan_out, version_pages
+from ._filters import ObjectFilter
+from ._manifest import manifest_pages
+from ._migrate_versions import run_migrate_versions_batch
 from ._prefix_models import MigrateBatchJob, MigrateJob, ObjectRef
 from ._prefix_results import BatchResult, MigrateResult
+from ._readback import compare_by_reading, digest
 from ._report import report_line
 from ._retry import is_retryable
+from ._sync import delete_extraneous
 
-__all__ = ["run_migrate", "run_migrate_batch"]
+__all__ = ["run_migrate", "run_migrate_batch", "source_for"]
 
 _SAME_ENDPOINT_CONCURRENCY = 8
 # Each cross-endpoint copy buffers up to a multipart threshold plus its parts in flight.
 _CROSS_ENDPOINT_CONCURRENCY = 4
 
+# Outcome -> (counter, second counter) in the job's progress.
+_COUNTERS = {
+    "copied": ("done", ""),
+    "would_copy": ("done", ""),
+    "skipped": ("skipped", ""),
+    "would_skip": ("skipped", ""),
+    "failed": ("failed", ""),
+    "mismatch": ("failed", "mismatch"),
+    "filtered": ("filtered", ""),
+}
 
-async def _source(ctx: JobContext, spec: MigrateJob) -> StorageClient:
-    if spec.src_endpoint is None:
+
+async def source_for(ctx: JobContext, src_endpoint: str | None) -> StorageClient:
+    """The client of a prefix job's source: the worker's own, or a named source profile's."""
+    if src_endpoint is None:
         return ctx.storage
     if ctx.source is None:
         raise RuntimeError("this worker has no source profiles")
-    return await ctx.source(spec.src_endpoint)
+    return await ctx.source(src_endpoint)
 
 
 async def run_migrate(job: MigrateJob, ctx: JobContext) -> MigrateResult:
     """Runs the coordinator of a migration (the batches run as their own jobs)."""
     store = ctx.state.progress(ctx.job_id)
     await store.start("migrate", job.dry_run)
-    source = await _source(ctx, job)
+    source = await source_for(ctx, job.src_endpoint)
     # A destination empty at the first start needs no per-object HEAD before copying. The
     # answer is kept, so a resumed coordinator hands its batches the same one.
     empty_now = not await ctx.storage.list_files(
         bucket=job.dst_bucket, prefix=job.dst_prefix, max_keys=1
     )
     dst_was_empty = await store.set_once("dst_was_empty", "1" if empty_now else "0") == "1"
+    report_bucket = ctx.report_bucket or job.dst_bucket
 
-    def make_batch(number: int, page: list[ObjectInfo]) -> MigrateBatchJob:
-        objects = [ObjectRef(key=o.key, size=o.size, etag=o.etag) for o in page]
+    def make_batch(number: int, page: Page) -> MigrateBatchJob:
         return MigrateBatchJob(
             migration_id=ctx.job_id,
             batch=number,
             spec=job,
-            objects=objects,
+            objects=page.objects,
             dst_was_empty=dst_was_empty,
+            rejected=page.rejected,
         )
 
     def batch_keys(payload: str) -> tuple[str, list[str]]:
         batch = MigrateBatchJob.model_validate_json(payload)
         return job.src_bucket, [o.key for o in batch.objects]
 
+    if job.manifest is not None:
+        pages = manifest_pages(
+            source,
+            job.manifest,
+            src_bucket=job.src_bucket,
+            src_prefix=job.src_prefix,
+            page_size=job.batch_size,
+        )
+    elif job.all_versions:
+        pages = version_pages(source, job.src_bucket, job.src_prefix, job.batch_size)
+    else:
+        pages = listing_pages(source, job.src_bucket, job.src_prefix, job.batch_size)
+
+    async def after_batches(progress: object) -> None:
+        if job.delete_extraneous:
+            skip = ctx.report_prefix if report_bucket == job.dst_bucket else None
+            await delete_extraneous(ctx, store, job, source, skip_prefix=skip)
+
     progress = await run_fan_out(
         ctx,
         store,
         FanOut(
-            storage=source,
+            pages=pages,
             bucket=job.src_bucket,
-            prefix=job.src_prefix,
-            batch_size=job.batch_size,
             make_batch=make_batch,
             batch_keys=batch_keys,
-            report_bucket=ctx.report_bucket or job.dst_bucket,
+            report_bucket=report_bucket,
             report_name=f"migrate/{ctx.job_id}.jsonl",
+            after_batches=after_batches,
+            threshold=_threshold(job),
         ),
     )
     return MigrateResult(
@@ -79,52 +115,94 @@ async def run_migrate(job: MigrateJob, ctx: JobContext) -> MigrateResult:
         skipped=progress.skipped,
         failed=progress.failed,
         bytes=progress.bytes,
+        filtered=progress.filtered,
+        rejected=progress.rejected,
+        verified=progress.verified,
+        mismatch=progress.mismatch,
+        extraneous_deleted=progress.extraneous_deleted,
         report_bucket=progress.report_bucket,
         report_key=progress.report_key,
     )
 
 
+def _threshold(job: MigrateJob) -> tuple[float, int] | None:
+    if job.max_failure_ratio is None:
+        return None
+    return job.max_failure_ratio, job.min_tasks_before_threshold
+
+
 async def run_migrate_batch(job: MigrateBatchJob, ctx: JobContext) -> BatchResult:
     """Copies one page of a migration, recording each key's outcome exactly once."""
+    if job.spec.all_versions:
+        return await run_migrate_versions_batch(job, ctx)
     spec = job.spec
     store = ctx.state.progress(job.migration_id)
     recorded = await store.recorded(job.batch, len(job.objects))
-    source = await _source(ctx, spec)
+    source = await source_for(ctx, spec.src_endpoint)
+    keep = spec.object_filter()
     # A re-run may meet keys copied before a crash but not yet recorded: look before copying.
     check = spec.skip_if_identical and (not job.dst_was_empty or ctx.attempt > 1)
     cross = spec.src_endpoint is not None
     slots = asyncio.Semaphore(_CROSS_ENDPOINT_CONCURRENCY if cross else _SAME_ENDPOINT_CONCURRENCY)
-    counts = {"done": 0, "skipped": 0, "failed": 0, "bytes": 0}
+    counts = dict.fromkeys(("done", "skipped", "failed", "filtered", "verified", "mismatch"), 0)
+    counts["bytes"] = 0
+    threshold = _threshold(spec)
     stopped = False
 
     async def one(index: int, obj: ObjectRef) -> None:
         nonlocal stopped
-        dst_key = spec.dst_prefix + obj.key[len(spec.src_prefix) :]
-        async with slots:
-            # A safe point: copies in flight finish and are recorded; none starts after.
-            if stopped or await ctx.control.cancelled():
-                stopped = True
-                return
-            status, size, code, message = await _migrate_one(ctx, source, spec, obj, dst_key, check)
-        counter = {"copied": "done", "would_copy": "done"}.get(status, status)
-        counter = "skipped" if status in ("skipped", "would_skip") else counter
+        relative = obj.key[len(spec.src_prefix) :]
+        dst_key = spec.dst_prefix + relative
+        if not keep.key_selected(relative):
+            status, size, code, message = "filtered", 0, None, ""
+        else:
+            async with slots:
+                # A safe point: copies in flight finish and are recorded; none starts after.
+                if stopped or await ctx.control.cancelled():
+                    stopped = True
+                    return
+                # Between objects: a stopping job leaves the rest of the batch unrecorded.
+                if threshold and await store.stop_reason():
+                    return
+                status, size, code, message = await _migrate_one(
+                    ctx, source, spec, obj, dst_key, check, keep
+                )
+        counter, also = _COUNTERS[status]
+        if status == "copied" and spec.verify:
+            also = "verified"
         line = ""
-        if status == "failed" or spec.report == "all":
+        if status in ("failed", "mismatch") or spec.report == "all":
             line = report_line(
                 spec.dst_bucket, dst_key, status, code, message, src_key=obj.key, size=obj.size
             )
-        if await store.record_key(job.batch, index, counter, size, line):
+        if await store.record_key(job.batch, index, counter, size, line, also, threshold):
             counts[counter] += 1
             counts["bytes"] += size
+            if also:
+                counts[also] += 1
 
     await gather_or_cancel([one(i, obj) for i, obj in enumerate(job.objects) if i not in recorded])
     if stopped:
         # Every key copied so far is recorded in the migration's progress already.
         raise JobCancelled({"batch": job.batch, **counts})
-    await store.finish_batch(job.batch)
+    await store.finish_batch(job.batch, rejected=len(job.rejected), lines=job.rejected)
     if counts["failed"]:
         ctx.log.warning("migrate.batch_failures", batch=job.batch, **counts)
     return BatchResult(migration_id=job.migration_id, batch=job.batch, **counts)
+
+
+async def _described(source: StorageClient, bucket: str, obj: ObjectRef) -> ObjectRef:
+    """The object with its size, ETag, time and class (a HEAD, for a manifest line)."""
+    if obj.size is not None:
+        return obj
+    head = await source.head_object(bucket=bucket, key=obj.key)
+    return ObjectRef(
+        key=obj.key,
+        size=int(head["size"]),
+        etag=head["etag"],
+        last_modified=head["last_modified"],
+        storage_class=head.get("storage_class"),
+    )
 
 
 async def _migrate_one(
@@ -134,28 +212,49 @@ async def _migrate_one(
     obj: ObjectRef,
     dst_key: str,
     check: bool,
+    keep: ObjectFilter,
 ) -> tuple[str, int, str | None, str]:
     """Copies one object; returns (status, bytes copied, error code, message)."""
     attempt = 0
     while True:
         attempt += 1
         try:
+            obj = await _described(source, spec.src_bucket, obj)
+            size = obj.size or 0
+            if not keep.attributes_selected(obj.size, obj.last_modified, obj.storage_class):
+                return "filtered", 0, None, ""
             if check:
                 try:
                     dst = await ctx.storage.head_object(bucket=spec.dst_bucket, key=dst_key)
                 except StorageObjectNotFoundError:
                     dst = None
-                src = {"size": obj.size, "etag": obj.etag, "metadata": {}}
+                src: dict[str, Any] = {"size": size, "etag": obj.etag, "metadata": {}}
+                if dst is not None and CHECKSUM_METADATA in dst["metadata"]:
+                    # The strongest evidence needs the source's stored checksum, if any.
+                    src = await source.head_object(bucket=spec.src_bucket, key=obj.key)
                 if dst is not None and same_content(src, dst):
                     return ("would_skip" if spec.dry_run else "skipped"), 0, None, ""
             if spec.dry_run:
                 return "would_copy", 0, None, ""
-            await _copy(ctx, source, spec, obj, dst_key)
-            return "copied", obj.size, None, ""
+            sha = await _copy(ctx, source, spec, obj, dst_key)
+            if spec.verify:
+                problem = await compare_by_reading(
+                    source,
+                    spec.src_bucket,
+                    obj.key,
+                    obj.etag,
+                    ctx.storage,
+                    spec.dst_bucket,
+                    dst_key,
+                    src_sha256=sha,
+                )
+                if problem:
+                    return "mismatch", 0, "ChecksumMismatch", problem
+            return "copied", size, None, ""
         except StorageObjectNotFoundError as exc:
             if exc.bucket == spec.src_bucket and exc.key == obj.key:
                 # Deleted since it was listed: nothing to copy, and not a failure to hide.
-                return "failed", 0, "NoSuchKey", "source deleted after listing"
+                return "failed", 0, "NoSuchKey", "source missing (deleted after listing?)"
             return "failed", 0, exc.code, exc.message
         except StorageError as exc:
             if is_retryable(exc) and ctx.object_retry.should_retry(attempt):
@@ -166,8 +265,9 @@ async def _migrate_one(
 
 async def _copy(
     ctx: JobContext, source: StorageClient, spec: MigrateJob, obj: ObjectRef, dst_key: str
-) -> None:
-    if spec.src_endpoint is None and "-" not in obj.etag:
+) -> str | None:
+    """Copies one object; returns the SHA-256 it recorded, if the job asked for one."""
+    if spec.src_endpoint is None and obj.etag and "-" not in obj.etag and not spec.checksum:
         # A single-part source copied in one request keeps its MD5 ETag: nothing to add.
         await ctx.storage.copy_object(
             src_bucket=spec.src_bucket,
@@ -176,9 +276,17 @@ async def _copy(
             dst_key=dst_key,
             size=obj.size,
         )
-        return
+        return None
     head = await source.head_object(bucket=spec.src_bucket, key=obj.key)
     metadata: dict[str, Any] = {**head["metadata"], SOURCE_ETAG_METADATA: obj.etag}
+    sha: str | None = None
+    if spec.checksum == "sha256":
+        # One extra read of the source, unless it already carries its checksum.
+        sha = (
+            head["metadata"].get(CHECKSUM_METADATA)
+            or (await digest(source, spec.src_bucket, obj.key)).sha256
+        )
+        metadata[CHECKSUM_METADATA] = sha
     if spec.src_endpoint is None:
         await ctx.storage.copy_object(
             src_bucket=spec.src_bucket,
@@ -189,7 +297,7 @@ async def _copy(
             metadata=metadata,
             content_type=head["content_type"],
         )
-        return
+        return sha
     await ctx.storage.upload_stream(
         bucket=spec.dst_bucket,
         key=dst_key,
@@ -197,3 +305,4 @@ async def _copy(
         content_type=head["content_type"],
         metadata=metadata,
     )
+    return sha

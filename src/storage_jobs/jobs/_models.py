@@ -16,7 +16,10 @@ from pydantic import (
 
 from ._key_rules import BucketName, ObjectKey
 
-__all__ = ["CopyJob", "DeleteJob", "JobModel", "UploadJob"]
+__all__ = ["Checksum", "CopyJob", "DeleteJob", "JobModel", "UploadJob"]
+
+Checksum = Literal["sha256"]
+"""A whole-object checksum the worker computes and stores in ``sj-sha256`` metadata."""
 
 _MAX_METADATA_BYTES = 2048  # S3's limit on user metadata, keys and values together
 
@@ -39,6 +42,7 @@ class UploadJob(JobModel):
     path: str | None = None
     content_type: str | None = Field(default=None, max_length=255)
     metadata: dict[str, str] | None = None
+    checksum: Checksum | None = None
 
     @field_validator("data", mode="before")
     @classmethod
@@ -92,6 +96,7 @@ class CopyJob(JobModel):
     dst_key: ObjectKey
     dst_bucket: BucketName | None = None
     skip_if_identical: bool = False
+    checksum: Checksum | None = None
 
     @model_validator(mode="after")
     def _not_onto_itself(self) -> Self:

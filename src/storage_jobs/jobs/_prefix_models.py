@@ -2,27 +2,49 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from ._filters import FilterFields
 from ._key_rules import BucketName, KeyPrefix, ObjectKey
-from ._models import JobModel
+from ._models import Checksum, JobModel
 
 __all__ = [
     "DeletePrefixBatchJob",
     "DeletePrefixJob",
+    "Manifest",
     "MigrateBatchJob",
     "MigrateJob",
     "ObjectRef",
     "ReportMode",
+    "VerifyBatchJob",
+    "VerifyJob",
 ]
 
 ReportMode = Literal["failures", "all"]
 """What the completion report lists: failed keys only, or every key with its status."""
 
 
-class MigrateJob(JobModel):
+class Manifest(BaseModel):
+    """Where a prefix job reads its keys from, instead of listing the source.
+
+    Attributes:
+        bucket: The manifest's bucket (on the source's endpoint).
+        key: A CSV of ``bucket,key[,version_id]`` lines (keys URL-encoded, as S3 Batch
+            Operations writes them), or an S3 Inventory ``manifest.json``.
+        format: ``csv`` or ``s3-inventory``.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    bucket: BucketName
+    key: ObjectKey
+    format: Literal["csv", "s3-inventory"] = "csv"
+
+
+class MigrateJob(JobModel, FilterFields):
     """Copy every object under a prefix to another bucket/prefix, resumably, reported per key.
 
     Attributes:
@@ -31,6 +53,20 @@ class MigrateJob(JobModel):
         skip_if_identical: Leave a destination with the same size and checksum alone.
         batch_size: Keys per listing page and per batch job (at most 1,000).
         report: What the completion report lists.
+        manifest: Read the keys from a manifest instead of listing ``src_prefix``.
+        verify: Read every copy back and compare it with its source; a mismatch is a per-key
+            failure (``mismatch``).
+        delete_extraneous: After every copy succeeded, delete destination keys under
+            ``dst_prefix`` that the (filtered) source lacks.
+        max_delete: Delete none and fail when more than this many would go.
+        max_failure_ratio: Stop the migration (cancel the rest, write the report, fail) once
+            more than this share of its keys failed...
+        min_tasks_before_threshold: ...counted from this many keys with an outcome on.
+        all_versions: Copy every version of every key (oldest first, delete markers as
+            deletes) into a versioned destination, same endpoint only.
+        checksum: ``sha256``: every copy carries the source's SHA-256 in ``sj-sha256``
+            metadata (computed by the worker from the source's bytes unless the source has one),
+            the strongest evidence for later skip checks and verification.
     """
 
     kind: Literal["migrate"] = "migrate"
@@ -43,6 +79,36 @@ class MigrateJob(JobModel):
     skip_if_identical: bool = True
     batch_size: int = Field(default=1000, ge=1, le=1000)
     report: ReportMode = "failures"
+    manifest: Manifest | None = None
+    verify: bool = False
+    delete_extraneous: bool = False
+    max_delete: int | None = Field(default=None, ge=0)
+    max_failure_ratio: float | None = Field(default=None, gt=0, lt=1)
+    min_tasks_before_threshold: int = Field(default=1000, ge=1)
+    all_versions: bool = False
+    checksum: Checksum | None = None
+
+    @model_validator(mode="after")
+    def _sync_needs_a_listing(self) -> Self:
+        if self.delete_extraneous and self.manifest is not None:
+            raise ValueError(
+                "delete_extraneous: a manifest names a subset of the source; extraneous keys "
+                "are only defined against a listing"
+            )
+        if self.max_delete is not None and not self.delete_extraneous:
+            raise ValueError("max_delete: only meaningful with delete_extraneous=True")
+        if self.all_versions and (
+            self.manifest
+            or self.src_endpoint
+            or self.delete_extraneous
+            or self.verify
+            or self.checksum
+        ):
+            raise ValueError(
+                "all_versions: not with a manifest, a source endpoint, delete_extraneous, "
+                "verify or checksum (versions are copied server-side, as listed)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _not_onto_itself(self) -> Self:
@@ -58,8 +124,16 @@ class MigrateJob(JobModel):
         return self
 
 
-class DeletePrefixJob(JobModel):
-    """Delete everything under a prefix, with the per-key retries of DeleteJob."""
+class DeletePrefixJob(JobModel, FilterFields):
+    """Delete everything under a prefix, with the per-key retries of DeleteJob.
+
+    The filters select what is deleted (globs apply to the key below ``prefix``).
+
+    Attributes:
+        manifest: Delete the keys a manifest names (those under ``prefix``) instead of listing.
+        all_versions: Delete every version and delete marker under the prefix (a versioned
+            bucket), not just the current objects.
+    """
 
     kind: Literal["delete_prefix"] = "delete_prefix"
     bucket: BucketName
@@ -67,16 +141,62 @@ class DeletePrefixJob(JobModel):
     dry_run: bool = False
     batch_size: int = Field(default=1000, ge=1, le=1000)
     report: ReportMode = "failures"
+    manifest: Manifest | None = None
+    all_versions: bool = False
+
+    @model_validator(mode="after")
+    def _one_source_of_keys(self) -> Self:
+        if self.all_versions and self.manifest is not None:
+            raise ValueError("all_versions: not with a manifest")
+        if (
+            self.manifest is not None
+            and self.manifest.format == "csv"
+            and self.object_filter().needs_attributes
+        ):
+            raise ValueError(
+                "min_size: a CSV manifest names no sizes, times or classes to filter deletes by"
+            )
+        return self
+
+
+class VerifyJob(JobModel, FilterFields):
+    """Compare a prefix with a copy of it, like ``rclone check``: missing, extra, different.
+
+    Attributes:
+        src_endpoint: Source profile of a source on another endpoint.
+        checksum: ``sha256`` reads both sides and compares their hashes; None compares sizes
+            and the strongest stored evidence (checksum metadata, single-part ETags, the
+            recorded source ETag), reading both sides only where that evidence is missing.
+        batch_size: Keys per listing page and per batch job.
+        report: ``failures`` lists the keys that do not match; ``all`` every key.
+    """
+
+    kind: Literal["verify"] = "verify"
+    src_bucket: BucketName
+    src_prefix: KeyPrefix = ""
+    dst_bucket: BucketName
+    dst_prefix: KeyPrefix = ""
+    src_endpoint: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    checksum: Literal["sha256"] | None = None
+    batch_size: int = Field(default=1000, ge=1, le=1000)
+    report: ReportMode = "failures"
 
 
 class ObjectRef(BaseModel):
-    """One listed object, as a batch job gets it (no HEAD needed to know its size and ETag)."""
+    """One listed object, as a batch job gets it (no HEAD needed to know its size and ETag).
+
+    A manifest line without a size leaves ``size`` None; the batch HEADs the source for it.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     key: ObjectKey
-    size: int = Field(ge=0)
+    size: int | None = Field(default=None, ge=0)
     etag: str = ""
+    last_modified: datetime | None = None
+    storage_class: str | None = None
+    version_id: str | None = None
+    delete_marker: bool = False
 
 
 class MigrateBatchJob(JobModel):
@@ -86,8 +206,11 @@ class MigrateBatchJob(JobModel):
     migration_id: str = Field(min_length=1, max_length=200)
     batch: int = Field(ge=1)
     spec: MigrateJob
-    objects: list[ObjectRef] = Field(min_length=1, max_length=1000)
+    # Up to 2,000: a versions page carries a key's history whole, across listing pages.
+    objects: list[ObjectRef] = Field(max_length=2000)
     dst_was_empty: bool = False
+    rejected: list[str] = Field(default_factory=list, max_length=10_000)
+    """Report lines of manifest lines that named no usable key (recorded with the batch)."""
 
 
 class DeletePrefixBatchJob(JobModel):
@@ -97,4 +220,20 @@ class DeletePrefixBatchJob(JobModel):
     migration_id: str = Field(min_length=1, max_length=200)
     batch: int = Field(ge=1)
     spec: DeletePrefixJob
-    keys: list[ObjectKey] = Field(min_length=1, max_length=1000)
+    keys: list[ObjectKey] = Field(max_length=2000)
+    version_ids: list[str] = Field(default_factory=list, max_length=2000)
+    """With ``all_versions``: the version of each key to delete (same order)."""
+    filtered: list[ObjectKey] = Field(default_factory=list, max_length=2000)
+    """Keys of the page the filters left out (counted, and reported with ``report="all"``)."""
+    rejected: list[str] = Field(default_factory=list, max_length=10_000)
+    """Report lines of manifest lines that named no usable key (recorded with the batch)."""
+
+
+class VerifyBatchJob(JobModel):
+    """One page of a verification; enqueued by the VerifyJob that lists the source."""
+
+    kind: Literal["verify_batch"] = "verify_batch"
+    migration_id: str = Field(min_length=1, max_length=200)
+    batch: int = Field(ge=1)
+    spec: VerifyJob
+    objects: list[ObjectRef] = Field(max_length=1000)

@@ -6,7 +6,7 @@ from typing import Literal
 
 from ._results import ResultModel
 
-__all__ = ["BatchResult", "DeletePrefixResult", "MigrateResult"]
+__all__ = ["BatchResult", "DeletePrefixResult", "MigrateResult", "VerifyResult"]
 
 
 class MigrateResult(ResultModel):
@@ -18,6 +18,11 @@ class MigrateResult(ResultModel):
         skipped: Objects left alone because the destination was identical.
         failed: Objects that could not be copied (each is in the report).
         bytes: Bytes copied.
+        filtered: Objects the filters left out.
+        rejected: Manifest lines that named no usable key (each is in the report).
+        verified: Copies read back and found identical to their source (``verify=True``).
+        mismatch: Copies that differ from their source when read back (counted in ``failed``).
+        extraneous_deleted: Destination keys a sync deleted (would delete, in a dry run).
         report_bucket: Bucket of the JSON Lines completion report.
         report_key: Key of the report.
     """
@@ -30,6 +35,11 @@ class MigrateResult(ResultModel):
     skipped: int
     failed: int
     bytes: int
+    filtered: int = 0
+    rejected: int = 0
+    verified: int = 0
+    mismatch: int = 0
+    extraneous_deleted: int = 0
     report_bucket: str | None = None
     report_key: str | None = None
 
@@ -43,24 +53,62 @@ class DeletePrefixResult(ResultModel):
     listed: int
     deleted: int
     failed: int
+    rejected: int = 0
     report_bucket: str | None = None
     report_key: str | None = None
+
+
+class VerifyResult(ResultModel):
+    """What a verification found, with where its report of the differences is.
+
+    Attributes:
+        listed: Source objects listed.
+        matched: Source objects whose destination holds the same bytes.
+        missing: Source objects absent from the destination.
+        extra: Destination objects absent from the source.
+        different: Objects whose destination differs.
+        failed: Objects that could not be compared (errors).
+        filtered: Objects the filters left out.
+    """
+
+    kind: Literal["verify"] = "verify"
+    migration_id: str
+    listed: int
+    matched: int
+    missing: int
+    extra: int
+    different: int
+    failed: int
+    filtered: int = 0
+    report_bucket: str | None = None
+    report_key: str | None = None
+
+    @property
+    def all_match(self) -> bool:
+        """Whether source and destination agree on every (selected) key."""
+        return not (self.missing or self.extra or self.different or self.failed)
 
 
 class BatchResult(ResultModel):
     """What one batch of a prefix job did (its keys are counted in the parent's progress).
 
     Attributes:
-        of: The parent's kind, ``migrate`` or ``delete_prefix``.
-        done: Keys copied or deleted by this run of the batch.
+        of: The parent's kind, ``migrate``, ``delete_prefix`` or ``verify``.
+        done: Keys copied, deleted or found matching by this run of the batch.
         bytes: Bytes copied by this run of the batch.
+        filtered: Keys the filters left out.
+        verified: Copies read back and found identical.
+        mismatch: Copies (or, verifying, keys) found different.
     """
 
     kind: Literal["batch"] = "batch"
-    of: Literal["migrate", "delete_prefix"] = "migrate"
+    of: Literal["migrate", "delete_prefix", "verify"] = "migrate"
     migration_id: str
     batch: int
     done: int
     skipped: int = 0
     failed: int = 0
     bytes: int = 0
+    filtered: int = 0
+    verified: int = 0
+    mismatch: int = 0

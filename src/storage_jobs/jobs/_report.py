@@ -18,6 +18,8 @@ class ReportLine(BaseModel):
         message: What went wrong.
         src_key: The source key a migrated object came from.
         size: The object's size, where known.
+        src_version_id: The source version a copy came from (``all_versions``).
+        version_id: The version the copy created, or the version deleted.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -29,6 +31,11 @@ class ReportLine(BaseModel):
     message: str = ""
     src_key: str | None = None
     size: int | None = None
+    src_version_id: str | None = None
+    version_id: str | None = None
+
+
+_OPTIONAL = ("src_key", "size", "src_version_id", "version_id")
 
 
 def report_line(
@@ -40,8 +47,10 @@ def report_line(
     *,
     src_key: str | None = None,
     size: int | None = None,
+    src_version_id: str | None = None,
+    version_id: str | None = None,
 ) -> str:
-    """One report line as JSON (without its newline); absent ``src_key``/``size`` are left out."""
+    """One report line as JSON (without its newline); absent optional fields are left out."""
     line = ReportLine(
         bucket=bucket,
         key=key,
@@ -50,7 +59,7 @@ def report_line(
         message=message,
         src_key=src_key,
         size=size,
+        src_version_id=src_version_id,
+        version_id=version_id,
     )
-    return line.model_dump_json(
-        exclude={n for n in ("src_key", "size") if getattr(line, n) is None}
-    )
+    return line.model_dump_json(exclude={n for n in _OPTIONAL if getattr(line, n) is None})

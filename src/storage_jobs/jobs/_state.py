@@ -39,8 +39,28 @@ class ProgressStore(Protocol):
     async def set_status(self, status: str) -> None:
         """Sets the status readers see (``paused`` while paused, ``running`` again after)."""
 
-    async def record_key(self, batch: int, index: int, counter: str, size: int, line: str) -> bool:
-        """Records one key's outcome once; False if it was already recorded."""
+    async def record_key(
+        self,
+        batch: int,
+        index: int,
+        counter: str,
+        size: int,
+        line: str,
+        also: str = "",
+        threshold: tuple[float, int] | None = None,
+    ) -> bool:
+        """Records one key's outcome once; False if it was already recorded.
+
+        ``also`` names a second counter the key counts in (``verified``, ``mismatch``).
+        ``threshold`` is ``(max failure ratio, min tasks)``: crossing it, in the same atomic
+        step, sets the job's stop reason to ``failure_threshold``.
+        """
+
+    async def stop_reason(self) -> str | None:
+        """Why the job is stopping (``failure_threshold``), or None while it runs on.
+
+        The one place batches and the coordinator ask; a job cancel can set it too.
+        """
 
     async def recorded(self, batch: int, count: int) -> set[int]:
         """Indexes of a batch whose outcome is already recorded."""
@@ -52,9 +72,19 @@ class ProgressStore(Protocol):
         done: int = 0,
         failed: int = 0,
         skipped: int = 0,
+        rejected: int = 0,
         lines: Sequence[str] = (),
     ) -> bool:
         """Marks a batch finished (once), adding counts and report lines given here."""
+
+    async def record_step(
+        self, step: str, *, counter: str, count: int, lines: Sequence[str] = ()
+    ) -> bool:
+        """Records one step of the coordinator's final phase once (by its name).
+
+        A sync's delete round or a verification's chunk of extra keys: a coordinator re-run
+        after a crash repeats the walk, and a step already recorded adds nothing.
+        """
 
     async def finished_batches(self) -> set[int]:
         """Numbers of the batches finished so far."""
@@ -68,7 +98,7 @@ class ProgressStore(Protocol):
     async def finish(
         self, report_bucket: str | None, report_key: str | None, *, status: str = "done"
     ) -> None:
-        """Marks the job finished (``done`` or ``cancelled``), keeping its state a while."""
+        """Marks the job finished (``done``, ``cancelled``, ...), keeping its state a while."""
 
 
 class DeleteState(Protocol):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
+from ._content_match import CHECKSUM_METADATA
 from ._context import JobContext
 from ._limits import JobRejectedError
 from ._models import UploadJob
@@ -15,25 +17,33 @@ __all__ = ["run_upload"]
 
 async def run_upload(job: UploadJob, ctx: JobContext) -> UploadResult:
     """Runs an UploadJob."""
+    metadata = job.metadata
     if job.data is not None:
+        if job.checksum == "sha256":
+            metadata = {**(metadata or {}), CHECKSUM_METADATA: hashlib.sha256(job.data).hexdigest()}
         info = await ctx.storage.put_bytes(
             bucket=job.bucket,
             key=job.key,
             data=job.data,
             content_type=job.content_type,
-            metadata=job.metadata,
+            metadata=metadata,
         )
     else:
         assert job.path is not None
         path = ctx.limits.resolve_upload_path(job.path)
         with path.open("rb") as fh:
             _check_opened_file(fh.fileno(), ctx)
+            if job.checksum == "sha256":
+                # Metadata goes out before the first part, so the file is hashed first.
+                sha = hashlib.file_digest(fh, "sha256").hexdigest()
+                fh.seek(0)
+                metadata = {**(metadata or {}), CHECKSUM_METADATA: sha}
             info = await ctx.storage.upload_stream(
                 bucket=job.bucket,
                 key=job.key,
                 stream=fh,
                 content_type=job.content_type,
-                metadata=job.metadata,
+                metadata=metadata,
             )
     ctx.log.info("upload.stored", bucket=job.bucket, key=job.key, bytes=info.size)
     return UploadResult(bucket=job.bucket, key=job.key, size=info.size, etag=info.etag)

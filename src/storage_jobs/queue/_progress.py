@@ -24,6 +24,17 @@ if redis.call('setbit', KEYS[1], ARGV[1], 1) == 1 then return 0 end
 redis.call('hincrby', KEYS[2], ARGV[2], 1)
 if tonumber(ARGV[3]) > 0 then redis.call('hincrby', KEYS[2], 'bytes', ARGV[3]) end
 if ARGV[4] ~= '' then redis.call('rpush', KEYS[3], ARGV[4]) end
+if ARGV[5] ~= '' then redis.call('hincrby', KEYS[2], ARGV[5], 1) end
+if ARGV[6] ~= '' then
+  local h = redis.call('hmget', KEYS[2], 'done', 'skipped', 'failed')
+  local failed = tonumber(h[3] or '0')
+  local tasks = tonumber(h[1] or '0') + tonumber(h[2] or '0') + failed
+  if tasks >= tonumber(ARGV[7]) and failed > tonumber(ARGV[6]) * tasks then
+    if redis.call('hsetnx', KEYS[2], 'stopped', 'failure_threshold') == 1 then
+      redis.call('hset', KEYS[2], 'status', 'stopping')
+    end
+  end
+end
 return 1
 """
 
@@ -33,6 +44,15 @@ redis.call('hincrby', KEYS[2], 'batches_done', 1)
 redis.call('hincrby', KEYS[2], 'done', ARGV[2])
 redis.call('hincrby', KEYS[2], 'failed', ARGV[3])
 redis.call('hincrby', KEYS[2], 'skipped', ARGV[4])
+redis.call('hincrby', KEYS[2], 'rejected', ARGV[5])
+for i = 6, #ARGV do redis.call('rpush', KEYS[3], ARGV[i]) end
+return 1
+"""
+
+_RECORD_STEP = """
+if redis.call('sadd', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('expire', KEYS[1], ARGV[4])
+redis.call('hincrby', KEYS[2], ARGV[2], ARGV[3])
 for i = 5, #ARGV do redis.call('rpush', KEYS[3], ARGV[i]) end
 return 1
 """
@@ -50,8 +70,10 @@ class RedisProgressStore:
         self.hash = state_key(migration_id, "progress")
         self.records = state_key(migration_id, "records")
         self.batches = state_key(migration_id, "batches")
+        self.steps = state_key(migration_id, "steps")
         self._record = redis.register_script(_RECORD_KEY)
         self._finish = redis.register_script(_FINISH_BATCH)
+        self._step = redis.register_script(_RECORD_STEP)
 
     def done_bits(self, batch: int) -> str:
         """The key of a batch's per-key done bitmap."""
@@ -93,10 +115,29 @@ class RedisProgressStore:
         """Sets the status readers see (``paused`` while paused, ``running`` again after)."""
         await cast(Awaitable[int], self.redis.hset(self.hash, "status", status))
 
-    async def record_key(self, batch: int, index: int, counter: str, size: int, line: str) -> bool:
-        """Records one key's outcome once; False if it was already recorded."""
+    async def record_key(
+        self,
+        batch: int,
+        index: int,
+        counter: str,
+        size: int,
+        line: str,
+        also: str = "",
+        threshold: tuple[float, int] | None = None,
+    ) -> bool:
+        """Records one key's outcome once; False if it was already recorded.
+
+        ``also`` names a second counter the key counts in (``verified``, ``mismatch``);
+        crossing ``threshold`` (ratio, min tasks) sets the stop reason in the same script.
+        """
         keys = [self.done_bits(batch), self.hash, self.records]
-        return bool(await self._record(keys=keys, args=[index, counter, size, line]))
+        ratio, least = threshold if threshold else ("", 0)
+        args: list[Any] = [index, counter, size, line, also, ratio, least]
+        return bool(await self._record(keys=keys, args=args))
+
+    async def stop_reason(self) -> str | None:
+        """Why the job is stopping, or None while it runs on."""
+        return await self.get("stopped")
 
     async def recorded(self, batch: int, count: int) -> set[int]:
         """Indexes of a batch whose outcome is already recorded."""
@@ -110,12 +151,21 @@ class RedisProgressStore:
         done: int = 0,
         failed: int = 0,
         skipped: int = 0,
+        rejected: int = 0,
         lines: Sequence[str] = (),
     ) -> bool:
         """Marks a batch finished (once), adding counts and report lines given here."""
         keys = [self.batches, self.hash, self.records]
-        args: list[Any] = [batch, done, failed, skipped, *lines]
+        args: list[Any] = [batch, done, failed, skipped, rejected, *lines]
         return bool(await self._finish(keys=keys, args=args))
+
+    async def record_step(
+        self, step: str, *, counter: str, count: int, lines: Sequence[str] = ()
+    ) -> bool:
+        """Records one step of the coordinator's final phase once (by its name)."""
+        keys = [self.steps, self.hash, self.records]
+        args: list[Any] = [step, counter, count, _TTL, *lines]
+        return bool(await self._step(keys=keys, args=args))
 
     async def finished_batches(self) -> set[int]:
         """Numbers of the batches finished so far."""
@@ -153,6 +203,6 @@ class RedisProgressStore:
             mapping |= {"report_bucket": report_bucket, "report_key": report_key}
         async with self.redis.pipeline(transaction=True) as tx:
             tx.hset(self.hash, mapping=mapping)
-            for key in (self.hash, self.records, self.batches):
+            for key in (self.hash, self.records, self.batches, self.steps):
                 tx.expire(key, _TTL)
             await tx.execute()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from ._bulk import delete_in_batches
@@ -18,6 +18,10 @@ from ._listing import iter_listing_pages, list_folder
 from ._multipart import multipart_copy
 from ._objects import ObjectInfo, strip_etag
 from ._transfer import Transfers
+from ._versions import ObjectVersion, delete_version_batch, iter_version_pages
+
+if TYPE_CHECKING:
+    from types_aiobotocore_s3.type_defs import CopySourceTypeDef
 
 __all__ = ["StorageClient"]
 
@@ -134,7 +138,8 @@ class StorageClient(Transfers):
         """Returns an object's metadata without its body.
 
         Returns:
-            ``key``, ``size``, ``etag``, ``last_modified``, ``content_type``, ``metadata``.
+            ``key``, ``size``, ``etag``, ``last_modified``, ``content_type``, ``metadata``,
+            ``storage_class`` (None for STANDARD on most servers).
 
         Raises:
             StorageObjectNotFoundError: If the key is missing.
@@ -154,6 +159,7 @@ class StorageClient(Transfers):
             "last_modified": answer.get("LastModified"),
             "content_type": answer.get("ContentType"),
             "metadata": dict(answer.get("Metadata", {})),
+            "storage_class": answer.get("StorageClass"),
         }
 
     async def file_exists(self, *, bucket: str, key: str) -> bool:
@@ -193,6 +199,7 @@ class StorageClient(Transfers):
         size: int | None = None,
         metadata: dict[str, str] | None = None,
         content_type: str | None = None,
+        src_version_id: str | None = None,
     ) -> ObjectInfo:
         """Like ``copy_file``, but says what was stored; a known ``size`` saves the source HEAD.
 
@@ -208,6 +215,7 @@ class StorageClient(Transfers):
             metadata: Replaces the copy's user metadata (with ``content_type``); None keeps
                 the source's.
             content_type: The copy's content type when ``metadata`` replaces the source's.
+            src_version_id: Copy this version of the source (single-request copies only).
         """
         dst_bucket = dst_bucket or src_bucket
         head: dict[str, Any] | None = None
@@ -216,6 +224,8 @@ class StorageClient(Transfers):
             size = int(head["size"])
         if size > self.config.copy_multipart_threshold:
             assert head is not None
+            if src_version_id:
+                raise ValueError("copying a given version above the multipart threshold")
             extra: dict[str, Any] = {"Metadata": head["metadata"] if metadata is None else metadata}
             if content_type or head["content_type"]:
                 extra["ContentType"] = content_type or head["content_type"]
@@ -233,6 +243,9 @@ class StorageClient(Transfers):
                 )
             except Exception as exc:
                 raise await self._copy_error(exc, src_bucket, src_key, dst_bucket, dst_key) from exc
+        source: CopySourceTypeDef = {"Bucket": src_bucket, "Key": src_key}
+        if src_version_id:
+            source["VersionId"] = src_version_id
         replace: dict[str, Any] = {}
         if metadata is not None:
             replace = {"MetadataDirective": "REPLACE", "Metadata": metadata}
@@ -242,13 +255,15 @@ class StorageClient(Transfers):
             answer = await self.s3.copy_object(
                 Bucket=dst_bucket,
                 Key=dst_key,
-                CopySource={"Bucket": src_bucket, "Key": src_key},
+                CopySource=source,
                 **replace,
             )
         except Exception as exc:
             raise await self._copy_error(exc, src_bucket, src_key, dst_bucket, dst_key) from exc
         etag = strip_etag(answer.get("CopyObjectResult", {}).get("ETag"))
-        return ObjectInfo(bucket=dst_bucket, key=dst_key, size=size, etag=etag)
+        return ObjectInfo(
+            bucket=dst_bucket, key=dst_key, size=size, etag=etag, version_id=answer.get("VersionId")
+        )
 
     async def _copy_error(
         self, exc: Exception, src_bucket: str, src_key: str, dst_bucket: str, dst_key: str
@@ -340,6 +355,48 @@ class StorageClient(Transfers):
             if page is None:
                 return
             yield page
+
+    async def iter_version_pages(
+        self,
+        *,
+        bucket: str,
+        prefix: str = "",
+        page_size: int = 1000,
+        key_marker: str | None = None,
+    ) -> AsyncIterator[list[ObjectVersion]]:
+        """Yields every version and delete marker under a prefix, a page at a time.
+
+        Within a page one key's history is newest first; a key's history may continue on the
+        next page. ``key_marker`` resumes after every version of that key.
+        """
+        pages = iter_version_pages(
+            self.s3, bucket=bucket, prefix=prefix, page_size=page_size, key_marker=key_marker
+        )
+        while True:
+            try:
+                page = await anext(pages, None)
+            except Exception as exc:
+                raise map_backend_error(exc, bucket=bucket) from exc
+            if page is None:
+                return
+            yield page
+
+    async def delete_versions(
+        self, *, bucket: str, versions: Iterable[tuple[str, str]]
+    ) -> list[dict[str, str]]:
+        """Deletes exact versions (and delete markers) by ``(key, version_id)``, 1,000 a request.
+
+        Returns:
+            One ``{"key", "version_id", "code", "message"}`` per version not deleted.
+        """
+        todo = list(versions)
+        failed: list[dict[str, str]] = []
+        for i in range(0, len(todo), 1000):
+            failed += await self._call(
+                delete_version_batch(self.s3, bucket=bucket, versions=todo[i : i + 1000]),
+                bucket=bucket,
+            )
+        return failed
 
     # -- bulk delete ------------------------------------------------------------------------------
 

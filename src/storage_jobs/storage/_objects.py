@@ -19,6 +19,8 @@ class ObjectInfo:
         size: Size in bytes.
         etag: The ETag without quotes; ``md5-N`` shaped for multipart objects (not an MD5).
         last_modified: When the object was last written, if the server said.
+        storage_class: The storage class a listing named (None where it named none).
+        version_id: The version a write created, in a versioned bucket (copies report it).
     """
 
     bucket: str
@@ -26,6 +28,8 @@ class ObjectInfo:
     size: int
     etag: str
     last_modified: datetime | None = None
+    storage_class: str | None = None
+    version_id: str | None = None
 
     @property
     def is_multipart(self) -> bool:
@@ -55,4 +59,5 @@ def object_info_from_listing(bucket: str, entry: Any) -> ObjectInfo:
         size=int(entry.get("Size", 0)),
         etag=strip_etag(entry.get("ETag")),
         last_modified=entry.get("LastModified"),
+        storage_class=entry.get("StorageClass"),
     )

@@ -115,11 +115,21 @@ class Transfers(Connection):
             raise exc.original from exc.original.__cause__
 
     async def stream_object(
-        self, *, bucket: str, key: str, chunk_size: int = _READ_CHUNK
+        self, *, bucket: str, key: str, chunk_size: int = _READ_CHUNK, offset: int = 0
     ) -> AsyncIterator[bytes]:
-        """Yields an object's bytes in chunks, never holding the whole object."""
+        """Yields an object's bytes in chunks, never holding the whole object.
+
+        Args:
+            bucket: The bucket.
+            key: The key.
+            chunk_size: Bytes per chunk read.
+            offset: Start this many bytes in (a ranged GET), to resume a read.
+        """
         try:
-            answer = await self.s3.get_object(Bucket=bucket, Key=key)
+            if offset > 0:
+                answer = await self.s3.get_object(Bucket=bucket, Key=key, Range=f"bytes={offset}-")
+            else:
+                answer = await self.s3.get_object(Bucket=bucket, Key=key)
         except Exception as exc:
             raise map_backend_error(exc, bucket=bucket, key=key) from exc
         body = answer["Body"]

@@ -17,6 +17,7 @@ from ..jobs._delete import run_delete
 from ..jobs._delete_prefix import run_delete_prefix, run_delete_prefix_batch
 from ..jobs._migrate import run_migrate, run_migrate_batch
 from ..jobs._upload import run_upload
+from ..jobs._verify import run_verify, run_verify_batch
 
 __all__ = ["HANDLERS", "Handler", "handler_for"]
 
@@ -31,6 +32,8 @@ HANDLERS: Mapping[str, Handler] = {
     "delete_prefix": run_delete_prefix,
     "migrate_batch": run_migrate_batch,
     "delete_prefix_batch": run_delete_prefix_batch,
+    "verify": run_verify,
+    "verify_batch": run_verify_batch,
 }
 
 if missing := {spec.kind for spec in CATALOG} - set(HANDLERS):  # pragma: no cover

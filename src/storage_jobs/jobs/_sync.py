@@ -1,0 +1,105 @@
+"""A migration's sync step: delete destination keys the source lacks, behind ``max_delete``.
+
+Runs in the coordinator after every batch finished, and only if every copy succeeded (a
+failed copy would make its destination key look extraneous to nobody, but a sync that half
+worked is not the moment to delete). It walks the listings twice: once to count, so a sync
+past ``max_delete`` deletes nothing, then to delete in rounds of 1,000 with DeleteJob's per-key
+retries, each round recorded once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from ..errors import TooManyDeletesError
+from ..storage import ObjectInfo, StorageClient
+from ._context import JobContext
+from ._delete import run_delete_keys
+from ._extraneous import iter_extraneous
+from ._prefix_models import MigrateJob
+from ._report import report_line
+from ._state import ProgressStore
+
+__all__ = ["delete_extraneous"]
+
+_ROUND = 1000
+
+
+async def delete_extraneous(
+    ctx: JobContext,
+    store: ProgressStore,
+    job: MigrateJob,
+    source: StorageClient,
+    *,
+    skip_prefix: str | None,
+) -> None:
+    """Deletes (or, in a dry run, lists) the extraneous destination keys.
+
+    Raises:
+        TooManyDeletesError: If more than ``job.max_delete`` keys would go (none are deleted).
+    """
+    progress = await store.read()
+    if progress.failed:
+        ctx.log.warning("migrate.sync_skipped", failed=progress.failed)
+        await store.record_step(
+            "extraneous:skipped",
+            counter="extraneous_deleted",
+            count=0,
+            lines=[
+                report_line(
+                    job.dst_bucket,
+                    job.dst_prefix,
+                    "sync_skipped",
+                    None,
+                    f"{progress.failed} keys failed: no extraneous key was deleted",
+                )
+            ],
+        )
+        return
+    keep = job.object_filter()
+
+    def walk() -> AsyncIterator[ObjectInfo]:
+        return iter_extraneous(
+            source,
+            job.src_bucket,
+            job.src_prefix,
+            ctx.storage,
+            job.dst_bucket,
+            job.dst_prefix,
+            keep,
+            skip_prefix=skip_prefix,
+        )
+
+    count = 0
+    async for _ in walk():
+        count += 1
+    if job.max_delete is not None and count > job.max_delete and not job.dry_run:
+        raise TooManyDeletesError(count, job.max_delete)
+    ctx.log.info("migrate.sync", extraneous=count, dry_run=job.dry_run)
+    keys: list[str] = []
+    async for obj in walk():
+        keys.append(obj.key)
+        if len(keys) == _ROUND:
+            await _delete_round(ctx, store, job, keys)
+            keys = []
+    if keys:
+        await _delete_round(ctx, store, job, keys)
+
+
+async def _delete_round(
+    ctx: JobContext, store: ProgressStore, job: MigrateJob, keys: list[str]
+) -> None:
+    step = f"extraneous:{keys[0]}"
+    if job.dry_run:
+        lines = [report_line(job.dst_bucket, k, "would_delete_extraneous") for k in keys]
+        await store.record_step(step, counter="extraneous_deleted", count=len(keys), lines=lines)
+        return
+    result = await run_delete_keys(ctx, bucket=job.dst_bucket, keys=keys, scope=step)
+    failed = {f.key: f for f in result.failed}
+    lines = [report_line(job.dst_bucket, f.key, "failed", f.code, f.message) for f in result.failed]
+    lines += [report_line(job.dst_bucket, k, "extraneous_deleted") for k in keys if k not in failed]
+    await store.record_step(
+        step, counter="extraneous_deleted", count=len(keys) - len(failed), lines=lines
+    )
+    if failed:
+        await store.record_step(f"{step}:failed", counter="failed", count=len(failed))
