@@ -1,7 +1,7 @@
 """Finishing jobs in batches: the results of jobs that end together go out in one script call.
 
 arq finishes each job with its own ``MULTI``/``EXEC`` of six commands and a round trip. Here a
-finish joins a batch: the first one starts a flush ``window`` seconds later (2 ms), whatever
+finish joins a batch: the first one starts a flush ``window`` seconds later (5 ms), whatever
 else finishes by then rides along, and while a flush is in flight the next batch gathers
 (group commit: larger batches the busier the worker). One script per batch sets each result,
 deletes each job's keys, removes them all from the queue and announces their ids to waiting
@@ -130,7 +130,7 @@ class Finisher:
         *,
         on_retry: Callable[[BaseException, int, float], None] | None = None,
         max_delay: float = 2.0,
-        window: float = 0.002,
+        window: float = 0.005,
     ) -> None:
         """Builds a finisher.
 

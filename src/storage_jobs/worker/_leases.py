@@ -42,6 +42,11 @@ _CLAIM = """
 if redis.call('exists', KEYS[1]) == 1 then return false end
 local score = redis.call('zscore', KEYS[2], ARGV[1])
 if not score or tonumber(score) > tonumber(ARGV[2]) then return false end
+-- One EXISTS over every control key: none is set for nearly every claim.
+if redis.call('exists', KEYS[3], KEYS[4], KEYS[5], KEYS[6]) == 0 then
+    redis.call('psetex', KEYS[1], ARGV[3], ARGV[4])
+    return score
+end
 if redis.call('exists', KEYS[4], KEYS[5]) > 0 then
     redis.call('psetex', KEYS[1], ARGV[3], ARGV[4])
     return {score}
