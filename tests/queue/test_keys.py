@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from arq import constants
 
-from storage_jobs.queue import QueueKeys, state_key
-from storage_jobs.queue import _keys
+from storage_jobs.queue import QueueKeys, _keys, state_key
 
 
 def test_arq_key_prefixes_match_arq() -> None:

@@ -87,6 +87,7 @@ def test_overridden_arq_method_keeps_its_signature(name: str) -> None:
 
 def test_arq_members_the_overrides_use_exist() -> None:
     """The attributes and methods the overrides read are still on arq's Worker."""
+
     async def noop(ctx: dict[str, object]) -> None:
         """A function for arq to register."""
 
