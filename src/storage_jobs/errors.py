@@ -7,8 +7,13 @@ Hierarchy::
     │                                was enqueued (``field``)
     ├── JobFailedError               a job failed for good (``job_id``, ``error_type``, ``code``,
     │                                ``message``)
-    └── ReplayRefusedError           a dead letter was not replayed (``job_id``, ``reason``,
-                                     ``detail``)
+    ├── ReplayRefusedError           a dead letter was not replayed (``job_id``, ``reason``,
+    │                                ``detail``)
+    ├── QueueUnavailableError        Redis refused an enqueue (NOPERM, READONLY, ...); the
+    │   │                            refused jobs were not written (``reason``, ``enqueued``)
+    │   └── QueueFullError           Redis is at ``maxmemory`` (OOM under ``noeviction``)
+    └── UnsafeRedisError             Redis may evict queue keys and the settings require it not
+                                     to (``policy``)
 
 The storage client keeps the reference API's own tree (``storage_jobs.storage.StorageError``);
 redis-py's and pydantic's errors are mapped onto these where they cross our API.
@@ -16,7 +21,15 @@ redis-py's and pydantic's errors are mapped onto these where they cross our API.
 
 from __future__ import annotations
 
-__all__ = ["JobFailedError", "JobRejectedError", "ReplayRefusedError", "StorageJobsError"]
+__all__ = [
+    "JobFailedError",
+    "JobRejectedError",
+    "QueueFullError",
+    "QueueUnavailableError",
+    "ReplayRefusedError",
+    "StorageJobsError",
+    "UnsafeRedisError",
+]
 
 
 class StorageJobsError(Exception):
@@ -64,3 +77,38 @@ class ReplayRefusedError(StorageJobsError):
         self.job_id = job_id
         self.reason = reason
         self.detail = detail
+
+
+class QueueUnavailableError(StorageJobsError):
+    """Redis refused an enqueue; the refused jobs were not written (each is all or nothing).
+
+    The message names the Redis error's type and its first words only: redis-py puts the whole
+    failed command (the job payload) into its message, and that never leaves this error, neither
+    in ``str()`` nor in ``__cause__``/``__context__``.
+
+    Attributes:
+        reason: The Redis error's type and the first words of its message.
+        enqueued: Ids of the jobs of the same call that were written before the failure.
+    """
+
+    def __init__(self, reason: str, enqueued: tuple[str, ...] = ()) -> None:
+        written = f"{len(enqueued)} job(s) of this call were enqueued, the others not"
+        super().__init__(f"enqueue failed: {reason}; {written if enqueued else 'nothing written'}")
+        self.reason = reason
+        self.enqueued = enqueued
+
+
+class QueueFullError(QueueUnavailableError):
+    """Redis is full (``maxmemory`` reached under ``noeviction``); retry once workers drain it."""
+
+
+class UnsafeRedisError(StorageJobsError):
+    """Redis's eviction policy may drop queue keys, and ``STORAGE_JOBS_REQUIRE_NOEVICTION`` is set.
+
+    Attributes:
+        policy: The ``maxmemory-policy`` read, or ``unknown``.
+    """
+
+    def __init__(self, policy: str, message: str) -> None:
+        super().__init__(message)
+        self.policy = policy

@@ -25,6 +25,13 @@ from ._info import (
 )
 from ._job_state import RedisJobState
 from ._keys import QueueKeys, state_key
+from ._memory import (
+    NOEVICTION,
+    EvictionPolicy,
+    is_redis_full,
+    read_eviction_policy,
+    redis_said,
+)
 from ._progress import RedisProgressStore
 from ._status import JobStatus, lease_holder, read_outcome, read_status
 from ._wire import (
@@ -46,12 +53,14 @@ __all__ = [
     "IN_PROGRESS_LIMIT",
     "KIND_SAMPLE",
     "MAX_KEPT_PAYLOAD",
+    "NOEVICTION",
     "UNREADABLE_KIND",
     "DeadLetter",
     "DeadLetterStore",
     "Enqueuer",
     "Envelope",
     "ErrorRecord",
+    "EvictionPolicy",
     "Heartbeat",
     "JobFailure",
     "JobStatus",
@@ -70,6 +79,7 @@ __all__ = [
     "describe_validation_error",
     "encode",
     "error_record",
+    "is_redis_full",
     "job_kinds",
     "lease_holder",
     "live_workers",
@@ -78,10 +88,12 @@ __all__ = [
     "peek_function",
     "queue_depth",
     "queue_info",
+    "read_eviction_policy",
     "read_heartbeats",
     "read_outcome",
     "read_status",
     "redis_password",
+    "redis_said",
     "remove_heartbeat",
     "state_key",
     "write_heartbeat",

@@ -11,10 +11,16 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from ..errors import QueueFullError, QueueUnavailableError
 from ..jobs import JobLimits, JobModel, spec_for_job
 from ._keys import QueueKeys
+from ._memory import is_redis_full, redis_said
 from ._wire import build_envelope
 
 if TYPE_CHECKING:
@@ -81,6 +87,10 @@ class Enqueuer:
 
         Raises:
             JobRejectedError: If a job breaks a limit; then none is enqueued.
+            QueueFullError: If Redis is full (``maxmemory`` under ``noeviction``). Each job is
+                written whole or not at all; ``enqueued`` lists those that were.
+            QueueUnavailableError: If Redis refused otherwise (likewise): NOPERM, READONLY...
+            redis.ConnectionError: If Redis is unreachable (as before: it quotes no command).
             TypeError: If an item is not a catalogued job.
             ValueError: If a ``defer_by`` is negative.
         """
@@ -100,6 +110,26 @@ class Enqueuer:
         answers: list[tuple[str, bool]] = []
         for start in range(0, len(prepared), BATCH):
             chunk = prepared[start : start + BATCH]
+            written = await self._write(chunk, answers)
+            answers.extend(
+                (job_id, bool(ok)) for (job_id, *_), ok in zip(chunk, written, strict=True)
+            )
+        return answers
+
+    async def _write(
+        self, chunk: Sequence[tuple[str, bytes, int, int]], before: Sequence[tuple[str, bool]]
+    ) -> list[Any]:
+        """One pipelined round trip; Redis errors become ``QueueUnavailableError``.
+
+        Each job is one script, so each is written whole or not at all (under ``noeviction`` a
+        full Redis refuses a script's first write, before any key changed). redis-py's own
+        errors quote the failed command, payload included: they are read here and dropped, and
+        the raised error is built outside any ``except`` so none rides along as its
+        ``__context__``.
+        """
+        failure: QueueUnavailableError | None = None
+        written: list[Any] = []
+        try:
             async with self.redis.pipeline(transaction=False) as pipe:
                 for job_id, data, ttl_ms, score in chunk:
                     await self._script(
@@ -112,8 +142,34 @@ class Enqueuer:
                         args=[data, ttl_ms, score, job_id],
                         client=pipe,
                     )
-                written = await pipe.execute()
-            answers.extend(
-                (job_id, bool(ok)) for (job_id, *_), ok in zip(chunk, written, strict=True)
-            )
-        return answers
+                written = await pipe.execute(raise_on_error=False)
+        except (RedisConnectionError, RedisTimeoutError):
+            # No command text in these, and callers (the CLI's exit 4) tell them apart. The
+            # chunk's jobs may or may not be on the queue; again under the same ids is safe.
+            raise
+        except RedisError as exc:
+            failure = _mapped(exc, _ids(before), unknown=True)
+        if failure is None:
+            errors = [r for r in written if isinstance(r, RedisError)]
+            if errors:
+                done = [*_ids(before)]
+                done += [i for (i, *_), r in zip(chunk, written, strict=True) if r == 1]
+                failure = _mapped(errors[0], done, unknown=False)
+        if failure is not None:
+            raise failure
+        return written
+
+
+def _ids(answers: Sequence[tuple[str, bool]]) -> list[str]:
+    return [job_id for job_id, ok in answers if ok]
+
+
+def _mapped(exc: RedisError, enqueued: Sequence[str], *, unknown: bool) -> QueueUnavailableError:
+    """Our error for a Redis one: its type and Redis's own first words, never the command."""
+    text = redis_said(exc)[:120]
+    reason = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    if unknown:
+        reason += " (jobs of the failed round trip may or may not be enqueued)"
+    if is_redis_full(exc):
+        return QueueFullError(f"Redis is full (OOM: maxmemory reached) - {reason}", tuple(enqueued))
+    return QueueUnavailableError(reason, tuple(enqueued))

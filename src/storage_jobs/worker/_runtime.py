@@ -12,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from ..errors import QueueUnavailableError
 from ..jobs import (
     CopyJob,
     DeleteJob,
@@ -36,6 +37,7 @@ from ..queue import (
     decode,
     describe_validation_error,
     error_record,
+    is_redis_full,
     parse_envelope,
     parse_result,
 )
@@ -50,7 +52,14 @@ if TYPE_CHECKING:
 
 __all__ = ["WorkerRuntime"]
 
-_TRANSIENT_INFRA = (RedisConnectionError, RedisTimeoutError, ConnectionError, TimeoutError)
+# A full Redis (OOM) and a failed fan-out enqueue pass too: the job retries once memory frees.
+_TRANSIENT_INFRA = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    ConnectionError,
+    TimeoutError,
+    QueueUnavailableError,
+)
 
 
 @dataclass(frozen=True)
@@ -152,7 +161,7 @@ class WorkerRuntime:
         try:
             result = await handler_for(spec)(job, context)
         except Exception as exc:
-            transient = is_retryable(exc) or isinstance(exc, _TRANSIENT_INFRA)
+            transient = is_retryable(exc) or isinstance(exc, _TRANSIENT_INFRA) or is_redis_full(exc)
             error = error_record(exc)
             if transient and self.job_retry.should_retry(attempt):
                 delay = self.job_retry.delay(attempt)

@@ -35,7 +35,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..jobs import spec_for_name
 from ..metrics import WorkerMetrics
-from ..queue import QueueKeys
+from ..queue import QueueKeys, is_redis_full
 from ._dead_letters import keep_unrun_failure
 from ._heartbeats import Heartbeats
 from ._leases import Leases
@@ -134,6 +134,12 @@ class StorageWorker(Worker):
             await self._refresh_queue_gauges()
         except _REDIS_DOWN as exc:
             await self._redis_unavailable(exc)
+        except RedisError as exc:
+            if not is_redis_full(exc):
+                raise
+            # A full Redis refuses the claim's lease write: wait, running jobs carry on.
+            self._event("warning", "redis.full", during="claim")
+            await asyncio.sleep(1.0)
         else:
             if self._redis_down_since is not None:
                 self._event(
@@ -223,19 +229,38 @@ class StorageWorker(Worker):
         incr_score: int | None,
         keep_in_progress: float | None,
     ) -> None:
-        """Finishes like arq, unless the job was cancelled because another worker holds it."""
-        lost = self.leases.forget(job_id)
-        if lost and not finish:
-            return  # the new holder owns the lease and the job's keys now
-        await super().finish_job(
-            job_id,
-            finish,
-            result_data,
-            result_timeout_s,
-            keep_result_forever,
-            incr_score,
-            keep_in_progress,
-        )
+        """Finishes like arq, unless the job was cancelled because another worker holds it.
+
+        arq writes the result, drops the lease and dequeues in one MULTI/EXEC, so a full Redis
+        (OOM) refuses all of it. Then the write is retried, the job's task still running so its
+        lease keeps being renewed, until Redis has room or the lease is lost; a result that
+        could not be stored is never reported.
+        """
+        delay = 0.2
+        while True:
+            if job_id in self.leases.lost and not finish:
+                self.leases.forget(job_id)
+                return  # the new holder owns the lease and the job's keys now
+            try:
+                await super().finish_job(
+                    job_id,
+                    finish,
+                    result_data,
+                    result_timeout_s,
+                    keep_result_forever,
+                    incr_score,
+                    keep_in_progress,
+                )
+            except RedisError as exc:
+                if not is_redis_full(exc) or job_id in self.leases.lost:
+                    self.leases.forget(job_id)
+                    raise
+                self._event("warning", "result.write_refused", job_id=job_id, redis="OOM")
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            self.leases.forget(job_id)
+            return
 
     # -- heartbeats -------------------------------------------------------------------------------
 
