@@ -145,7 +145,7 @@ class WorkerRuntime:
             job_id=job_id,
             attempt=attempt,
             storage=self.storage,
-            state=RedisJobState(self.redis),
+            state=RedisJobState(self.redis, result_ttl=self.settings.result_ttl),
             limits=self.limits,
             retry=budget.delete_key(),
             object_retry=budget.migrate_object(),
