@@ -196,6 +196,7 @@ def test_forbidden_commands_are_refused(acl_redis: AclRedis, role: str) -> None:
         with pytest.raises(redis.exceptions.NoPermissionError):
             client.execute_command(*command)  # type: ignore[no-untyped-call]
     admin = acl_redis.client()
-    assert admin.config_get("maxmemory-policy")["maxmemory-policy"] == "noeviction"
+    policy: dict[str, str] = admin.config_get("maxmemory-policy")  # type: ignore[assignment]
+    assert policy["maxmemory-policy"] == "noeviction"
     client.close()
     admin.close()
