@@ -18,8 +18,10 @@ if TYPE_CHECKING:
 
 __all__ = ["RedisProgressStore"]
 
+# The done bitmap gets the state's TTL with its first bit: nothing else ever expires it.
 _RECORD_KEY = """
 if redis.call('setbit', KEYS[1], ARGV[1], 1) == 1 then return 0 end
+if redis.call('ttl', KEYS[1]) < 0 then redis.call('expire', KEYS[1], ARGV[5]) end
 redis.call('hincrby', KEYS[2], ARGV[2], 1)
 if tonumber(ARGV[3]) > 0 then redis.call('hincrby', KEYS[2], 'bytes', ARGV[3]) end
 if ARGV[4] ~= '' then redis.call('rpush', KEYS[3], ARGV[4]) end
@@ -88,7 +90,7 @@ class RedisProgressStore:
     async def record_key(self, batch: int, index: int, counter: str, size: int, line: str) -> bool:
         """Records one key's outcome once; False if it was already recorded."""
         keys = [self.done_bits(batch), self.hash, self.records]
-        return bool(await self._record(keys=keys, args=[index, counter, size, line]))
+        return bool(await self._record(keys=keys, args=[index, counter, size, line, _TTL]))
 
     async def recorded(self, batch: int, count: int) -> set[int]:
         """Indexes of a batch whose outcome is already recorded."""
