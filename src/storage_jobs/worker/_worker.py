@@ -35,7 +35,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..jobs import spec_for_name
 from ..metrics import WorkerMetrics
-from ..queue import QueueKeys, is_redis_full
+from ..queue import QueueKeys, is_redis_full, redis_said
 from ._dead_letters import keep_unrun_failure
 from ._heartbeats import Heartbeats
 from ._leases import Leases
@@ -202,7 +202,8 @@ class StorageWorker(Worker):
             except _REDIS_DOWN as exc:
                 self._event("warning", "housekeeping.redis_error", error=type(exc).__name__)
             except Exception as exc:
-                self._event("error", "housekeeping.failed", error=f"{type(exc).__name__}: {exc}")
+                said = redis_said(exc) if isinstance(exc, RedisError) else str(exc)
+                self._event("error", "housekeeping.failed", error=f"{type(exc).__name__}: {said}")
             await asyncio.sleep(interval)
             if (lag := time.monotonic() - started - interval) > self.lease_seconds / 4:
                 # This late, leases may lapse: the loop is blocked, the CPU starved or Redis slow.
@@ -254,6 +255,8 @@ class StorageWorker(Worker):
             except RedisError as exc:
                 if not is_redis_full(exc) or job_id in self.leases.lost:
                     self.leases.forget(job_id)
+                    # redis-py quotes the failed commands: the result, and in it the payload.
+                    exc.args = (redis_said(exc),)
                     raise
                 self._event("warning", "result.write_refused", job_id=job_id, redis="OOM")
                 await asyncio.sleep(delay)
