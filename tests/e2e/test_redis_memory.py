@@ -145,6 +145,10 @@ async def test_full_redis_keeps_the_lease_retries_the_result_then_completes(
                 while not sync.exists(keys.in_progress(handle.job_id)):
                     assert time.monotonic() < deadline, "job never started"
                     await asyncio.sleep(0.05)
+                # Due while Redis is full: its claim (a lease write) is refused until memory frees.
+                waiting = await jobs.enqueue(
+                    UploadJob(bucket=bucket, key="waiting", data=b"w"), defer_by=2
+                )
                 assert _fill(sync) > 0
                 with pytest.raises(QueueFullError):
                     await jobs.enqueue(UploadJob(bucket=bucket, key="refused", data=b"y"))
@@ -159,6 +163,7 @@ async def test_full_redis_keeps_the_lease_retries_the_result_then_completes(
                 refused = [e for e in events if e.get("event") == "result.write_refused"]
                 assert len(refused) >= 2
                 assert len([e for e in events if e.get("event") == "job.start"]) == 1
+                assert [e for e in events if e.get("event") == "redis.full"], "no claim refused"
 
                 # Memory frees: the stored result appears, and new work runs too.
                 for start in range(0, 100_000, 1000):
@@ -169,9 +174,10 @@ async def test_full_redis_keeps_the_lease_retries_the_result_then_completes(
                 assert (await handle.result(timeout=30)).size == 10
                 after = await jobs.enqueue(UploadJob(bucket=bucket, key="after", data=b"zz"))
                 assert (await after.result(timeout=30)).size == 2
+                assert (await waiting.result(timeout=30)).size == 1
             assert await admin_storage.fetch_file(bucket=bucket, key="slow") == b"x" * 10
             starts = [e for e in worker.events() if e.get("event") == "job.start"]
-            assert len(starts) == 2, "the refused job ran again"
+            assert len(starts) == 3, "the refused job ran again"
             assert worker.running()
         finally:
             worker.stop()
