@@ -75,7 +75,10 @@ async def test_evicting_redis_is_logged_shown_and_refused_when_required(
         refusing = WorkerProcess(strict, tmp_path / "w2.log", name="w2", ready_event=None)
         refusing.start()
         assert refusing.proc is not None
-        code = refusing.proc.wait(30)
+        try:
+            code = refusing.proc.wait(30)
+        finally:
+            refusing.stop()  # a worker that did not refuse must not outlive the test
         text = refusing.log_path.read_text()
         assert code == 2, text
         assert "STORAGE_JOBS_REQUIRE_NOEVICTION" in text and "allkeys-lru" in text
