@@ -12,8 +12,13 @@ Hierarchy::
     │                                ``detail``)
     ├── TooManyDeletesError          a sync would delete more than ``max_delete`` extraneous
     │                                keys, so it deleted none (``count``, ``limit``)
-    └── FailureThresholdError        a prefix job stopped: too many of its keys failed
-                                     (``failed``, ``tasks``, ``ratio``)
+    ├── FailureThresholdError        a prefix job stopped: too many of its keys failed
+    │                                (``failed``, ``tasks``, ``ratio``)
+    ├── QueueUnavailableError        Redis refused an enqueue (NOPERM, READONLY, ...); the
+    │   │                            refused jobs were not written (``reason``, ``enqueued``)
+    │   └── QueueFullError           Redis is at ``maxmemory`` (OOM under ``noeviction``)
+    └── UnsafeRedisError             Redis may evict queue keys and the settings require it not
+                                     to (``policy``)
 
 The storage client keeps the reference API's own tree (``storage_jobs.storage.StorageError``);
 redis-py's and pydantic's errors are mapped onto these where they cross our API.
@@ -28,9 +33,12 @@ __all__ = [
     "JobCancelledError",
     "JobFailedError",
     "JobRejectedError",
+    "QueueFullError",
+    "QueueUnavailableError",
     "ReplayRefusedError",
     "StorageJobsError",
     "TooManyDeletesError",
+    "UnsafeRedisError",
 ]
 
 
@@ -128,3 +136,38 @@ class FailureThresholdError(StorageJobsError):
         self.failed = failed
         self.tasks = tasks
         self.ratio = ratio
+
+
+class QueueUnavailableError(StorageJobsError):
+    """Redis refused an enqueue; the refused jobs were not written (each is all or nothing).
+
+    The message names the Redis error's type and its first words only: redis-py puts the whole
+    failed command (the job payload) into its message, and that never leaves this error, neither
+    in ``str()`` nor in ``__cause__``/``__context__``.
+
+    Attributes:
+        reason: The Redis error's type and the first words of its message.
+        enqueued: Ids of the jobs of the same call that were written before the failure.
+    """
+
+    def __init__(self, reason: str, enqueued: tuple[str, ...] = ()) -> None:
+        written = f"{len(enqueued)} job(s) of this call were enqueued, the others not"
+        super().__init__(f"enqueue failed: {reason}; {written if enqueued else 'nothing written'}")
+        self.reason = reason
+        self.enqueued = enqueued
+
+
+class QueueFullError(QueueUnavailableError):
+    """Redis is full (``maxmemory`` reached under ``noeviction``); retry once workers drain it."""
+
+
+class UnsafeRedisError(StorageJobsError):
+    """Redis's eviction policy may drop queue keys, and ``STORAGE_JOBS_REQUIRE_NOEVICTION`` is set.
+
+    Attributes:
+        policy: The ``maxmemory-policy`` read, or ``unknown``.
+    """
+
+    def __init__(self, policy: str, message: str) -> None:
+        super().__init__(message)
+        self.policy = policy

@@ -66,6 +66,10 @@ class Settings(BaseSettings):
     redis_sentinels: Annotated[list[str], NoDecode] = Field(default_factory=list)
     redis_sentinel_master: str = "mymaster"
     queue_name: str = Field(default="storage-jobs", min_length=1, pattern=r"^[A-Za-z0-9_.:-]+$")
+    # Queues need maxmemory-policy noeviction (queue/_eviction.py); the declared policy is used
+    # only where Redis refuses both CONFIG GET and INFO.
+    redis_maxmemory_policy: str | None = Field(default=None, pattern=r"^[a-z-]{1,40}$")
+    require_noeviction: bool = False
 
     # The worker
     max_jobs: int = Field(default=16, ge=1, le=1000)

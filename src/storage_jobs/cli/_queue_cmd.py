@@ -10,7 +10,15 @@ from typing import TYPE_CHECKING
 import click
 from rich.table import Table
 
-from ..queue import KIND_SAMPLE, Control, QueueKeys, WorkerInfo, live_workers, queue_info
+from ..queue import (
+    KIND_SAMPLE,
+    Control,
+    QueueKeys,
+    WorkerInfo,
+    live_workers,
+    queue_info,
+    read_eviction_policy,
+)
 from ._exit_codes import EXIT_FAILED, EXIT_OK
 from ._output import Output, json_option
 from ._redis_session import load_settings, run_with_redis
@@ -87,8 +95,9 @@ def queue(ctx: click.Context, sample: int, as_json: bool) -> None:
             health_check_interval=settings.health_check_interval,
             kind_sample=sample,
         )
+        policy = await read_eviction_policy(redis, declared=settings.redis_maxmemory_policy)
         if as_json:
-            out.json(info.as_dict())
+            out.json({**info.as_dict(), "eviction_policy": policy.as_dict()})
             return EXIT_OK
         c = info.counts
         table = Table(title=f"queue {info.queue}", show_header=False, title_justify="left")
@@ -101,7 +110,10 @@ def queue(ctx: click.Context, sample: int, as_json: bool) -> None:
         table.add_row("oldest ready job", _age(c.oldest_age) if c.depth or c.in_progress else "-")
         table.add_row("dead letters", str(info.dead_letters))
         table.add_row("live workers", str(len(info.workers)))
+        table.add_row("redis maxmemory-policy", policy.policy)
         out.table(table)
+        if (problem := policy.problem()) is not None:
+            out.line(f"warning: {problem}")
         if info.kinds:
             kinds = Table(title="jobs per kind", title_justify="left")
             kinds.add_column("function")
@@ -198,13 +210,17 @@ def health(max_age: float | None, worker_id: str | None, local: bool, as_json: b
             reason_missing = f"no heartbeat {scope} in the last {limit:g} s"
         else:
             reason_missing = f"no worker heartbeat {scope} in the last {limit:g} s"
-        healthy = bool(workers)
+        policy = await read_eviction_policy(redis, declared=settings.redis_maxmemory_policy)
+        problem = policy.problem()
+        healthy = bool(workers) and not (problem and settings.require_noeviction)
         if healthy:
             newest = min(w.last_beat_age for w in workers)
             reason = (
                 f"{len(workers)} live worker{'s' if len(workers) != 1 else ''} {scope} "
                 f"(newest heartbeat {_age(newest)} ago)"
             )
+        elif workers:
+            reason = f"{problem} (STORAGE_JOBS_REQUIRE_NOEVICTION is set)"
         else:
             reason = reason_missing
         if await redis.exists(QueueKeys(queue_name).paused):
@@ -217,10 +233,13 @@ def health(max_age: float | None, worker_id: str | None, local: bool, as_json: b
                     "queue": queue_name,
                     "max_age": limit,
                     "workers": [w.model_dump() for w in workers],
+                    "eviction_policy": policy.as_dict(),
                 }
             )
         else:
             out.line(("ok: " if healthy else "unhealthy: ") + reason)
+            if problem is not None:
+                out.line(f"warning: {problem}")
         return EXIT_OK if healthy else EXIT_FAILED
 
     run_with_redis(settings, body)

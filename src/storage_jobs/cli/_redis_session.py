@@ -12,7 +12,8 @@ from pydantic import ValidationError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
-from ..queue import connect_redis
+from ..errors import QueueUnavailableError
+from ..queue import connect_redis, redis_said
 from ..settings import Settings
 from ._exit_codes import EXIT_REDIS
 
@@ -72,10 +73,14 @@ def run_with_redis(
             err=True,
         )
         raise SystemExit(EXIT_REDIS) from None
+    except QueueUnavailableError as exc:
+        click.echo(f"Error: Redis at {settings.redis_url_redacted}: {_one_line(exc)}", err=True)
+        raise SystemExit(EXIT_REDIS) from None
     except RedisError as exc:
+        # redis_said: a pipeline's error quotes its commands, payloads included.
         click.echo(
             f"Error: Redis at {settings.redis_url_redacted} failed: "
-            f"{type(exc).__name__}: {_one_line(exc)}",
+            f"{type(exc).__name__}: {_one_line(Exception(redis_said(exc)))}",
             err=True,
         )
         raise SystemExit(EXIT_REDIS) from None

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import click
 
+from ..errors import UnsafeRedisError
 from ..logs import configure_logging
+from ._exit_codes import EXIT_USAGE
 from ._redis_session import load_settings
 
 __all__ = ["worker"]
@@ -23,4 +25,8 @@ def worker(max_jobs: int | None, queue_name: str | None) -> None:
     if overrides:
         settings = settings.model_validate({**settings.model_dump(), **overrides})
     configure_logging(settings)
-    build_worker(settings).run()
+    try:
+        build_worker(settings).run()
+    except UnsafeRedisError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        raise SystemExit(EXIT_USAGE) from None

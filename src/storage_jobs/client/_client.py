@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
+
+from redis.exceptions import RedisError
 
 from ..jobs import JobModel, MigrationProgress
 from ..queue import (
     Control,
     DeadLetterStore,
     Enqueuer,
+    EvictionPolicy,
     JobStatus,
     NewJob,
     QueueKeys,
     RedisProgressStore,
     ResultWaiter,
     connect_redis,
+    read_eviction_policy,
     read_status,
 )
 from ..settings import Settings
@@ -26,6 +31,8 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
 
 __all__ = ["StorageJobsClient"]
+
+log = logging.getLogger("storage_jobs.client")
 
 
 class StorageJobsClient:
@@ -65,6 +72,8 @@ class StorageJobsClient:
         self._enqueuer: Enqueuer | None = None
         self._waiter: ResultWaiter | None = None
         self._borrowed = False
+        self.eviction_policy: EvictionPolicy | None = None
+        """Redis's ``maxmemory-policy`` as read by ``connect()`` (None before)."""
 
     def __repr__(self) -> str:
         return (
@@ -82,13 +91,31 @@ class StorageJobsClient:
         return client
 
     async def connect(self) -> None:
-        """Opens the Redis connection (idempotent)."""
+        """Opens the Redis connection and checks its eviction policy once (idempotent).
+
+        Anything but ``noeviction`` is logged as an error (logger ``storage_jobs.client``) and
+        kept in ``eviction_policy``; enqueueing still works.
+        """
         if self._redis is None:
             self._redis = connect_redis(self.settings)
             self._enqueuer = Enqueuer(
                 self._redis, self.queue_name, result_ttl=self.settings.result_ttl
             )
             self._waiter = ResultWaiter(self._redis, self.queue_name)
+            await self._check_eviction_policy(self._redis)
+
+    async def _check_eviction_policy(self, redis: Redis) -> None:
+        try:
+            policy = await read_eviction_policy(
+                redis, declared=self.settings.redis_maxmemory_policy
+            )
+        except (RedisError, OSError) as exc:
+            # Connecting stays lazy: an unreachable Redis fails the first command, as before.
+            log.warning("could not read Redis maxmemory-policy: %s", type(exc).__name__)
+            return
+        self.eviction_policy = policy
+        if (problem := policy.problem()) is not None:
+            log.error("%s (queue %s)", problem, self.queue_name)
 
     async def close(self) -> None:
         """Closes the Redis connection."""
@@ -137,6 +164,10 @@ class StorageJobsClient:
 
         Raises:
             JobRejectedError: If the job breaks a configured limit (nothing is enqueued).
+            QueueFullError: If Redis is full (``maxmemory``); nothing is enqueued.
+            QueueUnavailableError: If Redis refused the write (NOPERM, READONLY, ...); the job
+                is written whole or not at all, and enqueueing it again under the same id is
+                safe.
             TypeError: If ``job`` is not a storage job.
         """
         (handle,) = await self._enqueue([(job, job_id, defer_by)])
@@ -159,6 +190,10 @@ class StorageJobsClient:
 
         Raises:
             JobRejectedError: If any job breaks a limit; then none is enqueued.
+            QueueFullError: If Redis is full (``maxmemory``). Each job is written whole or not
+                at all; the error's ``enqueued`` lists the ids that were. Pass ``job_ids`` to
+                retry the call safely.
+            QueueUnavailableError: If Redis refused the writes (likewise).
         """
         if job_ids is not None and len(job_ids) != len(jobs):
             raise ValueError(f"{len(jobs)} jobs but {len(job_ids)} job ids")

@@ -52,6 +52,13 @@ from ._info import (
 from ._job_record import JobRecord, read_job
 from ._job_state import RedisJobState
 from ._keys import QueueKeys, state_key
+from ._memory import (
+    NOEVICTION,
+    EvictionPolicy,
+    is_redis_full,
+    read_eviction_policy,
+    redis_said,
+)
 from ._progress import RedisProgressStore
 from ._status import JobStatus, lease_holder, read_outcome, read_status
 from ._waiter import ResultWaiter
@@ -80,6 +87,7 @@ __all__ = [
     "IN_PROGRESS_LIMIT",
     "KIND_SAMPLE",
     "MAX_KEPT_PAYLOAD",
+    "NOEVICTION",
     "PAUSABLE_KINDS",
     "PREFIX_JOBS_KEPT",
     "UNREADABLE_KIND",
@@ -89,6 +97,7 @@ __all__ = [
     "Enqueuer",
     "Envelope",
     "ErrorRecord",
+    "EvictionPolicy",
     "Heartbeat",
     "JobFailure",
     "JobRecord",
@@ -119,6 +128,7 @@ __all__ = [
     "finished_index",
     "history_field",
     "index_prefix_job",
+    "is_redis_full",
     "job_kinds",
     "lease_holder",
     "list_ids",
@@ -130,6 +140,7 @@ __all__ = [
     "prefix_job_ids",
     "queue_depth",
     "queue_info",
+    "read_eviction_policy",
     "read_heartbeats",
     "read_history",
     "read_job",
@@ -137,6 +148,7 @@ __all__ = [
     "read_status",
     "record_outcome",
     "redis_password",
+    "redis_said",
     "remove_heartbeat",
     "state_key",
     "write_heartbeat",

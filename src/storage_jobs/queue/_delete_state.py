@@ -20,19 +20,29 @@ from ._keys import state_key
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-__all__ = ["RedisDeleteState"]
+__all__ = ["KEEP_AFTER_DONE", "RedisDeleteState"]
 
-_KEEP_AFTER_DONE = 3600
+KEEP_AFTER_DONE = 3600
 """Seconds a finished delete's state is kept: a crash between the last batch and storing the
-result re-runs the job, which must then find everything done instead of deleting again."""
+result re-runs the job, which must then find everything done instead of deleting again. Never
+longer than the result lives (``RedisJobState``): once the result is stored the state is not
+read again, and once it expired the same job id may be enqueued anew and must delete afresh."""
 
 
 class RedisDeleteState:
     """The crash-safe progress of one delete, in Redis."""
 
-    def __init__(self, redis: Redis, job_id: str, scope: str, ttl: int) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        job_id: str,
+        scope: str,
+        ttl: int,
+        keep_after_done: int = KEEP_AFTER_DONE,
+    ) -> None:
         self.redis = redis
         self.ttl = ttl
+        self.keep_after_done = keep_after_done
 
         def name(part: str) -> str:
             return state_key(job_id, f"{scope}:{part}")
@@ -111,8 +121,8 @@ class RedisDeleteState:
         return [v.decode() for v in raw.values()]
 
     async def expire_soon(self) -> None:
-        """Keeps the state ``_KEEP_AFTER_DONE`` seconds more, then lets it go."""
+        """Keeps the state ``keep_after_done`` seconds more, then lets it go."""
         async with self.redis.pipeline(transaction=False) as tx:
             for key in self.keys:
-                tx.expire(key, _KEEP_AFTER_DONE)
+                tx.expire(key, self.keep_after_done)
             await tx.execute()

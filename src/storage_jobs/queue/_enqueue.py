@@ -13,10 +13,16 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from ..errors import QueueFullError, QueueUnavailableError
 from ..jobs import JobLimits, JobModel, spec_for_job
 from ._keys import QueueKeys
+from ._memory import is_redis_full, redis_said
 from ._wire import build_envelope
 
 if TYPE_CHECKING:
@@ -65,6 +71,9 @@ BATCH_BYTES = 16 * 1024 * 1024
 CALLS_PER_ROUND_TRIP = 10
 """Script calls per pipelined round trip."""
 
+Chunk = list[tuple[str, bytes, int, int]]
+"""The jobs of one script call: ``(job id, envelope, ttl ms, score)``."""
+
 
 @dataclass(frozen=True)
 class NewJob:
@@ -111,6 +120,10 @@ class Enqueuer:
 
         Raises:
             JobRejectedError: If a job breaks a limit; then none is enqueued.
+            QueueFullError: If Redis is full (``maxmemory`` under ``noeviction``). Each job is
+                written whole or not at all; ``enqueued`` lists those that were.
+            QueueUnavailableError: If Redis refused otherwise (likewise): NOPERM, READONLY...
+            redis.ConnectionError: If Redis is unreachable (as before: it quotes no command).
             TypeError: If an item is not a catalogued job.
             ValueError: If a ``defer_by`` is negative.
         """
@@ -131,6 +144,25 @@ class Enqueuer:
         chunks = _chunks(prepared)
         for start in range(0, len(chunks), CALLS_PER_ROUND_TRIP):
             calls = chunks[start : start + CALLS_PER_ROUND_TRIP]
+            written = await self._write(calls, answers)
+            for chunk, flags in zip(calls, written, strict=True):
+                answers.extend(
+                    (job_id, bool(ok)) for (job_id, *_), ok in zip(chunk, flags, strict=True)
+                )
+        return answers
+
+    async def _write(self, calls: Sequence[Chunk], before: Sequence[tuple[str, bool]]) -> list[Any]:
+        """One pipelined round trip of script calls; Redis errors become ``QueueUnavailableError``.
+
+        Each call is written whole or not at all: its reads come first, and under
+        ``noeviction`` a full Redis refuses a script's first write, before any key changed.
+        redis-py's own errors quote the failed command, payload included: they are read here
+        and dropped, and the raised error is built outside any ``except`` so none rides along
+        as its ``__context__``.
+        """
+        failure: QueueUnavailableError | None = None
+        written: list[Any] = []
+        try:
             async with self.redis.pipeline(transaction=False) as pipe:
                 for chunk in calls:
                     keys = [self.keys.queue, self.keys.wake]
@@ -139,19 +171,29 @@ class Enqueuer:
                         keys += [self.keys.job(job_id), self.keys.result(job_id)]
                         args += [data, ttl_ms, score, job_id]
                     await self._script(keys=keys, args=args, client=pipe)
-                written = await pipe.execute()
-            for chunk, flags in zip(calls, written, strict=True):
-                answers.extend(
-                    (job_id, bool(ok)) for (job_id, *_), ok in zip(chunk, flags, strict=True)
-                )
-        return answers
+                written = await pipe.execute(raise_on_error=False)
+        except (RedisConnectionError, RedisTimeoutError):
+            # No command text in these, and callers (the CLI's exit 4) tell them apart. The
+            # round trip's jobs may or may not be on the queue; again under the same ids is safe.
+            raise
+        except RedisError as exc:
+            failure = _mapped(exc, _ids(before), unknown=True)
+        if failure is None:
+            errors = [r for r in written if isinstance(r, RedisError)]
+            if errors:
+                done = [*_ids(before)]
+                for chunk, flags in zip(calls, written, strict=True):
+                    if not isinstance(flags, RedisError):
+                        done += [i for (i, *_), ok in zip(chunk, flags, strict=True) if ok == 1]
+                failure = _mapped(errors[0], done, unknown=False)
+        if failure is not None:
+            raise failure
+        return written
 
 
-def _chunks(
-    prepared: list[tuple[str, bytes, int, int]],
-) -> list[list[tuple[str, bytes, int, int]]]:
+def _chunks(prepared: Chunk) -> list[Chunk]:
     """Splits jobs into script calls of at most ``BATCH`` jobs and ``BATCH_BYTES`` of payload."""
-    chunks: list[list[tuple[str, bytes, int, int]]] = []
+    chunks: list[Chunk] = []
     size = 0
     for item in prepared:
         if not chunks or len(chunks[-1]) >= BATCH or size + len(item[1]) > BATCH_BYTES:
@@ -160,3 +202,18 @@ def _chunks(
         chunks[-1].append(item)
         size += len(item[1])
     return chunks
+
+
+def _ids(answers: Sequence[tuple[str, bool]]) -> list[str]:
+    return [job_id for job_id, ok in answers if ok]
+
+
+def _mapped(exc: RedisError, enqueued: Sequence[str], *, unknown: bool) -> QueueUnavailableError:
+    """Our error for a Redis one: its type and Redis's own first words, never the command."""
+    text = redis_said(exc)[:120]
+    reason = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    if unknown:
+        reason += " (jobs of the failed round trip may or may not be enqueued)"
+    if is_redis_full(exc):
+        return QueueFullError(f"Redis is full (OOM: maxmemory reached) - {reason}", tuple(enqueued))
+    return QueueUnavailableError(reason, tuple(enqueued))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ._delete_state import RedisDeleteState
+from ._delete_state import KEEP_AFTER_DONE, RedisDeleteState
 from ._progress import RedisProgressStore
 
 if TYPE_CHECKING:
@@ -19,10 +19,27 @@ STATE_TTL = 7 * 24 * 3600
 class RedisJobState:
     """``jobs.JobState`` over one Redis connection."""
 
-    def __init__(self, redis: Redis, *, ttl: int = STATE_TTL, queue: str | None = None) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        ttl: int = STATE_TTL,
+        queue: str | None = None,
+        result_ttl: float | None = None,
+    ) -> None:
+        """Binds the state to a connection.
+
+        Args:
+            redis: The connection.
+            ttl: Seconds state outlives its last write while the job runs.
+            queue: The queue prefix jobs started here are indexed under (for the dashboard).
+            result_ttl: The queue's result TTL: a finished delete's state is kept no longer.
+        """
         self.redis = redis
         self.ttl = ttl
-        self.queue = queue  # prefix jobs started here are indexed under this queue
+        self.queue = queue
+        keep = KEEP_AFTER_DONE if result_ttl is None else min(KEEP_AFTER_DONE, int(result_ttl))
+        self.keep_after_done = max(1, keep)
 
     def progress(self, migration_id: str) -> RedisProgressStore:
         """The progress store of a prefix job."""
@@ -30,4 +47,4 @@ class RedisJobState:
 
     def delete(self, job_id: str, scope: str) -> RedisDeleteState:
         """The state of one bulk delete of a job."""
-        return RedisDeleteState(self.redis, job_id, scope, self.ttl)
+        return RedisDeleteState(self.redis, job_id, scope, self.ttl, self.keep_after_done)

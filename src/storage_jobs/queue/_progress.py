@@ -19,8 +19,10 @@ if TYPE_CHECKING:
 
 __all__ = ["RedisProgressStore"]
 
+# The done bitmap gets the state's TTL with its first bit: nothing else ever expires it.
 _RECORD_KEY = """
 if redis.call('setbit', KEYS[1], ARGV[1], 1) == 1 then return 0 end
+if redis.call('ttl', KEYS[1]) < 0 then redis.call('expire', KEYS[1], ARGV[8]) end
 redis.call('hincrby', KEYS[2], ARGV[2], 1)
 if tonumber(ARGV[3]) > 0 then redis.call('hincrby', KEYS[2], 'bytes', ARGV[3]) end
 if ARGV[4] ~= '' then redis.call('rpush', KEYS[3], ARGV[4]) end
@@ -132,7 +134,7 @@ class RedisProgressStore:
         """
         keys = [self.done_bits(batch), self.hash, self.records]
         ratio, least = threshold if threshold else ("", 0)
-        args: list[Any] = [index, counter, size, line, also, ratio, least]
+        args: list[Any] = [index, counter, size, line, also, ratio, least, _TTL]
         return bool(await self._record(keys=keys, args=args))
 
     async def stop_reason(self) -> str | None:

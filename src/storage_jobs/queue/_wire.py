@@ -17,9 +17,11 @@ from typing import Any
 
 import orjson
 from pydantic import BaseModel, ValidationError
+from redis.exceptions import RedisError
 
 from ..errors import JobCancelledError, JobFailedError
 from ..jobs import JobModel, spec_for_name
+from ._memory import redis_said
 
 __all__ = [
     "CANCELLED",
@@ -85,7 +87,8 @@ def error_record(exc: BaseException) -> dict[str, Any]:
         record = ErrorRecord(
             error_type=type(exc).__name__,
             code=code if isinstance(code, str) else None,
-            message=str(exc)[:4000],
+            # redis-py quotes a failed pipeline's command (payloads included): keep Redis's words.
+            message=(redis_said(exc) if isinstance(exc, RedisError) else str(exc))[:4000],
         )
     return record.as_json()
 

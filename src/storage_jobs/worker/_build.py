@@ -8,9 +8,10 @@ from typing import Any
 import structlog
 from arq.worker import func
 
+from ..errors import UnsafeRedisError
 from ..jobs import CATALOG
 from ..metrics import MetricsServer, WorkerMetrics
-from ..queue import decode, encode
+from ..queue import decode, encode, read_eviction_policy
 from ..settings import Settings
 from ..storage import StorageClient
 from ._redis_settings import arq_redis_settings
@@ -40,6 +41,22 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         return func(run, name=spec.function_name, max_tries=budget.crash_attempts)
 
     async def on_startup(ctx: dict[str, Any]) -> None:
+        # On every start: an evicting Redis drops queued jobs and leases without an error.
+        policy = await read_eviction_policy(ctx["redis"], declared=settings.redis_maxmemory_policy)
+        if (problem := policy.problem()) is not None:
+            log.error(
+                "redis.eviction_policy",
+                policy=policy.policy,
+                source=policy.source,
+                reason=policy.reason,
+                message=problem,
+                required=settings.require_noeviction,
+            )
+            if settings.require_noeviction:
+                raise UnsafeRedisError(
+                    policy.policy,
+                    f"{problem}; STORAGE_JOBS_REQUIRE_NOEVICTION is set: not starting",
+                )
         metrics = None
         if settings.metrics_port is not None:
             metrics = WorkerMetrics()
@@ -58,6 +75,7 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
             s3_endpoint=settings.s3_endpoint_url,
             max_jobs=settings.max_jobs,
             pool=storage.config.max_pool_connections,
+            eviction_policy=policy.policy,
         )
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:

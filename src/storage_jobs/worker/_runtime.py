@@ -12,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from ..errors import QueueUnavailableError
 from ..jobs import (
     CopyJob,
     DeleteJob,
@@ -42,6 +43,7 @@ from ..queue import (
     decode,
     describe_validation_error,
     error_record,
+    is_redis_full,
     parse_envelope,
     parse_result,
 )
@@ -56,7 +58,14 @@ if TYPE_CHECKING:
 
 __all__ = ["WorkerRuntime"]
 
-_TRANSIENT_INFRA = (RedisConnectionError, RedisTimeoutError, ConnectionError, TimeoutError)
+# A full Redis (OOM) and a failed fan-out enqueue pass too: the job retries once memory frees.
+_TRANSIENT_INFRA = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    ConnectionError,
+    TimeoutError,
+    QueueUnavailableError,
+)
 
 
 @dataclass(frozen=True)
@@ -155,7 +164,9 @@ class WorkerRuntime:
             job_id=job_id,
             attempt=attempt,
             storage=self.storage,
-            state=RedisJobState(self.redis, queue=self.settings.queue_name),
+            state=RedisJobState(
+                self.redis, queue=self.settings.queue_name, result_ttl=self.settings.result_ttl
+            ),
             limits=self.limits,
             retry=budget.delete_key(),
             object_retry=budget.migrate_object(),
@@ -183,7 +194,7 @@ class WorkerRuntime:
             )
             raise JobFailure(CANCELLED, CANCEL_MESSAGE, progress=exc.progress) from None
         except Exception as exc:
-            transient = is_retryable(exc) or isinstance(exc, _TRANSIENT_INFRA)
+            transient = is_retryable(exc) or isinstance(exc, _TRANSIENT_INFRA) or is_redis_full(exc)
             error = error_record(exc)
             if transient and self.job_retry.should_retry(attempt):
                 delay = self.job_retry.delay(attempt)

@@ -45,8 +45,10 @@ from ..queue import (
     Outcome,
     QueueKeys,
     finish_cancelled,
+    is_redis_full,
     parse_result,
     record_outcome,
+    redis_said,
 )
 from ._dead_letters import keep_timed_out, keep_unrun_failure
 from ._finisher import Finish, Finisher
@@ -152,6 +154,12 @@ class StorageWorker(Worker):
             await self._refresh_queue_gauges()
         except _REDIS_DOWN as exc:
             await self._redis_unavailable(exc)
+        except RedisError as exc:
+            if not is_redis_full(exc):
+                raise
+            # A full Redis refuses the claim's lease write: wait, running jobs carry on.
+            self._event("warning", "redis.full", during="claim")
+            await asyncio.sleep(1.0)
         else:
             if self._redis_down_since is not None:
                 self._event(
@@ -276,7 +284,8 @@ class StorageWorker(Worker):
             except _REDIS_DOWN as exc:
                 self._event("warning", "housekeeping.redis_error", error=type(exc).__name__)
             except Exception as exc:
-                self._event("error", "housekeeping.failed", error=f"{type(exc).__name__}: {exc}")
+                said = redis_said(exc) if isinstance(exc, RedisError) else str(exc)
+                self._event("error", "housekeeping.failed", error=f"{type(exc).__name__}: {said}")
             await asyncio.sleep(interval)
             if (lag := time.monotonic() - started - interval) > self.lease_seconds / 4:
                 # This late, leases may lapse: the loop is blocked, the CPU starved or Redis slow.

@@ -1,0 +1,202 @@
+"""ACL users from ops/redis-acl.txt: the workload passes under them, forbidden commands fail."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from storage_jobs.client import StorageJobsClient
+from storage_jobs.devstack import SeaweedFS, free_port
+from storage_jobs.jobs import CopyJob, DeleteJob, DeletePrefixJob, MigrateJob, UploadJob
+from storage_jobs.settings import Settings
+from storage_jobs.storage import StorageClient
+from tests.e2e.test_redis_production import _make_certs, _process, _tls_redis_server
+from tests.fixtures_e2e import put_many
+from tests.workers import WorkerProcess, cli_path
+
+pytestmark = pytest.mark.integration
+
+StartWorker = Callable[..., WorkerProcess]
+ACL_FILE = Path(__file__).resolve().parents[2] / "ops" / "redis-acl.txt"
+ADMIN_PASSWORD = "admin-pw-acl-test"
+QUEUE = "storage-jobs"  # the queue name the ACL lines are written for
+ROLES = ("producer", "worker", "operator")
+
+
+def acl_lines() -> list[str]:
+    """The ``ACL SETUSER`` lines of ops/redis-acl.txt."""
+    return [line for line in ACL_FILE.read_text().splitlines() if line.startswith("ACL SETUSER")]
+
+
+class AclRedis:
+    """A TLS-only redis-server with a password for the admin and the ACL users of ops/."""
+
+    def __init__(self, port: int, ca: Path) -> None:
+        self.port = port
+        self.ca = ca
+
+    def url(self, role: str) -> str:
+        """A verified ``rediss://`` URL as the role's user."""
+        query = f"?ssl_cert_reqs=required&ssl_check_hostname=true&ssl_ca_certs={self.ca}"
+        return f"rediss://storage-jobs-{role}:{role}-pw@127.0.0.1:{self.port}/0{query}"
+
+    def client(self, role: str | None = None) -> redis.Redis:
+        """A sync connection as the role's user, or as the admin."""
+        user, password = (f"storage-jobs-{role}", f"{role}-pw") if role else (None, ADMIN_PASSWORD)
+        return redis.Redis(
+            port=self.port,
+            username=user,
+            password=password,
+            ssl=True,
+            ssl_ca_certs=str(self.ca),
+            ssl_cert_reqs="required",
+        )
+
+
+@pytest.fixture
+def acl_redis(tmp_path: Path) -> Iterator[AclRedis]:
+    """A private TLS redis-server with the admin's password and the users of ops/redis-acl.txt."""
+    pytest.importorskip("cryptography", reason="the cryptography package makes the test certs")
+    server = _tls_redis_server()
+    if server is None:
+        pytest.skip("no redis-server on PATH is built with TLS (--tls-port is unknown to it)")
+    workdir = tmp_path / "acl-redis"
+    ca, cert, key = _make_certs(workdir)
+    port = free_port()
+    args = [
+        server,
+        "--port", "0",
+        "--tls-port", str(port),
+        "--tls-cert-file", str(cert),
+        "--tls-key-file", str(key),
+        "--tls-ca-cert-file", str(ca),
+        "--tls-auth-clients", "no",
+        "--requirepass", ADMIN_PASSWORD,
+        "--bind", "127.0.0.1",
+        "--save", "",
+        "--appendonly", "no",
+        "--dir", str(workdir),
+        "--logfile", str(workdir / "redis.log"),
+    ]  # fmt: skip
+    setup = AclRedis(port, ca)
+    admin = setup.client()
+    with _process(args, admin.ping, "redis-server with TLS"):
+        for line in acl_lines():
+            for role in ROLES:
+                line = line.replace(f"<{role}-password>", f"{role}-pw")
+            admin.execute_command(*shlex.split(line))  # type: ignore[no-untyped-call]
+        yield setup
+        admin.close()
+
+
+def _cli(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "STORAGE_JOBS_REDIS_URL": url, "STORAGE_JOBS_QUEUE_NAME": QUEUE}
+    return subprocess.run(
+        [cli_path(), *args], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def _denials(admin: redis.Redis) -> list[str]:
+    entries: list[dict[str, Any]] = admin.acl_log()  # type: ignore[assignment]
+    return [f"{e.get('username')}: {e.get('reason')} {e.get('object')}" for e in entries]
+
+
+async def test_producer_worker_and_operator_run_under_their_acl_users(
+    acl_redis: AclRedis,
+    start_worker: StartWorker,
+    admin_storage: StorageClient,
+    bucket: str,
+    seaweedfs: SeaweedFS,
+) -> None:
+    """Uploads, a copy, a delete, a migration and a prefix delete pass; no command is denied."""
+    dst = f"{bucket}-dst"
+    seaweedfs.client().create_bucket(Bucket=dst)
+    await put_many(admin_storage, bucket, [f"src/{i:02d}" for i in range(25)], data=b"m" * 50)
+    admin = acl_redis.client()
+    worker = start_worker(
+        STORAGE_JOBS_REDIS_URL=acl_redis.url("worker"),
+        STORAGE_JOBS_QUEUE_NAME=QUEUE,
+        STORAGE_JOBS_LEASE_SECONDS="10",
+    )
+    producer = Settings(redis_url=acl_redis.url("producer"), queue_name=QUEUE)
+    async with StorageJobsClient(settings=producer) as jobs:
+        # CONFIG is refused to every role; INFO memory answers the eviction check.
+        assert jobs.eviction_policy is not None
+        assert (jobs.eviction_policy.policy, jobs.eviction_policy.source) == (
+            "noeviction",
+            "INFO memory",
+        )
+        uploads = await jobs.enqueue_many(
+            [UploadJob(bucket=bucket, key=f"up/{i}", data=b"u" * 100) for i in range(5)]
+        )
+        for handle in uploads:
+            assert (await handle.result(timeout=60)).size == 100
+        copy = await jobs.enqueue(CopyJob(src_bucket=bucket, src_key="up/0", dst_key="copied"))
+        delete = await jobs.enqueue(DeleteJob(bucket=bucket, keys=["up/1", "up/2"]))
+        migrate = await jobs.enqueue(
+            MigrateJob(src_bucket=bucket, src_prefix="src/", dst_bucket=dst, batch_size=10)
+        )
+        await copy.result(timeout=60)
+        assert (await delete.result(timeout=60)).deleted_count == 2
+        migrated = await migrate.result(timeout=120)
+        assert migrated.copied == 25, migrated
+        progress = await jobs.progress(migrate.job_id)
+        assert progress.done == 25
+        wipe = await jobs.enqueue(DeletePrefixJob(bucket=dst, prefix="src/"))
+        await wipe.result(timeout=120)
+        assert await jobs.status(wipe.job_id) == "complete"
+
+    operator = acl_redis.url("operator")
+    for args in (
+        ("queue", "--json"),
+        ("health",),
+        ("status", copy.job_id),
+        ("dead-letters", "list", "--json"),
+    ):
+        done = _cli(operator, *args)
+        assert done.returncode == 0, (args, done.stdout, done.stderr, _denials(admin))
+    assert json.loads(_cli(operator, "queue", "--json").stdout)["eviction_policy"]["safe"]
+    enqueued = _cli(operator, "enqueue", "upload", bucket, "by-operator", "--data", "op")
+    assert enqueued.returncode == 0, (enqueued.stderr, _denials(admin))
+
+    assert worker.running()
+    events = [e.get("event") for e in worker.events()]
+    assert "redis.eviction_policy" not in events and "housekeeping.failed" not in events
+    # The eviction check tries CONFIG GET first, by design refused; nothing else may be.
+    denied = _denials(admin)
+    assert {d.split(": ", 1)[0] for d in denied} <= {f"storage-jobs-{r}" for r in ROLES}
+    assert {d.split(": ", 1)[1] for d in denied} == {"command config|get"}, denied
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_forbidden_commands_are_refused(acl_redis: AclRedis, role: str) -> None:
+    """FLUSHALL, CONFIG SET/GET, KEYS and keys outside the queue's are refused to each role."""
+    client = acl_redis.client(role)
+    client.ping()
+    forbidden: list[tuple[str, ...]] = [
+        ("FLUSHALL",),
+        ("FLUSHDB",),
+        ("CONFIG", "SET", "maxmemory-policy", "allkeys-lru"),
+        ("CONFIG", "GET", "requirepass"),
+        ("KEYS", "*"),
+        ("SET", "someone-else:key", "x"),
+        ("GET", "someone-else:key"),
+        ("ACL", "LIST"),
+        ("SHUTDOWN", "NOSAVE"),
+    ]
+    for command in forbidden:
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            client.execute_command(*command)  # type: ignore[no-untyped-call]
+    admin = acl_redis.client()
+    policy: dict[str, str] = admin.config_get("maxmemory-policy")  # type: ignore[assignment]
+    assert policy["maxmemory-policy"] == "noeviction"
+    client.close()
+    admin.close()
