@@ -12,7 +12,7 @@ from storage_jobs.client import StorageJobsClient
 from storage_jobs.devstack import RedisServer, SeaweedFS
 from storage_jobs.errors import JobFailedError
 from storage_jobs.jobs import CopyJob, DeleteJob, DeletePrefixJob, MigrateJob, UploadJob
-from storage_jobs.queue import QueueKeys
+from storage_jobs.queue import HISTORY_TTL, QueueKeys
 from storage_jobs.settings import Settings
 from storage_jobs.storage import StorageClient
 from tests.fixtures_e2e import put_many
@@ -77,14 +77,23 @@ async def test_after_a_full_workload_only_documented_keys_remain(
         keys = QueueKeys(queue_name)
         left = {k.decode(): int(client.ttl(k)) for k in client.scan_iter(count=1000)}  # type: ignore[arg-type]
         client.close()
-    # README, "Keys that stay": dead letters until dropped, the wake list (<= 1 token).
-    permanent = {keys.wake, keys.dead_index, keys.dead_data}
+    # README, "Keys that stay": dead letters until dropped, the wake list (<= 1 token), the
+    # dashboard's capped indexes of finished and prefix jobs.
+    capped = {keys.finished("complete"), keys.finished("failed"), keys.prefix_jobs}
+    permanent = {keys.wake, keys.dead_index, keys.dead_data, *capped}
     assert {keys.dead_index, keys.dead_data} <= set(left), left
     others = {k: ttl for k, ttl in left.items() if k not in permanent}
     assert not [k for k in others if k.startswith("arq:")], others
     assert not [k for k in others if ":delete" in k], "delete state outlived its result"
     migration_ids = {wipe.job_id, handles[-1].job_id}
+    # The dashboard's per-minute counters expire on their own within HISTORY_TTL.
+    history = {
+        k: ttl for k, ttl in others.items() if k.startswith(f"storage-jobs:{queue_name}:history:")
+    }
+    assert all(0 < ttl <= HISTORY_TTL for ttl in history.values()), history
     for key, ttl in others.items():
+        if key in history:
+            continue
         assert key.startswith("storage-jobs:state:"), f"undocumented key left: {key}"
         assert any(m in key for m in migration_ids), key
         assert 0 < ttl <= PROGRESS_TTL, f"{key} has no expiry"

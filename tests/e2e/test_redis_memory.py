@@ -163,7 +163,8 @@ async def test_full_redis_keeps_the_lease_retries_the_result_then_completes(
                 assert sync.get(keys.result(handle.job_id)) is None
                 assert await handle.status() == "in_progress"
                 events = worker.events()
-                refused = [e for e in events if e.get("event") == "result.write_refused"]
+                # The batched finish retries the refused write (``worker/_finisher.py``).
+                refused = [e for e in events if e.get("event") == "result.write_retry"]
                 assert len(refused) >= 2
                 assert len([e for e in events if e.get("event") == "job.start"]) == 1
                 assert [e for e in events if e.get("event") == "redis.full"], "no claim refused"
