@@ -464,18 +464,21 @@ async def test_worker_without_metrics_port_serves_nothing(start_worker: StartWor
 
 
 async def test_runtime_counts_a_cancel_and_keeps_no_dead_letter(fake_redis: Any) -> None:
-    """A job cancelled before it starts: outcome cancelled, a control action, no dead letter."""
+    """A job cancelled at its first safe point: outcome cancelled, no dead letter.
+
+    A job marked before its claim never reaches the runtime: the claim finishes it.
+    """
     metrics = WorkerMetrics()
     storage = FakeStorage()
     rt = runtime(fake_redis, storage, metrics)
     ctx = arq_ctx()
     await fake_redis.set(QueueKeys.cancel(ctx["job_id"]), "1")
-    payload = UploadJob(bucket="bkt", key="k", data=b"1").model_dump_json()
+    payload = DeleteJob(bucket="bkt", keys=["a", "b"]).model_dump_json()
     with pytest.raises(JobFailure) as caught:
-        await rt.execute(spec("upload"), ctx, (payload,), {})
+        await rt.execute(spec("delete"), ctx, (payload,), {})
     assert caught.value.error_type == CANCELLED
-    assert value(metrics, "storage_jobs_jobs_total", kind="upload", outcome="cancelled") == 1
+    assert value(metrics, "storage_jobs_jobs_total", kind="delete", outcome="cancelled") == 1
     assert value(metrics, "storage_jobs_control_actions_total", action="job.cancelled") == 1
-    assert value(metrics, "storage_jobs_dead_letters_total", kind="upload") == 0
-    assert value(metrics, "storage_jobs_bytes_uploaded_total") == 0  # it never ran
+    assert value(metrics, "storage_jobs_dead_letters_total", kind="delete") == 0
+    assert value(metrics, "storage_jobs_keys_deleted_total") == 0  # no request went out
     assert await rt.dead_letters.count() == 0
