@@ -7,7 +7,9 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..jobs import JobModel, MigrationProgress
 from ..queue import (
@@ -109,8 +111,11 @@ class StorageJobsClient:
             policy = await read_eviction_policy(
                 redis, declared=self.settings.redis_maxmemory_policy
             )
-        except (RedisError, OSError) as exc:
-            # Connecting stays lazy: an unreachable Redis fails the first command, as before.
+        except (RedisConnectionError, RedisTimeoutError, OSError):
+            # Connecting stays lazy: an unreachable Redis fails the first command, which says so
+            # (the CLI's one-line error and exit 4); a second message here would only repeat it.
+            return
+        except RedisError as exc:
             log.warning("could not read Redis maxmemory-policy: %s", type(exc).__name__)
             return
         self.eviction_policy = policy
