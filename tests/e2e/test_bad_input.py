@@ -434,6 +434,8 @@ class _RssSampler:
         self.peak = max(self.peak, self._rss())
 
 
+# A million keys through SeaweedFS: ~2 min on a quiet 2-core machine, far more on a busy one.
+@pytest.mark.timeout(900)
 async def test_million_key_delete(
     start_worker: StartWorker, private_redis: RedisServer, queue_name: str, bucket: str
 ) -> None:
