@@ -6,10 +6,12 @@ bucket's backpressure slot (``_throttle``) is taken. ``BatchedRateLimiter`` hand
 reserved a few at a time from a ``reserve`` of its subclass: ``LocalRateLimiter`` reserves
 from an in-process GCRA, the queue layer's limiter from one shared in Redis.
 
-Reserved tokens are only spent within their own time slice (``n / rate`` seconds from when they
-become usable): what a worker leaves unused is dropped, never saved up into a burst. Slices
-never overlap, so over any window of ``W`` seconds at most ``rate x W`` tokens plus two batches
-are spent.
+Reservations never overlap on the schedule, and reserved tokens are spent within ``HOLD``
+seconds (or their own slice, ``n / rate``, when longer) of when they become usable: what a worker
+leaves unused is dropped, never saved up into a burst. So over any window of ``W`` seconds at
+most ``rate x (W + HOLD)`` tokens plus one batch are spent (at 100/s over 10 s: 102.5/s); a
+saturated schedule spends each batch at once, so what the window sees is ``rate x W`` plus
+about two batches.
 """
 
 from __future__ import annotations
@@ -39,6 +41,10 @@ REQUEST_BUCKET: ContextVar[str | None] = ContextVar("storage_jobs_request_bucket
 
 SLICES_PER_SECOND = 20
 """A batch holds at most ``rate / 20`` tokens, so it lasts at most 1/20 s (50 ms) of the rate."""
+
+HOLD = 0.2
+"""Seconds a batch's tokens stay spendable at least: a worker sending below its share uses
+them over several of its requests (fewer calls) without ever holding more than one batch."""
 
 LOG_EVERY = 10.0
 """Seconds between two ``s3.rate_limited`` log lines of one bucket."""
@@ -142,7 +148,7 @@ class BatchedRateLimiter(ABC):
             await asyncio.sleep(wait)
             state.sleeps += 1
         state.granted, state.left = count, count
-        state.expires = time.monotonic() + count / rate
+        state.expires = time.monotonic() + max(count / rate, HOLD)
 
     def _held(self, state: _Tokens, bucket: str, rate: float, seconds: float) -> None:
         if self.on_wait is not None:
