@@ -24,7 +24,14 @@ from storage_jobs.jobs import CopyJob, DeleteJob, UploadJob, spec_for_name
 from storage_jobs.metrics import METRIC_NAMES, WorkerMetrics
 from storage_jobs.queue import CANCELLED, QueueKeys
 from storage_jobs.settings import Settings
-from storage_jobs.storage import ObjectInfo, StorageBackendError, StorageClient, StorageConfig
+from storage_jobs.storage import (
+    LocalRateLimiter,
+    ObjectInfo,
+    RateLimits,
+    StorageBackendError,
+    StorageClient,
+    StorageConfig,
+)
 from storage_jobs.worker import JobFailure, WorkerRuntime, encode
 from tests.fixtures_e2e import fill
 from tests.workers import WorkerProcess
@@ -49,6 +56,18 @@ def test_metric_names_match_the_registry() -> None:
     assert list(METRIC_NAMES) == sorted(METRIC_NAMES)
     assert set(METRIC_NAMES) == families
     assert all(name.startswith("storage_jobs_") for name in METRIC_NAMES)
+
+
+async def test_requests_held_by_the_rate_limit_are_counted_per_bucket() -> None:
+    """The limiter's waits reach storage_jobs_s3_rate_limited_total / _seconds_total."""
+    metrics = WorkerMetrics()
+    limiter = LocalRateLimiter(RateLimits({"slow": 20.0}), on_wait=metrics.s3_rate_limited)
+    await asyncio.gather(*(limiter.acquire("slow") for _ in range(6)))
+    await limiter.acquire("fast")
+    held = value(metrics, "storage_jobs_s3_rate_limited_total", bucket="slow")
+    assert 5 <= held <= 6  # all but the first wait (one token a reservation at 20/s)
+    assert value(metrics, "storage_jobs_s3_rate_limited_seconds_total", bucket="slow") > 0.1
+    assert value(metrics, "storage_jobs_s3_rate_limited_total", bucket="fast") == 0
 
 
 def test_instances_have_their_own_registries() -> None:

@@ -199,3 +199,42 @@ def test_secrets_are_absent_from_repr() -> None:
         for secret in ("redis-pass-123", "s3-secret-456", "s3-token-789"):
             assert secret not in text
     assert "redis-pass-123" not in settings.model_dump_json()
+
+
+def test_rate_limits_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """STORAGE_JOBS_S3_RATE_LIMITS: JSON bucket -> requests/s; "*" is the default."""
+    monkeypatch.setenv("STORAGE_JOBS_S3_RATE_LIMITS", '{"*": 100, "hot": 2.5}')
+    limits = Settings().rate_limits()
+    assert dict(limits.rates) == {"*": 100.0, "hot": 2.5}
+    assert (limits.rate_for("hot"), limits.rate_for("cold")) == (2.5, 100.0)
+    monkeypatch.delenv("STORAGE_JOBS_S3_RATE_LIMITS")
+    assert not Settings().rate_limits()  # no limit by default
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ("{bucket: 5}", "not valid JSON"),
+        ("[5]", "must be a JSON object"),
+        ('{"b": 0}', "must be above 0"),
+        ('{"b": -3}', "must be above 0"),
+        ('{"b": "5"}', "must be a number"),
+        ('{"b": true}', "must be a number"),
+        ('{"": 5}', "non-empty strings"),
+    ],
+)
+def test_bad_rate_limits_are_refused_with_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch, value: str, says: str
+) -> None:
+    """Bad JSON, rates <= 0, non-numbers and empty names fail at load, naming the variable."""
+    monkeypatch.setenv("STORAGE_JOBS_S3_RATE_LIMITS", value)
+    with pytest.raises(ValidationError, match=f"STORAGE_JOBS_S3_RATE_LIMITS.*{says}"):
+        Settings()
+
+
+def test_rate_limit_keys_must_be_strings() -> None:
+    """Passed in code, a key that is not a string is refused too (JSON keys always are)."""
+    with pytest.raises(ValidationError, match="bucket names must be non-empty strings"):
+        Settings(s3_rate_limits={1: 5.0})
+    with pytest.raises(ValidationError, match="must be above 0"):
+        Settings(s3_rate_limits={"b": float("inf")})

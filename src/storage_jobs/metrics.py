@@ -66,6 +66,8 @@ METRIC_NAMES: tuple[str, ...] = (
     "storage_jobs_queue_depth",
     "storage_jobs_queue_paused",
     "storage_jobs_redis_up",
+    "storage_jobs_s3_rate_limited_seconds_total",
+    "storage_jobs_s3_rate_limited_total",
     "storage_jobs_worker_info",
 )
 """Every metric name as queried (counters with ``_total``; histograms without suffix), sorted."""
@@ -173,6 +175,18 @@ class WorkerMetrics:
             ["queue"],
             registry=r,
         )
+        self.rate_limited = Counter(
+            "storage_jobs_s3_rate_limited_total",
+            "S3 requests held back by STORAGE_JOBS_S3_RATE_LIMITS, by bucket.",
+            ["bucket"],
+            registry=r,
+        )
+        self.rate_limited_seconds = Counter(
+            "storage_jobs_s3_rate_limited_seconds_total",
+            "Seconds S3 requests were held back by the rate limit, summed, by bucket.",
+            ["bucket"],
+            registry=r,
+        )
         self.redis_up = Gauge(
             "storage_jobs_redis_up", "1 while the worker's Redis answers, else 0.", registry=r
         )
@@ -278,6 +292,11 @@ class WorkerMetrics:
     def set_worker(self, worker_id: str, queue: str) -> None:
         """Publishes this worker's identity."""
         self.worker_info.labels(worker_id=worker_id, queue=queue).set(1)
+
+    def s3_rate_limited(self, bucket: str, seconds: float) -> None:
+        """Counts one S3 request the rate limit held for ``seconds``."""
+        self.rate_limited.labels(bucket=bucket).inc()
+        self.rate_limited_seconds.labels(bucket=bucket).inc(max(seconds, 0.0))
 
     def set_redis_up(self, up: bool) -> None:
         """Records whether Redis answers."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -12,7 +14,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from .jobs import JobLimits
 from .jobs._retry import DEFAULT_MAX_REQUESTS_PER_KEY, RetryBudget
-from .storage import StorageConfig
+from .storage import RateLimits, StorageConfig
 
 __all__ = ["Settings", "SourceProfile", "redact_url"]
 
@@ -111,6 +113,8 @@ class Settings(BaseSettings):
     s3_copy_multipart_threshold: int = Field(default=5 * 1024 * MiB, ge=1)
     s3_multipart_concurrency: int = Field(default=2, ge=1, le=64)
     s3_delete_concurrency: int = Field(default=4, ge=1, le=64)
+    # Bucket -> requests per second shared by every worker of the queue ("*": the default).
+    s3_rate_limits: Annotated[dict[str, float], NoDecode] = Field(default_factory=dict)
 
     # Migrations and prefix deletes
     source_profiles: dict[str, SourceProfile] = Field(default_factory=dict)
@@ -153,6 +157,11 @@ class Settings(BaseSettings):
             return [p.strip() for p in value.split(",") if p.strip()]
         return value
 
+    @field_validator("s3_rate_limits", mode="before")
+    @classmethod
+    def _rates_are_positive(cls, value: Any) -> Any:
+        return _parse_rate_limits(value)
+
     @model_validator(mode="after")
     def _budget_is_capped(self) -> Settings:
         worst = self.retry_budget().worst_case_requests_per_key
@@ -174,6 +183,10 @@ class Settings(BaseSettings):
             base_delay=self.retry_base_delay,
             max_delay=self.retry_max_delay,
         )
+
+    def rate_limits(self) -> RateLimits:
+        """The S3 request rates (empty: no limit)."""
+        return RateLimits(dict(self.s3_rate_limits))
 
     def job_limits(self) -> JobLimits:
         """The limits a job is checked against at enqueue and before it runs."""
@@ -212,6 +225,38 @@ class Settings(BaseSettings):
             multipart_concurrency=self.s3_multipart_concurrency,
             delete_concurrency=self.s3_delete_concurrency,
         )
+
+
+_RATES = "STORAGE_JOBS_S3_RATE_LIMITS"
+_RATES_EXAMPLE = 'e.g. {"*": 100, "hot-bucket": 20}'
+
+
+def _parse_rate_limits(value: Any) -> dict[str, float]:
+    """``STORAGE_JOBS_S3_RATE_LIMITS`` (JSON text or a mapping) as bucket -> requests per second.
+
+    Raises:
+        ValueError: For text that is not JSON, anything but an object, a key that is not a
+            non-empty string, or a rate that is not a finite number above zero.
+    """
+    if isinstance(value, str | bytes):
+        try:
+            value = json.loads(value) if value.strip() else {}
+        except ValueError as exc:
+            raise ValueError(f"{_RATES} is not valid JSON ({exc}); {_RATES_EXAMPLE}") from None
+    if not isinstance(value, dict):
+        raise ValueError(
+            f"{_RATES} must be a JSON object of bucket -> requests per second; {_RATES_EXAMPLE}"
+        )
+    rates: dict[str, float] = {}
+    for bucket, rate in value.items():
+        if not isinstance(bucket, str) or not bucket:
+            raise ValueError(f"{_RATES}: bucket names must be non-empty strings, got {bucket!r}")
+        if isinstance(rate, bool) or not isinstance(rate, int | float):
+            raise ValueError(f"{_RATES}[{bucket!r}] must be a number, got {rate!r}")
+        if not math.isfinite(rate) or rate <= 0:
+            raise ValueError(f"{_RATES}[{bucket!r}] must be above 0 requests/s, got {rate!r}")
+        rates[bucket] = float(rate)
+    return rates
 
 
 def redact_url(url: str) -> str:

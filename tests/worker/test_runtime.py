@@ -12,7 +12,7 @@ from arq.worker import Retry
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from storage_jobs.jobs import CopyJob, DeleteJob, JobSpec, UploadJob, spec_for_name
-from storage_jobs.queue import DeadLetter, DeadLetterStore
+from storage_jobs.queue import DeadLetter, DeadLetterStore, RedisRateLimiter
 from storage_jobs.settings import Settings
 from storage_jobs.storage import (
     ObjectInfo,
@@ -300,3 +300,20 @@ async def test_inline_data_is_never_logged(settings: Settings, redis: Any) -> No
     (start,) = log.named("job.start")
     assert (start["bytes"], start["from_path"]) == (9, False)
     assert "TOPSECRET" not in repr(log.events)
+
+
+async def test_source_profiles_share_the_workers_rate_limiter(redis: Any) -> None:
+    """A migration's source client waits for the same limiter (limits go by bucket name)."""
+    settings = Settings(
+        queue_name=f"q-{uuid.uuid4().hex[:8]}",
+        s3_rate_limits={"*": 50.0},
+        source_profiles={"old": {"endpoint_url": "http://127.0.0.1:1"}},
+    )
+    limiter = RedisRateLimiter(redis, settings.queue_name, settings.rate_limits())
+    runtime, _ = runtime_with(settings, redis, StorageClient(StorageConfig(), limiter=limiter))
+    try:
+        source = await runtime.source("old")
+        assert source.limiter is limiter
+        assert source.config.endpoint_url == "http://127.0.0.1:1"
+    finally:
+        await runtime.close()

@@ -9,6 +9,7 @@ import hashlib
 import random
 import signal
 import threading
+import time
 import xml.etree.ElementTree as ET
 import zlib
 from collections import Counter
@@ -127,6 +128,8 @@ class FaultProxy:
         stats: Counts per fault type, see ``STAT_KEYS``.
         delete_batches: Keys of every DeleteObjects request seen, in arrival order.
         copies: How many CopyObject/UploadPartCopy requests each destination path received.
+        arrivals: ``(time.monotonic(), bucket)`` of every request as it arrived (the bucket is
+            the path's first segment: path-style addressing), for rate measurements.
     """
 
     def __init__(
@@ -147,6 +150,7 @@ class FaultProxy:
         self.stats: Counter[str] = Counter()
         self.delete_batches: list[list[str]] = []
         self.copies: Counter[str] = Counter()
+        self.arrivals: list[tuple[float, str]] = []
         self._rules = rules or FaultRules()
         self.reset()
         self._runner: web.AppRunner | None = None
@@ -170,6 +174,7 @@ class FaultProxy:
         self.stats.update(dict.fromkeys(STAT_KEYS, 0))
         self.delete_batches.clear()
         self.copies.clear()
+        self.arrivals.clear()
         self._delete_failures: Counter[str] = Counter()
         self._rng = random.Random(self._rules.seed)  # noqa: S311 - repeatable test faults
         self._delete_rng = random.Random(self._rules.seed + 1)  # noqa: S311
@@ -224,6 +229,7 @@ class FaultProxy:
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         rules = self._rules
         self.stats["requests"] += 1
+        self.arrivals.append((time.monotonic(), request.path.lstrip("/").partition("/")[0]))
         if request.method == "PUT" and "x-amz-copy-source" in request.headers:
             self.copies[request.path] += 1
         fault = None
@@ -394,6 +400,22 @@ class FaultProxy:
             ET.SubElement(err, f"{{{S3_NS}}}Code").text = code
             ET.SubElement(err, f"{{{S3_NS}}}Message").text = "Injected by FaultProxy"
         return web.Response(status=200, body=_to_xml(root), content_type="application/xml")
+
+
+def max_window_rate(times: list[float], window: float) -> float:
+    """The most requests per second over any ``window`` seconds (a sliding window).
+
+    Args:
+        times: Arrival times in seconds, any order.
+        window: The window's length.
+    """
+    ordered = sorted(times)
+    most, first = 0, 0
+    for last, now in enumerate(ordered):
+        while ordered[first] <= now - window:
+            first += 1
+        most = max(most, last - first + 1)
+    return most / window
 
 
 def _text(elem: ET.Element, tag: str) -> str:

@@ -60,6 +60,7 @@ from ._memory import (
     redis_said,
 )
 from ._progress import RedisProgressStore
+from ._rate_limit import RedisRateLimiter
 from ._status import JobStatus, lease_holder, read_outcome, read_status
 from ._waiter import ResultWaiter
 from ._wire import (
@@ -112,6 +113,7 @@ __all__ = [
     "RedisJobControl",
     "RedisJobState",
     "RedisProgressStore",
+    "RedisRateLimiter",
     "RedisTarget",
     "ResultRecord",
     "ResultWaiter",

@@ -114,6 +114,10 @@ class QueueKeys:
         """Hash of one minute's outcome counters (``minute`` is Unix time // 60); expires."""
         return f"storage-jobs:{self.queue}:history:{minute}"
 
+    def rate(self, bucket: str) -> str:
+        """A bucket's shared request schedule (its GCRA arrival time, µs); expires when idle."""
+        return f"storage-jobs:{self.queue}:rate:{bucket}"
+
     @property
     def prefix_jobs(self) -> str:
         """Capped sorted set of migration and prefix delete ids by start time."""

@@ -19,6 +19,7 @@ from ._errors import (
     StorageObjectNotFoundError,
     StoragePartialDeleteError,
 )
+from ._limiter import BatchedRateLimiter, LocalRateLimiter, RateLimits, RequestLimiter
 from ._objects import ObjectInfo
 
 if TYPE_CHECKING:
@@ -28,7 +29,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DELETE_BATCH_SIZE",
+    "BatchedRateLimiter",
+    "LocalRateLimiter",
     "ObjectInfo",
+    "RateLimits",
+    "RequestLimiter",
     "Storage",
     "StorageAccessDeniedError",
     "StorageBackendError",

@@ -18,6 +18,7 @@ from ._errors import (
     StorageNotConnectedError,
     map_backend_error,
 )
+from ._limiter import RequestLimiter, limit_hook
 from ._throttle import BucketThrottle, ThrottledClient
 
 if TYPE_CHECKING:
@@ -39,13 +40,16 @@ class SourceError(Exception):
 class Connection:
     """Owns the pooled client and the mapping of its failures; StorageClient builds on it."""
 
-    def __init__(self, config: StorageConfig) -> None:
+    def __init__(self, config: StorageConfig, *, limiter: RequestLimiter | None = None) -> None:
         """Initialize the client; nothing connects until ``connect()``.
 
         Args:
             config: Storage configuration.
+            limiter: Awaited before every request to a bucket (retries included); None for
+                no rate limit.
         """
         self.config = config
+        self.limiter = limiter
         self.throttle = BucketThrottle(ceiling=config.max_pool_connections)
         self._stack: AsyncExitStack | None = None
         self._s3: S3Client | None = None
@@ -89,6 +93,8 @@ class Connection:
                     config=botocore_config,
                 )
             )
+            if self.limiter is not None:
+                client.meta.events.register("before-send", limit_hook(self.limiter))
             # Duck-typed: every call of the raw client, with per-bucket backpressure.
             self._stack, self._s3 = stack, cast("S3Client", ThrottledClient(client, self.throttle))
 

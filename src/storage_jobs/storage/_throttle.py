@@ -16,6 +16,8 @@ from typing import Any
 import structlog
 from botocore.exceptions import ClientError
 
+from ._limiter import REQUEST_BUCKET
+
 __all__ = ["THROTTLE_CODES", "BucketThrottle", "ThrottledClient"]
 
 THROTTLE_CODES = frozenset(
@@ -115,6 +117,8 @@ class ThrottledClient:
 
         async def throttled_call(bucket: str, *args: Any, **kwargs: Any) -> Any:
             async with self.throttle.slot(bucket) as throttled:
+                # The rate limit's hook (``_limiter.limit_hook``) reads it before each attempt.
+                token = REQUEST_BUCKET.set(bucket)
                 try:
                     answer = await method(*args, **kwargs)
                 except ClientError as exc:
@@ -124,6 +128,8 @@ class ThrottledClient:
                     if code in THROTTLE_CODES:
                         throttled()
                     raise
+                finally:
+                    REQUEST_BUCKET.reset(token)
                 if name == "delete_objects" and any(
                     e.get("Code") in THROTTLE_CODES for e in answer.get("Errors", [])
                 ):

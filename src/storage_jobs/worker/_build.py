@@ -11,7 +11,7 @@ from arq.worker import func
 from ..errors import UnsafeRedisError
 from ..jobs import CATALOG
 from ..metrics import MetricsServer, WorkerMetrics
-from ..queue import decode, encode, read_eviction_policy
+from ..queue import RedisRateLimiter, decode, encode, read_eviction_policy
 from ..settings import Settings
 from ..storage import StorageClient
 from ._redis_settings import arq_redis_settings
@@ -62,7 +62,17 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
             metrics = WorkerMetrics()
             servers.append(metrics.serve(settings.metrics_port))
             log.info("metrics.listening", port=servers[-1].port, path="/metrics")
-        storage = StorageClient(settings.storage_config())
+        limiter = None
+        if limits := settings.rate_limits():
+            # One schedule per bucket in Redis, shared by every worker of the queue.
+            limiter = RedisRateLimiter(
+                ctx["redis"],
+                settings.queue_name,
+                limits,
+                on_wait=metrics.s3_rate_limited if metrics is not None else None,
+                peer_max_age=settings.health_check_interval * 3,
+            )
+        storage = StorageClient(settings.storage_config(), limiter=limiter)
         await storage.connect()
         runtime = WorkerRuntime(
             settings=settings, storage=storage, redis=ctx["redis"], log=log, metrics=metrics
@@ -75,6 +85,7 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
             s3_endpoint=settings.s3_endpoint_url,
             max_jobs=settings.max_jobs,
             pool=storage.config.max_pool_connections,
+            s3_rate_limits=dict(settings.s3_rate_limits) or None,
             eviction_policy=policy.policy,
         )
 

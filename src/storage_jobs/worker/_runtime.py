@@ -221,7 +221,10 @@ class WorkerRuntime:
                 raise JobRejectedError(
                     "src_endpoint", f"no source profile {name!r} (STORAGE_JOBS_SOURCE_PROFILES)"
                 )
-            client = StorageClient(profile.storage_config(self.storage.config))
+            # Rate limits go by bucket name, whichever endpoint serves it.
+            client = StorageClient(
+                profile.storage_config(self.storage.config), limiter=self.storage.limiter
+            )
             await client.connect()
             self.sources[name] = client
         return client
