@@ -12,9 +12,11 @@ from typing import TYPE_CHECKING
 
 from ..jobs import MigrationProgress, spec_for_name
 from ..queue import (
+    FINISHED_KEPT,
     DeadLetter,
     DeadLetterStore,
     ListedState,
+    QueueKeys,
     RedisProgressStore,
     list_ids,
     peek_functions,
@@ -26,6 +28,7 @@ from ..queue import (
 from ._models import (
     DeadLetterPage,
     DeadLetterRow,
+    FinishedCounts,
     JobPage,
     JobRow,
     Overview,
@@ -42,7 +45,15 @@ if TYPE_CHECKING:
 
     from ..settings import Settings
 
-__all__ = ["FILTER_WINDOW", "IN_PROGRESS_CHECKED", "WORKER_HORIZON", "Reader", "kind_of"]
+__all__ = [
+    "FILTER_WINDOW",
+    "FINISHED_STATES",
+    "IN_PROGRESS_CHECKED",
+    "WORKER_HORIZON",
+    "Reader",
+    "control_flags",
+    "kind_of",
+]
 
 IN_PROGRESS_CHECKED = 1000
 """Oldest ready jobs checked for a lease on the overview (workers take the oldest first)."""
@@ -52,6 +63,9 @@ WORKER_HORIZON = 600.0
 
 FILTER_WINDOW = 2000
 """Jobs (or dead letters) looked at for one filtered page, at most."""
+
+FINISHED_STATES = ("complete", "failed", "cancelled")
+"""The listed states whose jobs have a result (their function is read from it)."""
 
 _CHUNK = 500
 
@@ -75,8 +89,31 @@ def letter_row(letter: DeadLetter) -> DeadLetterRow:
     )
 
 
-def progress_row(progress: MigrationProgress, now: float | None = None) -> PrefixJobProgress:
-    """A prefix job's progress with its rate since it started and the ETA at that rate."""
+async def control_flags(redis: Redis, job_ids: list[str]) -> list[tuple[bool, bool]]:
+    """Per prefix job, whether its pause flag and its cancel marker are set (one round trip)."""
+    if not job_ids:
+        return []
+    async with redis.pipeline(transaction=False) as pipe:
+        for job_id in job_ids:
+            pipe.exists(QueueKeys.job_paused(job_id))
+            pipe.exists(QueueKeys.cancel(job_id))
+        answers = await pipe.execute()
+    return [(bool(answers[i]), bool(answers[i + 1])) for i in range(0, len(answers), 2)]
+
+
+def progress_row(
+    progress: MigrationProgress,
+    now: float | None = None,
+    *,
+    flags: tuple[bool, bool] = (False, False),
+) -> PrefixJobProgress:
+    """A prefix job's progress with its rate since it started and the ETA at that rate.
+
+    Args:
+        progress: What its store holds.
+        now: The time the rate is computed at (default: now).
+        flags: ``(pause requested, cancel requested)``, from ``control_flags``.
+    """
     now = time.time() if now is None else now
     processed = progress.processed
     end = progress.finished_at or now
@@ -110,6 +147,8 @@ def progress_row(progress: MigrationProgress, now: float | None = None) -> Prefi
         started_at=progress.started_at,
         finished_at=progress.finished_at,
         report=report,
+        pause_requested=flags[0] and not progress.finished,
+        cancel_requested=flags[1],
     )
 
 
@@ -134,6 +173,12 @@ class Reader:
         """Counts, live workers and the last hour's outcomes."""
         depth = await queue_depth(self.redis, self.queue, in_progress_limit=IN_PROGRESS_CHECKED)
         dead = await DeadLetterStore(self.redis, self.queue).count()
+        keys = QueueKeys(self.queue)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.exists(keys.paused)
+            for state in FINISHED_STATES:
+                pipe.zcard(keys.finished(state))
+            paused, *finished = await pipe.execute()
         workers = await self.workers()
         counts = QueueCounts(
             ready=depth.depth,
@@ -144,7 +189,18 @@ class Reader:
         )
         return Overview(
             at=time.time(),
-            queues=[QueueOverview(queue=self.queue, counts=counts, dead_letters=dead)],
+            queues=[
+                QueueOverview(
+                    queue=self.queue,
+                    paused=bool(paused),
+                    counts=counts,
+                    finished=FinishedCounts(
+                        **dict(zip(FINISHED_STATES, map(int, finished), strict=True)),
+                        kept=FINISHED_KEPT,
+                    ),
+                    dead_letters=dead,
+                )
+            ],
             workers=[w for w in workers.workers if not w.stale],
             history=await read_history(self.redis, self.queue),
             actions_enabled=actions_enabled,
@@ -223,7 +279,7 @@ class Reader:
             }
             functions = [letters[i].function if i in letters else None for i in ids]
         else:
-            finished = status in ("complete", "failed")
+            finished = status in FINISHED_STATES
             functions = await peek_functions(self.redis, ids, finished=finished)
         return [
             JobRow(job_id=job_id, status=status, kind=kind_of(function), at=at)
@@ -270,12 +326,17 @@ class Reader:
     async def prefix_jobs(self, offset: int, limit: int) -> PrefixJobPage:
         """One page of migrations and prefix deletes with their progress, newest first."""
         ids, total = await prefix_job_ids(self.redis, self.queue, offset=offset, limit=limit)
-        rows = [await self.prefix_job(job_id) for job_id in ids]
+        flags = await control_flags(self.redis, ids)
+        rows = [
+            progress_row(await RedisProgressStore(self.redis, job_id).read(), flags=f)
+            for job_id, f in zip(ids, flags, strict=True)
+        ]
         return PrefixJobPage(offset=offset, limit=limit, total=total, rows=rows)
 
     async def prefix_job(self, job_id: str) -> PrefixJobProgress:
         """One prefix job's progress."""
-        return progress_row(await RedisProgressStore(self.redis, job_id).read())
+        (flags,) = await control_flags(self.redis, [job_id])
+        return progress_row(await RedisProgressStore(self.redis, job_id).read(), flags=flags)
 
 
 def matches(letter: DeadLetter, kind: str | None, error_type: str | None) -> bool:
