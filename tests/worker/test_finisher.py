@@ -116,8 +116,11 @@ async def test_each_outcome_joins_its_own_finished_index(redis: Redis, queue: st
         "cancelled": [f"{queue}-stopped"],
     }
     minutes = range(minute, int(time.time() // 60) + 1)  # the finish may fall in the next one
-    counted = [await redis.hgetall(keys.history(m)) for m in minutes]
-    assert sum(int(c.get(b"cancelled", 0)) for c in counted) == 1
+    async with redis.pipeline(transaction=False) as pipe:
+        for m in minutes:
+            pipe.hget(keys.history(m), "cancelled")
+        counted = await pipe.execute()
+    assert sum(int(c or 0) for c in counted) == 1
 
 
 async def test_a_retry_requeues_with_a_later_score_and_keeps_the_payload(
