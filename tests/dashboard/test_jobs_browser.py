@@ -110,7 +110,7 @@ async def test_a_running_migrations_bar_advances_until_its_report(
     done = card.locator("[data-field=done]")
     seen = [int((await done.inner_text()).replace(",", ""))]
     values = {await bar.evaluate("el => el.value")}
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 300  # generous: the machine is shared and often loaded
     while seen[-1] < len(keys):
         assert time.monotonic() < deadline, f"the page stopped at {seen[-1]} copied"
         await asyncio.sleep(0.3)

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any
 from ..queue import DeadLetterStore, JobStatus, RedisProgressStore, read_job
 from ._models import DeadLetterDetail, FailedKey, JobDetail, PrefixJobProgress
 from ._payload import shown_payload, shown_value
-from ._reads import control_flags, kind_of, letter_row, progress_row
+from ._progress import control_flags, progress_row
+from ._reads import kind_of, letter_row
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
