@@ -219,3 +219,24 @@ async def test_every_answer_carries_the_security_headers(
             assert "frame-ancestors 'none'" in csp, path
             assert headers["x-frame-options"] == "DENY", path
             assert headers["x-content-type-options"] == "nosniff", path
+
+
+async def test_an_action_returns_only_to_a_page_of_the_dashboard(
+    jobs: StorageJobsClient, start_dashboard: Callable[..., DashboardServer]
+) -> None:
+    """``next`` names where a button's page was; another site is never redirected to."""
+    server = start_dashboard(dashboard_actions=True)
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        csrf = csrf_of((await http.get("/")).text)
+        for action, wanted, expected in (
+            ("pause_queue", "//evil.example/x", "/"),
+            ("resume_queue", "https://evil.example/", "/"),
+            ("pause_queue", "/jobs?status=queued", "/jobs?status=queued"),
+        ):
+            answer = await http.post(
+                "/actions/queue", data={"csrf": csrf, "action": action, "next": wanted}
+            )
+            assert answer.status_code == 303 and answer.headers["location"] == expected, wanted
+        assert await jobs.queue_paused()
+        again = await http.post("/actions/queue", data={"csrf": csrf, "action": "pause_queue"})
+        assert again.status_code == 409 and "paused_already" in again.text  # refused: says why
