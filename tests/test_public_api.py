@@ -181,6 +181,7 @@ PUBLIC: dict[str, list[str]] = {
         "DeadLetterPage",
         "DeadLetterRow",
         "FailedKey",
+        "FinishedCounts",
         "JobDetail",
         "JobPage",
         "JobRow",

@@ -83,11 +83,12 @@ async def test_a_running_migrations_bar_advances_until_its_report(
 ) -> None:
     """The open page's bar moves without a reload, shows a rate, and ends at 100 % with a report.
 
-    Pause, resume and cancel are not there yet (issue 12 builds them).
+    Actions are on, so the README's screenshot shows the card's pause and cancel buttons
+    (``test_control_browser`` presses them).
     """
     keys = [f"src/{i:05d}" for i in range(1000)]
     await put_many(admin_storage, bucket, keys)
-    server = start_dashboard()
+    server = start_dashboard(dashboard_actions=True)
     start_worker(STORAGE_JOBS_MAX_JOBS="2", **LEASE)
     handle = await jobs.enqueue(
         MigrateJob(
@@ -109,7 +110,7 @@ async def test_a_running_migrations_bar_advances_until_its_report(
     done = card.locator("[data-field=done]")
     seen = [int((await done.inner_text()).replace(",", ""))]
     values = {await bar.evaluate("el => el.value")}
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 300  # generous: the machine is shared and often loaded
     while seen[-1] < len(keys):
         assert time.monotonic() < deadline, f"the page stopped at {seen[-1]} copied"
         await asyncio.sleep(0.3)

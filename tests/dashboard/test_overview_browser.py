@@ -45,7 +45,7 @@ async def test_overview_shows_the_counts_of_queue_json(
     page: Page,
     screenshot_dir: Path,
 ) -> None:
-    """Ready, in progress, deferred and dead letters on the page equal the CLI's numbers."""
+    """Ready, in progress, deferred, dead letters and paused on the page equal the CLI's."""
     worker = start_worker(**LEASE)
     failing = await jobs.enqueue(CopyJob(src_bucket=bucket, src_key="missing", dst_key="x"))
     with pytest.raises(JobFailedError):
@@ -55,7 +55,9 @@ async def test_overview_shows_the_counts_of_queue_json(
     await jobs.enqueue_many(
         [UploadJob(bucket=bucket, key=f"later/{i}", data=b"x") for i in range(3)], defer_by=3600
     )
-    server = start_dashboard()
+    dropped = await jobs.enqueue(UploadJob(bucket=bucket, key="no", data=b"x"), defer_by=3600)
+    assert await dropped.cancel()
+    server = start_dashboard(dashboard_actions=True)  # the screenshot shows the queue's button
     await page.goto(server.url + "/")
     await expect(page.locator("text=Live workers")).to_be_visible()
     await expect(page.locator("#history-chart")).to_be_visible()
@@ -74,6 +76,16 @@ async def test_overview_shows_the_counts_of_queue_json(
     }
     assert shown == {name: f"{cli[name]:,}" for name in shown}
     assert shown == {"depth": "4", "in_progress": "0", "deferred": "3", "dead_letters": "1"}
+    assert cli["paused"] is False
+    await expect(page.locator("#queue-state")).to_have_text("running")
+    finished = [await page.locator(f"#count-{s}").inner_text() for s in ("complete", "failed")]
+    assert finished == ["1", "1"]
+    await expect(page.locator("#count-cancelled")).to_have_text("1")
+
+    await jobs.pause_queue()
+    await page.reload()
+    assert queue_cli(worker_env)["paused"] is True
+    await expect(page.locator("#queue-state")).to_have_text("paused")
 
 
 async def test_overview_refreshes_itself_and_charts_the_workers_counters(

@@ -84,3 +84,34 @@ async def test_kind_filtered_jobs_pages(redis: Redis, reader: Reader) -> None:
     assert [r.job_id for r in page.rows] == ["j0", "j3"] and page.next_offset == 4
     rest = await reader.jobs("queued", "copy", page.next_offset or 0, 2)
     assert [r.job_id for r in rest.rows] == ["j6"] and rest.next_offset is None
+
+
+async def test_overview_says_paused_and_counts_each_finished_status(
+    redis: Redis, reader: Reader
+) -> None:
+    keys = QueueKeys("q")
+    await redis.set(keys.paused, "1")
+    for state, n in (("complete", 3), ("failed", 2), ("cancelled", 1)):
+        await redis.zadd(keys.finished(state), {f"{state}-{i}": i for i in range(n)})
+    (queue,) = (await reader.overview(actions_enabled=True)).queues
+    assert queue.paused
+    assert (queue.finished.complete, queue.finished.failed, queue.finished.cancelled) == (3, 2, 1)
+    await redis.delete(keys.paused)
+    assert not (await reader.overview(actions_enabled=True)).queues[0].paused
+
+
+async def test_a_prefix_jobs_progress_carries_its_pause_and_cancel_flags(
+    redis: Redis, reader: Reader
+) -> None:
+    for job_id in ("running", "paused", "cancelling"):
+        await redis.zadd(QueueKeys("q").prefix_jobs, {job_id: time.time()})
+    await redis.set(QueueKeys.job_paused("paused"), "1")
+    await redis.set(QueueKeys.cancel("cancelling"), "1")
+    page = await reader.prefix_jobs(0, 20)
+    flags = {r.migration_id: (r.pause_requested, r.cancel_requested) for r in page.rows}
+    assert flags == {
+        "running": (False, False),
+        "paused": (True, False),
+        "cancelling": (False, True),
+    }
+    assert (await reader.prefix_job("paused")).pause_requested

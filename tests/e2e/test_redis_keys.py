@@ -79,7 +79,7 @@ async def test_after_a_full_workload_only_documented_keys_remain(
         client.close()
     # README, "Keys that stay": dead letters until dropped, the wake list (<= 1 token), the
     # dashboard's capped indexes of finished and prefix jobs.
-    capped = {keys.finished("complete"), keys.finished("failed"), keys.prefix_jobs}
+    capped = {*(keys.finished(s) for s in ("complete", "failed", "cancelled")), keys.prefix_jobs}
     permanent = {keys.wake, keys.dead_index, keys.dead_data, *capped}
     assert {keys.dead_index, keys.dead_data} <= set(left), left
     others = {k: ttl for k, ttl in left.items() if k not in permanent}

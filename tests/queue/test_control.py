@@ -56,6 +56,10 @@ async def test_cancel_queued_and_deferred_jobs_finishes_them_at_once(
     control = Control(redis, queue, result_ttl=60)
     assert await control.cancel([*ids, f"{tag}-unknown"]) == [True, True, False]
     assert await control.cancel(ids) == [False, False]  # finished (as cancelled) now
+    # The dashboard lists them under cancelled (never under failed).
+    listed = await redis.zrange(QueueKeys(queue).finished("cancelled"), 0, -1)
+    assert sorted(m.decode() for m in listed) == sorted(ids)
+    assert not await redis.exists(QueueKeys(queue).finished("failed"))
     for job_id in ids:
         assert await read_status(redis, queue, job_id) == JobStatus.CANCELLED
         assert await redis.zscore(queue, job_id) is None

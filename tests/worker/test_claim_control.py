@@ -48,6 +48,8 @@ async def test_claim_finishes_a_marked_job_instead_of_running_it(redis: Redis) -
     assert await finish_cancelled(redis, queue, job_id, result_ttl=60) == "storage_jobs.upload"
     assert await read_status(redis, queue, job_id) == JobStatus.CANCELLED
     assert await leases.claim(redis, job_id, FAR) is None
+    cancelled = QueueKeys(queue).finished("cancelled")
+    assert await redis.zrange(cancelled, 0, -1) == [job_id.encode()]
 
 
 async def test_claim_takes_nothing_while_the_queue_is_paused(redis: Redis) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -87,6 +88,39 @@ async def test_finishes_of_one_tick_go_out_in_one_call(redis: Redis, queue: str)
         assert not await redis.exists(
             keys.job(job_id), keys.retry(job_id), keys.in_progress(job_id)
         )
+
+
+async def test_each_outcome_joins_its_own_finished_index(redis: Redis, queue: str) -> None:
+    """Complete, failed and cancelled jobs are listed apart; a retry is in none of them."""
+    keys = QueueKeys(queue)
+    outcomes = {"ok": "success", "bad": "failed", "stopped": "cancelled", "again": "retry"}
+    for name in outcomes:
+        await _running(redis, keys, f"{queue}-{name}")
+    finisher = Finisher(lambda: redis, queue)
+    minute = int(time.time() // 60)
+    await asyncio.gather(
+        *(
+            finisher.finish(
+                Finish(f"{queue}-{name}", outcome != "retry", b"{}", 60_000, outcome=outcome)  # type: ignore[arg-type]
+            )
+            for name, outcome in outcomes.items()
+        )
+    )
+    indexed = {
+        state: [m.decode() for m in await redis.zrange(keys.finished(state), 0, -1)]
+        for state in ("complete", "failed", "cancelled")
+    }
+    assert indexed == {
+        "complete": [f"{queue}-ok"],
+        "failed": [f"{queue}-bad"],
+        "cancelled": [f"{queue}-stopped"],
+    }
+    minutes = range(minute, int(time.time() // 60) + 1)  # the finish may fall in the next one
+    async with redis.pipeline(transaction=False) as pipe:
+        for m in minutes:
+            pipe.hget(keys.history(m), "cancelled")
+        counted = await pipe.execute()
+    assert sum(int(c or 0) for c in counted) == 1
 
 
 async def test_a_retry_requeues_with_a_later_score_and_keeps_the_payload(

@@ -1,7 +1,8 @@
 """What the dashboard can change, in one place, each action logged with its ids.
 
-Today: replay and drop dead letters. Cancel, pause and resume (issue 12) plug in as entries
-of ``Actions.run``'s table once the client has them.
+Dead letters are replayed or dropped; jobs cancelled; migrations and prefix deletes paused,
+resumed or cancelled; the queue paused and resumed (issue 12's ``queue.Control``). ``ACTIONS``
+names them all; every page form posts one of them to the endpoint ``page_routes`` gives it.
 """
 
 from __future__ import annotations
@@ -10,8 +11,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ReplayRefusedError
-from ..queue import DeadLetterStore, list_ids
+from ..errors import JobRejectedError, ReplayRefusedError
+from ..queue import Control, DeadLetterStore, list_ids
 from ._models import ActionResult
 from ._reads import matches
 
@@ -20,10 +21,16 @@ if TYPE_CHECKING:
 
     from ..settings import Settings
 
-__all__ = ["ACTIONS", "Actions"]
+__all__ = ["ACTIONS", "DEAD_LETTER_ACTIONS", "JOB_ACTIONS", "QUEUE_ACTIONS", "Actions"]
 
-ACTIONS = ("replay", "drop")
-"""The dead-letter actions (issue 12 adds ``cancel``, ``pause``, ``resume`` for jobs)."""
+DEAD_LETTER_ACTIONS = ("replay", "drop")
+"""On dead letters (``POST /actions/dead-letters``)."""
+JOB_ACTIONS = ("cancel", "pause", "resume")
+"""On jobs (``POST /actions/jobs``): any job cancels; migrations and prefix deletes pause."""
+QUEUE_ACTIONS = ("pause_queue", "resume_queue")
+"""On the queue itself (``POST /actions/queue``); the queue's name is the one id."""
+ACTIONS = DEAD_LETTER_ACTIONS + JOB_ACTIONS + QUEUE_ACTIONS
+"""Every action the dashboard runs (each needs ``STORAGE_JOBS_DASHBOARD_ACTIONS`` and CSRF)."""
 
 _LOG_IDS = 1000  # ids per ``dashboard.action`` line, so a bulk action logs every id
 _CHUNK = 1000
@@ -47,7 +54,7 @@ class Actions:
 
         Args:
             action: One of ``ACTIONS``.
-            ids: The job ids.
+            ids: The job ids (for a queue action, the queue's name).
             via: How it was asked for (``page``, ``bulk:selected``, ``bulk:filter``).
 
         Raises:
@@ -56,6 +63,11 @@ class Actions:
         table: dict[str, Callable[[str], Awaitable[str | None]]] = {
             "replay": self._replay,
             "drop": self._drop,
+            "cancel": self._cancel,
+            "pause": self._pause,
+            "resume": self._resume,
+            "pause_queue": self._pause_queue,
+            "resume_queue": self._resume_queue,
         }
         step = table.get(action)
         if step is None:
@@ -92,6 +104,40 @@ class Actions:
 
     async def _drop(self, job_id: str) -> str | None:
         return None if await self.store.drop(job_id) else "not_found: no dead letter with this id"
+
+    @property
+    def control(self) -> Control:
+        """The queue's cancel markers and pause flags."""
+        return Control(self.redis, self.settings.queue_name, self.settings.result_ttl)
+
+    async def _cancel(self, job_id: str) -> str | None:
+        (cancelled,) = await self.control.cancel([job_id])
+        return None if cancelled else "finished: the job had finished already or is unknown"
+
+    async def _pause(self, job_id: str) -> str | None:
+        try:
+            paused = await self.control.pause_job(job_id)
+        except JobRejectedError as exc:
+            return f"not_pausable: {exc}"
+        return None if paused else "not_paused: finished, unknown, or paused already"
+
+    async def _resume(self, job_id: str) -> str | None:
+        return None if await self.control.resume_job(job_id) else "not_paused: it was not paused"
+
+    def _this_queue(self, name: str) -> str | None:
+        if name != self.settings.queue_name:
+            return f"other_queue: this dashboard shows {self.settings.queue_name!r}"
+        return None
+
+    async def _pause_queue(self, name: str) -> str | None:
+        if why := self._this_queue(name):
+            return why
+        return None if await self.control.pause_queue() else "paused_already: it was paused"
+
+    async def _resume_queue(self, name: str) -> str | None:
+        if why := self._this_queue(name):
+            return why
+        return None if await self.control.resume_queue() else "not_paused: it was not paused"
 
     async def matching(self, kind: str | None, error_type: str | None) -> list[str]:
         """Every dead letter id a filter matches, newest first (read in chunks, for bulk)."""

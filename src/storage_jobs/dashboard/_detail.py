@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any
 from ..queue import DeadLetterStore, JobStatus, RedisProgressStore, read_job
 from ._models import DeadLetterDetail, FailedKey, JobDetail, PrefixJobProgress
 from ._payload import shown_payload, shown_value
-from ._reads import kind_of, letter_row, progress_row
+from ._progress import control_flags, progress_row
+from ._reads import kind_of, letter_row
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -63,7 +64,8 @@ async def job_detail(redis: Redis, queue: str, job_id: str) -> JobDetail | None:
         payload = shown_payload(letter.payload, letter.payload_encoding)
     progress: PrefixJobProgress | None = None
     if kind in _PREFIX_KINDS:
-        progress = progress_row(await RedisProgressStore(redis, job_id).read())
+        (flags,) = await control_flags(redis, [job_id])
+        progress = progress_row(await RedisProgressStore(redis, job_id).read(), flags=flags)
     return JobDetail(
         job_id=job_id,
         status=str(record.status),

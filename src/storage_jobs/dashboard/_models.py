@@ -14,6 +14,7 @@ __all__ = [
     "DeadLetterPage",
     "DeadLetterRow",
     "FailedKey",
+    "FinishedCounts",
     "JobDetail",
     "JobPage",
     "JobRow",
@@ -49,11 +50,37 @@ class QueueCounts(_Answer):
     in_progress_exact: bool = True
 
 
+class FinishedCounts(_Answer):
+    """A queue's recently finished jobs per status: the sizes of the capped indexes.
+
+    Attributes:
+        complete: Jobs that succeeded.
+        failed: Jobs that failed for good.
+        cancelled: Jobs cancelled (queued ones that never ran, running ones that stopped).
+        kept: Ids each index keeps at most (older ones fall off, so a count stops there).
+    """
+
+    complete: int
+    failed: int
+    cancelled: int
+    kept: int
+
+
 class QueueOverview(_Answer):
-    """One queue on the overview (lanes and paused, from issue 12, become one field each)."""
+    """One queue on the overview.
+
+    Attributes:
+        paused: Whether the queue is paused (workers finish what they run, take nothing new).
+        counts: The whole queue's waiting and running jobs: the first row of its table (a
+            per-lane breakdown adds one ``QueueCounts`` row per lane after it).
+        finished: Recently finished jobs per status.
+        dead_letters: Dead letters kept.
+    """
 
     queue: str
+    paused: bool
     counts: QueueCounts
+    finished: FinishedCounts
     dead_letters: int
 
 
@@ -153,6 +180,12 @@ class PrefixJobProgress(_Answer):
         byte_rate: Bytes copied per second since it started.
         eta_seconds: Seconds left at that rate, once the listing is complete.
         report: ``bucket/key`` of the completion report, once written.
+        status: What its coordinator last said: ``listing``, ``running``, ``paused``,
+            ``done``, ``cancelled``...
+        pause_requested: Its pause flag is set (the status says ``paused`` once the
+            coordinator has seen it; batches running then finish first).
+        cancel_requested: It has been cancelled (the status says ``cancelled`` once every
+            batch has stopped and the report is written).
     """
 
     migration_id: str
@@ -172,6 +205,8 @@ class PrefixJobProgress(_Answer):
     started_at: float | None
     finished_at: float | None
     report: str | None
+    pause_requested: bool = False
+    cancel_requested: bool = False
 
 
 class PrefixJobPage(_Answer):
@@ -234,8 +269,9 @@ class ActionResult(_Answer):
     """What an action did.
 
     Attributes:
-        action: ``replay`` or ``drop`` (issue 12 adds cancel, pause, resume).
-        done: Ids it was applied to.
+        action: One of ``ACTIONS``: ``replay``, ``drop``, ``cancel``, ``pause``, ``resume``,
+            ``pause_queue``, ``resume_queue``.
+        done: Ids it was applied to (for a queue action, the queue's name).
         refused: Id -> why not.
     """
 

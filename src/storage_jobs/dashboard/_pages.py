@@ -12,7 +12,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from ..queue import read_history
-from ._actions import ACTIONS
+from ._actions import DEAD_LETTER_ACTIONS, JOB_ACTIONS, QUEUE_ACTIONS
 from ._chart import history_svg
 from ._dashboard import dashboard_of
 from ._detail import dead_letter_detail, job_detail
@@ -145,8 +145,8 @@ async def dead_letter_action(request: Request) -> Response:
     dashboard = dashboard_of(request)
     form = await checked_form(request, dashboard.access, action=True)
     action, scope = str(form.get("action", "")), str(form.get("scope", "one"))
-    if action not in ACTIONS or scope not in ("one", "selected", "filter"):
-        raise HTTPException(400, f"action is one of {', '.join(ACTIONS)}")
+    if action not in DEAD_LETTER_ACTIONS or scope not in ("one", "selected", "filter"):
+        raise HTTPException(400, f"action is one of {', '.join(DEAD_LETTER_ACTIONS)}")
     actions = dashboard.actions(request)
     kind = str(form.get("kind") or "") or None
     error_type = str(form.get("error_type") or "") or None
@@ -186,7 +186,53 @@ async def dead_letter_action(request: Request) -> Response:
             changed=str(form.get("expected")),
         )
     result = await actions.run(action, ids, via="page" if scope == "one" else f"bulk:{scope}")
-    return render(request, "action_done.html", result=result)
+    return render(request, "action_done.html", result=result, back="/dead-letters")
+
+
+def _next_path(form: Any, default: str) -> str:
+    """Where a form asks to go back to: a path inside the dashboard, never another site."""
+    wanted = str(form.get("next") or "")
+    if not wanted.startswith("/") or wanted.startswith("//") or "\\" in wanted:
+        return default
+    return wanted
+
+
+async def _run_and_return(
+    request: Request, form: Any, action: str, ids: list[str], default: str
+) -> Response:
+    """Runs an action from a page; back to that page when all is done, else what was refused."""
+    result = await dashboard_of(request).actions(request).run(action, ids, via="page")
+    back = _next_path(form, default)
+    if result.refused:
+        return render(request, "action_done.html", status_code=409, result=result, back=back)
+    return _back(request, back)
+
+
+async def job_action(request: Request) -> Response:
+    """``POST /actions/jobs``: cancel jobs; pause, resume or cancel a migration or prefix delete.
+
+    Back to the page it came from (``next``) when done; what was refused is shown otherwise.
+    """
+    form = await checked_form(request, dashboard_of(request).access, action=True)
+    action = str(form.get("action", ""))
+    if action not in JOB_ACTIONS:
+        raise HTTPException(400, f"action is one of {', '.join(JOB_ACTIONS)}")
+    ids = list(dict.fromkeys(str(i) for i in form.getlist("ids") if str(i)))
+    if not ids:
+        raise HTTPException(400, "no job selected")
+    default = f"/jobs/{quote(ids[0], safe='')}" if len(ids) == 1 else "/jobs"
+    return await _run_and_return(request, form, action, ids, default)
+
+
+async def queue_action(request: Request) -> Response:
+    """``POST /actions/queue``: pause or resume the queue, then back to the overview."""
+    dashboard = dashboard_of(request)
+    form = await checked_form(request, dashboard.access, action=True)
+    action = str(form.get("action", ""))
+    if action not in QUEUE_ACTIONS:
+        raise HTTPException(400, f"action is one of {', '.join(QUEUE_ACTIONS)}")
+    queue = str(form.get("queue") or dashboard.settings.queue_name)
+    return await _run_and_return(request, form, action, [queue], "/")
 
 
 async def workers(request: Request) -> Response:
@@ -209,5 +255,7 @@ def page_routes() -> list[Route]:
         Route("/dead-letters", dead_letters),
         Route("/dead-letters/{job_id:path}", dead_letter),
         Route("/actions/dead-letters", dead_letter_action, methods=["POST"]),
+        Route("/actions/jobs", job_action, methods=["POST"]),
+        Route("/actions/queue", queue_action, methods=["POST"]),
         Route("/workers", workers),
     ]

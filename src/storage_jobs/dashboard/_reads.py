@@ -10,11 +10,13 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..jobs import MigrationProgress, spec_for_name
+from ..jobs import spec_for_name
 from ..queue import (
+    FINISHED_KEPT,
     DeadLetter,
     DeadLetterStore,
     ListedState,
+    QueueKeys,
     RedisProgressStore,
     list_ids,
     peek_functions,
@@ -26,6 +28,7 @@ from ..queue import (
 from ._models import (
     DeadLetterPage,
     DeadLetterRow,
+    FinishedCounts,
     JobPage,
     JobRow,
     Overview,
@@ -36,13 +39,22 @@ from ._models import (
     WorkerRow,
     WorkersPage,
 )
+from ._progress import control_flags, progress_row
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
     from ..settings import Settings
 
-__all__ = ["FILTER_WINDOW", "IN_PROGRESS_CHECKED", "WORKER_HORIZON", "Reader", "kind_of"]
+__all__ = [
+    "FILTER_WINDOW",
+    "FINISHED_STATES",
+    "IN_PROGRESS_CHECKED",
+    "WORKER_HORIZON",
+    "Reader",
+    "kind_of",
+    "letter_row",
+]
 
 IN_PROGRESS_CHECKED = 1000
 """Oldest ready jobs checked for a lease on the overview (workers take the oldest first)."""
@@ -52,6 +64,9 @@ WORKER_HORIZON = 600.0
 
 FILTER_WINDOW = 2000
 """Jobs (or dead letters) looked at for one filtered page, at most."""
+
+FINISHED_STATES = ("complete", "failed", "cancelled")
+"""The listed states whose jobs have a result (their function is read from it)."""
 
 _CHUNK = 500
 
@@ -72,44 +87,6 @@ def letter_row(letter: DeadLetter) -> DeadLetterRow:
         message=letter.message[:300],
         attempts=letter.attempts,
         failed_at=letter.failed_at,
-    )
-
-
-def progress_row(progress: MigrationProgress, now: float | None = None) -> PrefixJobProgress:
-    """A prefix job's progress with its rate since it started and the ETA at that rate."""
-    now = time.time() if now is None else now
-    processed = progress.processed
-    end = progress.finished_at or now
-    elapsed = end - progress.started_at if progress.started_at is not None else 0.0
-    rate = processed / elapsed if elapsed > 0 else None
-    byte_rate = progress.bytes / elapsed if elapsed > 0 else None
-    fraction = min(1.0, processed / progress.listed) if progress.listed else None
-    eta = None
-    if progress.finished:
-        eta = 0.0
-    elif progress.listing_done and rate:
-        eta = max(0.0, (progress.listed - processed) / rate)
-    report = None
-    if progress.report_bucket and progress.report_key:
-        report = f"{progress.report_bucket}/{progress.report_key}"
-    return PrefixJobProgress(
-        migration_id=progress.migration_id,
-        kind=progress.kind,
-        status=progress.status,
-        dry_run=progress.dry_run,
-        listed=progress.listed,
-        done=progress.done,
-        skipped=progress.skipped,
-        failed=progress.failed,
-        bytes=progress.bytes,
-        listing_done=progress.listing_done,
-        fraction=fraction,
-        rate=rate,
-        byte_rate=byte_rate,
-        eta_seconds=eta,
-        started_at=progress.started_at,
-        finished_at=progress.finished_at,
-        report=report,
     )
 
 
@@ -134,6 +111,12 @@ class Reader:
         """Counts, live workers and the last hour's outcomes."""
         depth = await queue_depth(self.redis, self.queue, in_progress_limit=IN_PROGRESS_CHECKED)
         dead = await DeadLetterStore(self.redis, self.queue).count()
+        keys = QueueKeys(self.queue)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.exists(keys.paused)
+            for state in FINISHED_STATES:
+                pipe.zcard(keys.finished(state))
+            paused, *finished = await pipe.execute()
         workers = await self.workers()
         counts = QueueCounts(
             ready=depth.depth,
@@ -144,7 +127,18 @@ class Reader:
         )
         return Overview(
             at=time.time(),
-            queues=[QueueOverview(queue=self.queue, counts=counts, dead_letters=dead)],
+            queues=[
+                QueueOverview(
+                    queue=self.queue,
+                    paused=bool(paused),
+                    counts=counts,
+                    finished=FinishedCounts(
+                        **dict(zip(FINISHED_STATES, map(int, finished), strict=True)),
+                        kept=FINISHED_KEPT,
+                    ),
+                    dead_letters=dead,
+                )
+            ],
             workers=[w for w in workers.workers if not w.stale],
             history=await read_history(self.redis, self.queue),
             actions_enabled=actions_enabled,
@@ -223,7 +217,7 @@ class Reader:
             }
             functions = [letters[i].function if i in letters else None for i in ids]
         else:
-            finished = status in ("complete", "failed")
+            finished = status in FINISHED_STATES
             functions = await peek_functions(self.redis, ids, finished=finished)
         return [
             JobRow(job_id=job_id, status=status, kind=kind_of(function), at=at)
@@ -270,12 +264,17 @@ class Reader:
     async def prefix_jobs(self, offset: int, limit: int) -> PrefixJobPage:
         """One page of migrations and prefix deletes with their progress, newest first."""
         ids, total = await prefix_job_ids(self.redis, self.queue, offset=offset, limit=limit)
-        rows = [await self.prefix_job(job_id) for job_id in ids]
+        flags = await control_flags(self.redis, ids)
+        rows = [
+            progress_row(await RedisProgressStore(self.redis, job_id).read(), flags=f)
+            for job_id, f in zip(ids, flags, strict=True)
+        ]
         return PrefixJobPage(offset=offset, limit=limit, total=total, rows=rows)
 
     async def prefix_job(self, job_id: str) -> PrefixJobProgress:
         """One prefix job's progress."""
-        return progress_row(await RedisProgressStore(self.redis, job_id).read())
+        (flags,) = await control_flags(self.redis, [job_id])
+        return progress_row(await RedisProgressStore(self.redis, job_id).read(), flags=flags)
 
 
 def matches(letter: DeadLetter, kind: str | None, error_type: str | None) -> bool:

@@ -7,6 +7,8 @@
   would, so it outlives worker crashes: the claim script refuses to run a marked job and the
   worker finishes it as cancelled (``finish_cancelled``), and running handlers poll it at safe
   points through ``RedisJobControl``. A batch of a prefix job also obeys its parent's marker.
+  Every way a job ends cancelled adds it to the queue's capped index of cancelled jobs (the
+  dashboard's list), like the worker's finish does for complete and failed jobs.
 - **Pause.** The queue's flag makes workers take nothing new. A prefix job's flag makes the
   claim *park* its batches (move them from the queue to a per-job sorted set, score kept) so
   they do not clog the head of the queue other jobs are read from; resume moves them back.
@@ -20,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
 from ..jobs import JobRejectedError, parent_job_id, spec_for_name
+from ._history import FINISHED_KEPT
 from ._keys import QueueKeys
 from ._wire import CANCELLED, ErrorRecord, build_result, parse_envelope, peek_function
 
@@ -40,8 +43,9 @@ CANCEL_MESSAGE = "cancelled by an operator"
 PAUSABLE_KINDS = frozenset({"migrate", "delete_prefix"})
 _CHECK_EVERY = 0.5  # seconds a running job's cancel/pause answer is reused
 
-# KEYS: result, lease, queue, job, cancel marker, arq retry counter, parked set.
-# ARGV: job id, cancelled result, result TTL ms, marker TTL ms.
+# KEYS: result, lease, queue, job, cancel marker, arq retry counter, parked set, the queue's
+# index of cancelled jobs. ARGV: job id, cancelled result, result TTL ms, marker TTL ms, now
+# (the index's score), how many ids the index keeps.
 # Returns 0 (finished or unknown), 1 (taken off the queue: never runs), 2 (running: marked).
 _CANCEL = """
 if redis.call('exists', KEYS[1]) == 1 then return 0 end
@@ -54,6 +58,8 @@ if queued == 0 then return 0 end
 redis.call('psetex', KEYS[1], ARGV[3], ARGV[2])
 redis.call('del', KEYS[4], KEYS[6])
 redis.call('psetex', KEYS[5], ARGV[4], '1')
+redis.call('zadd', KEYS[8], ARGV[5], ARGV[1])
+redis.call('zremrangebyrank', KEYS[8], 0, -tonumber(ARGV[6]) - 1)
 return 1
 """
 
@@ -121,10 +127,13 @@ async def finish_cancelled(
     keys = QueueKeys(queue)
     raw = await cast(Awaitable[bytes | None], redis.get(keys.job(job_id)))
     result = _cancelled_result(queue, job_id, raw, None)
+    cancelled = keys.finished("cancelled")
     async with redis.pipeline(transaction=True) as tx:
         tx.psetex(keys.result(job_id), int(result_ttl * 1000), result)
         tx.zrem(keys.queue, job_id)
         tx.delete(keys.job(job_id), keys.retry(job_id), keys.in_progress(job_id))
+        tx.zadd(cancelled, {job_id: time.time()})
+        tx.zremrangebyrank(cancelled, 0, -FINISHED_KEPT - 1)
         await tx.execute()
     return peek_function(raw[:300]) if raw is not None else None
 
@@ -168,6 +177,7 @@ class Control:
         if self._cancel is None:
             self._cancel = self.redis.register_script(_CANCEL)
         ttl_ms = int(self.result_ttl * 1000)
+        now = time.time()
         async with self.redis.pipeline(transaction=False) as pipe:
             for job_id, raw in zip(job_ids, envelopes, strict=True):
                 await self._cancel(
@@ -179,8 +189,16 @@ class Control:
                         keys.cancel(job_id),
                         keys.retry(job_id),
                         control_keys(job_id)[3],
+                        keys.finished("cancelled"),
                     ],
-                    args=[job_id, _cancelled_result(self.queue, job_id, raw, None), ttl_ms, ttl_ms],
+                    args=[
+                        job_id,
+                        _cancelled_result(self.queue, job_id, raw, None),
+                        ttl_ms,
+                        ttl_ms,
+                        now,
+                        FINISHED_KEPT,
+                    ],
                     client=pipe,
                 )
             answers = await pipe.execute()

@@ -36,7 +36,12 @@ HISTORY_TTL = 3 * 3600
 FINISHED_KEPT = 10_000
 """Finished job ids kept per outcome for the jobs list (the oldest fall off)."""
 
-_FINISHED = {"success": "complete", "failed": "failed", "invalid": "failed", "cancelled": "failed"}
+_FINISHED = {
+    "success": "complete",
+    "failed": "failed",
+    "invalid": "failed",
+    "cancelled": "cancelled",
+}
 
 
 def history_field(outcome: Outcome) -> str:
@@ -45,7 +50,10 @@ def history_field(outcome: Outcome) -> str:
 
 
 def finished_index(outcome: Outcome) -> str | None:
-    """Which finished-jobs index an outcome joins (``complete``/``failed``; None for a retry)."""
+    """Which finished-jobs index an outcome joins (``complete``/``failed``/``cancelled``).
+
+    None for a retry (the job is not finished).
+    """
     return _FINISHED.get(outcome)
 
 

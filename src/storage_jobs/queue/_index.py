@@ -28,7 +28,7 @@ __all__ = [
 PREFIX_JOBS_KEPT = 1000
 """Migrations and prefix deletes kept in the index (the oldest fall off)."""
 
-ListedState = Literal["queued", "deferred", "complete", "failed", "dead"]
+ListedState = Literal["queued", "deferred", "complete", "failed", "cancelled", "dead"]
 """The job lists that have an index."""
 
 

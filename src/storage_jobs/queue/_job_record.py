@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ._control import control_keys
 from ._deadletters import DeadLetter
 from ._keys import QueueKeys
 from ._status import JobStatus
@@ -64,7 +65,8 @@ async def read_job(redis: Redis, queue_name: str, job_id: str) -> JobRecord:
         pipe.zscore(queue_name, job_id)
         pipe.hget(keys.dead_data, job_id)
         pipe.get(keys.retry(job_id))
-        raw_job, raw_result, lease, score, raw_letter, retries = await pipe.execute()
+        pipe.zscore(control_keys(job_id)[3], job_id)
+        raw_job, raw_result, lease, score, raw_letter, retries, parked = await pipe.execute()
     letter = None if raw_letter is None else DeadLetter.model_validate_json(raw_letter)
     result = None if raw_result is None else parse_result(raw_result)
     function = payload = None
@@ -95,7 +97,7 @@ async def read_job(redis: Redis, queue_name: str, job_id: str) -> JobRecord:
         attempts = max(attempts, letter.attempts)
     return JobRecord(
         job_id=job_id,
-        status=_status(result, lease, score, letter),
+        status=_status(result, lease, score, letter, parked is not None),
         function=function,
         payload=payload,
         enqueued_at=enqueued,
@@ -110,13 +112,21 @@ async def read_job(redis: Redis, queue_name: str, job_id: str) -> JobRecord:
 
 
 def _status(
-    result: ResultRecord | None, lease: bytes | None, score: float | None, letter: object
+    result: ResultRecord | None,
+    lease: bytes | None,
+    score: float | None,
+    letter: object,
+    parked: bool,
 ) -> JobStatus:
     # The same order as read_status, from values already read.
     if result is not None:
+        if result.cancelled:
+            return JobStatus.CANCELLED
         return JobStatus.COMPLETE if result.success else JobStatus.FAILED
     if lease is not None:
         return JobStatus.IN_PROGRESS
     if score is not None:
         return JobStatus.DEFERRED if score > time.time() * 1000 else JobStatus.QUEUED
+    if parked:
+        return JobStatus.PAUSED
     return JobStatus.FAILED if letter is not None else JobStatus.NOT_FOUND

@@ -107,7 +107,10 @@ class QueueKeys:
         return f"storage-jobs:{self.queue}:done"
 
     def finished(self, outcome: str) -> str:
-        """Capped sorted set of recently finished job ids (``complete`` or ``failed``) by time."""
+        """Capped sorted set of recently finished job ids by time.
+
+        ``outcome`` is ``complete``, ``failed`` or ``cancelled``.
+        """
         return f"storage-jobs:{self.queue}:finished:{outcome}"
 
     def history(self, minute: int) -> str:

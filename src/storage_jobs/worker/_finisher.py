@@ -41,19 +41,20 @@ if TYPE_CHECKING:
 
 __all__ = ["Finish", "Finisher"]
 
-# KEYS: queue, this minute's history hash, the complete and failed indexes, then (in-progress,
-# result, retry, job) per job. ARGV: (job id, finish 1/0, result data, result ttl ms or '',
-# queue score increment or '', keep-lease ms or '', history field, index 'complete'/'failed'/'')
+# KEYS: queue, this minute's history hash, the complete, failed and cancelled indexes, then
+# (in-progress, result, retry, job) per job. ARGV: (job id, finish 1/0, result data, result ttl
+# ms or '', queue score increment or '', keep-lease ms or '', history field, index
+# 'complete'/'failed'/'cancelled'/'')
 # per job, then the channel that hears the finished ids (one PUBLISH per batch wakes waiting
 # clients), the time (index score), the history's ttl and how many ids an index keeps.
 _FINISH = """
 local n = 8
 local channel, now = ARGV[#ARGV - 3], ARGV[#ARGV - 2]
 local history_ttl, kept = ARGV[#ARGV - 1], ARGV[#ARGV]
-local removed, fields, indexed = {}, {}, {complete = {}, failed = {}}
-for i = 1, (#KEYS - 4) / 4 do
-    local lease, result = KEYS[4 * i + 1], KEYS[4 * i + 2]
-    local retry, job = KEYS[4 * i + 3], KEYS[4 * i + 4]
+local removed, fields, indexed = {}, {}, {complete = {}, failed = {}, cancelled = {}}
+for i = 1, (#KEYS - 5) / 4 do
+    local lease, result = KEYS[4 * i + 2], KEYS[4 * i + 3]
+    local retry, job = KEYS[4 * i + 4], KEYS[4 * i + 5]
     local at = (i - 1) * n
     local id, finish, data, ttl = ARGV[at + 1], ARGV[at + 2], ARGV[at + 3], ARGV[at + 4]
     local incr, keep, field, index = ARGV[at + 5], ARGV[at + 6], ARGV[at + 7], ARGV[at + 8]
@@ -84,7 +85,7 @@ end
 -- The dashboard's per-minute chart and finished-jobs lists, a few commands per batch.
 for field, count in pairs(fields) do redis.call('hincrby', KEYS[2], field, count) end
 redis.call('expire', KEYS[2], history_ttl)
-for index, key in pairs({complete = KEYS[3], failed = KEYS[4]}) do
+for index, key in pairs({complete = KEYS[3], failed = KEYS[4], cancelled = KEYS[5]}) do
     if #indexed[index] > 0 then
         redis.call('zadd', key, unpack(indexed[index]))
         redis.call('zremrangebyrank', key, 0, -tonumber(kept) - 1)
@@ -183,6 +184,7 @@ class Finisher:
             self.keys.history(int(now // 60)),
             self.keys.finished("complete"),
             self.keys.finished("failed"),
+            self.keys.finished("cancelled"),
         ]
         args: list[Any] = []
         for item in items:

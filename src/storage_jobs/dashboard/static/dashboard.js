@@ -46,8 +46,14 @@
       el.value = value || 0;
       return;
     }
+    if (el.dataset.fmt === "flag") {
+      el.textContent = value ? el.dataset.true : el.dataset.false;
+      el.dataset.state = el.textContent;
+      return;
+    }
     const text = show(value, el.dataset.fmt);
     el.textContent = text === "" && el.dataset.empty ? el.dataset.empty : text;
+    if (el.dataset.state !== undefined) el.dataset.state = el.textContent;
   }
 
   async function tick() {
