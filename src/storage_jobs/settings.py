@@ -111,6 +111,7 @@ class Settings(BaseSettings):
     s3_copy_multipart_threshold: int = Field(default=5 * 1024 * MiB, ge=1)
     s3_multipart_concurrency: int = Field(default=2, ge=1, le=64)
     s3_delete_concurrency: int = Field(default=4, ge=1, le=64)
+    s3_additional_checksums: bool = True
 
     # Migrations and prefix deletes
     source_profiles: dict[str, SourceProfile] = Field(default_factory=dict)
@@ -211,6 +212,7 @@ class Settings(BaseSettings):
             copy_multipart_threshold=self.s3_copy_multipart_threshold,
             multipart_concurrency=self.s3_multipart_concurrency,
             delete_concurrency=self.s3_delete_concurrency,
+            additional_checksums=self.s3_additional_checksums,
         )
 
 
