@@ -88,5 +88,11 @@ def test_checksum_evidence_takes_the_strongest_both_sides_have() -> None:
         )
         is False
     )
+    # A metadata claim yields to two MD5s that differ (bytes rewritten, metadata kept)...
+    assert (
+        content_evidence(obj("e", **{"sj-crc32c": "aa"}), obj("f", **{"sj-crc32c": "aa"})) is False
+    )
+    # ...but the server's own checksums on both sides decide.
+    assert content_evidence(obj("e", {"crc32c": "aa"}), obj("f", {"crc32c": "aa"})) is True
     # One side's checksum only: back to ETags (a composite never reaches here: see storage).
     assert content_evidence(obj("a-2", {"crc32c": "aa"}), obj("b-3")) is None

@@ -47,26 +47,46 @@ def content_evidence(src: Mapping[str, Any], dst: Mapping[str, Any]) -> bool | N
     """What stored evidence says about two objects: same (True), different (False), or unknown.
 
     The strongest evidence both sides have decides: sizes; then a whole-object checksum both
-    hold (SHA-256, then CRC32C: the server's or the worker's, never a multipart composite);
-    then equal ETags (an MD5 for single-part objects; equal multipart ETags mean equal parts);
-    then the source ETag a copy recorded; then two single-part ETags, which are MD5s and differ.
-    Anything else (a multipart ETag against another layout, no ETag) is unknown, never a guess.
+    hold (SHA-256, then CRC32C; never a multipart composite): any that differs means
+    different; the server's own on both sides means same. Then two single-part ETags that
+    differ, MD5s of different bytes, mean different whatever metadata claims; then a match in
+    ``sj-*`` metadata (a worker's claim); then equal ETags (an MD5 for single-part objects;
+    equal multipart ETags mean equal parts); then the source ETag a copy recorded. Anything
+    else (a multipart ETag against another layout, no ETag) is unknown, never a guess.
     """
     if int(src["size"]) != int(dst["size"]):
         return False
-    src_sums, dst_sums = stored_checksums(src), stored_checksums(dst)
-    for algorithm in ALGORITHMS:
-        if algorithm in src_sums and algorithm in dst_sums:
-            return src_sums[algorithm] == dst_sums[algorithm]
-    if not src["etag"]:
+    src_etag, dst_etag = src["etag"], dst["etag"]
+    md5s_differ = bool(
+        src_etag and dst_etag and "-" not in src_etag + dst_etag and src_etag != dst_etag
+    )
+    held = _common(src.get("checksums") or {}, dst.get("checksums") or {})
+    claimed = _common(stored_checksums(src), stored_checksums(dst))
+    if held is False or claimed is False:
+        return False  # any checksum that differs: never a false "identical"
+    if held:
+        return True
+    if md5s_differ:
+        # MD5s of different bytes overrule what metadata claims (kept by a rewrite, say). A
+        # destination whose ETag is no MD5 (SSE-KMS) is copied again: safe, if not cheap.
+        return False
+    if claimed:
+        return True
+    if not src_etag:
         return None
-    if src["etag"] == dst["etag"]:
+    if src_etag == dst_etag:
         return True
     copied_from = (dst.get("metadata") or {}).get(SOURCE_ETAG_METADATA)
     if copied_from:
-        return bool(copied_from == src["etag"])
-    if dst["etag"] and "-" not in src["etag"] and "-" not in dst["etag"]:
-        return False
+        return bool(copied_from == src_etag)
+    return None
+
+
+def _common(src: Mapping[Checksum, str], dst: Mapping[Checksum, str]) -> bool | None:
+    """Compares the strongest algorithm both sides have; None when they share none."""
+    for algorithm in ALGORITHMS:
+        if src.get(algorithm) and dst.get(algorithm):
+            return src[algorithm] == dst[algorithm]
     return None
 
 
