@@ -1,5 +1,8 @@
-"""CRC32C end to end on SeaweedFS (which keeps S3's additional checksums): upload, copy,
-migrate with verify, a corrupted destination caught, and manifest lines naming versions."""
+"""CRC32C end to end on SeaweedFS, which keeps S3's additional checksums.
+
+Upload, copy, migrate with verify, a corrupted destination caught, manifest lines naming
+versions.
+"""
 
 from __future__ import annotations
 
