@@ -167,3 +167,24 @@ async def test_a_manifest_version_id_copies_that_version(
     )
     assert (status, size) == ("copied", 3) and new_version
     assert await moto_client.fetch_file(bucket=moto_bucket, key="d/k") == b"old"
+
+
+async def test_a_version_above_the_copy_threshold_is_copied_in_parts(
+    moto_config: StorageConfig, moto_bucket: str
+) -> None:
+    """``UploadPartCopy`` names the version too, so a large old version is copied, not refused."""
+    config = moto_config.model_copy(update={"copy_multipart_threshold": 5 * 2**20})
+    old_bytes = os.urandom(6 * 2**20)
+    async with StorageClient(config) as client:
+        await client.s3.put_bucket_versioning(
+            Bucket=moto_bucket, VersioningConfiguration={"Status": "Enabled"}
+        )
+        old = await client.put_bytes(bucket=moto_bucket, key="big", data=old_bytes)
+        await client.put_bytes(bucket=moto_bucket, key="big", data=b"new")
+        part_copies = record_calls(client, "UploadPartCopy")
+        await client.copy_object(
+            src_bucket=moto_bucket, src_key="big", dst_key="copy", src_version_id=old.version_id
+        )
+        assert await client.fetch_file(bucket=moto_bucket, key="copy") == old_bytes
+    assert {p["CopySource"]["VersionId"] for p in part_copies} == {old.version_id}
+    assert len(part_copies) == 2

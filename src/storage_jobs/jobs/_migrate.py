@@ -7,22 +7,17 @@ from typing import Any
 
 from ..storage import StorageClient, StorageError, StorageObjectNotFoundError
 from ..storage._bulk import gather_or_cancel
-from ._content_match import (
-    CHECKSUM_METADATA,
-    SOURCE_ETAG_METADATA,
-    same_content,
-    stored_checksums,
-)
+from ._content_match import same_content, stored_checksums
 from ._context import JobContext
 from ._control import JobCancelled
 from ._fanout import FanOut, Page, listing_pages, run_fan_out, version_pages
 from ._filters import ObjectFilter
 from ._manifest import manifest_pages
+from ._migrate_copy import copy_one, described
 from ._migrate_versions import run_migrate_versions_batch
-from ._models import Checksum
 from ._prefix_models import MigrateBatchJob, MigrateJob, ObjectRef
 from ._prefix_results import BatchResult, MigrateResult
-from ._readback import checksum_of, compare_by_reading
+from ._readback import compare_by_reading
 from ._report import report_line
 from ._retry import is_retryable
 from ._sync import delete_extraneous
@@ -206,21 +201,6 @@ async def run_migrate_batch(job: MigrateBatchJob, ctx: JobContext) -> BatchResul
     return BatchResult(migration_id=job.migration_id, batch=job.batch, **counts)
 
 
-async def _described(source: StorageClient, bucket: str, obj: ObjectRef) -> ObjectRef:
-    """The object with its size, ETag, time and class (a HEAD, for a manifest line)."""
-    if obj.size is not None:
-        return obj
-    head = await source.head_object(bucket=bucket, key=obj.key, version_id=obj.version_id)
-    return ObjectRef(
-        key=obj.key,
-        size=int(head["size"]),
-        etag=head["etag"],
-        last_modified=head["last_modified"],
-        storage_class=head.get("storage_class"),
-        version_id=obj.version_id,
-    )
-
-
 async def _migrate_one(
     ctx: JobContext,
     source: StorageClient,
@@ -235,7 +215,7 @@ async def _migrate_one(
     while True:
         attempt += 1
         try:
-            obj = await _described(source, spec.src_bucket, obj)
+            obj = await described(source, spec.src_bucket, obj)
             size = obj.size or 0
             if not keep.attributes_selected(obj.size, obj.last_modified, obj.storage_class):
                 return "filtered", 0, None, "", None
@@ -254,7 +234,7 @@ async def _migrate_one(
                     return ("would_skip" if spec.dry_run else "skipped"), 0, None, "", None
             if spec.dry_run:
                 return "would_copy", 0, None, "", None
-            expected, new_version = await _copy(ctx, source, spec, obj, dst_key)
+            expected, new_version = await copy_one(ctx, source, spec, obj, dst_key)
             if spec.verify:
                 problem = await compare_by_reading(
                     source,
@@ -280,51 +260,3 @@ async def _migrate_one(
                 await asyncio.sleep(ctx.object_retry.delay(attempt))
                 continue
             return "failed", 0, exc.code, exc.message, None
-
-
-async def _copy(
-    ctx: JobContext, source: StorageClient, spec: MigrateJob, obj: ObjectRef, dst_key: str
-) -> tuple[tuple[Checksum, str] | None, str | None]:
-    """Copies one object; returns the checksum it recorded (if asked for) and the new version."""
-    version = obj.version_id
-    if spec.src_endpoint is None and obj.etag and "-" not in obj.etag and not spec.checksum:
-        # A single-part source copied in one request keeps its MD5 ETag: nothing to add.
-        info = await ctx.storage.copy_object(
-            src_bucket=spec.src_bucket,
-            src_key=obj.key,
-            dst_bucket=spec.dst_bucket,
-            dst_key=dst_key,
-            size=obj.size,
-            src_version_id=version,
-        )
-        return None, info.version_id
-    head = await source.head_object(bucket=spec.src_bucket, key=obj.key, version_id=version)
-    metadata: dict[str, Any] = {**head["metadata"], SOURCE_ETAG_METADATA: obj.etag}
-    expected: tuple[Checksum, str] | None = None
-    if spec.checksum is not None:
-        # The server's checksum or the one a worker recorded; else one extra read of the source.
-        value = await checksum_of(source, spec.src_bucket, obj.key, head, spec.checksum, version)
-        metadata[CHECKSUM_METADATA[spec.checksum]] = value
-        expected = (spec.checksum, value)
-    if spec.src_endpoint is None:
-        info = await ctx.storage.copy_object(
-            src_bucket=spec.src_bucket,
-            src_key=obj.key,
-            dst_bucket=spec.dst_bucket,
-            dst_key=dst_key,
-            size=obj.size,
-            metadata=metadata,
-            content_type=head["content_type"],
-            src_version_id=version,
-            checksum=spec.checksum,
-        )
-        return expected, info.version_id
-    info = await ctx.storage.upload_stream(
-        bucket=spec.dst_bucket,
-        key=dst_key,
-        stream=source.stream_object(bucket=spec.src_bucket, key=obj.key, version_id=version),
-        content_type=head["content_type"],
-        metadata=metadata,
-        checksum=spec.checksum,
-    )
-    return expected, info.version_id
