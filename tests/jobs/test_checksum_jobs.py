@@ -173,7 +173,9 @@ async def test_a_version_above_the_copy_threshold_is_copied_in_parts(
     moto_config: StorageConfig, moto_bucket: str
 ) -> None:
     """``UploadPartCopy`` names the version too, so a large old version is copied, not refused."""
-    config = moto_config.model_copy(update={"copy_multipart_threshold": 5 * 2**20})
+    config = moto_config.model_copy(
+        update={"copy_multipart_threshold": 5 * 2**20, "multipart_chunksize": 5 * 2**20}
+    )
     old_bytes = os.urandom(6 * 2**20)
     async with StorageClient(config) as client:
         await client.s3.put_bucket_versioning(
@@ -186,5 +188,6 @@ async def test_a_version_above_the_copy_threshold_is_copied_in_parts(
             src_bucket=moto_bucket, src_key="big", dst_key="copy", src_version_id=old.version_id
         )
         assert await client.fetch_file(bucket=moto_bucket, key="copy") == old_bytes
-    assert {p["CopySource"]["VersionId"] for p in part_copies} == {old.version_id}
+    # botocore has turned CopySource into "bucket/key?versionId=..." by the time it is seen.
+    assert all(str(p["CopySource"]).endswith(f"?versionId={old.version_id}") for p in part_copies)
     assert len(part_copies) == 2
