@@ -219,7 +219,9 @@ class FakeStorage(StorageClient):
             raise self.fail
         return ObjectInfo(bucket=bucket, key=key, size=len(data), etag="e")
 
-    async def head_object(self, *, bucket: str, key: str) -> dict[str, Any]:
+    async def head_object(
+        self, *, bucket: str, key: str, version_id: str | None = None
+    ) -> dict[str, Any]:
         if self.fail is not None:
             raise self.fail
         return {"key": key, "size": 300, "etag": "e", "metadata": {}, "content_type": None}

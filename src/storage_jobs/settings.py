@@ -115,6 +115,7 @@ class Settings(BaseSettings):
     s3_delete_concurrency: int = Field(default=4, ge=1, le=64)
     # Bucket -> requests per second shared by every worker of the queue ("*": the default).
     s3_rate_limits: Annotated[dict[str, float], NoDecode] = Field(default_factory=dict)
+    s3_additional_checksums: bool = True
 
     # Migrations and prefix deletes
     source_profiles: dict[str, SourceProfile] = Field(default_factory=dict)
@@ -224,6 +225,7 @@ class Settings(BaseSettings):
             copy_multipart_threshold=self.s3_copy_multipart_threshold,
             multipart_concurrency=self.s3_multipart_concurrency,
             delete_concurrency=self.s3_delete_concurrency,
+            additional_checksums=self.s3_additional_checksums,
         )
 
 

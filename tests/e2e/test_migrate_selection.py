@@ -46,7 +46,7 @@ async def test_manifest_of_10000_lines_with_bad_lines_killed_and_resumed(
         0: "other-bucket,in/x.bin",  # another bucket
         1: f"{bucket},out/y.bin",  # outside src_prefix
         2: "garbage-without-a-comma",  # unparseable
-        3: f"{bucket},in/v.bin,3HL4kqtJlcpXroDTDmJ",  # a version id
+        3: f"{bucket},in/v%01.bin",  # a key with a control character
     }
     for i in range(N_BAD):
         lines.insert(i * 97 + 5, bad[i % 4])
@@ -99,7 +99,7 @@ async def test_manifest_of_10000_lines_with_bad_lines_killed_and_resumed(
     rejected = [line for line in report if line["status"] == "rejected"]
     assert len(rejected) == N_BAD
     reasons = " ".join(line["message"] for line in rejected)
-    for why in ("not the source bucket", "outside src_prefix", "unparseable", "version id"):
+    for why in ("not the source bucket", "outside src_prefix", "unparseable", "control char"):
         assert reasons.count(why) == N_BAD // 4, why
 
 

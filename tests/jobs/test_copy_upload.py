@@ -14,6 +14,8 @@ from storage_jobs.jobs._upload import run_upload
 from storage_jobs.storage import StorageClient, StorageObjectNotFoundError
 from tests.jobs.conftest import RecordingLog, make_ctx
 
+SHA = CHECKSUM_METADATA["sha256"]
+
 
 def record_calls(client: StorageClient, operation: str) -> list[dict[str, Any]]:
     """Records the parameters of every call of one S3 operation the client makes."""
@@ -102,13 +104,13 @@ async def test_copy_of_missing_source_raises(
         ({"size": 3, "etag": ""}, {"size": 3, "etag": ""}, False),
         ({"size": 9, "etag": "x-2"}, {"size": 9, "etag": "y-3"}, False),
         (
-            {"size": 9, "etag": "x-2", "metadata": {CHECKSUM_METADATA: "s"}},
-            {"size": 9, "etag": "y-3", "metadata": {CHECKSUM_METADATA: "s"}},
+            {"size": 9, "etag": "x-2", "metadata": {SHA: "s"}},
+            {"size": 9, "etag": "y-3", "metadata": {SHA: "s"}},
             True,
         ),
         (
-            {"size": 9, "etag": "e", "metadata": {CHECKSUM_METADATA: "s1"}},
-            {"size": 9, "etag": "e", "metadata": {CHECKSUM_METADATA: "s2"}},
+            {"size": 9, "etag": "e", "metadata": {SHA: "s1"}},
+            {"size": 9, "etag": "e", "metadata": {SHA: "s2"}},
             False,
         ),
     ],

@@ -237,3 +237,57 @@ def test_jobs_are_frozen() -> None:
     job = DeleteJob(bucket="bkt", keys=["a"])
     with pytest.raises(ValidationError):
         job.bucket = "Bad_Bucket"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("fields", "why"),
+    [
+        ({"manifest": {"bucket": "src-b", "key": "m.csv"}}, "not with manifest"),
+        ({"src_endpoint": "legacy"}, "not with src_endpoint"),
+        ({"delete_extraneous": True}, "not with delete_extraneous"),
+        ({"verify": True}, "not with verify"),
+        ({"checksum": "crc32c"}, "not with checksum"),
+    ],
+)
+def test_all_versions_refuses_what_it_cannot_do_saying_why(
+    fields: dict[str, Any], why: str
+) -> None:
+    from storage_jobs.jobs import MigrateJob
+
+    with pytest.raises(ValidationError, match=f"all_versions: {why}: "):
+        MigrateJob(src_bucket="src-b", dst_bucket="dst-b", all_versions=True, **fields)
+
+
+def test_all_versions_works_with_filters_and_a_dry_run() -> None:
+    from storage_jobs.jobs import DeletePrefixJob, MigrateJob
+
+    job = MigrateJob(
+        src_bucket="src-b",
+        dst_bucket="dst-b",
+        all_versions=True,
+        include=["*.jpg"],
+        min_size=1,
+        dry_run=True,
+        report="all",
+    )
+    assert job.object_filter().key_selected("a/b.jpg")
+    DeletePrefixJob(bucket="src-b", prefix="p/", all_versions=True, exclude=["*.log"])
+    with pytest.raises(ValidationError, match="not with manifest"):
+        DeletePrefixJob(
+            bucket="src-b", prefix="p/", all_versions=True, manifest={"bucket": "b-b", "key": "m"}
+        )
+
+
+@pytest.mark.parametrize("checksum", ["crc32c", "sha256", None])
+def test_every_checksum_is_accepted_where_checksums_are(checksum: str | None) -> None:
+    from storage_jobs.jobs import MigrateJob, VerifyJob
+
+    for job in (
+        UploadJob(bucket="b-b", key="k", data=b"x", checksum=checksum),
+        CopyJob(src_bucket="b-b", src_key="a", dst_key="b", checksum=checksum),
+        MigrateJob(src_bucket="src-b", dst_bucket="dst-b", checksum=checksum),
+        VerifyJob(src_bucket="src-b", dst_bucket="dst-b", checksum=checksum),
+    ):
+        assert job_adapter.validate_json(job.model_dump_json()) == job
+    with pytest.raises(ValidationError):
+        CopyJob(src_bucket="b-b", src_key="a", dst_key="b", checksum="md5")

@@ -41,7 +41,9 @@ class FakeStorage(StorageClient):
         self.fail = fail
         self.calls: list[str] = []
 
-    async def head_object(self, *, bucket: str, key: str) -> dict[str, Any]:
+    async def head_object(
+        self, *, bucket: str, key: str, version_id: str | None = None
+    ) -> dict[str, Any]:
         self.calls.append(f"head {bucket}/{key}")
         if self.fail is not None:
             raise self.fail
@@ -58,6 +60,7 @@ class FakeStorage(StorageClient):
         metadata: dict[str, str] | None = None,
         content_type: str | None = None,
         src_version_id: str | None = None,
+        checksum: Any = None,
     ) -> ObjectInfo:
         self.calls.append(f"copy {src_bucket}/{src_key} -> {dst_bucket}/{dst_key}")
         return ObjectInfo(bucket=dst_bucket or src_bucket, key=dst_key, size=size or 0, etag="e")
@@ -71,6 +74,7 @@ class FakeStorage(StorageClient):
         content_type: str | None = None,
         metadata: dict[str, str] | None = None,
         extra_args: dict[str, Any] | None = None,
+        checksum: Any = None,
     ) -> ObjectInfo:
         self.calls.append(f"put {bucket}/{key}")
         return ObjectInfo(bucket=bucket, key=key, size=len(data), etag="e")

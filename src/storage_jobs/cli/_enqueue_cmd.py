@@ -100,8 +100,9 @@ def enqueue() -> None:
 @click.option("--content-type", help="The object's Content-Type.")
 @click.option(
     "--checksum",
-    type=click.Choice(["sha256"]),
-    help="Store the object's SHA-256 (computed by the worker) in sj-sha256 metadata.",
+    type=click.Choice(["crc32c", "sha256"]),
+    help="Record the object's checksum: S3's additional checksum where the server keeps them, "
+    "and sj-crc32c / sj-sha256 metadata (computed by the worker).",
 )
 @_job_options
 def upload(
@@ -152,8 +153,9 @@ def upload(
 )
 @click.option(
     "--checksum",
-    type=click.Choice(["sha256"]),
-    help="Store the object's SHA-256 (computed by the worker) in sj-sha256 metadata.",
+    type=click.Choice(["crc32c", "sha256"]),
+    help="Record the object's checksum: S3's additional checksum where the server keeps them, "
+    "and sj-crc32c / sj-sha256 metadata (computed by the worker).",
 )
 @_job_options
 def copy(

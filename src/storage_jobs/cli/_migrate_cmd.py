@@ -83,8 +83,9 @@ def build_job(factory: type[JobModel], **fields: object) -> JobModel:
 @click.option("--all-versions", is_flag=True, help="Copy every version (versioned buckets).")
 @click.option(
     "--checksum",
-    type=click.Choice(["sha256"]),
-    help="Record each source's SHA-256 on its copy (sj-sha256 metadata).",
+    type=click.Choice(["crc32c", "sha256"]),
+    help="Record each source's checksum on its copy (S3 additional checksum where kept, and "
+    "sj-crc32c / sj-sha256 metadata); --verify then compares it.",
 )
 @manifest_options
 @filter_options

@@ -21,8 +21,9 @@ __all__ = ["verify"]
 @click.option("--src-profile", help="Source profile (STORAGE_JOBS_SOURCE_PROFILES) to read from.")
 @click.option(
     "--checksum",
-    type=click.Choice(["sha256"]),
-    help="Read both sides and compare SHA-256s, whatever their ETags say.",
+    type=click.Choice(["crc32c", "sha256"]),
+    help="Compare this checksum of both sides (the server's where it holds one, else read and "
+    "hashed), whatever their ETags say.",
 )
 @click.option("--batch-size", type=click.IntRange(1, 1000), default=1000, show_default=True)
 @click.option(

@@ -6,7 +6,7 @@ from ..storage import StorageObjectNotFoundError
 from ._content_match import CHECKSUM_METADATA, same_content
 from ._context import JobContext
 from ._models import CopyJob
-from ._readback import digest
+from ._readback import checksum_of
 from ._results import CopyResult
 
 __all__ = ["run_copy"]
@@ -28,11 +28,10 @@ async def run_copy(job: CopyJob, ctx: JobContext) -> CopyResult:
             ctx.log.info("copy.skipped_identical", dst_bucket=dst_bucket, dst_key=job.dst_key)
             return result.model_copy(update={"skipped": True})
     metadata: dict[str, str] | None = None
-    if job.checksum == "sha256":
-        sha = src["metadata"].get(CHECKSUM_METADATA)
-        if not sha:
-            sha = (await digest(ctx.storage, job.src_bucket, job.src_key)).sha256
-        metadata = {**src["metadata"], CHECKSUM_METADATA: sha}
+    if job.checksum is not None:
+        # The source's own checksum where it holds one; else one read of it.
+        value = await checksum_of(ctx.storage, job.src_bucket, job.src_key, src, job.checksum)
+        metadata = {**src["metadata"], CHECKSUM_METADATA[job.checksum]: value}
     info = await ctx.storage.copy_object(
         src_bucket=job.src_bucket,
         src_key=job.src_key,
@@ -41,6 +40,7 @@ async def run_copy(job: CopyJob, ctx: JobContext) -> CopyResult:
         size=int(src["size"]),
         metadata=metadata,
         content_type=src["content_type"] if metadata is not None else None,
+        checksum=job.checksum,
     )
     ctx.log.info("copy.done", dst_bucket=dst_bucket, dst_key=job.dst_key, bytes=info.size)
     return result

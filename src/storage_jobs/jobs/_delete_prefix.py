@@ -7,7 +7,7 @@ from ._control import JobCancelled
 from ._delete import run_delete_keys
 from ._fanout import FanOut, Page, listing_pages, run_fan_out, version_pages
 from ._manifest import manifest_pages
-from ._prefix_models import DeletePrefixBatchJob, DeletePrefixJob
+from ._prefix_models import DeletePrefixBatchJob, DeletePrefixJob, ObjectRef
 from ._prefix_results import BatchResult, DeletePrefixResult
 from ._report import report_line
 
@@ -33,7 +33,7 @@ async def run_delete_prefix(job: DeletePrefixJob, ctx: JobContext) -> DeletePref
             batch=number,
             spec=job,
             keys=[o.key for o in chosen],
-            version_ids=[o.version_id or "null" for o in chosen] if job.all_versions else [],
+            version_ids=_version_ids(job, chosen),
             filtered=[o.key for o in page.objects if id(o) not in names],
             rejected=page.rejected,
         )
@@ -86,7 +86,10 @@ async def run_delete_prefix_batch(job: DeletePrefixBatchJob, ctx: JobContext) ->
     await _record_filtered(job, ctx)
     if spec.dry_run:
         lines = (
-            [report_line(spec.bucket, k, "would_delete") for k in job.keys]
+            [
+                report_line(spec.bucket, k, "would_delete", version_id=v or None)
+                for k, v in zip(job.keys, job.version_ids or [""] * len(job.keys), strict=True)
+            ]
             if spec.report == "all"
             else []
         )
@@ -97,7 +100,7 @@ async def run_delete_prefix_batch(job: DeletePrefixBatchJob, ctx: JobContext) ->
         return BatchResult(
             of="delete_prefix", migration_id=job.migration_id, batch=job.batch, done=0
         )
-    if spec.all_versions:
+    if job.version_ids:
         return await _delete_versions_batch(job, ctx)
     if not job.keys:
         await store.finish_batch(job.batch, rejected=rejected, lines=job.rejected)
@@ -135,7 +138,11 @@ async def run_delete_prefix_batch(job: DeletePrefixBatchJob, ctx: JobContext) ->
 
 
 async def _delete_versions_batch(job: DeletePrefixBatchJob, ctx: JobContext) -> BatchResult:
-    """Deletes exact versions and delete markers; a failed version is reported with its id."""
+    """Deletes exact versions and delete markers; a failed version is reported with its id.
+
+    A manifest's lines without a version id ("") delete the current object (a delete marker,
+    in a versioned bucket) in the same requests.
+    """
     spec = job.spec
     store = ctx.state.progress(job.migration_id)
     versions = list(zip(job.keys, job.version_ids, strict=True))
@@ -149,7 +156,7 @@ async def _delete_versions_batch(job: DeletePrefixBatchJob, ctx: JobContext) -> 
     ]
     if spec.report == "all":
         lines += [
-            report_line(spec.bucket, k, "deleted", version_id=v)
+            report_line(spec.bucket, k, "deleted", version_id=v or None)
             for k, v in versions
             if (k, v) not in failed
         ]
@@ -162,6 +169,18 @@ async def _delete_versions_batch(job: DeletePrefixBatchJob, ctx: JobContext) -> 
         done=done,
         failed=len(failed),
     )
+
+
+def _version_ids(job: DeletePrefixJob, chosen: list[ObjectRef]) -> list[str]:
+    """The version to delete of each chosen key: all listed ones, or a manifest's ids.
+
+    Empty when no key names a version, so the batch takes the per-key-retry path for keys.
+    """
+    if job.all_versions:
+        return [o.version_id or "null" for o in chosen]
+    if any(o.version_id for o in chosen):
+        return [o.version_id or "" for o in chosen]
+    return []
 
 
 async def _record_filtered(job: DeletePrefixBatchJob, ctx: JobContext) -> None:

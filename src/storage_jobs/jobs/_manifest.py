@@ -84,9 +84,10 @@ def parse_line(
         return None
     if fields.get("IsLatest", "true").lower() == "false":
         return None
-    version = fields.get("VersionId", "")
-    if version and version != "null":
-        return f"version id {version!r}: copying a given version is not supported"
+    # A version id selects that version ("null", S3's id of an unversioned write: the key).
+    version = fields.get("VersionId", "").strip()
+    if len(version) > 1024 or any(not c.isprintable() for c in version):
+        return f"unparseable: version id {version[:40]!r}"
     try:
         size = int(fields["Size"]) if fields.get("Size") else None
         modified = fields.get("LastModifiedDate")
@@ -96,6 +97,7 @@ def parse_line(
             etag=fields.get("ETag", "").strip('"'),
             last_modified=datetime.fromisoformat(modified) if modified else None,
             storage_class=fields.get("StorageClass") or None,
+            version_id=version if version and version != "null" else None,
         )
     except ValueError as exc:
         return f"unparseable: {exc}"

@@ -7,16 +7,17 @@ from typing import Any
 
 from ..storage import StorageClient, StorageError, StorageObjectNotFoundError
 from ..storage._bulk import gather_or_cancel
-from ._content_match import CHECKSUM_METADATA, SOURCE_ETAG_METADATA, same_content
+from ._content_match import same_content, stored_checksums
 from ._context import JobContext
 from ._control import JobCancelled
 from ._fanout import FanOut, Page, listing_pages, run_fan_out, version_pages
 from ._filters import ObjectFilter
 from ._manifest import manifest_pages
+from ._migrate_copy import copy_one, described
 from ._migrate_versions import run_migrate_versions_batch
 from ._prefix_models import MigrateBatchJob, MigrateJob, ObjectRef
 from ._prefix_results import BatchResult, MigrateResult
-from ._readback import compare_by_reading, digest
+from ._readback import compare_by_reading
 from ._report import report_line
 from ._retry import is_retryable
 from ._sync import delete_extraneous
@@ -153,6 +154,7 @@ async def run_migrate_batch(job: MigrateBatchJob, ctx: JobContext) -> BatchResul
         nonlocal stopped
         relative = obj.key[len(spec.src_prefix) :]
         dst_key = spec.dst_prefix + relative
+        new_version: str | None = None
         if not keep.key_selected(relative):
             status, size, code, message = "filtered", 0, None, ""
         else:
@@ -164,7 +166,7 @@ async def run_migrate_batch(job: MigrateBatchJob, ctx: JobContext) -> BatchResul
                 # Between objects: a stopping job leaves the rest of the batch unrecorded.
                 if threshold and await store.stop_reason():
                     return
-                status, size, code, message = await _migrate_one(
+                status, size, code, message, new_version = await _migrate_one(
                     ctx, source, spec, obj, dst_key, check, keep
                 )
         counter, also = _COUNTERS[status]
@@ -173,7 +175,15 @@ async def run_migrate_batch(job: MigrateBatchJob, ctx: JobContext) -> BatchResul
         line = ""
         if status in ("failed", "mismatch") or spec.report == "all":
             line = report_line(
-                spec.dst_bucket, dst_key, status, code, message, src_key=obj.key, size=obj.size
+                spec.dst_bucket,
+                dst_key,
+                status,
+                code,
+                message,
+                src_key=obj.key,
+                size=obj.size,
+                src_version_id=obj.version_id,
+                version_id=new_version if obj.version_id else None,
             )
         if await store.record_key(job.batch, index, counter, size, line, also, threshold):
             counts[counter] += 1
@@ -191,20 +201,6 @@ async def run_migrate_batch(job: MigrateBatchJob, ctx: JobContext) -> BatchResul
     return BatchResult(migration_id=job.migration_id, batch=job.batch, **counts)
 
 
-async def _described(source: StorageClient, bucket: str, obj: ObjectRef) -> ObjectRef:
-    """The object with its size, ETag, time and class (a HEAD, for a manifest line)."""
-    if obj.size is not None:
-        return obj
-    head = await source.head_object(bucket=bucket, key=obj.key)
-    return ObjectRef(
-        key=obj.key,
-        size=int(head["size"]),
-        etag=head["etag"],
-        last_modified=head["last_modified"],
-        storage_class=head.get("storage_class"),
-    )
-
-
 async def _migrate_one(
     ctx: JobContext,
     source: StorageClient,
@@ -213,30 +209,32 @@ async def _migrate_one(
     dst_key: str,
     check: bool,
     keep: ObjectFilter,
-) -> tuple[str, int, str | None, str]:
-    """Copies one object; returns (status, bytes copied, error code, message)."""
+) -> tuple[str, int, str | None, str, str | None]:
+    """Copies one object; returns (status, bytes copied, error code, message, new version)."""
     attempt = 0
     while True:
         attempt += 1
         try:
-            obj = await _described(source, spec.src_bucket, obj)
+            obj = await described(source, spec.src_bucket, obj)
             size = obj.size or 0
             if not keep.attributes_selected(obj.size, obj.last_modified, obj.storage_class):
-                return "filtered", 0, None, ""
+                return "filtered", 0, None, "", None
             if check:
                 try:
                     dst = await ctx.storage.head_object(bucket=spec.dst_bucket, key=dst_key)
                 except StorageObjectNotFoundError:
                     dst = None
                 src: dict[str, Any] = {"size": size, "etag": obj.etag, "metadata": {}}
-                if dst is not None and CHECKSUM_METADATA in dst["metadata"]:
-                    # The strongest evidence needs the source's stored checksum, if any.
-                    src = await source.head_object(bucket=spec.src_bucket, key=obj.key)
+                if dst is not None and stored_checksums(dst):
+                    # The strongest evidence needs the source's stored checksums, if any.
+                    src = await source.head_object(
+                        bucket=spec.src_bucket, key=obj.key, version_id=obj.version_id
+                    )
                 if dst is not None and same_content(src, dst):
-                    return ("would_skip" if spec.dry_run else "skipped"), 0, None, ""
+                    return ("would_skip" if spec.dry_run else "skipped"), 0, None, "", None
             if spec.dry_run:
-                return "would_copy", 0, None, ""
-            sha = await _copy(ctx, source, spec, obj, dst_key)
+                return "would_copy", 0, None, "", None
+            expected, new_version = await copy_one(ctx, source, spec, obj, dst_key)
             if spec.verify:
                 problem = await compare_by_reading(
                     source,
@@ -246,63 +244,19 @@ async def _migrate_one(
                     ctx.storage,
                     spec.dst_bucket,
                     dst_key,
-                    src_sha256=sha,
+                    src_checksum=expected,
+                    src_version_id=obj.version_id,
                 )
                 if problem:
-                    return "mismatch", 0, "ChecksumMismatch", problem
-            return "copied", size, None, ""
+                    return "mismatch", 0, "ChecksumMismatch", problem, new_version
+            return "copied", size, None, "", new_version
         except StorageObjectNotFoundError as exc:
             if exc.bucket == spec.src_bucket and exc.key == obj.key:
                 # Deleted since it was listed: nothing to copy, and not a failure to hide.
-                return "failed", 0, "NoSuchKey", "source missing (deleted after listing?)"
-            return "failed", 0, exc.code, exc.message
+                return "failed", 0, "NoSuchKey", "source missing (deleted after listing?)", None
+            return "failed", 0, exc.code, exc.message, None
         except StorageError as exc:
             if is_retryable(exc) and ctx.object_retry.should_retry(attempt):
                 await asyncio.sleep(ctx.object_retry.delay(attempt))
                 continue
-            return "failed", 0, exc.code, exc.message
-
-
-async def _copy(
-    ctx: JobContext, source: StorageClient, spec: MigrateJob, obj: ObjectRef, dst_key: str
-) -> str | None:
-    """Copies one object; returns the SHA-256 it recorded, if the job asked for one."""
-    if spec.src_endpoint is None and obj.etag and "-" not in obj.etag and not spec.checksum:
-        # A single-part source copied in one request keeps its MD5 ETag: nothing to add.
-        await ctx.storage.copy_object(
-            src_bucket=spec.src_bucket,
-            src_key=obj.key,
-            dst_bucket=spec.dst_bucket,
-            dst_key=dst_key,
-            size=obj.size,
-        )
-        return None
-    head = await source.head_object(bucket=spec.src_bucket, key=obj.key)
-    metadata: dict[str, Any] = {**head["metadata"], SOURCE_ETAG_METADATA: obj.etag}
-    sha: str | None = None
-    if spec.checksum == "sha256":
-        # One extra read of the source, unless it already carries its checksum.
-        sha = (
-            head["metadata"].get(CHECKSUM_METADATA)
-            or (await digest(source, spec.src_bucket, obj.key)).sha256
-        )
-        metadata[CHECKSUM_METADATA] = sha
-    if spec.src_endpoint is None:
-        await ctx.storage.copy_object(
-            src_bucket=spec.src_bucket,
-            src_key=obj.key,
-            dst_bucket=spec.dst_bucket,
-            dst_key=dst_key,
-            size=obj.size,
-            metadata=metadata,
-            content_type=head["content_type"],
-        )
-        return sha
-    await ctx.storage.upload_stream(
-        bucket=spec.dst_bucket,
-        key=dst_key,
-        stream=source.stream_object(bucket=spec.src_bucket, key=obj.key),
-        content_type=head["content_type"],
-        metadata=metadata,
-    )
-    return sha
+            return "failed", 0, exc.code, exc.message, None

@@ -106,5 +106,3 @@ async def _copy_version(
                 await asyncio.sleep(ctx.object_retry.delay(attempt))
                 continue
             return "failed", None, exc.code, exc.message
-        except ValueError as exc:  # a version above the single-request copy size
-            return "failed", None, "VersionTooLarge", str(exc)

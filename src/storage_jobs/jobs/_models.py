@@ -18,8 +18,9 @@ from ._key_rules import BucketName, ObjectKey
 
 __all__ = ["Checksum", "CopyJob", "DeleteJob", "JobModel", "UploadJob"]
 
-Checksum = Literal["sha256"]
-"""A whole-object checksum the worker computes and stores in ``sj-sha256`` metadata."""
+Checksum = Literal["crc32c", "sha256"]
+"""A whole-object checksum: S3's additional checksum where the server keeps one, and always
+the worker's own hash in ``sj-crc32c`` / ``sj-sha256`` metadata (hex)."""
 
 _MAX_METADATA_BYTES = 2048  # S3's limit on user metadata, keys and values together
 

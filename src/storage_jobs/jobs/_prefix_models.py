@@ -23,6 +23,15 @@ __all__ = [
     "VerifyJob",
 ]
 
+# What a migration of every version cannot be combined with, and why (checked at enqueue).
+_ALL_VERSIONS_REFUSES = (
+    ("manifest", "a manifest names the versions to copy itself (a line's version id)"),
+    ("src_endpoint", "versions are copied server-side, within one endpoint"),
+    ("delete_extraneous", "in a versioned destination a sync would only add delete markers"),
+    ("verify", "versions are copied server-side as listed; run a VerifyJob on the current ones"),
+    ("checksum", "a copied version keeps the source version's bytes and checksums as they are"),
+)
+
 ReportMode = Literal["failures", "all"]
 """What the completion report lists: failed keys only, or every key with its status."""
 
@@ -64,9 +73,11 @@ class MigrateJob(JobModel, FilterFields):
         min_tasks_before_threshold: ...counted from this many keys with an outcome on.
         all_versions: Copy every version of every key (oldest first, delete markers as
             deletes) into a versioned destination, same endpoint only.
-        checksum: ``sha256``: every copy carries the source's SHA-256 in ``sj-sha256``
-            metadata (computed by the worker from the source's bytes unless the source has one),
-            the strongest evidence for later skip checks and verification.
+        checksum: ``crc32c`` or ``sha256``: every copy carries the source's checksum in
+            ``sj-crc32c`` / ``sj-sha256`` metadata (the source's own, else computed by the
+            worker from its bytes) and, where the server keeps S3's additional checksums, as
+            one (asked of CopyObject; sent with, and checked against, every uploaded part
+            across endpoints). It is the strongest evidence for later skip checks and verify.
     """
 
     kind: Literal["migrate"] = "migrate"
@@ -97,17 +108,10 @@ class MigrateJob(JobModel, FilterFields):
             )
         if self.max_delete is not None and not self.delete_extraneous:
             raise ValueError("max_delete: only meaningful with delete_extraneous=True")
-        if self.all_versions and (
-            self.manifest
-            or self.src_endpoint
-            or self.delete_extraneous
-            or self.verify
-            or self.checksum
-        ):
-            raise ValueError(
-                "all_versions: not with a manifest, a source endpoint, delete_extraneous, "
-                "verify or checksum (versions are copied server-side, as listed)"
-            )
+        if self.all_versions:
+            for field, why in _ALL_VERSIONS_REFUSES:
+                if getattr(self, field) not in (None, False):
+                    raise ValueError(f"all_versions: not with {field}: {why}")
         return self
 
     @model_validator(mode="after")
@@ -147,7 +151,10 @@ class DeletePrefixJob(JobModel, FilterFields):
     @model_validator(mode="after")
     def _one_source_of_keys(self) -> Self:
         if self.all_versions and self.manifest is not None:
-            raise ValueError("all_versions: not with a manifest")
+            raise ValueError(
+                "all_versions: not with manifest: a manifest names the versions to delete "
+                "itself (a line's version id)"
+            )
         if (
             self.manifest is not None
             and self.manifest.format == "csv"
@@ -164,9 +171,11 @@ class VerifyJob(JobModel, FilterFields):
 
     Attributes:
         src_endpoint: Source profile of a source on another endpoint.
-        checksum: ``sha256`` reads both sides and compares their hashes; None compares sizes
-            and the strongest stored evidence (checksum metadata, single-part ETags, the
-            recorded source ETag), reading both sides only where that evidence is missing.
+        checksum: ``crc32c`` or ``sha256`` compares that checksum of both sides: the one the
+            server holds (S3 additional checksums) or, where it holds none, the bytes read and
+            hashed (``sj-*`` metadata is not taken as proof). None compares sizes and the
+            strongest stored evidence (checksums, single-part ETags, the recorded source
+            ETag), reading both sides only where that evidence is missing.
         batch_size: Keys per listing page and per batch job.
         report: ``failures`` lists the keys that do not match; ``all`` every key.
     """
@@ -177,7 +186,7 @@ class VerifyJob(JobModel, FilterFields):
     dst_bucket: BucketName
     dst_prefix: KeyPrefix = ""
     src_endpoint: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]{1,64}$")
-    checksum: Literal["sha256"] | None = None
+    checksum: Checksum | None = None
     batch_size: int = Field(default=1000, ge=1, le=1000)
     report: ReportMode = "failures"
 
@@ -222,7 +231,8 @@ class DeletePrefixBatchJob(JobModel):
     spec: DeletePrefixJob
     keys: list[ObjectKey] = Field(max_length=2000)
     version_ids: list[str] = Field(default_factory=list, max_length=2000)
-    """With ``all_versions``: the version of each key to delete (same order)."""
+    """The version of each key to delete (same order): every listed one with ``all_versions``;
+    a manifest's ids ("" for a line without one: the current object) when any line names one."""
     filtered: list[ObjectKey] = Field(default_factory=list, max_length=2000)
     """Keys of the page the filters left out (counted, and reported with ``report="all"``)."""
     rejected: list[str] = Field(default_factory=list, max_length=10_000)

@@ -2,51 +2,64 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
+from typing import BinaryIO
 
+from ..storage._checksums import Hasher
 from ._content_match import CHECKSUM_METADATA
 from ._context import JobContext
 from ._limits import JobRejectedError
-from ._models import UploadJob
+from ._models import Checksum, UploadJob
 from ._results import UploadResult
 
 __all__ = ["run_upload"]
+
+_READ = 1024 * 1024
 
 
 async def run_upload(job: UploadJob, ctx: JobContext) -> UploadResult:
     """Runs an UploadJob."""
     metadata = job.metadata
     if job.data is not None:
-        if job.checksum == "sha256":
-            metadata = {**(metadata or {}), CHECKSUM_METADATA: hashlib.sha256(job.data).hexdigest()}
+        if job.checksum is not None:
+            value = Hasher.of(job.checksum, job.data).hexdigest()
+            metadata = {**(metadata or {}), CHECKSUM_METADATA[job.checksum]: value}
         info = await ctx.storage.put_bytes(
             bucket=job.bucket,
             key=job.key,
             data=job.data,
             content_type=job.content_type,
             metadata=metadata,
+            checksum=job.checksum,
         )
     else:
         assert job.path is not None
         path = ctx.limits.resolve_upload_path(job.path)
         with path.open("rb") as fh:
             _check_opened_file(fh.fileno(), ctx)
-            if job.checksum == "sha256":
+            if job.checksum is not None:
                 # Metadata goes out before the first part, so the file is hashed first.
-                sha = hashlib.file_digest(fh, "sha256").hexdigest()
-                fh.seek(0)
-                metadata = {**(metadata or {}), CHECKSUM_METADATA: sha}
+                value = _file_checksum(fh, job.checksum)
+                metadata = {**(metadata or {}), CHECKSUM_METADATA[job.checksum]: value}
             info = await ctx.storage.upload_stream(
                 bucket=job.bucket,
                 key=job.key,
                 stream=fh,
                 content_type=job.content_type,
                 metadata=metadata,
+                checksum=job.checksum,
             )
     ctx.log.info("upload.stored", bucket=job.bucket, key=job.key, bytes=info.size)
     return UploadResult(bucket=job.bucket, key=job.key, size=info.size, etag=info.etag)
+
+
+def _file_checksum(fh: BinaryIO, algorithm: Checksum) -> str:
+    hasher = Hasher(algorithm)
+    while chunk := fh.read(_READ):
+        hasher.update(chunk)
+    fh.seek(0)
+    return hasher.hexdigest()
 
 
 def _check_opened_file(fd: int, ctx: JobContext) -> None:

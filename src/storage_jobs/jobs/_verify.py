@@ -2,7 +2,8 @@
 
 The coordinator lists the source and fans out like a migration; each batch HEADs the
 destination of its keys and decides by the strongest evidence both sides have, reading both
-sides only where that evidence is missing (or always, with ``checksum="sha256"``). After the
+sides only where that evidence is missing; with ``checksum``, by that algorithm's checksum the
+server holds or, where it holds none, by reading and hashing. After the
 batches, one merge walk of both listings finds the destination's extra keys.
 """
 
@@ -13,7 +14,7 @@ from typing import Any
 
 from ..storage import StorageClient, StorageError, StorageObjectNotFoundError
 from ..storage._bulk import gather_or_cancel
-from ._content_match import CHECKSUM_METADATA, content_evidence
+from ._content_match import content_evidence, stored_checksums
 from ._context import JobContext
 from ._extraneous import iter_extraneous
 from ._fanout import FanOut, Page, listing_pages, run_fan_out
@@ -149,13 +150,20 @@ async def _check_one(
                     return "missing", None, ""
                 raise
             src: dict[str, Any] = {"size": obj.size, "etag": obj.etag, "metadata": {}}
-            if CHECKSUM_METADATA in dst["metadata"]:
+            if spec.checksum is not None or stored_checksums(dst):
                 src = await source.head_object(bucket=spec.src_bucket, key=obj.key)
-            if spec.checksum == "sha256":
-                src_sum = (await digest(source, spec.src_bucket, obj.key)).sha256
-                dst_sum = (await digest(ctx.storage, spec.dst_bucket, dst_key)).sha256
+            if spec.checksum is not None:
+                # Proof, not claims: a checksum the server holds (it computed or checked it),
+                # else the bytes read and hashed; ``sj-*`` metadata is copied, not proven.
+                algorithm = spec.checksum
+                src_sum = (src.get("checksums") or {}).get(algorithm) or (
+                    await digest(source, spec.src_bucket, obj.key)
+                ).of(algorithm)
+                dst_sum = (dst.get("checksums") or {}).get(algorithm) or (
+                    await digest(ctx.storage, spec.dst_bucket, dst_key)
+                ).of(algorithm)
                 same = src_sum == dst_sum
-                why = f"sha256 {dst_sum[:16]} is not the source's {src_sum[:16]}"
+                why = f"{algorithm} {dst_sum[:16]} is not the source's {src_sum[:16]}"
             else:
                 evidence = content_evidence(src, dst)
                 if evidence is None:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from ._bulk import delete_in_batches
+from ._checksums import ChecksumAlgorithm, checksum_args, full_object_checksums
 from ._errors import (
     StorageBucketNotFoundError,
     StorageError,
@@ -134,19 +135,33 @@ class StorageClient(Transfers):
         """Deletes one object; a missing key succeeds silently (S3 deletes are idempotent)."""
         await self._call(self.s3.delete_object(Bucket=bucket, Key=key), bucket=bucket, key=key)
 
-    async def head_object(self, *, bucket: str, key: str) -> dict[str, Any]:
+    async def head_object(
+        self, *, bucket: str, key: str, version_id: str | None = None
+    ) -> dict[str, Any]:
         """Returns an object's metadata without its body.
+
+        Args:
+            bucket: The bucket.
+            key: The key.
+            version_id: HEAD this version instead of the current one.
 
         Returns:
             ``key``, ``size``, ``etag``, ``last_modified``, ``content_type``, ``metadata``,
-            ``storage_class`` (None for STANDARD on most servers).
+            ``storage_class`` (None for STANDARD on most servers), ``version_id``, and
+            ``checksums``: the full-object additional checksums the server holds, as
+            ``{"crc32c" | "sha256": hex}`` (empty with ``additional_checksums`` off).
 
         Raises:
             StorageObjectNotFoundError: If the key is missing.
             StorageBucketNotFoundError: If the bucket is missing (told apart with a bucket HEAD).
         """
+        args: dict[str, Any] = {"Bucket": bucket, "Key": key}
+        if version_id:
+            args["VersionId"] = version_id
+        if self.config.additional_checksums:
+            args["ChecksumMode"] = "ENABLED"
         try:
-            answer = await self.s3.head_object(Bucket=bucket, Key=key)
+            answer = await self.s3.head_object(**args)
         except Exception as exc:
             error = map_backend_error(exc, bucket=bucket, key=key)
             if isinstance(error, StorageObjectNotFoundError):
@@ -160,6 +175,8 @@ class StorageClient(Transfers):
             "content_type": answer.get("ContentType"),
             "metadata": dict(answer.get("Metadata", {})),
             "storage_class": answer.get("StorageClass"),
+            "version_id": answer.get("VersionId"),
+            "checksums": full_object_checksums(answer),
         }
 
     async def file_exists(self, *, bucket: str, key: str) -> bool:
@@ -200,6 +217,7 @@ class StorageClient(Transfers):
         metadata: dict[str, str] | None = None,
         content_type: str | None = None,
         src_version_id: str | None = None,
+        checksum: ChecksumAlgorithm | None = None,
     ) -> ObjectInfo:
         """Like ``copy_file``, but says what was stored; a known ``size`` saves the source HEAD.
 
@@ -215,17 +233,17 @@ class StorageClient(Transfers):
             metadata: Replaces the copy's user metadata (with ``content_type``); None keeps
                 the source's.
             content_type: The copy's content type when ``metadata`` replaces the source's.
-            src_version_id: Copy this version of the source (single-request copies only).
+            src_version_id: Copy this version of the source.
+            checksum: Ask the server to compute this additional checksum of the copy
+                (``ChecksumAlgorithm``; single-request copies, with ``additional_checksums``).
         """
         dst_bucket = dst_bucket or src_bucket
         head: dict[str, Any] | None = None
         if size is None or size > self.config.copy_multipart_threshold:
-            head = await self.head_object(bucket=src_bucket, key=src_key)
+            head = await self.head_object(bucket=src_bucket, key=src_key, version_id=src_version_id)
             size = int(head["size"])
         if size > self.config.copy_multipart_threshold:
             assert head is not None
-            if src_version_id:
-                raise ValueError("copying a given version above the multipart threshold")
             extra: dict[str, Any] = {"Metadata": head["metadata"] if metadata is None else metadata}
             if content_type or head["content_type"]:
                 extra["ContentType"] = content_type or head["content_type"]
@@ -240,6 +258,7 @@ class StorageClient(Transfers):
                     chunksize=self.config.multipart_chunksize,
                     concurrency=self.config.multipart_concurrency,
                     extra=extra,
+                    src_version_id=src_version_id,
                 )
             except Exception as exc:
                 raise await self._copy_error(exc, src_bucket, src_key, dst_bucket, dst_key) from exc
@@ -251,6 +270,8 @@ class StorageClient(Transfers):
             replace = {"MetadataDirective": "REPLACE", "Metadata": metadata}
             if content_type:
                 replace["ContentType"] = content_type
+        if checksum is not None and self.config.additional_checksums:
+            replace.update(checksum_args(checksum))
         try:
             answer = await self.s3.copy_object(
                 Bucket=dst_bucket,

@@ -34,6 +34,10 @@ class StorageConfig(_StrictModel):
         copy_multipart_threshold: Copies of objects larger than this use ``UploadPartCopy``;
             S3 refuses ``CopyObject`` above 5 GiB.
         delete_concurrency: ``DeleteObjects`` requests in flight in one ``delete_files`` call.
+        additional_checksums: Use S3's additional checksums (``x-amz-checksum-crc32c`` /
+            ``-sha256``) when a job asks for a checksum: sent with uploads (the server checks
+            them) and copies, read back with ``ChecksumMode``. Off for a server that rejects them;
+            the worker's own hash in ``sj-<algorithm>`` metadata is written either way.
     """
 
     endpoint_url: str | None = None
@@ -58,6 +62,7 @@ class StorageConfig(_StrictModel):
     multipart_concurrency: int = Field(default=2, ge=1, le=64)
     copy_multipart_threshold: int = Field(default=5 * GiB, ge=1, le=5 * GiB)
     delete_concurrency: int = Field(default=4, ge=1, le=64)
+    additional_checksums: bool = True
 
     @field_validator("endpoint_url")
     @classmethod

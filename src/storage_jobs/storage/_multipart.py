@@ -6,13 +6,14 @@ import asyncio
 import contextlib
 import math
 from collections.abc import AsyncIterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
+from ._checksums import ChecksumAlgorithm, Hasher, checksum_args
 from ._objects import ObjectInfo, strip_etag
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
-    from types_aiobotocore_s3.type_defs import CompletedPartTypeDef
+    from types_aiobotocore_s3.type_defs import CompletedPartTypeDef, CopySourceTypeDef
 
 __all__ = ["MAX_PARTS", "multipart_copy", "multipart_upload", "part_size_for"]
 
@@ -32,6 +33,7 @@ async def multipart_upload(
     chunks: AsyncIterator[bytes],
     concurrency: int,
     extra: Mapping[str, Any],
+    checksum: ChecksumAlgorithm | None = None,
 ) -> ObjectInfo:
     """Uploads the chunks as parts, at most ``concurrency`` in memory and in flight.
 
@@ -44,23 +46,38 @@ async def multipart_upload(
         chunks: The parts' bytes, in order.
         concurrency: Parts read ahead and uploading at once.
         extra: ``CreateMultipartUpload`` arguments (ContentType, Metadata, ...).
+        checksum: Send each part's checksum (the server checks it); for CRC32C also the
+            whole object's, so the object gets a full-object checksum, not a composite one.
 
     Returns:
         What was stored.
     """
-    created = await client.create_multipart_upload(Bucket=bucket, Key=key, **extra)
+    create: dict[str, Any] = dict(extra)
+    whole: Hasher | None = None
+    if checksum is not None:
+        create.update(checksum_args(checksum))
+        if checksum == "crc32c":
+            # CRC32C can be combined across parts: S3 then stores the whole object's CRC.
+            create["ChecksumType"] = "FULL_OBJECT"
+            whole = Hasher(checksum)
+    created = await client.create_multipart_upload(Bucket=bucket, Key=key, **create)
     upload_id = created["UploadId"]
     slots = asyncio.Semaphore(concurrency)
-    etags: dict[int, str] = {}
+    parts: dict[int, CompletedPartTypeDef] = {}
     tasks: list[asyncio.Task[None]] = []
     size = 0
 
     async def send(number: int, body: bytes) -> None:
         try:
+            sums: dict[str, Any] = {}
+            if checksum is not None:
+                sums = checksum_args(checksum, Hasher.of(checksum, body).s3_value())
             answer = await client.upload_part(
-                Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=body
+                Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=body, **sums
             )
-            etags[number] = answer["ETag"]
+            part: dict[str, Any] = {"PartNumber": number, "ETag": answer["ETag"]}
+            part.update({k: v for k, v in sums.items() if k != "ChecksumAlgorithm"})
+            parts[number] = cast("CompletedPartTypeDef", part)
         finally:
             slots.release()
 
@@ -78,6 +95,8 @@ async def multipart_upload(
                 break
             number += 1
             size += len(chunk)
+            if whole is not None:
+                whole.update(chunk)
             tasks.append(asyncio.create_task(send(number, chunk)))
         await asyncio.gather(*tasks)
         if number == 0:
@@ -85,13 +104,15 @@ async def multipart_upload(
             await slots.acquire()
             await send(1, b"")
             number = 1
+        complete: dict[str, Any] = {}
+        if whole is not None:
+            complete = {"ChecksumType": "FULL_OBJECT", "ChecksumCRC32C": whole.s3_value()}
         done = await client.complete_multipart_upload(
             Bucket=bucket,
             Key=key,
             UploadId=upload_id,
-            MultipartUpload={
-                "Parts": [{"PartNumber": n, "ETag": etags[n]} for n in range(1, number + 1)]
-            },
+            MultipartUpload={"Parts": [parts[n] for n in range(1, number + 1)]},
+            **complete,
         )
     except BaseException:
         for task in tasks:
@@ -99,7 +120,13 @@ async def multipart_upload(
         await asyncio.gather(*tasks, return_exceptions=True)
         await _abort(client, bucket, key, upload_id)
         raise
-    return ObjectInfo(bucket=bucket, key=key, size=size, etag=strip_etag(done.get("ETag")))
+    return ObjectInfo(
+        bucket=bucket,
+        key=key,
+        size=size,
+        etag=strip_etag(done.get("ETag")),
+        version_id=done.get("VersionId"),
+    )
 
 
 async def multipart_copy(
@@ -113,6 +140,7 @@ async def multipart_copy(
     chunksize: int,
     concurrency: int,
     extra: Mapping[str, Any],
+    src_version_id: str | None = None,
 ) -> ObjectInfo:
     """Copies an object server-side with ``UploadPartCopy``, for sources above 5 GiB.
 
@@ -126,10 +154,14 @@ async def multipart_copy(
         chunksize: The wanted part size (raised if the object would need more than 10,000).
         concurrency: Parts copying at once.
         extra: ``CreateMultipartUpload`` arguments (ContentType, Metadata, ...).
+        src_version_id: Copy this version of the source.
 
     Returns:
         What was stored.
     """
+    source: CopySourceTypeDef = {"Bucket": src_bucket, "Key": src_key}
+    if src_version_id:
+        source["VersionId"] = src_version_id
     part = part_size_for(size, chunksize)
     ranges = [(start, min(start + part, size) - 1) for start in range(0, size, part)]
     created = await client.create_multipart_upload(Bucket=dst_bucket, Key=dst_key, **extra)
@@ -143,7 +175,7 @@ async def multipart_copy(
                 Key=dst_key,
                 UploadId=upload_id,
                 PartNumber=number,
-                CopySource={"Bucket": src_bucket, "Key": src_key},
+                CopySource=source,
                 CopySourceRange=f"bytes={first}-{last}",
             )
             return {"PartNumber": number, "ETag": answer["CopyPartResult"].get("ETag", "")}
@@ -163,7 +195,13 @@ async def multipart_copy(
         await asyncio.gather(*tasks, return_exceptions=True)
         await _abort(client, dst_bucket, dst_key, upload_id)
         raise
-    return ObjectInfo(bucket=dst_bucket, key=dst_key, size=size, etag=strip_etag(done.get("ETag")))
+    return ObjectInfo(
+        bucket=dst_bucket,
+        key=dst_key,
+        size=size,
+        etag=strip_etag(done.get("ETag")),
+        version_id=done.get("VersionId"),
+    )
 
 
 async def _abort(client: S3Client, bucket: str, key: str, upload_id: str) -> None:

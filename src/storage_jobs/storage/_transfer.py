@@ -9,6 +9,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
+from ._checksums import ChecksumAlgorithm, Hasher, checksum_args
 from ._connection import Connection, SourceError
 from ._errors import map_backend_error
 from ._multipart import multipart_upload
@@ -31,13 +32,26 @@ class Transfers(Connection):
         content_type: str | None = None,
         metadata: dict[str, str] | None = None,
         extra_args: dict[str, Any] | None = None,
+        checksum: ChecksumAlgorithm | None = None,
     ) -> ObjectInfo:
-        """Like ``upload_file``, but says what was stored (size and ETag)."""
+        """Like ``upload_file``, but says what was stored (size and ETag).
+
+        With ``checksum`` (and ``additional_checksums``), the request carries the bytes'
+        checksum and the server refuses it if what arrived differs.
+        """
         args = put_args(content_type, metadata, extra_args)
+        if checksum is not None and self.config.additional_checksums:
+            args.update(checksum_args(checksum, Hasher.of(checksum, data).s3_value()))
         answer = await self._call(
             self.s3.put_object(Bucket=bucket, Key=key, Body=data, **args), bucket=bucket, key=key
         )
-        return ObjectInfo(bucket=bucket, key=key, size=len(data), etag=strip_etag(answer["ETag"]))
+        return ObjectInfo(
+            bucket=bucket,
+            key=key,
+            size=len(data),
+            etag=strip_etag(answer["ETag"]),
+            version_id=answer.get("VersionId"),
+        )
 
     async def upload_path(
         self,
@@ -62,14 +76,19 @@ class Transfers(Connection):
         stream: IO[bytes] | AsyncIterable[bytes],
         content_type: str | None = None,
         metadata: dict[str, str] | None = None,
+        checksum: ChecksumAlgorithm | None = None,
     ) -> ObjectInfo:
         """Uploads a binary file object or async byte stream of unknown length.
 
         Up to ``multipart_threshold`` bytes are sent in one ``PutObject``; beyond that the
         stream is sent in parts of ``multipart_chunksize``, ``multipart_concurrency`` at a time,
-        and the upload is aborted if anything fails.
+        and the upload is aborted if anything fails. With ``checksum`` (and
+        ``additional_checksums``) every request carries its bytes' checksum, which the server
+        checks; a multipart CRC32C upload asks for a full-object checksum (``FULL_OBJECT``).
         """
         cfg = self.config
+        if not cfg.additional_checksums:
+            checksum = None
         chunks = _rechunk(_iterate(stream, cfg.multipart_chunksize), cfg.multipart_chunksize)
         head: list[bytes] = []
         buffered = 0
@@ -85,6 +104,7 @@ class Transfers(Connection):
                 data=b"".join(head),
                 content_type=content_type,
                 metadata=metadata,
+                checksum=checksum,
             )
 
         async def everything() -> AsyncIterator[bytes]:
@@ -106,6 +126,7 @@ class Transfers(Connection):
                     chunks=everything(),
                     concurrency=cfg.multipart_concurrency,
                     extra=put_args(content_type, metadata, None),
+                    checksum=checksum,
                 ),
                 bucket=bucket,
                 key=key,
@@ -115,7 +136,13 @@ class Transfers(Connection):
             raise exc.original from exc.original.__cause__
 
     async def stream_object(
-        self, *, bucket: str, key: str, chunk_size: int = _READ_CHUNK, offset: int = 0
+        self,
+        *,
+        bucket: str,
+        key: str,
+        chunk_size: int = _READ_CHUNK,
+        offset: int = 0,
+        version_id: str | None = None,
     ) -> AsyncIterator[bytes]:
         """Yields an object's bytes in chunks, never holding the whole object.
 
@@ -124,12 +151,15 @@ class Transfers(Connection):
             key: The key.
             chunk_size: Bytes per chunk read.
             offset: Start this many bytes in (a ranged GET), to resume a read.
+            version_id: Read this version instead of the current one.
         """
+        args: dict[str, Any] = {"Bucket": bucket, "Key": key}
+        if offset > 0:
+            args["Range"] = f"bytes={offset}-"
+        if version_id:
+            args["VersionId"] = version_id
         try:
-            if offset > 0:
-                answer = await self.s3.get_object(Bucket=bucket, Key=key, Range=f"bytes={offset}-")
-            else:
-                answer = await self.s3.get_object(Bucket=bucket, Key=key)
+            answer = await self.s3.get_object(**args)
         except Exception as exc:
             raise map_backend_error(exc, bucket=bucket, key=key) from exc
         body = answer["Body"]

@@ -84,7 +84,7 @@ async def iter_version_pages(
 async def delete_version_batch(
     s3: S3Client, *, bucket: str, versions: Sequence[tuple[str, str]]
 ) -> list[dict[str, str]]:
-    """Deletes up to 1,000 exact versions.
+    """Deletes up to 1,000 exact versions (an empty version id: the key's current object).
 
     Returns:
         One ``{"key", "version_id", "code", "message"}`` per version that was not deleted.
@@ -92,7 +92,7 @@ async def delete_version_batch(
     answer = await s3.delete_objects(
         Bucket=bucket,
         Delete={
-            "Objects": [{"Key": k, "VersionId": v} for k, v in versions],
+            "Objects": [{"Key": k, "VersionId": v} if v else {"Key": k} for k, v in versions],
             "Quiet": True,
         },
     )
