@@ -102,6 +102,7 @@ PUBLIC: dict[str, list[str]] = {
         "NOEVICTION",
         "PAUSABLE_KINDS",
         "PREFIX_JOBS_KEPT",
+        "STATE_PREFIX",
         "UNREADABLE_KIND",
         "Control",
         "DeadLetter",

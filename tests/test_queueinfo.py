@@ -55,6 +55,17 @@ async def test_counts_and_the_in_progress_limit(redis: Redis, queue_name: str) -
     assert info.kinds_sample_size == 3
 
 
+async def test_a_claimed_job_counts_as_running_not_deferred(redis: Redis, queue_name: str) -> None:
+    """The claim moves a running job's score to its lease's deadline: it is still in_progress."""
+    keys = QueueKeys(queue_name)
+    now_ms = int(time.time() * 1000)
+    await redis.zadd(queue_name, {"running": now_ms + 10_000, "later": now_ms + 60_000})
+    await redis.zadd(queue_name, {"ready": now_ms - 1_000})
+    await redis.set(keys.in_progress("running"), b"w1", px=10_000)
+    depth = await queue_depth(redis, queue_name)
+    assert (depth.depth, depth.in_progress, depth.deferred, depth.total) == (1, 1, 1, 3)
+
+
 async def test_live_workers_skip_stale_heartbeats(redis: Redis, queue_name: str) -> None:
     """Fresh heartbeats are listed (even without or with a broken description); stale are not."""
     keys = QueueKeys(queue_name)

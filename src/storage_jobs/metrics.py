@@ -143,13 +143,16 @@ class WorkerMetrics:
         )
         self.queue_depth = Gauge(
             "storage_jobs_queue_depth",
-            "Jobs due now on the queue (including those being run), refreshed every few seconds.",
+            "Jobs due now on the queue and not taken yet, refreshed every few seconds.",
             ["queue"],
             registry=r,
         )
         self.queue_deferred = Gauge(
             "storage_jobs_queue_deferred",
-            "Jobs on the queue scheduled for later (deferred or waiting to retry).",
+            (
+                "Jobs on the queue scheduled for later: deferred, waiting to retry, or running "
+                "(a running job's score is its lease's deadline)."
+            ),
             ["queue"],
             registry=r,
         )

@@ -15,7 +15,7 @@ from arq.constants import in_progress_key_prefix, result_key_prefix
 
 from storage_jobs.client import StorageJobsClient
 from storage_jobs.devstack import FaultProxy, FaultRules, SeaweedFS
-from storage_jobs.jobs import DeleteJob
+from storage_jobs.jobs import DeleteJob, UploadJob
 from storage_jobs.storage import DELETE_BATCH_SIZE, StorageClient
 from tests.fixtures_e2e import put_many
 from tests.workers import WorkerProcess
@@ -145,3 +145,44 @@ async def test_stalled_worker_cancels_when_its_lease_is_taken(
     times_sent = Counter(k for batch in first_sent + second_proxy.delete_batches for k in batch)
     assert {k for k, n in times_sent.items() if n > 1} == set(batches[answered])
     assert set(times_sent) == set(keys)
+
+
+async def test_a_crash_between_the_upload_and_its_result_ends_with_one_result(
+    start_worker: StartWorker,
+    jobs: StorageJobsClient,
+    admin_storage: StorageClient,
+    bucket: str,
+    queue_name: str,
+    fault_proxy: FaultProxy,
+) -> None:
+    """SIGKILL after S3 stored the object, before the worker heard so: the job runs again.
+
+    The first worker's PUT reaches S3 (the object is there) but its answer is held, so the
+    worker dies with the S3 work done and no result written. Its lease lapses and the second
+    worker re-runs the upload (idempotent: the same bytes to the same key) and writes the one
+    result, as attempt 2.
+    """
+    fault_proxy.rules.methods = frozenset({"PUT"})
+    fault_proxy.rules.answer_delay_s = 60.0
+    lease = {"STORAGE_JOBS_LEASE_SECONDS": "10"}
+    first = start_worker(STORAGE_JOBS_S3_ENDPOINT_URL=fault_proxy.url, **lease)
+    handle = await jobs.enqueue(UploadJob(bucket=bucket, key="once.txt", data=b"exactly once"))
+    await _wait(lambda: bool(_events(first, "job.start", handle.job_id)), 30, "job.start")
+    deadline = time.monotonic() + 30
+    while not await admin_storage.file_exists(bucket=bucket, key="once.txt"):
+        assert time.monotonic() < deadline, "the upload never reached S3"
+        await asyncio.sleep(0.02)
+    os.kill(first.pid, signal.SIGKILL)
+    fault_proxy.rules.answer_delay_s = 0  # the dead worker's answer is let go, to no one
+    assert await jobs.redis.get(result_key_prefix + handle.job_id) is None  # no result yet
+
+    second = start_worker(**lease)  # straight to S3
+    result = await handle.result(timeout=60)
+    assert result.size == len(b"exactly once")
+    assert not _events(first, "job.done", handle.job_id)
+    assert [e["attempt"] for e in _events(second, "job.start", handle.job_id)] == [2]
+    assert len(_events(second, "job.done", handle.job_id)) == 1
+    assert await admin_storage.fetch_file(bucket=bucket, key="once.txt") == b"exactly once"
+    assert await jobs.redis.exists(result_key_prefix + handle.job_id) == 1
+    assert await jobs.redis.zscore(queue_name, handle.job_id) is None
+    assert await jobs.redis.exists(in_progress_key_prefix + handle.job_id) == 0

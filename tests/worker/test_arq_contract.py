@@ -6,6 +6,7 @@ fails with the method's name and both signatures, before a worker misbehaves in 
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 import inspect
 
@@ -19,7 +20,7 @@ OVERRIDDEN: dict[str, list[str]] = {
     "main": ["self"],
     "_poll_iteration": ["self"],
     "_release_sem_dec_counter_on_complete": ["self"],
-    "start_jobs": ["self", "job_ids"],
+    "run_job": ["self", "job_id", "score"],
     "finish_job": [
         "self",
         "job_id",
@@ -37,7 +38,6 @@ OVERRIDDEN: dict[str, list[str]] = {
 
 # Methods and attributes of arq's Worker that the overrides call or read.
 LEANED_ON = [
-    "run_job",
     "tasks",
     "job_tasks",
     "sem",
@@ -54,14 +54,31 @@ LEANED_ON = [
     "_pool",
     "ctx",
     "burst",
-    # _poll_once (arq's _poll_iteration with the pause flag read alongside)
-    "queue_read_limit",
-    "_queue_read_offset",
+    # _poll_once (arq's _poll_iteration with the batched claim)
     "allow_abort_jobs",
     "_cancel_aborted_jobs",
     "heart_beat",
     "keep_result_s",
+    # _run.run_claimed (arq's run_job after its start pipeline)
+    "functions",
+    "max_tries",
+    "job_timeout_s",
+    "on_job_start",
+    "on_job_end",
+    "after_job_end",
+    "retry_jobs",
+    "aborting_tasks",
+    "log_results",
+    "keep_result_forever",
+    "job_serializer",
+    "job_deserializer",
+    "loop",
+    "queue_name",
 ]
+
+# sha256 of arq 0.28.0's Worker.run_job source, which _run.run_claimed copies from its start
+# pipeline on: any change to it in arq must be looked at and carried over.
+RUN_JOB_SHA256 = "589a19059ff84ee777552dc9fa5ff76b17d6d0d7f99716d2720a2ed07ccb9607"
 
 
 def test_arq_version_is_in_the_pinned_range() -> None:
@@ -69,6 +86,15 @@ def test_arq_version_is_in_the_pinned_range() -> None:
     major, minor, *_ = (int(p) for p in importlib.metadata.version("arq").split("."))
     assert (major, minor) >= (0, 26), "arq older than 0.26: overrides untested"
     assert (major, minor) < (0, 29), "arq newer than 0.28: re-check StorageWorker's overrides"
+
+
+def test_run_job_is_the_one_run_claimed_was_copied_from() -> None:
+    """The run_job of arq is the one ``_run.run_claimed`` was copied from."""
+    source = inspect.getsource(Worker.run_job)
+    assert hashlib.sha256(source.encode()).hexdigest() == RUN_JOB_SHA256, (
+        "arq.worker.Worker.run_job changed: carry the change over to "
+        "storage_jobs.worker._run.run_claimed, then record the new hash"
+    )
 
 
 def test_the_recorded_overrides_are_all_the_overrides() -> None:

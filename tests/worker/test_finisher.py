@@ -136,6 +136,20 @@ async def test_a_retry_requeues_with_a_later_score_and_keeps_the_payload(
     assert not await redis.exists(keys.result("r1"))
 
 
+async def test_a_retry_of_a_claimed_job_gets_its_claim_score_back(redis: Redis, queue: str) -> None:
+    """The claim moved the score to the lease's deadline; a retry's is claim score + delay."""
+    keys = QueueKeys(queue)
+    await _running(redis, keys, "c1")
+    await redis.zadd(keys.queue, {"c1": 10**13})  # the lease's deadline
+    finisher = Finisher(lambda: redis, queue)
+    await finisher.finish(Finish("c1", False, incr_score=5000, score=1000))
+    assert await redis.zscore(keys.queue, "c1") == 6000
+    await _running(redis, keys, "c2")
+    await redis.zadd(keys.queue, {"c2": 10**13})
+    await finisher.finish(Finish("c2", False, score=1000))  # cancelled: due again at once
+    assert await redis.zscore(keys.queue, "c2") == 1000
+
+
 async def test_keep_in_progress_keeps_the_lease(redis: Redis, queue: str) -> None:
     """A kept lease is given the stated lifetime instead of being deleted."""
     keys = QueueKeys(queue)

@@ -75,6 +75,9 @@ class FaultRules:
     internal_error_rate: float = 0.0
     reset_rate: float = 0.0
     latency_s: float = 0.0
+    answer_delay_s: float = 0.0
+    """Seconds a matching request's answer is held after the upstream did the work (a client
+    that dies meanwhile did the S3 work without seeing it done); 0 releases held answers."""
     delete_errors: dict[str, str] = field(default_factory=dict)
     delete_error_times: dict[str, int] = field(default_factory=dict)
     delete_error_rate: float = 0.0
@@ -279,6 +282,11 @@ class FaultProxy:
             )
             status, reason = upstream.status, upstream.reason
 
+        if rules.answer_delay_s > 0 and rules.matches(request.method, request.path):
+            held_at = time.monotonic()
+            # Re-read: setting answer_delay_s to 0 releases held answers (and lets stop() end).
+            while time.monotonic() - held_at < self._rules.answer_delay_s:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
         if failed and status == 200:
             root = ET.fromstring(resp_body)  # noqa: S314 - our own upstream's answer
             return self._delete_result(root, failed)

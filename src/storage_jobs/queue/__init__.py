@@ -51,7 +51,7 @@ from ._info import (
 )
 from ._job_record import JobRecord, read_job
 from ._job_state import RedisJobState
-from ._keys import QueueKeys, state_key
+from ._keys import STATE_PREFIX, QueueKeys, state_key
 from ._memory import (
     NOEVICTION,
     EvictionPolicy,
@@ -91,6 +91,7 @@ __all__ = [
     "NOEVICTION",
     "PAUSABLE_KINDS",
     "PREFIX_JOBS_KEPT",
+    "STATE_PREFIX",
     "UNREADABLE_KIND",
     "Control",
     "DeadLetter",

@@ -43,13 +43,27 @@ CANCEL_MESSAGE = "cancelled by an operator"
 PAUSABLE_KINDS = frozenset({"migrate", "delete_prefix"})
 _CHECK_EVERY = 0.5  # seconds a running job's cancel/pause answer is reused
 
+# Extends the queue's control flag (KEYS[#KEYS]) to outlive a marker of ttl ms being written:
+# the claim skips per-job marker checks while the flag is unset, so it must never lapse first.
+_FLAG = """
+local function flag(ttl)
+    local left = redis.call('pttl', KEYS[#KEYS])
+    if left ~= -1 and left < tonumber(ttl) then
+        redis.call('set', KEYS[#KEYS], '1', 'PX', ttl)
+    end
+end
+"""
+
 # KEYS: result, lease, queue, job, cancel marker, arq retry counter, parked set, the queue's
-# index of cancelled jobs. ARGV: job id, cancelled result, result TTL ms, marker TTL ms, now
-# (the index's score), how many ids the index keeps.
+# index of cancelled jobs, control flag. ARGV: job id, cancelled result, result TTL ms, marker
+# TTL ms, now (the index's score), how many ids the index keeps.
 # Returns 0 (finished or unknown), 1 (taken off the queue: never runs), 2 (running: marked).
-_CANCEL = """
+_CANCEL = (
+    _FLAG
+    + """
 if redis.call('exists', KEYS[1]) == 1 then return 0 end
 if redis.call('exists', KEYS[2]) == 1 then
+    flag(ARGV[4])
     redis.call('psetex', KEYS[5], ARGV[4], '1')
     return 2
 end
@@ -57,11 +71,24 @@ local queued = redis.call('zrem', KEYS[3], ARGV[1]) + redis.call('zrem', KEYS[7]
 if queued == 0 then return 0 end
 redis.call('psetex', KEYS[1], ARGV[3], ARGV[2])
 redis.call('del', KEYS[4], KEYS[6])
+flag(ARGV[4])
 redis.call('psetex', KEYS[5], ARGV[4], '1')
 redis.call('zadd', KEYS[8], ARGV[5], ARGV[1])
 redis.call('zremrangebyrank', KEYS[8], 0, -tonumber(ARGV[6]) - 1)
 return 1
 """
+)
+
+# KEYS: the job's pause flag, the control flag. ARGV: TTL ms. Returns 1 if newly paused.
+_PAUSE = (
+    _FLAG
+    + """
+if redis.call('exists', KEYS[1]) == 1 then return 0 end
+flag(ARGV[1])
+redis.call('set', KEYS[1], '1', 'PX', ARGV[1])
+return 1
+"""
+)
 
 # KEYS: the job's pause flag, its parked set, the queue, the wake list.
 # Returns the number of batches put back, or -1 if the job was not paused.
@@ -152,6 +179,7 @@ class Control:
     queue: str
     result_ttl: float
     _cancel: AsyncScript | None = field(default=None, init=False, repr=False)
+    _pause: AsyncScript | None = field(default=None, init=False, repr=False)
     _resume: AsyncScript | None = field(default=None, init=False, repr=False)
 
     @property
@@ -190,6 +218,7 @@ class Control:
                         keys.retry(job_id),
                         control_keys(job_id)[3],
                         keys.finished("cancelled"),
+                        keys.control,
                     ],
                     args=[
                         job_id,
@@ -244,8 +273,10 @@ class Control:
             raise JobRejectedError(
                 "job_id", f"only migrations and prefix deletes can be paused, not {kind!r}"
             )
+        if self._pause is None:
+            self._pause = self.redis.register_script(_PAUSE)
         ttl_ms = int(self.result_ttl * 1000)
-        return bool(await self.redis.set(keys.job_paused(job_id), "1", nx=True, px=ttl_ms))
+        return bool(await self._pause(keys=[keys.job_paused(job_id), keys.control], args=[ttl_ms]))
 
     async def resume_job(self, job_id: str) -> bool:
         """Resumes a paused prefix job: its parked batches go back on the queue, score kept.

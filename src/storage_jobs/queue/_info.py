@@ -35,7 +35,8 @@ KIND_SAMPLE = 10_000
 """Queued jobs whose payload is read to count kinds; larger queues are sampled."""
 
 IN_PROGRESS_LIMIT = 100_000
-"""Ready jobs (oldest first) checked for a running lease; workers take the oldest first."""
+"""Jobs (soonest score first) checked for a running lease; a running job's score is its lease's
+deadline, so running jobs come right after the ready ones."""
 
 _EXISTS_BATCH = 1000
 _PAYLOAD_PREFIX = 256  # the function name sits in the first bytes of arq's envelope
@@ -51,11 +52,11 @@ class QueueDepth:
     Attributes:
         queue: The queue name.
         depth: Jobs ready to run now that no worker has taken yet.
-        in_progress: Ready jobs a worker holds a lease on.
+        in_progress: Jobs a worker holds a lease on.
         deferred: Jobs waiting for a time in the future (deferred, or retries backing off).
         oldest_age: Seconds since the oldest ready job became ready (0 when none is).
-        in_progress_exact: False when the queue had more than ``IN_PROGRESS_LIMIT`` ready jobs,
-            so only the oldest of them were checked for a lease.
+        in_progress_exact: False when the queue held more than ``IN_PROGRESS_LIMIT`` jobs, so
+            only the soonest of them were checked for a lease.
     """
 
     queue: str
@@ -67,7 +68,7 @@ class QueueDepth:
 
     @property
     def ready(self) -> int:
-        """Jobs due now, running ones included (``ZCOUNT queue -inf now``)."""
+        """Jobs due now or running."""
         return self.depth + self.in_progress
 
     @property
@@ -149,7 +150,9 @@ async def queue_depth(
 ) -> QueueDepth:
     """Counts a queue's ready, running and deferred jobs, and the oldest ready job's age.
 
-    Costs three commands plus one ``EXISTS`` per 1,000 ready jobs (up to ``in_progress_limit``).
+    A running job's score is its lease's deadline (the claim moves it there), so running jobs
+    sit among the soonest scores: the first ``in_progress_limit`` jobs by score are checked for
+    a lease. Costs four commands plus one ``EXISTS`` per 1,000 jobs checked.
     """
     keys = QueueKeys(queue_name)
     now_ms = int(time.time() * 1000)
@@ -158,29 +161,35 @@ async def queue_depth(
         pipe.zcount(queue_name, "-inf", now_ms)
         pipe.zrange(queue_name, 0, 0, withscores=True)
         total, ready, oldest = await pipe.execute()
-    ready_ids: list[bytes] = []
-    if ready:
-        ready_ids = await redis.zrangebyscore(
-            queue_name, "-inf", now_ms, start=0, num=in_progress_limit
-        )
-    running = 0
-    if ready_ids:
-        async with redis.pipeline(transaction=False) as pipe:
-            for start in range(0, len(ready_ids), _EXISTS_BATCH):
-                chunk = ready_ids[start : start + _EXISTS_BATCH]
-                pipe.exists(*(keys.in_progress(_text(i)) for i in chunk))
-            running = sum(int(n) for n in await pipe.execute())
+    head: list[tuple[bytes, float]] = []
+    if total:
+        head = await redis.zrange(queue_name, 0, in_progress_limit - 1, withscores=True)
+    due = [m for m, score in head if score <= now_ms]
+    later = [m for m, score in head if score > now_ms]
+    running_due = await _leased(redis, keys, due)
+    running_later = await _leased(redis, keys, later)
     oldest_age = 0.0
     if ready and oldest:
         oldest_age = max(0.0, (now_ms - float(oldest[0][1])) / 1000)
     return QueueDepth(
         queue=queue_name,
-        depth=int(ready) - running,
-        in_progress=running,
-        deferred=int(total) - int(ready),
+        depth=int(ready) - running_due,
+        in_progress=running_due + running_later,
+        deferred=int(total) - int(ready) - running_later,
         oldest_age=round(oldest_age, 3),
-        in_progress_exact=int(ready) <= in_progress_limit,
+        in_progress_exact=int(total) <= in_progress_limit,
     )
+
+
+async def _leased(redis: Redis, keys: QueueKeys, job_ids: Sequence[bytes | str]) -> int:
+    """How many of the jobs have a live lease (one ``EXISTS`` per 1,000, pipelined)."""
+    if not job_ids:
+        return 0
+    async with redis.pipeline(transaction=False) as pipe:
+        for start in range(0, len(job_ids), _EXISTS_BATCH):
+            chunk = job_ids[start : start + _EXISTS_BATCH]
+            pipe.exists(*(keys.in_progress(_text(i)) for i in chunk))
+        return sum(int(n) for n in await pipe.execute())
 
 
 async def job_kinds(

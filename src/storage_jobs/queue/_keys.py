@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["QueueKeys", "state_key"]
+__all__ = ["STATE_PREFIX", "QueueKeys", "state_key"]
 
 job_key_prefix = "arq:job:"
 result_key_prefix = "arq:result:"
@@ -22,9 +22,13 @@ abort_jobs_ss = "arq:abort"
 """arq's sorted set of aborted job ids (arq writes it; we tidy it)."""
 
 
+STATE_PREFIX = "storage-jobs:state:"
+"""What every key of a job's state starts with (the claim script builds marker names from it)."""
+
+
 def state_key(job_id: str, name: str) -> str:
     """The key of one piece of a job's crash-safe state (progress, delete rounds, ...)."""
-    return f"storage-jobs:state:{job_id}:{name}"
+    return f"{STATE_PREFIX}{job_id}:{name}"
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,15 @@ class QueueKeys:
     def paused(self) -> str:
         """Set while the queue is paused: workers finish what they run and take nothing new."""
         return f"storage-jobs:{self.queue}:paused"
+
+    @property
+    def control(self) -> str:
+        """Set while any cancel marker or paused prefix job of this queue may exist.
+
+        Every writer of a marker extends it to at least the marker's lifetime, so it is never
+        unset while a marker lives; the claim checks each job's markers only while it is set.
+        """
+        return f"storage-jobs:{self.queue}:control"
 
     @staticmethod
     def cancel(job_id: str) -> str:

@@ -4,8 +4,9 @@ arq finishes each job with its own ``MULTI``/``EXEC`` of six commands and a roun
 finish joins a batch: the first one starts a flush ``window`` seconds later (5 ms), whatever
 else finishes by then rides along, and while a flush is in flight the next batch gathers
 (group commit: larger batches the busier the worker). One script per batch sets each result,
-deletes each job's keys, removes them all from the queue and announces their ids to waiting
-clients (``queue.ResultWaiter``): about two commands per job and one round trip per batch.
+deletes every job's keys (one ``DEL``), removes them all from the queue (one ``ZREM``) and
+announces their ids to waiting clients (``queue.ResultWaiter``): one command per job (its
+result's ``SET``), about six per batch and one round trip per batch.
 
 A finish returns only once its batch is durable in Redis. When the write fails (Redis down or
 out of memory), the batch is retried with backoff until it succeeds; the job's task has not
@@ -44,51 +45,62 @@ __all__ = ["Finish", "Finisher"]
 # KEYS: queue, this minute's history hash, the complete, failed and cancelled indexes, then
 # (in-progress, result, retry, job) per job. ARGV: (job id, finish 1/0, result data, result ttl
 # ms or '', queue score increment or '', keep-lease ms or '', history field, index
-# 'complete'/'failed'/'cancelled'/'')
-# per job, then the channel that hears the finished ids (one PUBLISH per batch wakes waiting
-# clients), the time (index score), the history's ttl and how many ids an index keeps.
+# 'complete'/'failed'/'cancelled'/'', the job's score when claimed or '') per job, then the
+# channel that hears the finished ids (one PUBLISH per batch wakes waiting clients), the time
+# (index score), the history's ttl, how many ids an index keeps and whether to trim the indexes
+# to that now ('1'/'').
 _FINISH = """
-local n = 8
-local channel, now = ARGV[#ARGV - 3], ARGV[#ARGV - 2]
-local history_ttl, kept = ARGV[#ARGV - 1], ARGV[#ARGV]
-local removed, fields, indexed = {}, {}, {complete = {}, failed = {}, cancelled = {}}
+local n = 9
+local channel, now = ARGV[#ARGV - 4], ARGV[#ARGV - 3]
+local history_ttl, kept, trim = ARGV[#ARGV - 2], ARGV[#ARGV - 1], ARGV[#ARGV]
+local removed, doomed, fields = {}, {}, {}
+local indexed = {complete = {}, failed = {}, cancelled = {}}
 for i = 1, (#KEYS - 5) / 4 do
     local lease, result = KEYS[4 * i + 2], KEYS[4 * i + 3]
     local retry, job = KEYS[4 * i + 4], KEYS[4 * i + 5]
     local at = (i - 1) * n
     local id, finish, data, ttl = ARGV[at + 1], ARGV[at + 2], ARGV[at + 3], ARGV[at + 4]
     local incr, keep, field, index = ARGV[at + 5], ARGV[at + 6], ARGV[at + 7], ARGV[at + 8]
+    local score = ARGV[at + 9]
     fields[field] = (fields[field] or 0) + 1
     if index ~= '' then
         local members = indexed[index]
         members[#members + 1] = now
         members[#members + 1] = id
     end
-    if keep ~= '' then redis.call('pexpire', lease, keep) end
+    if keep ~= '' then redis.call('pexpire', lease, keep)
+    else doomed[#doomed + 1] = lease end
     if finish == '1' then
         if data ~= '' then
             if ttl == '' then redis.call('set', result, data)
             else redis.call('set', result, data, 'PX', ttl) end
         end
-        if keep == '' then redis.call('del', lease, retry, job)
-        else redis.call('del', retry, job) end
+        doomed[#doomed + 1] = retry
+        doomed[#doomed + 1] = job
         removed[#removed + 1] = id
-    else
-        if incr ~= '' then redis.call('zincrby', KEYS[1], incr, id) end
-        if keep == '' then redis.call('del', lease) end
+    elseif score ~= '' then
+        -- The claim moved the score to the lease's deadline: back to arq's, plus any delay.
+        redis.call('zadd', KEYS[1], tonumber(score) + (tonumber(incr) or 0), id)
+    elseif incr ~= '' then
+        redis.call('zincrby', KEYS[1], incr, id)
     end
 end
+if #doomed > 0 then redis.call('del', unpack(doomed)) end
 if #removed > 0 then
     redis.call('zrem', KEYS[1], unpack(removed))
     redis.call('publish', channel, cjson.encode(removed))
 end
--- The dashboard's per-minute chart and finished-jobs lists, a few commands per batch.
-for field, count in pairs(fields) do redis.call('hincrby', KEYS[2], field, count) end
-redis.call('expire', KEYS[2], history_ttl)
+-- The dashboard's per-minute chart and finished-jobs lists, a few commands per batch: the
+-- hash gets its expiry when a field is first counted, the indexes are trimmed now and then.
+for field, count in pairs(fields) do
+    if redis.call('hincrby', KEYS[2], field, count) == count then
+        redis.call('expire', KEYS[2], history_ttl)
+    end
+end
 for index, key in pairs({complete = KEYS[3], failed = KEYS[4], cancelled = KEYS[5]}) do
     if #indexed[index] > 0 then
         redis.call('zadd', key, unpack(indexed[index]))
-        redis.call('zremrangebyrank', key, 0, -tonumber(kept) - 1)
+        if trim ~= '' then redis.call('zremrangebyrank', key, 0, -tonumber(kept) - 1) end
     end
 end
 return #removed
@@ -96,6 +108,10 @@ return #removed
 
 MAX_BATCH = 256
 """Finishes per script call at most."""
+
+TRIM_EVERY = 16
+"""Batches between trims of the finished-jobs indexes (they hold ``FINISHED_KEPT`` ids, and
+up to ``TRIM_EVERY * MAX_BATCH`` more between trims)."""
 
 
 @dataclass(frozen=True)
@@ -110,6 +126,9 @@ class Finish:
         incr_score: Milliseconds to push the job's run time back (a retry's delay).
         keep_lease_ms: Keep the lease this long instead of deleting it.
         outcome: What the attempt ended in, for the dashboard's history.
+        score: The job's queue score when it was claimed: a job left queued (a retry) gets it
+            back, plus ``incr_score`` (the claim moved it to the lease's deadline). None: the
+            score is only incremented, as arq does.
     """
 
     job_id: str
@@ -119,6 +138,7 @@ class Finish:
     incr_score: int | None = None
     keep_lease_ms: int | None = None
     outcome: Outcome = "success"
+    score: int | None = None
 
 
 class Finisher:
@@ -204,8 +224,10 @@ class Finisher:
                 "" if item.keep_lease_ms is None else item.keep_lease_ms,
                 history_field(item.outcome),
                 finished_index(item.outcome) or "",
+                "" if item.score is None else item.score,
             ]
-        args += [self.keys.done_channel, now, HISTORY_TTL, FINISHED_KEPT]
+        trim = "1" if self.batches_written % TRIM_EVERY == 0 else ""
+        args += [self.keys.done_channel, now, HISTORY_TTL, FINISHED_KEPT, trim]
         delay = 0.05
         while True:
             redis = self._redis()

@@ -6,60 +6,153 @@ worker's job is picked up by another within one lease. A worker that finds its l
 stalled past the lease and another worker took the job) cancels its run and leaves the job to
 the new holder.
 
-The claim also obeys the operator (``queue._control``): a job whose cancel marker (or its
-prefix job's) is set is taken only to be finished as cancelled, never run; nothing is taken
-while the queue is paused; a batch of a paused prefix job is parked off the queue.
+**Claims come in batches.** One script call per poll reads the due jobs, takes up to the
+worker's free slots' worth of them (``SET NX PX`` of each lease: check and set in one
+command), bumps arq's attempt counter of each and returns their payloads (one ``MGET``), so
+arq's per-job claim, start pipeline and payload read are one call per batch. A taken job's queue
+score moves to its lease's deadline (renewals move it on): a running job is not due, so the
+next claim reads past none of them, and when its worker dies the job becomes due again exactly
+when its lease lapses. A retry puts the score back where arq would (``_finisher``).
+
+The claim also obeys the operator (``queue._control``): nothing is taken while the queue is
+paused; a job whose cancel marker (or its prefix job's) is set is taken only to be finished as
+cancelled, never run; a batch of a paused prefix job is parked off the queue. Those per-job
+checks run only while the queue's control flag is set (every marker writer extends it past the
+marker's lifetime), so a claim costs no command per job for them otherwise.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ..queue import QueueKeys, control_keys
+from ..queue import STATE_PREFIX, QueueKeys
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
     from redis.commands.core import AsyncScript
 
-__all__ = ["CANCELLED", "Leases"]
+__all__ = ["MAX_CLAIM", "Claim", "Claimed", "Leases"]
 
-CANCELLED = -1
-"""``Leases.claim``'s answer for a job taken only to be finished as cancelled."""
+MAX_CLAIM = 256
+"""Jobs one claim takes at most."""
 
-# Renew a lease only while it is still ours; 0 tells the holder it lost the job.
+RETRY_TTL_S = 88_400
+"""Lifetime of arq's attempt counter, as arq sets it."""
+
+# Renew a lease only while it is still ours (and keep the job's score at the lease's deadline);
+# 0 tells the holder it lost the job.
 _RENEW = """
 if redis.call('get', KEYS[1]) == ARGV[1] then
+    redis.call('zadd', KEYS[2], 'XX', ARGV[3], ARGV[4])
     return redis.call('pexpire', KEYS[1], ARGV[2])
 end
 return 0
 """
 
-# Take a job that is due and not held by anyone: the lease is the in-progress key.
-# KEYS: lease, queue, queue pause flag, cancel marker, parent's cancel marker, prefix job's
-# pause flag, its parked set. A cancelled job is taken (so one worker finishes it) and flagged.
+# KEYS: queue, queue pause flag, control flag.
+# ARGV: now ms, jobs wanted, lease ms, worker id, ids to read at most, lease deadline ms,
+# attempt counter ttl s, then the key prefixes of leases, jobs, attempt counters, job state.
+# Returns {1} while paused, else {0, {id, score, payload, try, ...}, {cancelled id, ...}}.
 _CLAIM = """
-if redis.call('exists', KEYS[1]) == 1 then return false end
-local score = redis.call('zscore', KEYS[2], ARGV[1])
-if not score or tonumber(score) > tonumber(ARGV[2]) then return false end
--- One EXISTS over every control key: none is set for nearly every claim.
-if redis.call('exists', KEYS[3], KEYS[4], KEYS[5], KEYS[6]) == 0 then
-    redis.call('psetex', KEYS[1], ARGV[3], ARGV[4])
-    return score
+local flags = redis.call('mget', KEYS[2], KEYS[3])
+if flags[1] then return {1} end
+local want, deadline = tonumber(ARGV[2]), ARGV[6]
+local lease_p, job_p, retry_p, state_p = ARGV[8], ARGV[9], ARGV[10], ARGV[11]
+local due = redis.call('zrangebyscore', KEYS[1], '-inf', ARGV[1], 'WITHSCORES',
+                       'LIMIT', 0, ARGV[5])
+local taken, scores, cancelled, moved = {}, {}, {}, {}
+for i = 1, #due, 2 do
+    if #taken + #cancelled >= want then break end
+    local id, score = due[i], due[i + 1]
+    local state = 'run'
+    if flags[2] then
+        -- Some marker may exist: check this job's (rare: only while an operator acts). The
+        -- names are QueueKeys.cancel/job_paused/parked; a batch's owner is parent_job_id's.
+        local owner = string.match(id, '^(.+):batch:%d+$') or id
+        if redis.call('exists', lease_p .. id) == 1 then
+            state = 'held'
+        elseif redis.call('exists', state_p .. id .. ':cancel',
+                          state_p .. owner .. ':cancel') > 0 then
+            state = 'cancel'
+        elseif redis.call('exists', state_p .. owner .. ':paused') == 1 then
+            redis.call('zrem', KEYS[1], id)
+            redis.call('zadd', state_p .. owner .. ':parked', score, id)
+            state = 'parked'
+        end
+    end
+    if (state == 'run' or state == 'cancel')
+        and redis.call('set', lease_p .. id, ARGV[4], 'PX', ARGV[3], 'NX') then
+        moved[#moved + 1] = deadline
+        moved[#moved + 1] = id
+        if state == 'run' then
+            taken[#taken + 1] = id
+            scores[#scores + 1] = score
+        else
+            cancelled[#cancelled + 1] = id
+        end
+    end
 end
-if redis.call('exists', KEYS[4], KEYS[5]) > 0 then
-    redis.call('psetex', KEYS[1], ARGV[3], ARGV[4])
-    return {score}
+if #moved == 0 then return {0, {}, {}} end
+redis.call('zadd', KEYS[1], 'XX', unpack(moved))
+if #taken == 0 then return {0, {}, cancelled} end
+local names = {}
+for i, id in ipairs(taken) do
+    names[2 * i - 1] = job_p .. id
+    names[2 * i] = retry_p .. id
 end
-if redis.call('exists', KEYS[3]) == 1 then return false end
-if redis.call('exists', KEYS[6]) == 1 then
-    redis.call('zrem', KEYS[2], ARGV[1])
-    redis.call('zadd', KEYS[7], score, ARGV[1])
-    return false
+local got = redis.call('mget', unpack(names))
+local out = {}
+for i, id in ipairs(taken) do
+    local try = tonumber(got[2 * i] or '0') + 1
+    redis.call('set', retry_p .. id, try, 'EX', ARGV[7])
+    out[#out + 1] = id
+    out[#out + 1] = scores[i]
+    out[#out + 1] = got[2 * i - 1]
+    out[#out + 1] = try
 end
-redis.call('psetex', KEYS[1], ARGV[3], ARGV[4])
-return score
+return {0, out, cancelled}
 """
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """One job a claim took to run.
+
+    Attributes:
+        job_id: The job.
+        score: Its queue score when it was taken (its run-at time, ms).
+        payload: The serialized job; None if it had expired.
+        job_try: Its attempt number (arq's counter, this attempt included).
+    """
+
+    job_id: str
+    score: int
+    payload: bytes | None
+    job_try: int
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What one claim took.
+
+    Attributes:
+        paused: The queue is paused: nothing was taken.
+        run: Jobs to run.
+        cancelled: Jobs taken only to be finished as cancelled.
+    """
+
+    paused: bool = False
+    run: list[Claimed] = field(default_factory=list)
+    cancelled: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.run) + len(self.cancelled)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 class Leases:
@@ -73,37 +166,53 @@ class Leases:
         self._renew: AsyncScript | None = None
         self._claim: AsyncScript | None = None
 
-    async def claim(self, redis: Redis, job_id: str, now_ms: int) -> int | None:
-        """Takes a due, unheld job (one round trip).
+    async def claim(self, redis: Redis, want: int, now_ms: int, *, scan: int = 0) -> Claim:
+        """Takes up to ``want`` due, unheld jobs (one round trip).
 
-        arq's claim (WATCH, EXISTS, ZSCORE, MULTI/EXEC) is five round trips; the same
-        check-and-set as one script is one, with the lease holding this worker's id.
-
-        Returns:
-            Its queue score; ``CANCELLED`` if it was taken only to be finished as cancelled;
-            None if not taken (held, not due, queue paused, or parked as its job is paused).
+        Args:
+            redis: The connection.
+            want: Free slots: how many jobs to take at most (capped at ``MAX_CLAIM``).
+            now_ms: The time; jobs scored up to it are due.
+            scan: Due ids read at most (default ``2 * want + 16``): ids held by a worker
+                that does not move scores (plain arq) are read past, costing a command each.
         """
+        want = max(0, min(want, MAX_CLAIM))
+        if want == 0:
+            return Claim()
         if self._claim is None:
             self._claim = redis.register_script(_CLAIM)
-        cancel, parent_cancel, paused, parked = control_keys(job_id)
-        score = await self._claim(
-            keys=[
-                self.keys.in_progress(job_id),
-                self.keys.queue,
-                self.keys.paused,
-                cancel,
-                parent_cancel,
-                paused,
-                parked,
+        answer = await self._claim(
+            keys=[self.keys.queue, self.keys.paused, self.keys.control],
+            args=[
+                now_ms,
+                want,
+                self.lease_ms,
+                self.worker_id,
+                max(scan, 2 * want + 16),
+                now_ms + self.lease_ms,
+                RETRY_TTL_S,
+                QueueKeys.in_progress(""),
+                QueueKeys.job(""),
+                QueueKeys.retry(""),
+                STATE_PREFIX,
             ],
-            args=[job_id, now_ms, self.lease_ms, self.worker_id],
         )
-        if isinstance(score, list):
-            return CANCELLED
-        return None if score is None else int(float(score))
+        if int(answer[0]) == 1:
+            return Claim(paused=True)
+        flat, cancelled = answer[1], answer[2]
+        run = [
+            Claimed(
+                job_id=_text(flat[i]),
+                score=int(float(flat[i + 1])),
+                payload=flat[i + 2] or None,
+                job_try=int(flat[i + 3]),
+            )
+            for i in range(0, len(flat), 4)
+        ]
+        return Claim(run=run, cancelled=[_text(c) for c in cancelled])
 
-    async def renew(self, redis: Redis, running: Iterable[str]) -> list[str]:
-        """Renews the leases of running jobs (one round trip).
+    async def renew(self, redis: Redis, running: Iterable[str], now_ms: int) -> list[str]:
+        """Renews the leases of running jobs, their scores with them (one round trip).
 
         Returns:
             The jobs whose lease was newly found taken: their runs must be cancelled.
@@ -114,11 +223,12 @@ class Leases:
         if self._renew is None:
             self._renew = redis.register_script(_RENEW)
         renew = self._renew
+        deadline = now_ms + self.lease_ms
         async with redis.pipeline(transaction=False) as pipe:
             for job_id in running:
                 await renew(
-                    keys=[self.keys.in_progress(job_id)],
-                    args=[self.worker_id, self.lease_ms],
+                    keys=[self.keys.in_progress(job_id), self.keys.queue],
+                    args=[self.worker_id, self.lease_ms, deadline, job_id],
                     client=pipe,
                 )
             answers = await pipe.execute()

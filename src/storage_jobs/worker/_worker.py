@@ -3,20 +3,23 @@
 This module is the loop and its claims; each other concern has its own module, which this one
 wires into arq's hooks:
 
-- **Leases** (``_leases``): short, renewed, fenced by worker id, so a dead worker's job is taken
-  by another within one lease and a stalled one cancels its run.
+- **Claims and leases** (``_leases``): one script call per poll takes up to the free slots'
+  worth of due jobs with their payloads and attempt counters; leases are short, renewed and
+  fenced by worker id, so a dead worker's job is taken by another within one lease and a
+  stalled one cancels its run. ``run_job`` runs a claimed job as arq's would (``_run``).
 - **Heartbeats** (``_heartbeats``): one per worker, in the queue's shared ``Heartbeat`` model.
 - **Dead letters** (``_dead_letters``): jobs arq fails before our code runs are kept.
 - **Finishes** (``_finisher``): results of jobs that end together go out in one script call,
   retried until durable.
 - **Supervision.** arq's loop dies on the first Redis ``ConnectionError``. We catch Redis
   failures per poll iteration, back off, and carry on when Redis answers again.
-- **Operator control.** Each poll reads the queue's pause flag with the ready jobs (one
-  pipelined round trip) and takes nothing while it is set; the claim (``_leases``) finishes
-  cancelled jobs without running them and parks batches of paused prefix jobs.
+- **Operator control.** The claim (``_leases``) takes nothing while the queue is paused,
+  finishes cancelled jobs without running them and parks batches of paused prefix jobs.
 - **Wake-ups.** arq polls every 0.5 s. Producers push a token to a wake list with every job; an
   idle worker blocks on it (BLPOP), so it starts new work in milliseconds and sends about two
-  commands a second while idle. Claiming stays arq's (WATCH on the in-progress key).
+  commands a second while idle. A full worker claims again once a quarter of its slots are
+  free or ``CLAIM_WINDOW`` after the first one freed, so claims (and the finishes of the jobs
+  they start together) come in batches.
 """
 
 from __future__ import annotations
@@ -53,9 +56,13 @@ from ..queue import (
 from ._dead_letters import keep_timed_out, keep_unrun_failure
 from ._finisher import Finish, Finisher
 from ._heartbeats import Heartbeats
-from ._leases import CANCELLED, Leases
+from ._leases import Claim, Claimed, Leases
+from ._run import run_claimed
 
-__all__ = ["StorageWorker"]
+__all__ = ["CLAIM_WINDOW", "StorageWorker"]
+
+CLAIM_WINDOW = 0.01
+"""Seconds a full worker waits, after its first slot frees, for more to free before claiming."""
 
 _REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
 _QUEUE_GAUGE_INTERVAL = 5.0  # seconds between refreshes of the queue gauges
@@ -91,6 +98,8 @@ class StorageWorker(Worker):
         self._housekeeper: asyncio.Task[None] | None = None
         self._slot_freed = asyncio.Event()
         self._claimed_last_poll = 0
+        self._claimed: dict[str, Claimed] = {}  # claimed, not yet started by run_job
+        self._scores: dict[str, int] = {}  # running job -> its queue score when claimed
         self._last_queue_gauges = 0.0
         self._queue_paused: bool | None = None
 
@@ -133,11 +142,9 @@ class StorageWorker(Worker):
             await asyncio.sleep(self.poll_delay_s)
             return
         if self.job_counter >= self.max_jobs:
-            # Full: poll again as soon as a job ends (arq would sleep a whole poll delay with a
+            # Full: poll again soon after a job ends (arq would sleep a whole poll delay with a
             # backlog waiting). No token is taken from the wake list, so idle workers still wake.
-            self._slot_freed.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._slot_freed.wait(), self.poll_delay_s)
+            await self._wait_for_slots()
             return
         if self._claimed_last_poll:
             return  # the queue may hold more ready jobs: read it again now
@@ -145,12 +152,24 @@ class StorageWorker(Worker):
         timeout = cast(int, self.poll_delay_s)
         await cast(Awaitable[Any], self.pool.blpop([self.keys.wake], timeout=timeout))
 
+    async def _wait_for_slots(self) -> None:
+        """Waits for a slot to free, then up to ``CLAIM_WINDOW`` for a quarter of them to."""
+        self._slot_freed.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._slot_freed.wait(), self.poll_delay_s)
+        enough = max(1, self.max_jobs // 4)
+        deadline = time.monotonic() + CLAIM_WINDOW
+        while self.max_jobs - self.job_counter < enough:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            self._slot_freed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._slot_freed.wait(), left)
+
     async def _poll_iteration(self) -> None:
         try:
-            if self.burst:
-                await super()._poll_iteration()
-            else:
-                await self._poll_once()
+            await self._poll_once()
             await self._refresh_queue_gauges()
         except _REDIS_DOWN as exc:
             await self._redis_unavailable(exc)
@@ -170,23 +189,17 @@ class StorageWorker(Worker):
                 self._redis_down_since = None
 
     async def _poll_once(self) -> None:
-        """Arq's poll iteration, reading the queue's pause flag with the ready jobs."""
+        """Arq's poll iteration, with one batched claim for the free slots."""
+        self._claimed_last_poll = 0
         if self.allow_pick_jobs and self.job_counter < self.max_jobs:
-            async with self.pool.pipeline(transaction=False) as pipe:
-                pipe.exists(self.keys.paused)
-                pipe.zrangebyscore(
-                    self.queue_name,
-                    min=float("-inf"),
-                    max=timestamp_ms(),
-                    start=self._queue_read_offset,
-                    num=self.queue_read_limit,
-                )
-                paused, job_ids = await pipe.execute()
-            self._note_queue_paused(bool(paused))
-            if paused:
-                self._claimed_last_poll = 0  # wait for the wake token resume pushes
-            else:
-                await self.start_jobs(job_ids)
+            want = self.max_jobs - self.job_counter
+            claim = await self.leases.claim(
+                self.pool, want, timestamp_ms(), scan=2 * want + self.max_jobs
+            )
+            self._note_queue_paused(claim.paused)
+            # All it asked for: more may be due (a paused queue waits for resume's wake token).
+            self._claimed_last_poll = len(claim) if len(claim) >= want else 0
+            await self._start_claimed(claim)
         if self.allow_abort_jobs:
             await self._cancel_aborted_jobs()
         for job_id, task in list(self.tasks.items()):
@@ -226,38 +239,34 @@ class StorageWorker(Worker):
         super()._release_sem_dec_counter_on_complete()
         self._slot_freed.set()
 
-    async def start_jobs(self, job_ids: list[bytes]) -> None:
-        """Claims and starts jobs exactly like arq, without leaking a slot on a Redis error."""
-        self._claimed_last_poll = 0
-        for job_id_b in job_ids:
+    async def _start_claimed(self, claim: Claim) -> None:
+        """Starts the claimed jobs in slots of their own; finishes the cancelled ones."""
+        for job_id in claim.cancelled:
             await self.sem.acquire()
-            if self.job_counter >= self.max_jobs:
-                self.sem.release()
-                return
             self.job_counter += 1
-            job_id = job_id_b.decode()
             try:
-                claimed, score = await self._claim(job_id)
-            except BaseException:
+                await self._finish_cancelled(job_id)
+            finally:
                 self._release_sem_dec_counter_on_complete()
-                raise
-            if not claimed:
-                self._release_sem_dec_counter_on_complete()
-                continue
-            if score == CANCELLED:
-                try:
-                    await self._finish_cancelled(job_id)
-                finally:
-                    self._release_sem_dec_counter_on_complete()
-                continue
-            self._claimed_last_poll += 1
-            task = self.loop.create_task(self.run_job(job_id, score))
+        for claimed in claim.run:
+            await self.sem.acquire()
+            self.job_counter += 1
+            self._claimed[claimed.job_id] = claimed
+            task = self.loop.create_task(self.run_job(claimed.job_id, claimed.score))
             task.add_done_callback(lambda _: self._release_sem_dec_counter_on_complete())
-            self.tasks[job_id] = task
+            self.tasks[claimed.job_id] = task
 
-    async def _claim(self, job_id: str) -> tuple[bool, int]:
-        score = await self.leases.claim(self.pool, job_id, timestamp_ms())
-        return (False, 0) if score is None else (True, score)
+    async def run_job(self, job_id: str, score: int) -> None:
+        """Runs a job the claim took, as arq's ``run_job`` would (``_run``); others as arq."""
+        claimed = self._claimed.pop(job_id, None)
+        if claimed is None:
+            await super().run_job(job_id, score)
+            return
+        self._scores[job_id] = claimed.score
+        try:
+            await run_claimed(self, claimed)
+        finally:
+            self._scores.pop(job_id, None)
 
     async def _finish_cancelled(self, job_id: str) -> None:
         """Finishes a claimed job whose cancel marker is set, without running it."""
@@ -296,7 +305,7 @@ class StorageWorker(Worker):
         if now - self._last_renewal < self.lease_seconds / 4:
             return
         running = [job_id for job_id, task in self.tasks.items() if not task.done()]
-        for job_id in await self.leases.renew(self.pool, running):
+        for job_id in await self.leases.renew(self.pool, running, timestamp_ms()):
             self._event("warning", "lease.lost", job_id=job_id)
             if job_task := self.job_tasks.get(job_id):
                 job_task.cancel()
@@ -314,6 +323,7 @@ class StorageWorker(Worker):
     ) -> None:
         """Finishes like arq, batched (``_finisher``), unless another worker holds the job now."""
         lost = self.leases.forget(job_id)
+        score = self._scores.pop(job_id, None)
         if lost and not finish:
             return  # the new holder owns the lease and the job's keys now
         if finish and result_data is not None:
@@ -328,6 +338,7 @@ class StorageWorker(Worker):
                 incr_score=incr_score,
                 keep_lease_ms=None if keep_in_progress is None else int(keep_in_progress * 1000),
                 outcome=_outcome_of(finish, result_data),
+                score=score,
             )
         )
 
