@@ -9,7 +9,9 @@ Redis ``used_memory``; at the end it waits for every job, checks each succeeded,
 
 The summary's slopes are least-squares fits over the samples after the warm-up (results expire
 after ``result_ttl``, so Redis fills for that long before it levels off). ``tests/bench``
-runs a two-minute version and holds the slopes under bounds.
+runs a two-minute version and holds the slopes under bounds. With ``--memory-stats`` the
+workers run as ``bench.soak_worker`` and the report adds each worker's Python heap and malloc
+figures (``worker_memory``, slopes in ``summary``), to tell a leak from allocator growth.
 """
 
 from __future__ import annotations
@@ -39,7 +41,16 @@ from storage_jobs.jobs import CopyJob, DeleteJob, DeletePrefixJob, JobModel, Mig
 from storage_jobs.settings import Settings
 from storage_jobs.worker import decode
 
-__all__ = ["Sample", "SoakSize", "fit_slope", "key_pattern", "run_soak", "summarise", "write_plot"]
+__all__ = [
+    "Sample",
+    "SoakSize",
+    "fit_slope",
+    "key_pattern",
+    "memory_summary",
+    "run_soak",
+    "summarise",
+    "write_plot",
+]
 
 SRC = "soak-src"
 DST = "soak-dst"
@@ -150,6 +161,31 @@ def summarise(samples: Sequence[Sample], warmup_s: float) -> dict[str, Any]:
             "slope_bytes_per_min": round(fit_slope(points), 1),
         }
     return out
+
+
+MEMORY_FIELDS = ("py_blocks", "gc_objects", "malloc_in_use", "malloc_free", "rss_anon")
+"""Figures ``bench.soak_worker`` writes besides RSS, summarised like the RSS series."""
+
+
+def memory_summary(records: Sequence[dict[str, Any]], warmup_s: float) -> dict[str, Any]:
+    """Start, end and slope per minute of each ``bench.soak_worker`` figure after warm-up."""
+    steady = [r for r in records if r["t"] >= warmup_s] or list(records)
+    out: dict[str, Any] = {}
+    for name in MEMORY_FIELDS:
+        points = [(r["t"] / 60, r[name]) for r in steady if name in r]
+        if points:
+            out[name] = {
+                "start": int(points[0][1]),
+                "end": int(points[-1][1]),
+                "slope_per_min": round(fit_slope(points), 1),
+            }
+    return out
+
+
+def _read_memory(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 async def seed(seaweedfs: SeaweedFS, size: SoakSize) -> None:
@@ -275,8 +311,14 @@ async def key_patterns(redis: Redis) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
-async def run_soak(size: SoakSize, workdir: Path) -> dict[str, Any]:
-    """Runs the soak in ``workdir`` and returns its report (samples, summary, counts)."""
+async def run_soak(size: SoakSize, workdir: Path, *, memory_stats: bool = False) -> dict[str, Any]:
+    """Runs the soak in ``workdir`` and returns its report (samples, summary, counts).
+
+    Args:
+        size: How long and how hard.
+        workdir: Where the servers, logs and memory figures go.
+        memory_stats: Run the workers as ``bench.soak_worker`` and report their heap figures.
+    """
     redis_server = RedisServer(workdir / "redis")
     seaweedfs = SeaweedFS(workdir / "seaweedfs")
     redis_server.start()
@@ -301,7 +343,17 @@ async def run_soak(size: SoakSize, workdir: Path) -> dict[str, Any]:
         "STORAGE_JOBS_LEASE_SECONDS": "15",
         "STORAGE_JOBS_RESULT_TTL": str(size.result_ttl),
     }
-    workers = [WorkerProcess(env, workdir / f"worker{i}.log", name=f"worker{i}") for i in (1, 2)]
+    stats_paths = [workdir / f"worker{i}.memory.jsonl" for i in (1, 2)]
+    workers = [
+        WorkerProcess(
+            {**env, "SOAK_STATS_PATH": str(stats_paths[i - 1])} if memory_stats else env,
+            workdir / f"worker{i}.log",
+            name=f"worker{i}",
+            argv=["-m", "bench.soak_worker"] if memory_stats else None,
+            cwd=Path(__file__).resolve().parent.parent if memory_stats else None,
+        )
+        for i in (1, 2)
+    ]
     settings = Settings(redis_url=redis_server.url, queue_name=queue, result_ttl=size.result_ttl)
     samples: list[Sample] = []
     tally = Tally()
@@ -332,9 +384,14 @@ async def run_soak(size: SoakSize, workdir: Path) -> dict[str, Any]:
         proxy.stop_thread()
         seaweedfs.stop()
         redis_server.stop()
+    summary = summarise(samples, size.warmup_s)
+    memory = {f"worker{i + 1}": _read_memory(path) for i, path in enumerate(stats_paths)}
+    if memory_stats:
+        for name, records in memory.items():
+            summary[f"{name}_memory"] = memory_summary(records, size.warmup_s)
     return {
         "size": asdict(size),
-        "summary": summarise(samples, size.warmup_s),
+        "summary": summary,
         "jobs_done": tally.done,
         "jobs_by_kind": tally.by_kind,
         "jobs_unfinished": len(tally.pending),
@@ -343,6 +400,7 @@ async def run_soak(size: SoakSize, workdir: Path) -> dict[str, Any]:
         "keys_left": keys_left,
         "faults": dict(proxy.stats),
         "samples": [asdict(s) for s in samples],
+        **({"worker_memory": memory} if memory_stats else {}),
     }
 
 
@@ -428,14 +486,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--minutes", type=float, default=30.0)
     parser.add_argument("--warmup-minutes", type=float, default=5.0)
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument(
+        "--memory-stats",
+        action="store_true",
+        help="run the workers as bench.soak_worker and report their heap and malloc figures",
+    )
     args = parser.parse_args(argv)
     size = SoakSize(duration_s=args.minutes * 60, warmup_s=args.warmup_minutes * 60)
     with tempfile.TemporaryDirectory(prefix="soak-") as tmp:
-        report = asyncio.run(run_soak(size, Path(tmp)))
+        report = asyncio.run(run_soak(size, Path(tmp), memory_stats=args.memory_stats))
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "soak.json").write_text(json.dumps(report, indent=2) + "\n")
     write_plot(report, args.out / "soak.png")
-    brief = {k: v for k, v in report.items() if k != "samples"}
+    brief = {k: v for k, v in report.items() if k not in ("samples", "worker_memory")}
     print(json.dumps(brief, indent=2))
     return (
         1 if report["jobs_failed"] or report["jobs_unfinished"] or report["workers_crashed"] else 0

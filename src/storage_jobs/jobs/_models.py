@@ -28,8 +28,14 @@ _MAX_METADATA_BYTES = 2048  # S3's limit on user metadata, keys and values toget
 class JobModel(BaseModel):
     """Base of every job payload: strict, immutable, JSON with base64 bytes."""
 
+    # cache_strings: pydantic-core caches every JSON string value up to 64 characters (16,384,
+    # about 1 MiB), so a worker's memory crept up with each new key name; field names repeat.
     model_config = ConfigDict(
-        extra="forbid", frozen=True, ser_json_bytes="base64", val_json_bytes="base64"
+        extra="forbid",
+        frozen=True,
+        ser_json_bytes="base64",
+        val_json_bytes="base64",
+        cache_strings="keys",
     )
 
 

@@ -218,6 +218,9 @@ class Leases:
             The jobs whose lease was newly found taken: their runs must be cancelled.
         """
         running = list(running)
+        # A job that ended without finish_job (arq fails expired, undecodable or over-tried
+        # jobs through finish_failed_job) is never forgotten: keep only jobs still running.
+        self.lost.intersection_update(running)
         if not running:
             return []
         if self._renew is None:
