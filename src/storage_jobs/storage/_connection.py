@@ -19,6 +19,7 @@ from ._errors import (
     map_backend_error,
 )
 from ._throttle import BucketThrottle, ThrottledClient
+from ._tuning import skip_unread_endpoint_params, user_agent
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
@@ -74,6 +75,8 @@ class Connection:
                 # S3-compatible servers reject them. Only send checksums an operation requires.
                 request_checksum_calculation="when_required",
                 response_checksum_validation="when_required",
+                # A fixed string: botocore's own is rebuilt twice per request (see _tuning).
+                user_agent=user_agent(),
             )
             stack = AsyncExitStack()
             client = await stack.enter_async_context(
@@ -89,6 +92,7 @@ class Connection:
                     config=botocore_config,
                 )
             )
+            skip_unread_endpoint_params(client)
             # Duck-typed: every call of the raw client, with per-bucket backpressure.
             self._stack, self._s3 = stack, cast("S3Client", ThrottledClient(client, self.throttle))
 

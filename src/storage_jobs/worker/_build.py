@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 from typing import Any
 
@@ -76,6 +77,7 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
             max_jobs=settings.max_jobs,
             pool=storage.config.max_pool_connections,
             eviction_policy=policy.policy,
+            event_loop=type(asyncio.get_running_loop()).__module__.split(".")[0],
         )
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
