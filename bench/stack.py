@@ -121,8 +121,8 @@ class Stack:
         log = self.workdir / "logs" / f"{name}-{uuid.uuid4().hex[:6]}.log"
         proc = WorkerProcess(env, log, name=name, argv=argv, **kw)
         self.workers.append(proc)
-        # A profiled start-up (every import timed) on a loaded machine can take over 30 s.
-        await asyncio.to_thread(proc.start, wait=30.0 if self.profile_dir is None else 180.0)
+        # Start-up on a loaded shared machine can take over 30 s (profiled: every import timed).
+        await asyncio.to_thread(proc.start, wait=120.0 if self.profile_dir is None else 180.0)
         return proc
 
     async def stop_worker(self, proc: WorkerProcess) -> None:
