@@ -65,10 +65,14 @@ def cpu_breakdown(paths: list[Path]) -> str:
         lines.append(f"  {seconds:8.2f} s {100 * seconds / total:5.1f} %  {name}")
     lines += ["", "cumulative time of call trees:"]
     for label, (file_end, func) in TREES.items():
-        seconds = sum(
-            entry[3]
-            for (filename, _, name), entry in stats.items()
-            if name == func and filename.endswith(file_end)
+        # The outermost of same-named functions (useragent.py has three to_string methods).
+        seconds = max(
+            (
+                entry[3]
+                for (filename, _, name), entry in stats.items()
+                if name == func and filename.endswith(file_end)
+            ),
+            default=0.0,
         )
         lines.append(f"  {seconds:8.2f} s {100 * seconds / total:5.1f} %  {label}")
     return "\n".join(lines) + "\n"
