@@ -29,9 +29,14 @@ async def put(ctx: dict[str, Any], bucket: str, key: str, data: str) -> int:
     return len(body)
 
 
+def client_config() -> AioConfig:
+    """The plain client's config: a pool for 32 jobs at once, 3 attempts, botocore's defaults."""
+    return AioConfig(max_pool_connections=64, retries={"total_max_attempts": 3})
+
+
 async def _startup(ctx: dict[str, Any]) -> None:
     session = aioboto3.Session()
-    config = AioConfig(max_pool_connections=64, retries={"total_max_attempts": 3})
+    config = client_config()
     ctx["s3_cm"] = session.client(
         "s3",
         endpoint_url=os.environ["BENCH_S3_URL"],

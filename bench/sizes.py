@@ -17,6 +17,7 @@ class Sizes:
 
     name: str
     uploads: int = 10_000
+    peer_uploads: int = 3_000
     upload_bytes: int = 1024
     upload_concurrency: int = 32
     deletes: int = 100_000
@@ -42,6 +43,7 @@ SMOKE = replace(
     FULL,
     name="smoke",
     uploads=200,
+    peer_uploads=100,
     deletes=2_000,
     enqueues=2_000,
     large_file_bytes=8 * MiB,

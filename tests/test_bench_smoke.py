@@ -24,6 +24,7 @@ SCENARIOS = [
     "scaling",
     "migration",
     "redis_cost",
+    "peers",
 ]
 
 
@@ -93,6 +94,10 @@ def test_bench_smoke_writes_every_scenario(tmp_path: Path) -> None:
     # Uploads, large upload and migration: each side stored exactly what it was timed for.
     assert _runs(rows["uploads"], "stored") == [sizes["uploads"]]
     assert _runs(rows["uploads"], "baseline_stored") == [sizes["uploads"]]
+    # Peers: our queue, the direct loop and both plain arq workers each stored every object.
+    for key in ("peers_direct", "peers_arq", "peers_arq_tuned"):
+        assert _runs(rows[key], "stored") == [sizes["peer_uploads"]], key
+        assert _runs(rows[key], "baseline_stored") == [sizes["peer_uploads"]], key
     large = sizes["large_file_bytes"]
     assert _runs(rows["large_upload"], "stored_bytes") == [large]
     assert _runs(rows["large_upload"], "baseline_stored_bytes") == [large]

@@ -106,3 +106,27 @@ def test_configured_logging_scrubs_rendered_json(capsys: pytest.CaptureFixture[s
     assert lines[0]["detail"] == {"k": ["***"]}
     assert lines[0]["url"] == "***"
     assert lines[0]["level"] == "warning"
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_lines_below_the_level_are_not_rendered(capsys: pytest.CaptureFixture[str]) -> None:
+    """Below the level a call renders nothing; above it orjson writes what json.dumps would."""
+    settings = Settings(s3_secret_access_key="s3-secret-3", log_format="json", log_level="INFO")
+    configure_logging(settings)
+    log = structlog.get_logger("test")
+    rendered: list[Any] = []
+
+    class Spy:
+        def __repr__(self) -> str:
+            rendered.append(self)
+            return "Spy()"
+
+    log.debug("quiet", spy=Spy())
+    log.info("loud", n=2**70, keys={1: "s3-secret-3"}, where=Spy(), text="é")
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line]
+    assert [line["event"] for line in lines] == ["loud"]
+    assert len(rendered) == 1  # the debug call's field was never rendered
+    assert lines[0]["n"] == 2**70  # past orjson's 64 bits: the stdlib wrote it
+    assert lines[0]["keys"] == {"1": "***"}
+    assert (lines[0]["where"], lines[0]["text"], lines[0]["level"]) == ("Spy()", "é", "info")
+    assert set(lines[0]) == {"event", "level", "timestamp", "n", "keys", "where", "text"}

@@ -153,6 +153,41 @@ def test_running_tracks_in_progress_and_pickup_latency() -> None:
     assert value(metrics, "storage_jobs_pickup_latency_seconds_count") == 2
 
 
+def test_job_path_takes_no_lock_and_no_label_lookup(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a job records goes to plain numbers: no labels() call and no lock per job."""
+    from prometheus_client import metrics as prom_metrics
+    from prometheus_client import values as prom_values
+
+    metrics = WorkerMetrics()
+
+    def forbidden(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a per-job metric update went through prometheus_client")
+
+    monkeypatch.setattr(prom_metrics.MetricWrapperBase, "labels", forbidden)
+    monkeypatch.setattr(prom_values.MutexValue, "inc", forbidden)
+    monkeypatch.setattr(prom_values.MutexValue, "set", forbidden)
+    enqueued = datetime.fromtimestamp(time.time() - 1, tz=UTC)
+    for _ in range(3):
+        with metrics.running(enqueued, 0):
+            metrics.job_finished("upload", "success", 0.003)
+        metrics.job_result({"kind": "upload", "size": 10})
+    metrics.job_finished("upload", "retry", 0.2)
+    metrics.job_result({"kind": "delete", "deleted_count": 4, "failed": []})
+    metrics.copied(7)
+    monkeypatch.undo()
+    assert value(metrics, "storage_jobs_jobs_total", kind="upload", outcome="success") == 3
+    assert value(metrics, "storage_jobs_job_retries_total", kind="upload") == 1
+    assert value(metrics, "storage_jobs_bytes_uploaded_total") == 30
+    assert value(metrics, "storage_jobs_bytes_copied_total") == 7
+    assert value(metrics, "storage_jobs_keys_deleted_total") == 4
+    bucket = "storage_jobs_job_duration_seconds_bucket"
+    assert value(metrics, bucket, kind="upload", le="0.0025") == 0
+    assert value(metrics, bucket, kind="upload", le="0.005") == 3
+    assert value(metrics, bucket, kind="upload", le="+Inf") == 4
+    assert value(metrics, "storage_jobs_job_duration_seconds_count", kind="upload") == 4
+    assert value(metrics, "storage_jobs_pickup_latency_seconds_count") == 3
+
+
 def test_gauges_and_tapped_log() -> None:
     """Queue, worker and Redis gauges are set; a tapped log counts copy.done bytes only."""
     metrics = WorkerMetrics()

@@ -7,6 +7,7 @@ from .deletes import Deletes
 from .enqueue import Enqueue
 from .large_upload import LargeUpload
 from .migration import Migration
+from .peers import Peers
 from .pickup import Pickup
 from .redis_cost import RedisCost
 from .scaling import Scaling
@@ -23,6 +24,7 @@ SCENARIOS: dict[str, type[Scenario]] = {
     "scaling": Scaling,
     "migration": Migration,
     "redis_cost": RedisCost,
+    "peers": Peers,
 }
 
 

@@ -15,7 +15,7 @@ from ..model import Check, Row, Sample
 from ..stack import wait_for_results
 from ._base import Context, Scenario
 
-__all__ = ["Uploads"]
+__all__ = ["Uploads", "count_stored", "direct_uploads", "queued_uploads"]
 
 
 class Uploads(Scenario):
@@ -35,65 +35,66 @@ class Uploads(Scenario):
 
     @override
     async def run_once(self, ctx: Context, run: int) -> dict[str, Sample]:
-        sizes = ctx.sizes
+        n = ctx.sizes.uploads
         bucket = ctx.stack.bucket("uploads")
-        body = bytes(range(256)) * (sizes.upload_bytes // 256)
-        sides = [self._baseline, self._ours]
-        if run % 2:
-            sides.reverse()
-        out: dict[str, float] = {}
-        for side in sides:
-            name, rate = await side(ctx, bucket, f"run{run}", body)
-            out[name] = rate
-        # Objects each side really stored (the warm-up object excluded), listed untimed.
-        async with ctx.stack.storage(pool=4) as storage:
-            stored = {
-                side: len(await storage.list_files(bucket=bucket, prefix=f"run{run}/{side}/"))
-                for side in ("queue", "direct")
-            }
-        counts = {"stored": stored["queue"] - 1.0, "baseline_stored": stored["direct"] - 1.0}
-        return {"uploads": Sample(out["ours"], out["baseline"], counts)}
+        body = bytes(range(256)) * (ctx.sizes.upload_bytes // 256)
+        sides = {"direct": direct_uploads, "queue": queued_uploads}
+        order = ["direct", "queue"] if run % 2 == 0 else ["queue", "direct"]
+        rates = {
+            side: await sides[side](ctx, bucket, f"run{run}/{side}", body, n) for side in order
+        }
+        stored = await count_stored(ctx, bucket, [f"run{run}/{side}" for side in sides])
+        counts = {
+            "stored": stored[f"run{run}/queue"],
+            "baseline_stored": stored[f"run{run}/direct"],
+        }
+        return {"uploads": Sample(rates["queue"], rates["direct"], counts)}
 
-    async def _baseline(
-        self, ctx: Context, bucket: str, prefix: str, body: bytes
-    ) -> tuple[str, float]:
-        n, conc = ctx.sizes.uploads, ctx.sizes.upload_concurrency
-        async with ctx.stack.storage(pool=conc) as storage:
-            s3 = storage.s3
-            # Warm the pool like the worker's (its first requests are not timed either).
-            await s3.put_object(Bucket=bucket, Key=f"{prefix}/direct/warm", Body=body)
-            keys = iter(range(n))
 
-            async def lane() -> None:
-                for i in keys:
-                    await s3.put_object(Bucket=bucket, Key=f"{prefix}/direct/{i}", Body=body)
+async def count_stored(ctx: Context, bucket: str, prefixes: list[str]) -> dict[str, float]:
+    """Objects each side really stored under ``prefix/`` (its warm-up object excluded), untimed."""
+    async with ctx.stack.storage(pool=4) as storage:
+        return {
+            p: len(await storage.list_files(bucket=bucket, prefix=f"{p}/")) - 1.0 for p in prefixes
+        }
 
+
+async def direct_uploads(ctx: Context, bucket: str, prefix: str, body: bytes, n: int) -> float:
+    """Objects/s of ``n`` direct ``put_object`` calls at the upload concurrency (one warm-up)."""
+    conc = ctx.sizes.upload_concurrency
+    async with ctx.stack.storage(pool=conc) as storage:
+        s3 = storage.s3
+        # Warm the pool like the worker's (its first requests are not timed either).
+        await s3.put_object(Bucket=bucket, Key=f"{prefix}/warm", Body=body)
+        keys = iter(range(n))
+
+        async def lane() -> None:
+            for i in keys:
+                await s3.put_object(Bucket=bucket, Key=f"{prefix}/{i}", Body=body)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(lane() for _ in range(conc)))
+        return n / (time.perf_counter() - started)
+
+
+async def queued_uploads(ctx: Context, bucket: str, prefix: str, body: bytes, n: int) -> float:
+    """Objects/s of ``n`` inline ``UploadJob``s: ``enqueue_many`` to the last result seen."""
+    conc = ctx.sizes.upload_concurrency
+    queue = ctx.stack.queue("uploads")
+    worker = await ctx.stack.start_worker(
+        ctx.stack.worker_env(queue, STORAGE_JOBS_MAX_JOBS=str(conc)), "uploads"
+    )
+    try:
+        settings = Settings(redis_url=ctx.stack.redis_url, queue_name=queue)
+        async with StorageJobsClient(settings=settings) as client:
+            warm = await client.enqueue(UploadJob(bucket=bucket, key=f"{prefix}/warm", data=body))
+            await warm.result(timeout=60)
+            jobs = [UploadJob(bucket=bucket, key=f"{prefix}/{i}", data=body) for i in range(n)]
             started = time.perf_counter()
-            await asyncio.gather(*(lane() for _ in range(conc)))
-            elapsed = time.perf_counter() - started
-        return "baseline", n / elapsed
-
-    async def _ours(self, ctx: Context, bucket: str, prefix: str, body: bytes) -> tuple[str, float]:
-        n, conc = ctx.sizes.uploads, ctx.sizes.upload_concurrency
-        queue = ctx.stack.queue("uploads")
-        worker = await ctx.stack.start_worker(
-            ctx.stack.worker_env(queue, STORAGE_JOBS_MAX_JOBS=str(conc)), "uploads"
-        )
-        try:
-            settings = Settings(redis_url=ctx.stack.redis_url, queue_name=queue)
-            async with StorageJobsClient(settings=settings) as client:
-                warm = await client.enqueue(
-                    UploadJob(bucket=bucket, key=f"{prefix}/queue/warm", data=body)
-                )
-                await warm.result(timeout=60)
-                jobs = [
-                    UploadJob(bucket=bucket, key=f"{prefix}/queue/{i}", data=body) for i in range(n)
-                ]
-                started = time.perf_counter()
-                handles = await client.enqueue_many(jobs)
-                done = await wait_for_results(
-                    client.redis, queue, [h.job_id for h in handles], timeout=600
-                )
-        finally:
-            await ctx.stack.stop_worker(worker)
-        return "ours", n / (done - started)
+            handles = await client.enqueue_many(jobs)
+            done = await wait_for_results(
+                client.redis, queue, [h.job_id for h in handles], timeout=600
+            )
+    finally:
+        await ctx.stack.stop_worker(worker)
+    return n / (done - started)

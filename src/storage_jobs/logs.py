@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from collections.abc import Iterable, MutableMapping
 from typing import Any
 from urllib.parse import urlsplit
 
+import orjson
 import structlog
 
 from .queue import redis_password
@@ -53,14 +55,35 @@ class SecretScrubber:
         return value
 
 
+def _fallback(obj: Any) -> Any:
+    """What orjson cannot write itself: structlog's own fallback (``__structlog__`` or repr)."""
+    method = getattr(obj, "__structlog__", None)
+    return method() if callable(method) else repr(obj)
+
+
+def _dumps(event: Any, **_: Any) -> str:
+    """One JSON line: orjson (a tenth of ``json.dumps``'s time), the stdlib for what it refuses."""
+    try:
+        return orjson.dumps(event, default=_fallback, option=orjson.OPT_NON_STR_KEYS).decode()
+    except (orjson.JSONEncodeError, TypeError):
+        # Integers past 64 bits, say: the stdlib writes them.
+        return json.dumps(event, default=_fallback)
+
+
 def configure_logging(settings: Settings) -> None:
-    """Sets structlog (and stdlib logging, for arq's lines) up once per process."""
+    """Sets structlog (and stdlib logging, for arq's lines) up once per process.
+
+    Lines below the level cost a no-op call (``make_filtering_bound_logger``), loggers are
+    built once (``cache_logger_on_first_use``) and JSON is written by orjson.
+    """
     level = getattr(logging, settings.log_level)
     json_out = settings.log_format == "json" or (
         settings.log_format == "auto" and not sys.stderr.isatty()
     )
     renderer: Any = (
-        structlog.processors.JSONRenderer() if json_out else structlog.dev.ConsoleRenderer()
+        structlog.processors.JSONRenderer(serializer=_dumps)
+        if json_out
+        else structlog.dev.ConsoleRenderer()
     )
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import click
 
 from ..errors import UnsafeRedisError
@@ -9,7 +11,7 @@ from ..logs import configure_logging
 from ._exit_codes import EXIT_USAGE
 from ._redis_session import load_settings
 
-__all__ = ["worker"]
+__all__ = ["use_fast_event_loop", "worker"]
 
 
 @click.command()
@@ -25,8 +27,26 @@ def worker(max_jobs: int | None, queue_name: str | None) -> None:
     if overrides:
         settings = settings.model_validate({**settings.model_dump(), **overrides})
     configure_logging(settings)
+    use_fast_event_loop()
     try:
         build_worker(settings).run()
     except UnsafeRedisError as exc:
         click.echo(f"Error: {exc}", err=True)
         raise SystemExit(EXIT_USAGE) from None
+
+
+def use_fast_event_loop() -> str:
+    """Makes uvloop this thread's event loop when it is installed (the ``fast`` extra).
+
+    arq's worker runs on ``asyncio.get_event_loop()``; uvloop's loop does the same work in
+    less CPU per job (the worker's own share of a 1 KiB upload, see bench/README.md).
+
+    Returns:
+        The module of the loop the worker will run on (``uvloop`` or ``asyncio``).
+    """
+    try:
+        import uvloop
+    except ImportError:
+        return "asyncio"
+    asyncio.set_event_loop(uvloop.new_event_loop())
+    return "uvloop"

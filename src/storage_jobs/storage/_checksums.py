@@ -36,6 +36,9 @@ _S3_NAME: dict[ChecksumAlgorithm, str] = {"crc32c": "CRC32C", "sha256": "SHA256"
 _Crc32c: Any = google_crc32c.Checksum
 
 
+_CRC_CHUNK = 1024 * 1024
+
+
 class Hasher:
     """A streaming hash of one algorithm; ``hexdigest`` and ``s3_value`` read it out."""
 
@@ -46,9 +49,15 @@ class Hasher:
         self._sha = hashlib.sha256() if algorithm == "sha256" else None
 
     def update(self, data: bytes) -> None:
-        """Adds bytes."""
+        """Adds bytes (or any bytes-like object, such as a multipart upload's owned part)."""
         if self._crc is not None:
-            self._crc.update(data)
+            if isinstance(data, bytes):
+                self._crc.update(data)
+                return
+            # google-crc32c takes only bytes: copy a mutable buffer 1 MiB at a time, not whole.
+            view = memoryview(data)
+            for start in range(0, len(view), _CRC_CHUNK):
+                self._crc.update(bytes(view[start : start + _CRC_CHUNK]))
         else:
             assert self._sha is not None
             self._sha.update(data)

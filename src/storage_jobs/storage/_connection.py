@@ -20,6 +20,7 @@ from ._errors import (
 )
 from ._limiter import RequestLimiter, limit_hook
 from ._throttle import BucketThrottle, ThrottledClient
+from ._tuning import skip_unread_endpoint_params, user_agent
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
@@ -78,6 +79,8 @@ class Connection:
                 # S3-compatible servers reject them. Only send checksums an operation requires.
                 request_checksum_calculation="when_required",
                 response_checksum_validation="when_required",
+                # A fixed string: botocore's own is rebuilt twice per request (see _tuning).
+                user_agent=user_agent(),
             )
             stack = AsyncExitStack()
             client = await stack.enter_async_context(
@@ -93,6 +96,7 @@ class Connection:
                     config=botocore_config,
                 )
             )
+            skip_unread_endpoint_params(client)
             if self.limiter is not None:
                 client.meta.events.register("before-send", limit_hook(self.limiter))
             # Duck-typed: every call of the raw client, with per-bucket backpressure.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import math
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any, cast
@@ -15,9 +16,29 @@ if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
     from types_aiobotocore_s3.type_defs import CompletedPartTypeDef, CopySourceTypeDef
 
-__all__ = ["MAX_PARTS", "multipart_copy", "multipart_upload", "part_size_for"]
+__all__ = ["MAX_PARTS", "OwnedPart", "multipart_copy", "multipart_upload", "part_size_for"]
 
 MAX_PARTS = 10_000
+
+
+class OwnedPart(bytearray):
+    """A part read by this library (from a file), which nothing else holds: the upload moves it.
+
+    botocore wraps a bytes body in a ``BytesIO`` that shares it, and aiohttp's first look at
+    that buffer unshares it: a whole second copy per part in flight, on top of the bytes still
+    held. An owned part is instead copied into a ``BytesIO`` of its own and emptied, so a part
+    in flight costs its size once (aiohttp then sends that ``BytesIO`` in 64 KiB writes).
+    """
+
+
+def _body(part: bytes) -> bytes | io.BytesIO:
+    if not isinstance(part, OwnedPart):
+        return part  # the caller's bytes: never emptied
+    body = io.BytesIO()
+    body.write(part)
+    part.clear()
+    body.seek(0)
+    return body
 
 
 def part_size_for(size: int, chunksize: int) -> int:
@@ -73,7 +94,12 @@ async def multipart_upload(
             if checksum is not None:
                 sums = checksum_args(checksum, Hasher.of(checksum, body).s3_value())
             answer = await client.upload_part(
-                Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=body, **sums
+                Bucket=bucket,
+                Key=key,
+                UploadId=upload_id,
+                PartNumber=number,
+                Body=_body(body),
+                **sums,
             )
             part: dict[str, Any] = {"PartNumber": number, "ETag": answer["ETag"]}
             part.update({k: v for k, v in sums.items() if k != "ChecksumAlgorithm"})

@@ -7,12 +7,12 @@ import os
 import tempfile
 from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from ._checksums import ChecksumAlgorithm, Hasher, checksum_args
 from ._connection import Connection, SourceError
 from ._errors import map_backend_error
-from ._multipart import multipart_upload
+from ._multipart import OwnedPart, multipart_upload
 from ._objects import ObjectInfo, strip_etag
 
 __all__ = ["Transfers", "put_args"]
@@ -214,8 +214,20 @@ async def _iterate(
             yield chunk
         return
     # A file read in part-sized pieces needs no regrouping (see _rechunk's fast path).
-    while chunk := stream.read(read_size):
-        yield chunk
+    readinto = getattr(stream, "readinto", None)
+    if readinto is None:
+        while chunk := stream.read(read_size):
+            yield chunk
+        return
+    while True:
+        # Read straight into a part buffer of our own, which the upload may empty once sent.
+        part = OwnedPart(read_size)
+        size = readinto(part)
+        if not size:
+            return
+        if size < read_size:
+            del part[size:]
+        yield cast("bytes", part)  # a bytearray: every reader here only needs a buffer
 
 
 async def _rechunk(chunks: AsyncIterator[bytes], size: int) -> AsyncIterator[bytes]:

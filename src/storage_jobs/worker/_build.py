@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 from typing import Any
 
@@ -87,6 +88,7 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
             pool=storage.config.max_pool_connections,
             s3_rate_limits=dict(settings.s3_rate_limits) or None,
             eviction_policy=policy.policy,
+            event_loop=type(asyncio.get_running_loop()).__module__.split(".")[0],
         )
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:

@@ -1,18 +1,4 @@
-"""Prometheus metrics of one worker process, on a registry of its own.
-
-``WorkerMetrics`` holds every metric; the worker records into it through small hooks (the
-runtime for job outcomes, the arq worker for queue gauges and Redis health) and serves it over
-HTTP when ``STORAGE_JOBS_METRICS_PORT`` is set. Nothing here touches the global
-``prometheus_client`` registry, so tests (and one process hosting several workers) can build as
-many as they like.
-
-Operator actions a job obeys (``job.cancelled``, ``migration.paused``, ...) are counted from
-its log events the same way.
-
-Copied bytes come from the copy handler's ``copy.done`` log event (its ``bytes`` field is the size
-``copy_object`` reports), because ``CopyResult`` carries no size; ``tap_log`` wraps the job's
-logger to observe it. Skipped copies add nothing.
-"""
+"""WorkerMetrics: every metric of one worker process, and the server that exposes them."""
 
 from __future__ import annotations
 
@@ -24,7 +10,9 @@ from datetime import datetime
 from typing import Any
 from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
+
+from ._tally import JobTally
 
 __all__ = [
     "DURATION_BUCKETS",
@@ -84,28 +72,13 @@ class WorkerMetrics:
         """Creates every metric in ``registry`` (a new one when not given)."""
         self.registry = registry if registry is not None else CollectorRegistry()
         r = self.registry
-        self.jobs = Counter(
-            "storage_jobs_jobs_total",
-            "Job attempts finished, by kind and outcome "
-            "(success, retry, failed, invalid, cancelled).",
-            ["kind", "outcome"],
-            registry=r,
-        )
-        self.retries = Counter(
-            "storage_jobs_job_retries_total",
-            "Job attempts that failed transiently and were re-queued with a delay.",
-            ["kind"],
-            registry=r,
-        )
+        # Updated once or more per job: plain numbers, no lock, no label lookup (see _tally).
+        self.tally = JobTally(DURATION_BUCKETS, PICKUP_BUCKETS)
+        r.register(self.tally)
         self.dead_letters = Counter(
             "storage_jobs_dead_letters_total",
             "Jobs that failed for good and were kept as dead letters.",
             ["kind"],
-            registry=r,
-        )
-        self.keys_deleted = Counter(
-            "storage_jobs_keys_deleted_total",
-            "Keys bulk deletes removed (or found already absent).",
             registry=r,
         )
         self.keys_failed = Counter(
@@ -118,27 +91,6 @@ class WorkerMetrics:
             "storage_jobs_prefix_keys_total",
             "Keys of prefix jobs by outcome: filtered, verified, mismatch, extraneous_deleted.",
             ["outcome"],
-            registry=r,
-        )
-        self.bytes_uploaded = Counter(
-            "storage_jobs_bytes_uploaded_total", "Bytes stored by upload jobs.", registry=r
-        )
-        self.bytes_copied = Counter(
-            "storage_jobs_bytes_copied_total",
-            "Bytes copied server-side by copy jobs (skipped copies excluded).",
-            registry=r,
-        )
-        self.duration = Histogram(
-            "storage_jobs_job_duration_seconds",
-            "Time a job attempt took (payload checks and handler; invalid payloads excluded).",
-            ["kind"],
-            buckets=DURATION_BUCKETS,
-            registry=r,
-        )
-        self.pickup_latency = Histogram(
-            "storage_jobs_pickup_latency_seconds",
-            "Job start minus the later of its enqueue time and its scheduled time.",
-            buckets=PICKUP_BUCKETS,
             registry=r,
         )
         self.queue_depth = Gauge(
@@ -155,9 +107,6 @@ class WorkerMetrics:
             ),
             ["queue"],
             registry=r,
-        )
-        self.in_progress = Gauge(
-            "storage_jobs_jobs_in_progress", "Jobs this worker is running now.", registry=r
         )
         self.worker_info = Gauge(
             "storage_jobs_worker_info",
@@ -200,11 +149,13 @@ class WorkerMetrics:
         """Counts one finished attempt; ``retry`` also counts a retry, ``duration_s`` observed."""
         if outcome not in OUTCOMES:
             raise ValueError(f"unknown outcome {outcome!r}")
-        self.jobs.labels(kind=kind, outcome=outcome).inc()
+        tally = self.tally
+        key = (kind, outcome)
+        tally.jobs[key] = tally.jobs.get(key, 0) + 1
         if outcome == "retry":
-            self.retries.labels(kind=kind).inc()
+            tally.retries[kind] = tally.retries.get(kind, 0) + 1
         if duration_s is not None:
-            self.duration.labels(kind=kind).observe(max(duration_s, 0.0))
+            tally.duration(kind).observe(max(duration_s, 0.0))
 
     @contextmanager
     def running(self, enqueue_time: Any = None, score_ms: Any = None) -> Iterator[None]:
@@ -214,22 +165,18 @@ class WorkerMetrics:
             enqueue_time: When the job was enqueued (arq's ``ctx["enqueue_time"]``, a datetime).
             score_ms: When it was scheduled to run (arq's ``ctx["score"]``, epoch ms).
         """
-        now = time.time()
-        due = [
-            t
-            for t in (
-                enqueue_time.timestamp() if isinstance(enqueue_time, datetime) else None,
-                score_ms / 1000 if isinstance(score_ms, int | float) and score_ms > 0 else None,
-            )
-            if t is not None
-        ]
+        due = 0.0
+        if isinstance(enqueue_time, datetime):
+            due = enqueue_time.timestamp()
+        if isinstance(score_ms, int | float) and score_ms > 0:
+            due = max(due, score_ms / 1000)
         if due:
-            self.picked_up(now - max(due))
-        self.in_progress.inc()
+            self.picked_up(time.time() - due)
+        self.tally.in_progress += 1
         try:
             yield
         finally:
-            self.in_progress.dec()
+            self.tally.in_progress -= 1
 
     def job_result(self, result: Mapping[str, Any]) -> None:
         """Records what a successful job's result (its JSON form) says it did."""
@@ -263,21 +210,21 @@ class WorkerMetrics:
 
     def uploaded(self, size: int) -> None:
         """Adds uploaded bytes."""
-        self.bytes_uploaded.inc(max(size, 0))
+        self.tally.bytes_uploaded += max(size, 0)
 
     def copied(self, size: int) -> None:
         """Adds copied bytes."""
-        self.bytes_copied.inc(max(size, 0))
+        self.tally.bytes_copied += max(size, 0)
 
     def deleted(self, deleted_count: int, failed_codes: Iterable[str] = ()) -> None:
         """Counts deleted keys and the final per-key failures, by code."""
-        self.keys_deleted.inc(max(deleted_count, 0))
+        self.tally.keys_deleted += max(deleted_count, 0)
         for code in failed_codes:
             self.keys_failed.labels(code=code or "unknown").inc()
 
     def picked_up(self, latency_s: float) -> None:
         """Observes one pickup latency (clamped at 0: clocks of producers and workers differ)."""
-        self.pickup_latency.observe(max(latency_s, 0.0))
+        self.tally.pickup.observe(max(latency_s, 0.0))
 
     def set_queue(self, queue: str, depth: int, deferred: int) -> None:
         """Sets the queue gauges."""
