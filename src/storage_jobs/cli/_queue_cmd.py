@@ -117,8 +117,8 @@ def queue(ctx: click.Context, sample: int, as_json: bool) -> None:
         lanes = Table(title="lanes (taken high, normal, bulk)", title_justify="left")
         for column in ("lane", "depth", "in progress", "deferred"):
             lanes.add_column(column, justify="left" if column == "lane" else "right")
-        for name, lane in c.lanes.items():
-            lanes.add_row(name, str(lane.depth), str(lane.in_progress), str(lane.deferred))
+        for lane_name, lane in c.lanes.items():
+            lanes.add_row(lane_name, str(lane.depth), str(lane.in_progress), str(lane.deferred))
         out.table(lanes)
         if info.kinds:
             kinds = Table(title="jobs per kind", title_justify="left")
