@@ -121,7 +121,7 @@ async def test_cancel_of_queued_high_and_bulk_jobs(redis: Redis, queue: str) -> 
 async def test_status_by_id_reads_every_lane(redis: Redis, queue: str) -> None:
     """A job queued in any lane reads as queued; deferred in bulk as deferred."""
     for lane in ("high", "normal", "bulk"):
-        await _enqueue(redis, queue, [lane], lane)  # type: ignore[arg-type]
+        await _enqueue(redis, queue, [lane], lane)
         assert await read_status(redis, queue, f"{queue}-{lane}") == JobStatus.QUEUED
     later = f"{queue}-later"
     await Enqueuer(redis, queue, result_ttl=60).enqueue(
