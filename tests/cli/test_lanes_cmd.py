@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from storage_jobs.client import StorageJobsClient
+from storage_jobs.queue import peek_priority
 from tests.cli.test_ops_commands import cli_env, run_cli
 
 pytestmark = pytest.mark.integration
@@ -46,3 +47,18 @@ async def test_a_bad_priority_exits_2_and_enqueues_nothing(
     assert run.code == 2 and "urgent" in run.err and "high" in run.err
     for lane in jobs.keys.lanes:
         assert await jobs.redis.zcard(lane) == 0
+
+
+async def test_migrate_priority_rides_in_the_envelope_for_its_batches(
+    cli_env: dict[str, str], jobs: StorageJobsClient
+) -> None:
+    """``migrate --priority high``: the coordinator is in high and tells its batches so."""
+    run = await run_cli(cli_env, "migrate", "src-b/p/", "dst-b/", "--priority", "high")
+    assert run.code == 0, run.err
+    job_id = run.out.strip()
+    assert await jobs.redis.zscore(jobs.keys.lane("high"), job_id) is not None
+    raw = await jobs.redis.get(jobs.keys.job(job_id))
+    assert peek_priority(raw) == "high"
+    plain = await run_cli(cli_env, "migrate", "src-b/q/", "dst-b/")
+    assert plain.code == 0, plain.err
+    assert peek_priority(await jobs.redis.get(jobs.keys.job(plain.out.strip()))) is None
