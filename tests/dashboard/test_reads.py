@@ -115,3 +115,24 @@ async def test_a_prefix_jobs_progress_carries_its_pause_and_cancel_flags(
         "cancelling": (False, True),
     }
     assert (await reader.prefix_job("paused")).pause_requested
+
+
+async def test_overview_has_a_row_per_lane_and_queued_pages_span_lanes(
+    redis: Redis, reader: Reader
+) -> None:
+    """Two high, one normal, three bulk: a row per lane; queued pages go high first."""
+    keys = QueueKeys("q")
+    await redis.zadd(keys.lane("high"), {"h1": 1000, "h2": 1001})
+    await redis.zadd(keys.lane("normal"), {"n1": 900})
+    await redis.zadd(keys.lane("bulk"), {"b1": 800, "b2": 801, "b3": 802})
+    (queue,) = (await reader.overview(actions_enabled=False)).queues
+    assert queue.counts.ready == 6
+    assert {name: lane.ready for name, lane in queue.lanes.items()} == {
+        "high": 2,
+        "normal": 1,
+        "bulk": 3,
+    }
+    first = await reader.jobs("queued", None, 0, 4)
+    assert [r.job_id for r in first.rows] == ["h1", "h2", "n1", "b1"]
+    rest = await reader.jobs("queued", None, 4, 4)
+    assert [r.job_id for r in rest.rows] == ["b2", "b3"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from storage_jobs.queue import _enqueue
 
 
-def _items(count: int, size: int) -> list[tuple[str, bytes, int, int]]:
-    return [(f"j{i}", b"x" * size, 1000, 0) for i in range(count)]
+def _items(count: int, size: int) -> list[tuple[str, bytes, int, int, str]]:
+    return [(f"j{i}", b"x" * size, 1000, 0, "q") for i in range(count)]
 
 
 def test_calls_hold_at_most_a_thousand_jobs() -> None:
@@ -25,5 +25,12 @@ def test_calls_hold_at_most_sixteen_mebibytes() -> None:
 
 def test_a_payload_larger_than_the_cap_gets_a_call_of_its_own() -> None:
     """A job bigger than the byte cap is still sent, alone."""
-    items = [*_items(1, 10), (_big := ("big", b"x" * (_enqueue.BATCH_BYTES + 1), 1, 0))]
+    items = [*_items(1, 10), (_big := ("big", b"x" * (_enqueue.BATCH_BYTES + 1), 1, 0, "q"))]
     assert [len(c) for c in _enqueue._chunks(items)] == [1, 1]
+
+
+def test_calls_hold_one_lane_each() -> None:
+    """Jobs of another lane start a call of their own (a call writes one sorted set)."""
+    items = _items(3, 10)
+    items[1] = (*items[1][:4], "other")
+    assert [[i for i, *_ in c] for c in _enqueue._chunks(items)] == [["j0"], ["j1"], ["j2"]]

@@ -95,9 +95,10 @@ async def test_a_claim_is_one_round_trip_of_few_commands(tmp_path: Path) -> None
         finally:
             await redis.aclose()
     assert len(claim.run) == 19
-    # EVALSHA, MGET of the flags, ZRANGEBYSCORE, ZADD of the scores, MGET of the payloads and
-    # counters; SET NX of each lease, SET of each counter; then the two INFO calls.
-    assert after - before == 5 + 2 * 19 + 2
+    # EVALSHA, MGET of the flags, ZRANGEBYSCORE of each of the three lanes, ZADD of the
+    # scores, MGET of the payloads and counters; SET NX of each lease, SET of each counter;
+    # then the two INFO calls.
+    assert after - before == 7 + 2 * 19 + 2
     assert reads == 3  # the claim, and the two INFO calls after the first count
 
 

@@ -321,3 +321,18 @@ async def test_source_profiles_share_the_workers_rate_limiter(redis: Any) -> Non
         assert source.config.endpoint_url == "http://127.0.0.1:1"
     finally:
         await runtime.close()
+
+
+async def test_a_dead_letter_keeps_the_priority_the_job_was_enqueued_with(
+    settings: Settings, redis: Any
+) -> None:
+    """The claim's ``priority`` (the envelope's ``"p"``) is kept, so a replay goes to that lane."""
+    runtime, _ = runtime_with(settings, redis)
+    ctx = {**arq_ctx(), "priority": "high"}
+    with pytest.raises(JobFailure):
+        await runtime.execute(spec("copy"), ctx, ("not json",), {})
+    assert (await dead_letter(runtime, ctx)).priority == "high"
+    plain = arq_ctx()
+    with pytest.raises(JobFailure):
+        await runtime.execute(spec("copy"), plain, ("not json",), {})
+    assert (await dead_letter(runtime, plain)).priority is None

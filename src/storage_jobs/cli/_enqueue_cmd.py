@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from ..client import StorageJobsClient
 from ..jobs import CopyJob, DeleteJob, JobModel, JobRejectedError, UploadJob
+from ..queue import Priority
 from ._exit_codes import EXIT_OK
 from ._outcome import print_outcome, wait_for
 from ._output import Output, json_option
@@ -27,6 +28,14 @@ F = TypeVar("F", bound=Callable[..., Any])
 def _job_options(command: F) -> F:
     command = json_option(command)
     command = click.option(
+        "--priority",
+        type=click.Choice(["high", "normal", "bulk"]),
+        default="normal",
+        show_default=True,
+        help="The job's lane: workers take high before normal before bulk (each lower lane "
+        "still gets one claim in 8).",
+    )(command)
+    command = click.option(
         "--wait",
         type=click.FloatRange(min=0),
         metavar="SECONDS",
@@ -40,7 +49,11 @@ def _job_options(command: F) -> F:
 
 
 def _enqueue(
-    job_factory: Callable[[], JobModel], job_id: str | None, wait: float | None, as_json: bool
+    job_factory: Callable[[], JobModel],
+    job_id: str | None,
+    wait: float | None,
+    as_json: bool,
+    priority: Priority = "normal",
 ) -> None:
     settings = load_settings()
     try:
@@ -58,7 +71,7 @@ def _enqueue(
 
     async def body(redis: Redis) -> int:
         producer = StorageJobsClient.on_connection(redis, settings)
-        handle = await producer.enqueue(job, job_id=job_id)
+        handle = await producer.enqueue(job, job_id=job_id, priority=priority)
         data: dict[str, Any] = {"job_id": handle.job_id, "enqueued": handle.enqueued}
         code = EXIT_OK
         if wait is not None:
@@ -115,6 +128,7 @@ def upload(
     job_id: str | None,
     wait: float | None,
     as_json: bool,
+    priority: Priority,
 ) -> None:
     """Upload --data or --file to KEY in BUCKET."""
     if (data is None) == (file_path is None):
@@ -138,7 +152,7 @@ def upload(
             checksum=checksum,
         )
 
-    _enqueue(build, job_id, wait, as_json)
+    _enqueue(build, job_id, wait, as_json, priority)
 
 
 @enqueue.command("copy")
@@ -168,6 +182,7 @@ def copy(
     job_id: str | None,
     wait: float | None,
     as_json: bool,
+    priority: Priority,
 ) -> None:
     """Copy SRC_KEY of SRC_BUCKET to DST_KEY, server-side."""
     _enqueue(
@@ -182,6 +197,7 @@ def copy(
         job_id,
         wait,
         as_json,
+        priority,
     )
 
 
@@ -202,6 +218,7 @@ def delete(
     job_id: str | None,
     wait: float | None,
     as_json: bool,
+    priority: Priority,
 ) -> None:
     """Delete KEY... (and/or the keys of --keys-from) from BUCKET, in one bulk job."""
     all_keys = list(keys)
@@ -209,4 +226,5 @@ def delete(
         all_keys.extend(k for k in (line.rstrip("\r\n") for line in keys_from) if k)
     if not all_keys:
         raise click.UsageError("no keys to delete: give KEY... or --keys-from")
-    _enqueue(lambda: DeleteJob(bucket=bucket, keys=all_keys), job_id, wait, as_json)
+    job = lambda: DeleteJob(bucket=bucket, keys=all_keys)  # noqa: E731
+    _enqueue(job, job_id, wait, as_json, priority)

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ..client import JobCancelledError, JobFailedError, JobStatus, StorageJobsClient
+from ..client import JobCancelledError, JobFailedError, JobStatus, Priority, StorageJobsClient
 from ..jobs import DeletePrefixJob, JobModel, MigrateJob, MigrationProgress
 from ._exit_codes import EXIT_FAILED, EXIT_NOT_READY, EXIT_OK, EXIT_USAGE
 from ._filter_options import filter_fields, filter_options, manifest_field, manifest_options
@@ -90,6 +90,11 @@ def build_job(factory: type[JobModel], **fields: object) -> JobModel:
 @manifest_options
 @filter_options
 @click.option("--job-id", help="Your id for the migration (re-using one resumes or no-ops).")
+@click.option(
+    "--priority",
+    type=click.Choice(["high", "normal", "bulk"]),
+    help="The lane of its batches (default: bulk, so interactive jobs go first).",
+)
 @json_option
 def migrate(source: str, destination: str, **options: Any) -> None:
     """Copy every object under SRC_BUCKET/PREFIX to DST_BUCKET/PREFIX (key suffix kept).
@@ -120,7 +125,9 @@ def migrate(source: str, destination: str, **options: Any) -> None:
         manifest=manifest_field(options),
         **filter_fields(options),
     )
-    enqueue_and_watch(job, options["job_id"], options["watch"], options["as_json"], "copied")
+    enqueue_and_watch(
+        job, options["job_id"], options["watch"], options["as_json"], "copied", options["priority"]
+    )
 
 
 @click.command("delete-prefix")
@@ -139,6 +146,11 @@ def migrate(source: str, destination: str, **options: Any) -> None:
 @manifest_options
 @filter_options
 @click.option("--job-id", help="Your id for the delete (re-using one resumes or no-ops).")
+@click.option(
+    "--priority",
+    type=click.Choice(["high", "normal", "bulk"]),
+    help="The lane of its batches (default: bulk, so interactive jobs go first).",
+)
 @json_option
 def delete_prefix(location: str, **options: Any) -> None:
     """Delete everything under BUCKET/PREFIX, retrying per-key failures worth retrying.
@@ -157,7 +169,9 @@ def delete_prefix(location: str, **options: Any) -> None:
         manifest=manifest_field(options),
         **filter_fields(options),
     )
-    enqueue_and_watch(job, options["job_id"], options["watch"], options["as_json"], "deleted")
+    enqueue_and_watch(
+        job, options["job_id"], options["watch"], options["as_json"], "deleted", options["priority"]
+    )
 
 
 @click.command()
@@ -184,7 +198,12 @@ def progress(job_id: str, watch: bool, as_json: bool) -> None:
 
 
 def enqueue_and_watch(
-    job: JobModel, job_id: str | None, watch: bool, as_json: bool, done_label: str
+    job: JobModel,
+    job_id: str | None,
+    watch: bool,
+    as_json: bool,
+    done_label: str,
+    priority: Priority | None = None,
 ) -> None:
     """Enqueues a prefix job; with ``watch``, follows it and exits with its outcome."""
     settings = load_settings()
@@ -192,7 +211,7 @@ def enqueue_and_watch(
 
     async def body(_: object) -> int:
         async with StorageJobsClient(settings=settings) as jobs:
-            handle = await jobs.enqueue(job, job_id=job_id)
+            handle = await jobs.enqueue(job, job_id=job_id, priority=priority)
             if not handle.enqueued:
                 out.error(f"job {handle.job_id} already exists; watching it")
             if not watch:

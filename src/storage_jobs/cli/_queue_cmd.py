@@ -114,6 +114,12 @@ def queue(ctx: click.Context, sample: int, as_json: bool) -> None:
         out.table(table)
         if (problem := policy.problem()) is not None:
             out.line(f"warning: {problem}")
+        lanes = Table(title="lanes (taken high, normal, bulk)", title_justify="left")
+        for column in ("lane", "depth", "in progress", "deferred"):
+            lanes.add_column(column, justify="left" if column == "lane" else "right")
+        for lane_name, lane in c.lanes.items():
+            lanes.add_row(lane_name, str(lane.depth), str(lane.in_progress), str(lane.deferred))
+        out.table(lanes)
         if info.kinds:
             kinds = Table(title="jobs per kind", title_justify="left")
             kinds.add_column("function")

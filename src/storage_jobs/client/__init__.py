@@ -1,7 +1,7 @@
 """The producer side: enqueue typed jobs, follow them, read their typed results."""
 
 from ..errors import JobCancelledError, JobFailedError
-from ..queue import JobStatus
+from ..queue import JobStatus, Priority
 from ._client import StorageJobsClient
 from ._handle import JobHandle
 from ._sync import SyncJobHandle, SyncStorageJobsClient
@@ -11,6 +11,7 @@ __all__ = [
     "JobFailedError",
     "JobHandle",
     "JobStatus",
+    "Priority",
     "StorageJobsClient",
     "SyncJobHandle",
     "SyncStorageJobsClient",

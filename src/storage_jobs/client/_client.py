@@ -19,9 +19,11 @@ from ..queue import (
     EvictionPolicy,
     JobStatus,
     NewJob,
+    Priority,
     QueueKeys,
     RedisProgressStore,
     ResultWaiter,
+    check_priority,
     connect_redis,
     read_eviction_policy,
     read_status,
@@ -155,7 +157,12 @@ class StorageJobsClient:
         return self._redis
 
     async def enqueue(
-        self, job: JobModel, *, job_id: str | None = None, defer_by: float | None = None
+        self,
+        job: JobModel,
+        *,
+        job_id: str | None = None,
+        defer_by: float | None = None,
+        priority: Priority | None = None,
     ) -> JobHandle:
         """Validates and enqueues one job.
 
@@ -163,6 +170,10 @@ class StorageJobsClient:
             job: An UploadJob, CopyJob, DeleteJob, ...
             job_id: Your id for it; the same id enqueued twice runs once.
             defer_by: Seconds to wait before it may run.
+            priority: Its lane: ``"high"``, ``"normal"`` (the default) or ``"bulk"``. Workers
+                take high before normal before bulk, giving each lower lane one claim in 8. A
+                migration's or prefix delete's batches run in ``bulk`` unless a priority is
+                given here: then they run in that lane.
 
         Returns:
             The handle; ``handle.enqueued`` is False if the id was already taken.
@@ -174,8 +185,9 @@ class StorageJobsClient:
                 is written whole or not at all, and enqueueing it again under the same id is
                 safe.
             TypeError: If ``job`` is not a storage job.
+            ValueError: If ``priority`` is not one of the three (before Redis is touched).
         """
-        (handle,) = await self._enqueue([(job, job_id, defer_by)])
+        (handle,) = await self._enqueue([(job, job_id, defer_by)], priority)
         return handle
 
     async def enqueue_many(
@@ -184,6 +196,7 @@ class StorageJobsClient:
         *,
         job_ids: Sequence[str] | None = None,
         defer_by: float | None = None,
+        priority: Priority | None = None,
     ) -> list[JobHandle]:
         """Validates every job, then enqueues them pipelined (one round trip per 1,000 jobs).
 
@@ -192,6 +205,7 @@ class StorageJobsClient:
             job_ids: Ids for them (same length), e.g. derived ids that make re-enqueueing
                 after a crash a no-op; random ids when not given.
             defer_by: Seconds to wait before they may run.
+            priority: Their lane (see ``enqueue``).
 
         Raises:
             JobRejectedError: If any job breaks a limit; then none is enqueued.
@@ -199,19 +213,26 @@ class StorageJobsClient:
                 at all; the error's ``enqueued`` lists the ids that were. Pass ``job_ids`` to
                 retry the call safely.
             QueueUnavailableError: If Redis refused the writes (likewise).
+            ValueError: If ``priority`` is not one of the three (before Redis is touched).
         """
         if job_ids is not None and len(job_ids) != len(jobs):
             raise ValueError(f"{len(jobs)} jobs but {len(job_ids)} job ids")
         ids: Sequence[str | None] = job_ids if job_ids is not None else [None] * len(jobs)
-        return await self._enqueue([(job, i, defer_by) for job, i in zip(jobs, ids, strict=True)])
+        items = [(job, i, defer_by) for job, i in zip(jobs, ids, strict=True)]
+        return await self._enqueue(items, priority)
 
     async def _enqueue(
-        self, items: Sequence[tuple[JobModel, str | None, float | None]]
+        self,
+        items: Sequence[tuple[JobModel, str | None, float | None]],
+        priority: Priority | None = None,
     ) -> list[JobHandle]:
+        if priority is not None:
+            check_priority(priority)
         redis, enqueuer = self.redis, self._enqueuer
         assert enqueuer is not None
         answers = await enqueuer.enqueue(
-            [NewJob(job, job_id, defer_by) for job, job_id, defer_by in items], limits=self.limits
+            [NewJob(job, job_id, defer_by, priority) for job, job_id, defer_by in items],
+            limits=self.limits,
         )
         return [
             JobHandle(job_id, ok, self.queue_name, redis, self.settings.result_ttl, self._waiter)

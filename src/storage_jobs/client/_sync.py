@@ -9,7 +9,7 @@ from concurrent.futures import Future
 from typing import Any, TypeVar
 
 from ..jobs import JobModel
-from ..queue import JobStatus
+from ..queue import JobStatus, Priority, check_priority
 from ..settings import Settings
 from ._client import StorageJobsClient
 from ._handle import JobHandle
@@ -53,16 +53,27 @@ class SyncStorageJobsClient:
         return future.result(timeout)
 
     def enqueue(
-        self, job: JobModel, *, job_id: str | None = None, defer_by: float | None = None
+        self,
+        job: JobModel,
+        *,
+        job_id: str | None = None,
+        defer_by: float | None = None,
+        priority: Priority | None = None,
     ) -> SyncJobHandle:
         """Enqueues one job (see ``StorageJobsClient.enqueue``)."""
-        return SyncJobHandle(
-            self, self._run(self._client.enqueue(job, job_id=job_id, defer_by=defer_by))
-        )
+        if priority is not None:
+            check_priority(priority)
+        coro = self._client.enqueue(job, job_id=job_id, defer_by=defer_by, priority=priority)
+        return SyncJobHandle(self, self._run(coro))
 
-    def enqueue_many(self, jobs: Sequence[JobModel]) -> list[SyncJobHandle]:
+    def enqueue_many(
+        self, jobs: Sequence[JobModel], *, priority: Priority | None = None
+    ) -> list[SyncJobHandle]:
         """Enqueues many jobs pipelined (see ``StorageJobsClient.enqueue_many``)."""
-        return [SyncJobHandle(self, h) for h in self._run(self._client.enqueue_many(jobs))]
+        if priority is not None:
+            check_priority(priority)
+        handles = self._run(self._client.enqueue_many(jobs, priority=priority))
+        return [SyncJobHandle(self, h) for h in handles]
 
     def handle(self, job_id: str) -> SyncJobHandle:
         """A handle for a job enqueued earlier."""

@@ -81,6 +81,8 @@ class QueueOverview(_Answer):
     paused: bool
     counts: QueueCounts
     finished: FinishedCounts
+    lanes: dict[str, QueueCounts] = {}
+    """The same counts per lane (high, normal, bulk), one row each after ``counts``."""
     dead_letters: int
 
 

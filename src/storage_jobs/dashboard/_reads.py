@@ -16,6 +16,7 @@ from ..queue import (
     DeadLetter,
     DeadLetterStore,
     ListedState,
+    QueueDepth,
     QueueKeys,
     RedisProgressStore,
     list_ids,
@@ -118,13 +119,7 @@ class Reader:
                 pipe.zcard(keys.finished(state))
             paused, *finished = await pipe.execute()
         workers = await self.workers()
-        counts = QueueCounts(
-            ready=depth.depth,
-            in_progress=depth.in_progress,
-            deferred=depth.deferred,
-            oldest_age=depth.oldest_age,
-            in_progress_exact=depth.in_progress_exact,
-        )
+        counts = _counts(depth)
         return Overview(
             at=time.time(),
             queues=[
@@ -132,6 +127,7 @@ class Reader:
                     queue=self.queue,
                     paused=bool(paused),
                     counts=counts,
+                    lanes={name: _counts(lane) for name, lane in depth.lanes.items()},
                     finished=FinishedCounts(
                         **dict(zip(FINISHED_STATES, map(int, finished), strict=True)),
                         kept=FINISHED_KEPT,
@@ -275,6 +271,16 @@ class Reader:
         """One prefix job's progress."""
         (flags,) = await control_flags(self.redis, [job_id])
         return progress_row(await RedisProgressStore(self.redis, job_id).read(), flags=flags)
+
+
+def _counts(depth: QueueDepth) -> QueueCounts:
+    return QueueCounts(
+        ready=depth.depth,
+        in_progress=depth.in_progress,
+        deferred=depth.deferred,
+        oldest_age=depth.oldest_age,
+        in_progress_exact=depth.in_progress_exact,
+    )
 
 
 def matches(letter: DeadLetter, kind: str | None, error_type: str | None) -> bool:

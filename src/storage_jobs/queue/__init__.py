@@ -51,7 +51,7 @@ from ._info import (
 )
 from ._job_record import JobRecord, read_job
 from ._job_state import RedisJobState
-from ._keys import STATE_PREFIX, QueueKeys, state_key
+from ._keys import LANES, STATE_PREFIX, Priority, QueueKeys, check_priority, state_key
 from ._memory import (
     NOEVICTION,
     EvictionPolicy,
@@ -78,6 +78,7 @@ from ._wire import (
     parse_envelope,
     parse_result,
     peek_function,
+    peek_priority,
 )
 
 __all__ = [
@@ -87,6 +88,7 @@ __all__ = [
     "HISTORY_TTL",
     "IN_PROGRESS_LIMIT",
     "KIND_SAMPLE",
+    "LANES",
     "MAX_KEPT_PAYLOAD",
     "NOEVICTION",
     "PAUSABLE_KINDS",
@@ -108,6 +110,7 @@ __all__ = [
     "MinuteCounts",
     "NewJob",
     "Outcome",
+    "Priority",
     "QueueDepth",
     "QueueInfo",
     "QueueKeys",
@@ -121,6 +124,7 @@ __all__ = [
     "WorkerInfo",
     "build_envelope",
     "build_result",
+    "check_priority",
     "connect_redis",
     "control_keys",
     "decode",
@@ -140,6 +144,7 @@ __all__ = [
     "parse_result",
     "peek_function",
     "peek_functions",
+    "peek_priority",
     "prefix_job_ids",
     "queue_depth",
     "queue_info",

@@ -54,10 +54,11 @@ local function flag(ttl)
 end
 """
 
-# KEYS: result, lease, queue, job, cancel marker, arq retry counter, parked set, the queue's
-# index of cancelled jobs, control flag. ARGV: job id, cancelled result, result TTL ms, marker
-# TTL ms, now (the index's score), how many ids the index keeps.
-# Returns 0 (finished or unknown), 1 (taken off the queue: never runs), 2 (running: marked).
+# KEYS: result, lease, queue (the normal lane), job, cancel marker, arq retry counter, parked set,
+# the queue's index of cancelled jobs, the high and bulk lanes, control flag. A queued job is in one
+# lane: removing it from all three finds it wherever it waits. ARGV: job id, cancelled result,
+# result TTL ms, marker TTL ms, now (the index's score), how many ids the index keeps. Returns 0
+# (finished or unknown), 1 (taken off the queue: never runs), 2 (running: marked).
 _CANCEL = (
     _FLAG
     + """
@@ -68,6 +69,7 @@ if redis.call('exists', KEYS[2]) == 1 then
     return 2
 end
 local queued = redis.call('zrem', KEYS[3], ARGV[1]) + redis.call('zrem', KEYS[7], ARGV[1])
+    + redis.call('zrem', KEYS[9], ARGV[1]) + redis.call('zrem', KEYS[10], ARGV[1])
 if queued == 0 then return 0 end
 redis.call('psetex', KEYS[1], ARGV[3], ARGV[2])
 redis.call('del', KEYS[4], KEYS[6])
@@ -90,15 +92,19 @@ return 1
 """
 )
 
-# KEYS: the job's pause flag, its parked set, the queue, the wake list.
-# Returns the number of batches put back, or -1 if the job was not paused.
+# KEYS: the job's pause flag, its parked set, the high, normal and bulk lanes, the wake list,
+# the lane its batches were parked from (the claim writes it). Returns the number of batches put
+# back, or -1 if the job was not paused.
 _RESUME = """
 if redis.call('del', KEYS[1]) == 0 then return -1 end
+local lanes = {high = KEYS[3], normal = KEYS[4], bulk = KEYS[5]}
+local from = redis.call('get', KEYS[7])
+local lane = lanes[from or 'normal'] or KEYS[4]
 local parked = redis.call('zrange', KEYS[2], 0, -1, 'WITHSCORES')
-for i = 1, #parked, 2 do redis.call('zadd', KEYS[3], parked[i + 1], parked[i]) end
-redis.call('del', KEYS[2])
-redis.call('lpush', KEYS[4], '1')
-redis.call('ltrim', KEYS[4], 0, 0)
+for i = 1, #parked, 2 do redis.call('zadd', lane, parked[i + 1], parked[i]) end
+redis.call('del', KEYS[2], KEYS[7])
+redis.call('lpush', KEYS[6], '1')
+redis.call('ltrim', KEYS[6], 0, 0)
 return #parked / 2
 """
 
@@ -157,7 +163,8 @@ async def finish_cancelled(
     cancelled = keys.finished("cancelled")
     async with redis.pipeline(transaction=True) as tx:
         tx.psetex(keys.result(job_id), int(result_ttl * 1000), result)
-        tx.zrem(keys.queue, job_id)
+        for lane in keys.lanes:  # it is in one of them
+            tx.zrem(lane, job_id)
         tx.delete(keys.job(job_id), keys.retry(job_id), keys.in_progress(job_id))
         tx.zadd(cancelled, {job_id: time.time()})
         tx.zremrangebyrank(cancelled, 0, -FINISHED_KEPT - 1)
@@ -218,6 +225,8 @@ class Control:
                         keys.retry(job_id),
                         control_keys(job_id)[3],
                         keys.finished("cancelled"),
+                        keys.lane("high"),
+                        keys.lane("bulk"),
                         keys.control,
                     ],
                     args=[
@@ -288,7 +297,13 @@ class Control:
             self._resume = self.redis.register_script(_RESUME)
         keys = self.keys
         put_back = await self._resume(
-            keys=[keys.job_paused(job_id), keys.parked(job_id), keys.queue, keys.wake]
+            keys=[
+                keys.job_paused(job_id),
+                keys.parked(job_id),
+                *keys.lanes,
+                keys.wake,
+                keys.parked_lane(job_id),
+            ]
         )
         return int(put_back) >= 0
 

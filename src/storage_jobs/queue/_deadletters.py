@@ -13,7 +13,7 @@ from pydantic import BaseModel, ValidationError
 from ..errors import JobRejectedError, ReplayRefusedError
 from ..jobs import JobLimits, JobModel, spec_for_name
 from ._enqueue import Enqueuer, NewJob
-from ._keys import QueueKeys
+from ._keys import LANES, Priority, QueueKeys
 from ._wire import decode, describe_validation_error, parse_envelope
 
 if TYPE_CHECKING:
@@ -39,6 +39,7 @@ class DeadLetter(BaseModel):
         message: What went wrong.
         attempts: Attempts made.
         failed_at: Unix time of the final failure.
+        priority: The priority it was enqueued with (None: none given); a replay keeps it.
     """
 
     job_id: str
@@ -51,6 +52,7 @@ class DeadLetter(BaseModel):
     message: str = ""
     attempts: int = 0
     failed_at: float
+    priority: Priority | None = None
 
     def raw_payload(self) -> bytes | None:
         """The payload bytes as they were found in Redis."""
@@ -126,6 +128,7 @@ class DeadLetterStore:
         message: str,
         code: str | None = None,
         attempts: int = 0,
+        priority: str | None = None,
     ) -> DeadLetter:
         """Stores (or replaces) the dead letter of a job."""
         payload, encoding, truncated = encode_payload(raw_payload)
@@ -140,6 +143,7 @@ class DeadLetterStore:
             message=message[:4000],
             attempts=attempts,
             failed_at=time.time(),
+            priority=priority if priority in LANES else None,
         )
         async with self.redis.pipeline(transaction=True) as tx:
             tx.hset(self.keys.dead_data, job_id, letter.model_dump_json())
@@ -216,9 +220,10 @@ class DeadLetterStore:
         keys = self.keys
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.exists(keys.job(job_id), keys.in_progress(job_id))
-            pipe.zscore(keys.queue, job_id)
-            busy, score = await pipe.execute()
-        if busy or score is not None:
+            for lane in keys.lanes:
+                pipe.zscore(lane, job_id)
+            busy, *scores = await pipe.execute()
+        if busy or any(score is not None for score in scores):
             raise ReplayRefusedError(job_id, "in_flight", "a job with this id is queued or running")
         failed_at = await self.redis.zscore(keys.dead_index, job_id)
         async with self.redis.pipeline(transaction=True) as tx:
@@ -228,7 +233,8 @@ class DeadLetterStore:
             await tx.execute()
         try:
             enqueuer = Enqueuer(self.redis, keys.queue, result_ttl=result_ttl)
-            ((_, enqueued),) = await enqueuer.enqueue([NewJob(job, job_id)])
+            new = NewJob(job, job_id, priority=letter.priority)  # back into its lane
+            ((_, enqueued),) = await enqueuer.enqueue([new])
         except BaseException:
             await self._restore(letter, failed_at)
             raise

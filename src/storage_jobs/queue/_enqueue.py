@@ -2,8 +2,9 @@
 
 One script call writes up to ``BATCH`` jobs (or ``BATCH_BYTES`` of payload): each is added
 unless its id exists or has a result (so the same id runs once), all new ones join the queue in
-one ``ZADD``, and one wake token starts an idle worker at once. Per job that is two commands
-(``EXISTS``, ``SET``) where a script per job cost six. The calls go out pipelined,
+one ``ZADD``, and one wake token starts an idle worker at once. A call writes to one lane
+(``QueueKeys.lane``): jobs of different priorities go in separate calls. Per job that is two
+commands (``EXISTS``, ``SET``) where a script per job cost six. The calls go out pipelined,
 ``CALLS_PER_ROUND_TRIP`` at a time.
 """
 
@@ -21,7 +22,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..errors import QueueFullError, QueueUnavailableError
 from ..jobs import JobLimits, JobModel, spec_for_job
-from ._keys import QueueKeys
+from ._keys import LANES, Priority, QueueKeys
 from ._memory import is_redis_full, redis_said
 from ._wire import build_envelope
 
@@ -31,9 +32,9 @@ if TYPE_CHECKING:
 
 __all__ = ["BATCH", "BATCH_BYTES", "CALLS_PER_ROUND_TRIP", "Enqueuer", "NewJob"]
 
-# KEYS: queue, wake, then (job key, result key) per job; ARGV: (payload, ttl ms, score, id) per
-# job. Returns 1/0 per job. Its reads come before its writes, so a Redis that refuses writes
-# (OOM) refuses at the first SET, before anything is written.
+# KEYS: the lane's sorted set, wake, then (job key, result key) per job; ARGV: (payload, ttl ms,
+# score, id) per job. Returns 1/0 per job. Its reads come before its writes, so a Redis that refuses
+# writes (OOM) refuses at the first SET, before anything is written.
 _ENQUEUE = """
 local added, members = {}, {}
 for i = 1, (#KEYS - 2) / 2 do
@@ -71,8 +72,8 @@ BATCH_BYTES = 16 * 1024 * 1024
 CALLS_PER_ROUND_TRIP = 10
 """Script calls per pipelined round trip."""
 
-Chunk = list[tuple[str, bytes, int, int]]
-"""The jobs of one script call: ``(job id, envelope, ttl ms, score)``."""
+Chunk = list[tuple[str, bytes, int, int, str]]
+"""The jobs of one script call: ``(job id, envelope, ttl ms, score, lane key)``, one lane."""
 
 
 @dataclass(frozen=True)
@@ -83,11 +84,13 @@ class NewJob:
         job: The payload model.
         job_id: Its id; a random one when None.
         defer_by: Seconds before it may run.
+        priority: Its lane (None: ``normal``, and a prefix job's batches then go to ``bulk``).
     """
 
     job: JobModel
     job_id: str | None = None
     defer_by: float | None = None
+    priority: Priority | None = None
 
 
 class Enqueuer:
@@ -125,21 +128,28 @@ class Enqueuer:
             QueueUnavailableError: If Redis refused otherwise (likewise): NOPERM, READONLY...
             redis.ConnectionError: If Redis is unreachable (as before: it quotes no command).
             TypeError: If an item is not a catalogued job.
-            ValueError: If a ``defer_by`` is negative.
+            ValueError: If a ``defer_by`` is negative or a priority not one of ``LANES``.
         """
         if bad := [i.defer_by for i in items if i.defer_by is not None and i.defer_by < 0]:
             raise ValueError(f"defer_by must be >= 0, got {bad[0]}")
+        if wrong := [
+            i.priority for i in items if i.priority is not None and i.priority not in LANES
+        ]:
+            raise ValueError(f"priority must be one of 'high', 'normal', 'bulk'; got {wrong[0]!r}")
         now_ms = int(time.time() * 1000)
-        prepared: list[tuple[str, bytes, int, int]] = []
+        prepared: Chunk = []
         for item in items:
             spec = spec_for_job(item.job)
             if limits is not None:
                 limits.check(item.job)
             job_id = item.job_id or uuid.uuid4().hex
             defer_ms = int((item.defer_by or 0) * 1000)
-            data = build_envelope(spec.function_name, item.job.model_dump_json(), now_ms)
+            data = build_envelope(
+                spec.function_name, item.job.model_dump_json(), now_ms, item.priority
+            )
             ttl_ms = int(self.result_ttl * 1000) + defer_ms
-            prepared.append((job_id, data, ttl_ms, now_ms + defer_ms))
+            lane = self.keys.lane(item.priority or "normal")
+            prepared.append((job_id, data, ttl_ms, now_ms + defer_ms, lane))
         answers: list[tuple[str, bool]] = []
         chunks = _chunks(prepared)
         for start in range(0, len(chunks), CALLS_PER_ROUND_TRIP):
@@ -165,9 +175,9 @@ class Enqueuer:
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
                 for chunk in calls:
-                    keys = [self.keys.queue, self.keys.wake]
+                    keys = [chunk[0][4], self.keys.wake]
                     args: list[bytes | int | str] = []
-                    for job_id, data, ttl_ms, score in chunk:
+                    for job_id, data, ttl_ms, score, _ in chunk:
                         keys += [self.keys.job(job_id), self.keys.result(job_id)]
                         args += [data, ttl_ms, score, job_id]
                     await self._script(keys=keys, args=args, client=pipe)
@@ -192,11 +202,16 @@ class Enqueuer:
 
 
 def _chunks(prepared: Chunk) -> list[Chunk]:
-    """Splits jobs into script calls of at most ``BATCH`` jobs and ``BATCH_BYTES`` of payload."""
+    """Splits jobs into script calls of one lane, ``BATCH`` jobs and ``BATCH_BYTES`` at most."""
     chunks: list[Chunk] = []
     size = 0
     for item in prepared:
-        if not chunks or len(chunks[-1]) >= BATCH or size + len(item[1]) > BATCH_BYTES:
+        if (
+            not chunks
+            or len(chunks[-1]) >= BATCH
+            or size + len(item[1]) > BATCH_BYTES
+            or chunks[-1][0][4] != item[4]
+        ):
             chunks.append([])
             size = 0
         chunks[-1].append(item)

@@ -41,29 +41,36 @@ async def list_ids(
 ) -> tuple[list[tuple[str, float]], int]:
     """One page of job ids in a state with their score (seconds), and the state's total.
 
-    Queued jobs are oldest first (the order workers take them); deferred ones soonest first;
-    finished jobs and dead letters newest first. Costs two commands.
+    Queued jobs are by lane (high, normal, bulk) and oldest first in each (the order workers
+    take them); deferred ones likewise, soonest first; finished jobs and dead letters newest
+    first. Costs two commands (a queued or deferred page: two per lane).
     """
     keys = QueueKeys(queue_name)
     now_ms = int(time.time() * 1000)
+    if state in ("queued", "deferred"):
+        low, high = ("-inf", now_ms) if state == "queued" else (f"({now_ms}", "+inf")
+        async with redis.pipeline(transaction=False) as pipe:
+            for lane in keys.lanes:
+                pipe.zcount(lane, low, high)
+            counts = [int(c) for c in await pipe.execute()]
+        page: list[tuple[str, float]] = []
+        skip, want = offset, limit
+        for lane, count in zip(keys.lanes, counts, strict=True):
+            if want <= 0:
+                break
+            if skip >= count:
+                skip -= count
+                continue
+            got = await redis.zrangebyscore(lane, low, high, start=skip, num=want, withscores=True)
+            page += [(_text(m), float(s) / 1000.0) for m, s in got]
+            skip, want = 0, limit - len(page)
+        return page, sum(counts)
     async with redis.pipeline(transaction=False) as pipe:
-        if state == "queued":
-            pipe.zrangebyscore(queue_name, "-inf", now_ms, start=offset, num=limit, withscores=True)
-            pipe.zcount(queue_name, "-inf", now_ms)
-            scale = 1000.0
-        elif state == "deferred":
-            pipe.zrangebyscore(
-                queue_name, f"({now_ms}", "+inf", start=offset, num=limit, withscores=True
-            )
-            pipe.zcount(queue_name, f"({now_ms}", "+inf")
-            scale = 1000.0
-        else:
-            index = keys.dead_index if state == "dead" else keys.finished(state)
-            pipe.zrevrange(index, offset, offset + limit - 1, withscores=True)
-            pipe.zcard(index)
-            scale = 1.0
+        index = keys.dead_index if state == "dead" else keys.finished(state)
+        pipe.zrevrange(index, offset, offset + limit - 1, withscores=True)
+        pipe.zcard(index)
         members, total = await pipe.execute()
-    return [(_text(m), float(s) / scale) for m, s in members], int(total)
+    return [(_text(m), float(s)) for m, s in members], int(total)
 
 
 async def index_prefix_job(redis: Redis, queue_name: str, job_id: str) -> None:

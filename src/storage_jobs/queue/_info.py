@@ -16,7 +16,7 @@ from pydantic import ConfigDict
 
 from ._deadletters import DeadLetterStore
 from ._heartbeat import Heartbeat, read_heartbeats
-from ._keys import QueueKeys
+from ._keys import LANES, Priority, QueueKeys
 from ._wire import peek_function
 
 if TYPE_CHECKING:
@@ -55,8 +55,10 @@ class QueueDepth:
         in_progress: Jobs a worker holds a lease on.
         deferred: Jobs waiting for a time in the future (deferred, or retries backing off).
         oldest_age: Seconds since the oldest ready job became ready (0 when none is).
-        in_progress_exact: False when the queue held more than ``IN_PROGRESS_LIMIT`` jobs, so
+        in_progress_exact: False when a lane held more than ``IN_PROGRESS_LIMIT`` jobs, so
             only the soonest of them were checked for a lease.
+        lanes: The same counts per lane (``high``, ``normal``, ``bulk``); the fields above
+            are their sums (``oldest_age`` their maximum). Empty for one lane's own counts.
     """
 
     queue: str
@@ -65,6 +67,7 @@ class QueueDepth:
     deferred: int
     oldest_age: float
     in_progress_exact: bool = True
+    lanes: dict[Priority, QueueDepth] = field(default_factory=dict)
 
     @property
     def ready(self) -> int:
@@ -132,6 +135,16 @@ class QueueInfo:
             "deferred": self.counts.deferred,
             "total": self.counts.total,
             "oldest_age": self.counts.oldest_age,
+            "lanes": {
+                name: {
+                    "depth": lane.depth,
+                    "in_progress": lane.in_progress,
+                    "deferred": lane.deferred,
+                    "total": lane.total,
+                    "oldest_age": lane.oldest_age,
+                }
+                for name, lane in self.counts.lanes.items()
+            },
             "kinds": dict(self.kinds),
             "kinds_sampled": self.kinds_sampled,
             "kinds_sample_size": self.kinds_sample_size,
@@ -150,11 +163,30 @@ async def queue_depth(
 ) -> QueueDepth:
     """Counts a queue's ready, running and deferred jobs, and the oldest ready job's age.
 
-    A running job's score is its lease's deadline (the claim moves it there), so running jobs
-    sit among the soonest scores: the first ``in_progress_limit`` jobs by score are checked for
-    a lease. Costs four commands plus one ``EXISTS`` per 1,000 jobs checked.
+    Each lane is counted (``QueueDepth.lanes``) and the counts summed. A running job's score is
+    its lease's deadline (the claim moves it there), so running jobs sit among the soonest
+    scores: the first ``in_progress_limit`` jobs by score of a lane are checked for a lease.
+    Costs four commands per lane plus one ``EXISTS`` per 1,000 jobs checked.
     """
     keys = QueueKeys(queue_name)
+    lanes = {name: await _lane_depth(redis, keys, name, in_progress_limit) for name in LANES}
+    counts = list(lanes.values())
+    return QueueDepth(
+        queue=queue_name,
+        depth=sum(c.depth for c in counts),
+        in_progress=sum(c.in_progress for c in counts),
+        deferred=sum(c.deferred for c in counts),
+        oldest_age=max(c.oldest_age for c in counts),
+        in_progress_exact=all(c.in_progress_exact for c in counts),
+        lanes=lanes,
+    )
+
+
+async def _lane_depth(
+    redis: Redis, keys: QueueKeys, name: Priority, in_progress_limit: int
+) -> QueueDepth:
+    """One lane's counts (see ``queue_depth``)."""
+    queue_name = keys.lane(name)
     now_ms = int(time.time() * 1000)
     async with redis.pipeline(transaction=False) as pipe:
         pipe.zcard(queue_name)
@@ -172,7 +204,7 @@ async def queue_depth(
     if ready and oldest:
         oldest_age = max(0.0, (now_ms - float(oldest[0][1])) / 1000)
     return QueueDepth(
-        queue=queue_name,
+        queue=keys.queue,
         depth=int(ready) - running_due,
         in_progress=running_due + running_later,
         deferred=int(total) - int(ready) - running_later,
@@ -198,10 +230,25 @@ async def job_kinds(
     """Counts queued jobs per function name, reading the first bytes of each payload.
 
     Returns:
-        ``(counts, sampled, looked_at)``: ``sampled`` is True when the queue held more than
-        ``sample`` jobs and a random sample of that size was read.
+        ``(counts, sampled, looked_at)``: ``sampled`` is True when a lane held more than
+        ``sample`` jobs and a random sample of that size was read from it.
     """
     keys = QueueKeys(queue_name)
+    counts: Counter[str] = Counter()
+    sampled, looked_at = False, 0
+    for name in LANES:
+        lane_counts, lane_sampled, lane_looked = await _lane_kinds(
+            redis, keys, keys.lane(name), sample
+        )
+        counts.update(lane_counts)
+        sampled, looked_at = sampled or lane_sampled, looked_at + lane_looked
+    return dict(counts.most_common()), sampled, looked_at
+
+
+async def _lane_kinds(
+    redis: Redis, keys: QueueKeys, queue_name: str, sample: int
+) -> tuple[dict[str, int], bool, int]:
+    """``job_kinds`` of one lane's sorted set."""
     total = int(await redis.zcard(queue_name))
     if total == 0 or sample <= 0:
         return {}, False, 0

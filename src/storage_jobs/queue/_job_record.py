@@ -62,11 +62,13 @@ async def read_job(redis: Redis, queue_name: str, job_id: str) -> JobRecord:
         pipe.get(keys.job(job_id))
         pipe.get(keys.result(job_id))
         pipe.get(keys.in_progress(job_id))
-        pipe.zscore(queue_name, job_id)
         pipe.hget(keys.dead_data, job_id)
         pipe.get(keys.retry(job_id))
         pipe.zscore(control_keys(job_id)[3], job_id)
-        raw_job, raw_result, lease, score, raw_letter, retries, parked = await pipe.execute()
+        for lane in keys.lanes:  # a queued job waits in one of them
+            pipe.zscore(lane, job_id)
+        raw_job, raw_result, lease, raw_letter, retries, parked, *scores = await pipe.execute()
+    score = next((s for s in scores if s is not None), None)
     letter = None if raw_letter is None else DeadLetter.model_validate_json(raw_letter)
     result = None if raw_result is None else parse_result(raw_result)
     function = payload = None

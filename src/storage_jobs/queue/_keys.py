@@ -11,8 +11,27 @@ Who writes and reads each key is drawn in ``docs/architecture.md``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
-__all__ = ["STATE_PREFIX", "QueueKeys", "state_key"]
+__all__ = ["LANES", "STATE_PREFIX", "Priority", "QueueKeys", "check_priority", "state_key"]
+
+Priority = Literal["high", "normal", "bulk"]
+"""A job's lane: workers take ``high``, then ``normal``, then ``bulk`` (``worker._leases``)."""
+
+LANES: tuple[Priority, ...] = ("high", "normal", "bulk")
+"""The lanes in the order workers take from them."""
+
+
+def check_priority(priority: object) -> Priority:
+    """The priority itself, if it is one of ``LANES``.
+
+    Raises:
+        ValueError: If it is not.
+    """
+    if priority not in LANES:
+        raise ValueError(f"priority must be one of 'high', 'normal', 'bulk'; got {priority!r}")
+    return priority
+
 
 job_key_prefix = "arq:job:"
 result_key_prefix = "arq:result:"
@@ -36,10 +55,21 @@ class QueueKeys:
     """The key names of one queue.
 
     Attributes:
-        queue: The arq queue's sorted set (job id -> run-at time in ms).
+        queue: The arq queue's sorted set (job id -> run-at time in ms): the ``normal`` lane.
     """
 
     queue: str
+
+    def lane(self, priority: Priority) -> str:
+        """The sorted set of one lane: ``normal`` is arq's queue, the others are their own."""
+        if priority == "normal":
+            return self.queue
+        return f"storage-jobs:{self.queue}:lane:{priority}"
+
+    @property
+    def lanes(self) -> list[str]:
+        """The lanes' sorted sets, in ``LANES`` order (high, normal, bulk)."""
+        return [self.lane(p) for p in LANES]
 
     @staticmethod
     def job(job_id: str) -> str:
@@ -108,6 +138,14 @@ class QueueKeys:
     def parked(job_id: str) -> str:
         """Sorted set of a paused prefix job's batches taken off the queue (id -> score)."""
         return state_key(job_id, "parked")
+
+    @staticmethod
+    def parked_lane(job_id: str) -> str:
+        """The lane a paused prefix job's batches were parked from (all its batches share one).
+
+        Resume puts them back there; the claim script spells this name too.
+        """
+        return state_key(job_id, "parked-lane")
 
     @property
     def wake(self) -> str:

@@ -38,10 +38,12 @@ async def read_status(redis: Redis, queue: str, job_id: str) -> JobStatus:
     async with redis.pipeline(transaction=False) as pipe:
         pipe.get(keys.result(job_id))
         pipe.exists(keys.in_progress(job_id))
-        pipe.zscore(queue, job_id)
         pipe.hexists(keys.dead_data, job_id)
         pipe.zscore(control_keys(job_id)[3], job_id)
-        result, in_progress, score, dead, parked = await pipe.execute()
+        for lane in keys.lanes:  # a queued job waits in one of them
+            pipe.zscore(lane, job_id)
+        result, in_progress, dead, parked, *scores = await pipe.execute()
+    score = next((s for s in scores if s is not None), None)
     if result is not None:
         outcome = parse_result(result)
         if outcome.cancelled:

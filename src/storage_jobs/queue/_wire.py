@@ -38,6 +38,7 @@ __all__ = [
     "parse_envelope",
     "parse_result",
     "peek_function",
+    "peek_priority",
 ]
 
 
@@ -146,9 +147,19 @@ def decode(raw: bytes) -> dict[str, Any]:
     return data
 
 
-def build_envelope(function_name: str, payload_json: str, enqueue_ms: int) -> bytes:
-    """Arq's job envelope around one payload (``"f"`` first, so ``peek_function`` finds it)."""
-    return encode({"f": function_name, "t": 0, "a": [payload_json], "k": {}, "et": enqueue_ms})
+def build_envelope(
+    function_name: str, payload_json: str, enqueue_ms: int, priority: str | None = None
+) -> bytes:
+    """Arq's job envelope around one payload (``"f"`` first, so ``peek_function`` finds it).
+
+    A priority given explicitly rides along as ``"p"`` right after ``"f"`` (arq ignores it):
+    a prefix job's coordinator reads it to give its batches that lane (``peek_priority``).
+    """
+    if priority is None:
+        return encode({"f": function_name, "t": 0, "a": [payload_json], "k": {}, "et": enqueue_ms})
+    return encode(
+        {"f": function_name, "p": priority, "t": 0, "a": [payload_json], "k": {}, "et": enqueue_ms}
+    )
 
 
 def build_result(
@@ -234,6 +245,15 @@ def parse_envelope(raw: bytes) -> Envelope:
         tries=tries if isinstance(tries, int) else 0,
         enqueue_ms=enqueued if isinstance(enqueued, int) else 0,
     )
+
+
+_PRIORITY = re.compile(rb'^\{"f":"(?:[^"\\]|\\.){1,200}","p":"(high|normal|bulk)"')
+
+
+def peek_priority(raw: bytes) -> str | None:
+    """The priority a job was enqueued with explicitly, or None (read off the envelope's head)."""
+    found = _PRIORITY.match(raw[:320])
+    return found.group(1).decode() if found else None
 
 
 _FUNCTION = re.compile(rb'"f"\s*:\s*"((?:[^"\\]|\\.){1,200})"')

@@ -17,6 +17,7 @@ from ..queue import (
     encode,
     parse_envelope,
     parse_result,
+    peek_priority,
 )
 
 if TYPE_CHECKING:
@@ -61,6 +62,7 @@ async def keep_unrun_failure(
         error_type=error_type,
         message=message,
         attempts=attempts,
+        priority=peek_priority(raw) if raw is not None else None,
     )
     if error_type == "InvalidPayload" and result_data:
         # The result is what producers read first: say what the dead letter says.
@@ -108,6 +110,7 @@ async def keep_timed_out(
     if await store.get(job_id) is not None:
         return None
     raw = await redis.get(QueueKeys.job(job_id))
+    priority = peek_priority(raw) if raw is not None else None
     if raw is not None:
         with contextlib.suppress(ValueError):
             raw = parse_envelope(raw).payload.encode()  # the payload, as the runtime keeps it
@@ -119,5 +122,6 @@ async def keep_timed_out(
         error_type="TimeoutError",
         message=message,
         attempts=outcome.tries,
+        priority=priority,
     )
     return TimedOut(message, outcome.tries)

@@ -4,8 +4,8 @@ arq finishes each job with its own ``MULTI``/``EXEC`` of six commands and a roun
 finish joins a batch: the first one starts a flush ``window`` seconds later (5 ms), whatever
 else finishes by then rides along, and while a flush is in flight the next batch gathers
 (group commit: larger batches the busier the worker). One script per batch sets each result,
-deletes every job's keys (one ``DEL``), removes them all from the queue (one ``ZREM``) and
-announces their ids to waiting clients (``queue.ResultWaiter``): one command per job (its
+deletes every job's keys (one ``DEL``), removes them all from their lanes (one ``ZREM`` per
+lane) and announces their ids to waiting clients (``queue.ResultWaiter``): one command per job (its
 result's ``SET``), about six per batch and one round trip per batch.
 
 A finish returns only once its batch is durable in Redis. When the write fails (Redis down or
@@ -31,6 +31,7 @@ from ..queue import (
     FINISHED_KEPT,
     HISTORY_TTL,
     Outcome,
+    Priority,
     QueueKeys,
     finished_index,
     history_field,
@@ -42,22 +43,22 @@ if TYPE_CHECKING:
 
 __all__ = ["Finish", "Finisher"]
 
-# KEYS: queue, this minute's history hash, the complete, failed and cancelled indexes, then
-# (in-progress, result, retry, job) per job. ARGV: (job id, finish 1/0, result data, result ttl
-# ms or '', queue score increment or '', keep-lease ms or '', history field, index
-# 'complete'/'failed'/'cancelled'/'', the job's score when claimed or '') per job, then the
-# channel that hears the finished ids (one PUBLISH per batch wakes waiting clients), the time
-# (index score), the history's ttl, how many ids an index keeps and whether to trim the indexes
-# to that now ('1'/'').
+# KEYS: the queue (arq's: the normal lane), this minute's history hash, the complete, failed and
+# cancelled indexes, then (in-progress, result, retry, job, the job's lane) per job. ARGV: (job id,
+# finish 1/0, result data, result ttl ms or '', queue score increment or '', keep-lease ms or '',
+# history field, index 'complete'/'failed'/'cancelled'/'', the job's score when claimed or '') per
+# job, then the channel that hears the finished ids (one PUBLISH per batch wakes waiting clients),
+# the time (index score), the history's ttl, how many ids an index keeps and whether to trim the
+# indexes to that now ('1'/'').
 _FINISH = """
 local n = 9
 local channel, now = ARGV[#ARGV - 4], ARGV[#ARGV - 3]
 local history_ttl, kept, trim = ARGV[#ARGV - 2], ARGV[#ARGV - 1], ARGV[#ARGV]
-local removed, doomed, fields = {}, {}, {}
+local removed, doomed, fields, by_lane = {}, {}, {}, {}
 local indexed = {complete = {}, failed = {}, cancelled = {}}
-for i = 1, (#KEYS - 5) / 4 do
-    local lease, result = KEYS[4 * i + 2], KEYS[4 * i + 3]
-    local retry, job = KEYS[4 * i + 4], KEYS[4 * i + 5]
+for i = 1, (#KEYS - 5) / 5 do
+    local lease, result = KEYS[5 * i + 1], KEYS[5 * i + 2]
+    local retry, job, lane = KEYS[5 * i + 3], KEYS[5 * i + 4], KEYS[5 * i + 5]
     local at = (i - 1) * n
     local id, finish, data, ttl = ARGV[at + 1], ARGV[at + 2], ARGV[at + 3], ARGV[at + 4]
     local incr, keep, field, index = ARGV[at + 5], ARGV[at + 6], ARGV[at + 7], ARGV[at + 8]
@@ -78,16 +79,22 @@ for i = 1, (#KEYS - 5) / 4 do
         doomed[#doomed + 1] = retry
         doomed[#doomed + 1] = job
         removed[#removed + 1] = id
+        local ids = by_lane[lane]
+        if ids == nil then
+            ids = {}
+            by_lane[lane] = ids
+        end
+        ids[#ids + 1] = id
     elseif score ~= '' then
         -- The claim moved the score to the lease's deadline: back to arq's, plus any delay.
-        redis.call('zadd', KEYS[1], tonumber(score) + (tonumber(incr) or 0), id)
+        redis.call('zadd', lane, tonumber(score) + (tonumber(incr) or 0), id)
     elseif incr ~= '' then
-        redis.call('zincrby', KEYS[1], incr, id)
+        redis.call('zincrby', lane, incr, id)
     end
 end
 if #doomed > 0 then redis.call('del', unpack(doomed)) end
 if #removed > 0 then
-    redis.call('zrem', KEYS[1], unpack(removed))
+    for lane, ids in pairs(by_lane) do redis.call('zrem', lane, unpack(ids)) end
     redis.call('publish', channel, cjson.encode(removed))
 end
 -- The dashboard's per-minute chart and finished-jobs lists, a few commands per batch: the
@@ -129,6 +136,7 @@ class Finish:
         score: The job's queue score when it was claimed: a job left queued (a retry) gets it
             back, plus ``incr_score`` (the claim moved it to the lease's deadline). None: the
             score is only incremented, as arq does.
+        lane: The lane the job was claimed from: its removal and retry address that set.
     """
 
     job_id: str
@@ -139,6 +147,7 @@ class Finish:
     keep_lease_ms: int | None = None
     outcome: Outcome = "success"
     score: int | None = None
+    lane: Priority = "normal"
 
 
 class Finisher:
@@ -214,6 +223,7 @@ class Finisher:
                 self.keys.result(job_id),
                 self.keys.retry(job_id),
                 self.keys.job(job_id),
+                self.keys.lane(item.lane),
             ]
             args += [
                 job_id,

@@ -14,6 +14,15 @@ score moves to its lease's deadline (renewals move it on): a running job is not 
 next claim reads past none of them, and when its worker dies the job becomes due again exactly
 when its lease lapses. A retry puts the score back where arq would (``_finisher``).
 
+**Lanes.** Jobs wait in three sorted sets (``QueueKeys.lane``): ``high``, ``normal`` (arq's
+queue) and ``bulk``. A claim fills its slots from ``high``, then ``normal``, then ``bulk``. So that
+no lane starves, of every ``SHARE_EVERY`` (8) claim calls of a worker, the 4th gives its first
+slot to the oldest due ``normal`` job and the 8th to the oldest due ``bulk`` job (when that lane
+has none due, the slot goes in the usual order); the call's other slots go in the usual order.
+A worker under a ``high`` backlog taking one job per call thus gives ``normal`` and ``bulk`` one
+claim in 8 each. Each taken job carries its lane, so renewals, its finish and a retry address
+that lane's sorted set.
+
 The claim also obeys the operator (``queue._control``): nothing is taken while the queue is
 paused; a job whose cancel marker (or its prefix job's) is set is taken only to be finished as
 cancelled, never run; a batch of a paused prefix job is parked off the queue. Those per-job
@@ -27,13 +36,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ..queue import STATE_PREFIX, QueueKeys
+from ..queue import LANES, STATE_PREFIX, Priority, QueueKeys
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
     from redis.commands.core import AsyncScript
 
-__all__ = ["MAX_CLAIM", "Claim", "Claimed", "Leases"]
+__all__ = ["MAX_CLAIM", "SHARE_EVERY", "Claim", "Claimed", "Leases", "reserved_lane"]
 
 MAX_CLAIM = 256
 """Jobs one claim takes at most."""
@@ -41,8 +50,8 @@ MAX_CLAIM = 256
 RETRY_TTL_S = 88_400
 """Lifetime of arq's attempt counter, as arq sets it."""
 
-# Renew a lease only while it is still ours (and keep the job's score at the lease's deadline);
-# 0 tells the holder it lost the job.
+# Renew a lease only while it is still ours (and keep the job's score at the lease's deadline,
+# in the job's lane); 0 tells the holder it lost the job.
 _RENEW = """
 if redis.call('get', KEYS[1]) == ARGV[1] then
     redis.call('zadd', KEYS[2], 'XX', ARGV[3], ARGV[4])
@@ -51,58 +60,76 @@ end
 return 0
 """
 
-# KEYS: queue, queue pause flag, control flag.
-# ARGV: now ms, jobs wanted, lease ms, worker id, ids to read at most, lease deadline ms,
-# attempt counter ttl s, then the key prefixes of leases, jobs, attempt counters, job state.
-# Returns {1} while paused, else {0, {id, score, payload, try, ...}, {cancelled id, ...}}.
+# KEYS: the high, normal (arq's queue) and bulk lanes, queue pause flag, control flag.
+# ARGV: now ms, jobs wanted, lease ms, worker id, ids to read at most per lane, lease deadline
+# ms, attempt counter ttl s, then the key prefixes of leases, jobs, attempt counters, job state,
+# then the lane (1-3) that gets this call's first slot, or 0.
+# Returns {1} while paused, else {0, {id, score, payload, try, lane, ...}, {cancelled id, lane,
+# ...}}.
 _CLAIM = """
-local flags = redis.call('mget', KEYS[2], KEYS[3])
+local flags = redis.call('mget', KEYS[4], KEYS[5])
 if flags[1] then return {1} end
 local want, deadline = tonumber(ARGV[2]), ARGV[6]
 local lease_p, job_p, retry_p, state_p = ARGV[8], ARGV[9], ARGV[10], ARGV[11]
-local due = redis.call('zrangebyscore', KEYS[1], '-inf', ARGV[1], 'WITHSCORES',
-                       'LIMIT', 0, ARGV[5])
-local taken, scores, cancelled, moved = {}, {}, {}, {}
-for i = 1, #due, 2 do
-    if #taken + #cancelled >= want then break end
-    local id, score = due[i], due[i + 1]
-    local state = 'run'
-    if flags[2] then
-        -- Some marker may exist: check this job's (rare: only while an operator acts). The
-        -- names are QueueKeys.cancel/job_paused/parked; a batch's owner is parent_job_id's.
-        local owner = string.match(id, '^(.+):batch:%d+$') or id
-        if redis.call('exists', lease_p .. id) == 1 then
-            state = 'held'
-        elseif redis.call('exists', state_p .. id .. ':cancel',
-                          state_p .. owner .. ':cancel') > 0 then
-            state = 'cancel'
-        elseif redis.call('exists', state_p .. owner .. ':paused') == 1 then
-            redis.call('zrem', KEYS[1], id)
-            redis.call('zadd', state_p .. owner .. ':parked', score, id)
-            state = 'parked'
+local names = {'high', 'normal', 'bulk'}
+local taken, scores, lanes, cancelled = {}, {}, {}, {}
+local count = 0
+local function take(lane, limit)
+    local got, moved = 0, {}
+    local due = redis.call('zrangebyscore', KEYS[lane], '-inf', ARGV[1], 'WITHSCORES',
+                           'LIMIT', 0, ARGV[5])
+    for i = 1, #due, 2 do
+        if count >= want or got >= limit then break end
+        local id, score = due[i], due[i + 1]
+        local state = 'run'
+        if flags[2] then
+            -- Some marker may exist: check this job's (rare: only while an operator acts). The
+            -- names are QueueKeys.cancel/job_paused/parked/parked_lane; a batch's owner is
+            -- parent_job_id's.
+            local owner = string.match(id, '^(.+):batch:%d+$') or id
+            if redis.call('exists', lease_p .. id) == 1 then
+                state = 'held'
+            elseif redis.call('exists', state_p .. id .. ':cancel',
+                              state_p .. owner .. ':cancel') > 0 then
+                state = 'cancel'
+            elseif redis.call('exists', state_p .. owner .. ':paused') == 1 then
+                redis.call('zrem', KEYS[lane], id)
+                redis.call('zadd', state_p .. owner .. ':parked', score, id)
+                redis.call('set', state_p .. owner .. ':parked-lane', names[lane], 'EX', 2592000)
+                state = 'parked'
+            end
+        end
+        if (state == 'run' or state == 'cancel')
+            and redis.call('set', lease_p .. id, ARGV[4], 'PX', ARGV[3], 'NX') then
+            moved[#moved + 1] = deadline
+            moved[#moved + 1] = id
+            got, count = got + 1, count + 1
+            if state == 'run' then
+                taken[#taken + 1] = id
+                scores[#scores + 1] = score
+                lanes[#lanes + 1] = lane
+            else
+                cancelled[#cancelled + 1] = id
+                cancelled[#cancelled + 1] = lane
+            end
         end
     end
-    if (state == 'run' or state == 'cancel')
-        and redis.call('set', lease_p .. id, ARGV[4], 'PX', ARGV[3], 'NX') then
-        moved[#moved + 1] = deadline
-        moved[#moved + 1] = id
-        if state == 'run' then
-            taken[#taken + 1] = id
-            scores[#scores + 1] = score
-        else
-            cancelled[#cancelled + 1] = id
-        end
-    end
+    -- Moved now, so a later pass over the same lane reads past none of them.
+    if #moved > 0 then redis.call('zadd', KEYS[lane], 'XX', unpack(moved)) end
 end
-if #moved == 0 then return {0, {}, {}} end
-redis.call('zadd', KEYS[1], 'XX', unpack(moved))
+local first = tonumber(ARGV[12])
+if first > 0 then take(first, 1) end
+for lane = 1, 3 do
+    if count >= want then break end
+    take(lane, want)
+end
 if #taken == 0 then return {0, {}, cancelled} end
-local names = {}
+local keys = {}
 for i, id in ipairs(taken) do
-    names[2 * i - 1] = job_p .. id
-    names[2 * i] = retry_p .. id
+    keys[2 * i - 1] = job_p .. id
+    keys[2 * i] = retry_p .. id
 end
-local got = redis.call('mget', unpack(names))
+local got = redis.call('mget', unpack(keys))
 local out = {}
 for i, id in ipairs(taken) do
     local try = tonumber(got[2 * i] or '0') + 1
@@ -111,9 +138,24 @@ for i, id in ipairs(taken) do
     out[#out + 1] = scores[i]
     out[#out + 1] = got[2 * i - 1]
     out[#out + 1] = try
+    out[#out + 1] = lanes[i]
 end
 return {0, out, cancelled}
 """
+
+SHARE_EVERY = 8
+"""Of every ``SHARE_EVERY`` claim calls a worker makes, one gives its first slot to ``normal``
+and one to ``bulk`` (see the module docstring)."""
+
+
+def reserved_lane(call: int) -> int:
+    """The lane (1 high, 2 normal, 3 bulk) whose due job a claim call takes first; 0: none."""
+    step = call % SHARE_EVERY
+    if step == SHARE_EVERY - 1:
+        return 3
+    if step == SHARE_EVERY // 2 - 1:
+        return 2
+    return 0
 
 
 @dataclass(frozen=True)
@@ -125,12 +167,14 @@ class Claimed:
         score: Its queue score when it was taken (its run-at time, ms).
         payload: The serialized job; None if it had expired.
         job_try: Its attempt number (arq's counter, this attempt included).
+        lane: The lane it was taken from (renewals and its finish address that sorted set).
     """
 
     job_id: str
     score: int
     payload: bytes | None
     job_try: int
+    lane: Priority = "normal"
 
 
 @dataclass(frozen=True)
@@ -163,6 +207,8 @@ class Leases:
         self.worker_id = worker_id
         self.lease_ms = int(lease_seconds * 1000)
         self.lost: set[str] = set()
+        self.lanes: dict[str, Priority] = {}  # held job -> its lane
+        self.calls = 0  # claim calls made: which one reserves a slot (``reserved_lane``)
         self._renew: AsyncScript | None = None
         self._claim: AsyncScript | None = None
 
@@ -181,8 +227,10 @@ class Leases:
             return Claim()
         if self._claim is None:
             self._claim = redis.register_script(_CLAIM)
+        first = reserved_lane(self.calls)
+        self.calls += 1
         answer = await self._claim(
-            keys=[self.keys.queue, self.keys.paused, self.keys.control],
+            keys=[*self.keys.lanes, self.keys.paused, self.keys.control],
             args=[
                 now_ms,
                 want,
@@ -195,6 +243,7 @@ class Leases:
                 QueueKeys.job(""),
                 QueueKeys.retry(""),
                 STATE_PREFIX,
+                first,
             ],
         )
         if int(answer[0]) == 1:
@@ -206,10 +255,16 @@ class Leases:
                 score=int(float(flat[i + 1])),
                 payload=flat[i + 2] or None,
                 job_try=int(flat[i + 3]),
+                lane=LANES[int(flat[i + 4]) - 1],
             )
-            for i in range(0, len(flat), 4)
+            for i in range(0, len(flat), 5)
         ]
-        return Claim(run=run, cancelled=[_text(c) for c in cancelled])
+        for claimed in run:
+            self.lanes[claimed.job_id] = claimed.lane
+        ids = [_text(cancelled[i]) for i in range(0, len(cancelled), 2)]
+        for i, job_id in enumerate(ids):
+            self.lanes[job_id] = LANES[int(cancelled[2 * i + 1]) - 1]
+        return Claim(run=run, cancelled=ids)
 
     async def renew(self, redis: Redis, running: Iterable[str], now_ms: int) -> list[str]:
         """Renews the leases of running jobs, their scores with them (one round trip).
@@ -230,7 +285,7 @@ class Leases:
         async with redis.pipeline(transaction=False) as pipe:
             for job_id in running:
                 await renew(
-                    keys=[self.keys.in_progress(job_id), self.keys.queue],
+                    keys=[self.keys.in_progress(job_id), self.lane_key(job_id)],
                     args=[self.worker_id, self.lease_ms, deadline, job_id],
                     client=pipe,
                 )
@@ -240,8 +295,17 @@ class Leases:
         self.lost.update(newly_lost)
         return newly_lost
 
+    def lane_of(self, job_id: str) -> Priority:
+        """The lane a held job was taken from (``normal`` for one this worker did not claim)."""
+        return self.lanes.get(job_id, "normal")
+
+    def lane_key(self, job_id: str) -> str:
+        """The sorted set of a held job's lane."""
+        return self.keys.lane(self.lane_of(job_id))
+
     def forget(self, job_id: str) -> bool:
         """Forgets a finished job; True if its lease had been lost."""
         lost = job_id in self.lost
         self.lost.discard(job_id)
+        self.lanes.pop(job_id, None)
         return lost

@@ -23,6 +23,7 @@ from arq.jobs import SerializationError, deserialize_job_raw, serialize_result
 from arq.utils import args_to_string, ms_to_datetime, timestamp_ms, truncate
 from arq.worker import JobExecutionFailed, Retry, RetryJob, Worker
 
+from ..queue import peek_priority
 from ._leases import Claimed
 
 __all__ = ["run_claimed"]
@@ -128,6 +129,9 @@ async def run_claimed(worker: Worker, claimed: Claimed) -> None:
         "job_try": job_try,
         "enqueue_time": ms_to_datetime(enqueue_time_ms),
         "score": score,
+        "lane": claimed.lane,
+        # A prefix job's batches go to this lane (None: bulk); small envelopes only carry it.
+        "priority": peek_priority(claimed.payload),
     }
     ctx = {**worker.ctx, **job_ctx}
 

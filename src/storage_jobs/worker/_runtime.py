@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ from ..queue import (
     JobFailure,
     NewJob,
     Outcome,
+    Priority,
     QueueKeys,
     RedisJobControl,
     RedisJobState,
@@ -156,7 +158,9 @@ class WorkerRuntime:
             self.limits.check(job)
         except (ValidationError, ValueError) as exc:
             raw = args[0].encode() if args and isinstance(args[0], str) else None
-            await self._dead(job_id, spec, raw, exc, attempt, log, "InvalidPayload")
+            await self._dead(
+                job_id, spec, raw, exc, attempt, log, "InvalidPayload", ctx.get("priority")
+            )
             raise JobFailure("InvalidPayload", _short(exc)) from exc
 
         budget = self.settings.retry_budget()
@@ -171,7 +175,7 @@ class WorkerRuntime:
             retry=budget.delete_key(),
             object_retry=budget.migrate_object(),
             log=log,
-            enqueue=self._enqueue,
+            enqueue=functools.partial(self._enqueue, priority=ctx.get("priority") or "bulk"),
             source=self.source,
             failed_job=self.failed_job,
             report_bucket=self.settings.report_bucket,
@@ -201,7 +205,9 @@ class WorkerRuntime:
                 log.warning("job.retry", delay_s=round(delay, 3), **error)
                 raise Retry(defer=delay) from exc
             reason = None if not isinstance(exc, JobRejectedError) else "InvalidPayload"
-            await self._dead(job_id, spec, args[0].encode(), exc, attempt, log, reason)
+            await self._dead(
+                job_id, spec, args[0].encode(), exc, attempt, log, reason, ctx.get("priority")
+            )
             raise JobFailure(
                 reason or error["error_type"], error["message"], error["code"]
             ) from exc
@@ -255,12 +261,15 @@ class WorkerRuntime:
             await client.disconnect()
         self.sources.clear()
 
-    async def _enqueue(self, items: Sequence[tuple[BaseModel, str]]) -> list[bool]:
+    async def _enqueue(
+        self, items: Sequence[tuple[BaseModel, str]], *, priority: Priority = "bulk"
+    ) -> list[bool]:
+        """Enqueues a prefix job's batches: in ``bulk`` unless the prefix job was given a lane."""
         enqueuer = Enqueuer(
             self.redis, self.settings.queue_name, result_ttl=self.settings.result_ttl
         )
         answers = await enqueuer.enqueue(
-            [NewJob(job, job_id) for job, job_id in items],  # type: ignore[arg-type]
+            [NewJob(job, job_id, priority=priority) for job, job_id in items],  # type: ignore[arg-type]
             limits=self.limits,
         )
         return [enqueued for _, enqueued in answers]
@@ -274,6 +283,7 @@ class WorkerRuntime:
         attempt: int,
         log: Any,
         reason: str | None,
+        priority: str | None = None,
     ) -> None:
         error = error_record(exc)
         log.error("job.failed", dead_letter=True, **{**error, "message": _short(exc)})
@@ -285,6 +295,7 @@ class WorkerRuntime:
             code=error["code"],
             message=str(error["message"]),
             attempts=attempt,
+            priority=priority,
         )
 
 

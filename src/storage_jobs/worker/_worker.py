@@ -322,6 +322,7 @@ class StorageWorker(Worker):
         keep_in_progress: float | None,
     ) -> None:
         """Finishes like arq, batched (``_finisher``), unless another worker holds the job now."""
+        lane = self.leases.lane_of(job_id)
         lost = self.leases.forget(job_id)
         score = self._scores.pop(job_id, None)
         if lost and not finish:
@@ -339,6 +340,7 @@ class StorageWorker(Worker):
                 keep_lease_ms=None if keep_in_progress is None else int(keep_in_progress * 1000),
                 outcome=_outcome_of(finish, result_data),
                 score=score,
+                lane=lane,
             )
         )
 
@@ -405,9 +407,16 @@ class StorageWorker(Worker):
             await record_outcome(
                 self.pool, self.queue_name, job_id, "invalid" if invalid else "failed"
             )
+        lane = self.leases.lane_key(job_id)
+        self.leases.forget(job_id)
         await super().finish_failed_job(job_id, kept.result_data)
         # arq leaves a job's abort marker when it fails before running; tidy it like finish_job.
-        await self.pool.zrem(abort_jobs_ss, job_id)
+        # arq removes the job from its queue only: a job of another lane leaves that one here.
+        async with self.pool.pipeline(transaction=False) as pipe:
+            pipe.zrem(abort_jobs_ss, job_id)
+            if lane != self.queue_name:
+                pipe.zrem(lane, job_id)
+            await pipe.execute()
 
     # -- metrics ----------------------------------------------------------------------------------
 
@@ -416,7 +425,7 @@ class StorageWorker(Worker):
         return cast("WorkerMetrics | None", getattr(self.ctx.get("storage_jobs"), "metrics", None))
 
     async def _refresh_queue_gauges(self) -> None:
-        """Sets the queue gauges (one ZCOUNT pair) at most every ``_QUEUE_GAUGE_INTERVAL`` s."""
+        """Sets the queue gauges (all lanes summed) at most every ``_QUEUE_GAUGE_INTERVAL`` s."""
         metrics = self._metrics()
         now = time.monotonic()
         if metrics is None or now - self._last_queue_gauges < _QUEUE_GAUGE_INTERVAL:
@@ -424,10 +433,11 @@ class StorageWorker(Worker):
         self._last_queue_gauges = now
         now_ms = timestamp_ms()
         async with self.pool.pipeline(transaction=False) as pipe:
-            pipe.zcount(self.queue_name, "-inf", now_ms)
-            pipe.zcount(self.queue_name, f"({now_ms}", "+inf")
-            due, deferred = await pipe.execute()
-        metrics.set_queue(self.queue_name, int(due), int(deferred))
+            for lane in self.leases.keys.lanes:
+                pipe.zcount(lane, "-inf", now_ms)
+                pipe.zcount(lane, f"({now_ms}", "+inf")
+            counts = [int(c) for c in await pipe.execute()]
+        metrics.set_queue(self.queue_name, sum(counts[0::2]), sum(counts[1::2]))
         metrics.set_redis_up(True)
 
     def _write_retry(self, exc: BaseException, jobs: int, delay: float) -> None:

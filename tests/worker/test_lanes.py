@@ -1,0 +1,207 @@
+"""Priority lanes: the claim takes high, normal, bulk in order, with a stated share below."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from redis.asyncio import Redis
+
+from storage_jobs.jobs import JobLimits, UploadJob
+from storage_jobs.queue import (
+    Control,
+    DeadLetterStore,
+    Enqueuer,
+    JobStatus,
+    NewJob,
+    Priority,
+    QueueKeys,
+    queue_info,
+    read_status,
+)
+from storage_jobs.worker._finisher import Finish, Finisher
+from storage_jobs.worker._leases import SHARE_EVERY, Leases, reserved_lane
+from tests.fixtures_redis import TestRedis
+
+pytestmark = pytest.mark.integration
+
+FAR = 2**50  # a "now" past every score
+
+
+@pytest.fixture
+async def redis(redis_server: TestRedis) -> AsyncIterator[Redis]:
+    """The session's Redis, database 14 (each test on a queue of its own)."""
+    client: Redis = Redis.from_url(redis_server.url(14))
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+def queue() -> str:
+    """A queue of this test's own."""
+    return f"lanes-{uuid.uuid4().hex[:10]}"
+
+
+def _upload(key: str = "k") -> UploadJob:
+    return UploadJob(bucket="bkt", key=key, data=b"x")
+
+
+async def _enqueue(redis: Redis, queue: str, ids: list[str], priority: Priority | None) -> None:
+    """Enqueues jobs named ``ids`` (their job ids are ``<queue>-<name>``: ids are global)."""
+    await Enqueuer(redis, queue, result_ttl=60).enqueue(
+        [NewJob(_upload(i), f"{queue}-{i}", priority=priority) for i in ids]
+    )
+
+
+def _name(queue: str, job_id: str) -> str:
+    return job_id.removeprefix(f"{queue}-")
+
+
+async def test_a_high_job_enqueued_last_is_taken_before_a_bulk_backlog(
+    redis: Redis, queue: str
+) -> None:
+    """100 bulk jobs then one high one: the first claim takes the high job first."""
+    await _enqueue(redis, queue, [f"b{i}" for i in range(100)], "bulk")
+    await _enqueue(redis, queue, ["h"], "high")
+    keys = QueueKeys(queue)
+    assert await redis.zcard(keys.lane("bulk")) == 100
+    assert await redis.zscore(keys.queue, f"{queue}-h") is None  # not in arq's: its own lane
+    claim = await Leases(queue, "w1", 10).claim(redis, 3, FAR)
+    assert [(_name(queue, c.job_id), c.lane) for c in claim.run] == [
+        ("h", "high"),
+        ("b0", "bulk"),
+        ("b1", "bulk"),
+    ]
+
+
+async def test_lower_lanes_get_their_share_under_a_high_backlog(redis: Redis, queue: str) -> None:
+    """A high backlog larger than the slots: over 80 one-slot claims, bulk gets 1 in 8."""
+    await _enqueue(redis, queue, [f"h{i}" for i in range(200)], "high")
+    await _enqueue(redis, queue, [f"n{i}" for i in range(50)], None)
+    await _enqueue(redis, queue, [f"b{i}" for i in range(50)], "bulk")
+    leases = Leases(queue, "w1", 10)
+    taken: list[str] = []
+    for _ in range(80):
+        claim = await leases.claim(redis, 1, FAR)
+        taken += [c.lane for c in claim.run]
+    assert len(taken) == 80
+    assert taken.count("bulk") == 80 // SHARE_EVERY == 10
+    assert taken.count("normal") == 10
+    assert taken.count("high") == 60
+    # Deterministic: the 4th call of every 8 gives its first slot to normal, the 8th to bulk.
+    assert taken[:8] == ["high"] * 3 + ["normal"] + ["high"] * 3 + ["bulk"]
+    assert [reserved_lane(i) for i in range(8)] == [0, 0, 0, 2, 0, 0, 0, 3]
+
+
+async def test_a_reserved_slot_of_an_empty_lane_goes_in_the_usual_order(
+    redis: Redis, queue: str
+) -> None:
+    """No bulk job due: the call that would give bulk its slot takes high instead."""
+    await _enqueue(redis, queue, [f"h{i}" for i in range(20)], "high")
+    leases = Leases(queue, "w1", 10)
+    lanes = [c.lane for _ in range(8) for c in (await leases.claim(redis, 1, FAR)).run]
+    assert lanes == ["high"] * 8
+
+
+async def test_cancel_of_queued_high_and_bulk_jobs(redis: Redis, queue: str) -> None:
+    """A queued job of any lane is taken off its lane and reads as cancelled."""
+    await _enqueue(redis, queue, ["h"], "high")
+    await _enqueue(redis, queue, ["b"], "bulk")
+    keys = QueueKeys(queue)
+    h, b = f"{queue}-h", f"{queue}-b"
+    assert await Control(redis, queue, 60).cancel([h, b, f"{queue}-x"]) == [True, True, False]
+    assert await redis.zcard(keys.lane("high")) == 0
+    assert await redis.zcard(keys.lane("bulk")) == 0
+    assert await read_status(redis, queue, h) == JobStatus.CANCELLED
+    assert await read_status(redis, queue, b) == JobStatus.CANCELLED
+    assert len(await Leases(queue, "w1", 10).claim(redis, 5, FAR)) == 0
+
+
+async def test_status_by_id_reads_every_lane(redis: Redis, queue: str) -> None:
+    """A job queued in any lane reads as queued; deferred in bulk as deferred."""
+    for lane in ("high", "normal", "bulk"):
+        await _enqueue(redis, queue, [lane], lane)
+        assert await read_status(redis, queue, f"{queue}-{lane}") == JobStatus.QUEUED
+    later = f"{queue}-later"
+    await Enqueuer(redis, queue, result_ttl=60).enqueue(
+        [NewJob(_upload(), later, defer_by=3600, priority="bulk")]
+    )
+    assert await read_status(redis, queue, later) == JobStatus.DEFERRED
+    claim = await Leases(queue, "w1", 10).claim(redis, 1, FAR)
+    assert [c.job_id for c in claim.run] == [f"{queue}-high"]
+    assert await read_status(redis, queue, f"{queue}-high") == JobStatus.IN_PROGRESS
+
+
+async def test_a_retry_of_a_high_job_goes_back_into_the_high_lane(redis: Redis, queue: str) -> None:
+    """Claimed from high, renewed and retried: its score stays in high, never in arq's queue."""
+    await _enqueue(redis, queue, ["h"], "high")
+    h = f"{queue}-h"
+    keys = QueueKeys(queue)
+    leases = Leases(queue, "w1", 10)
+    now = 2 * 10**12
+    (claimed,) = (await leases.claim(redis, 1, now)).run
+    assert await leases.renew(redis, [h], now + 5_000) == []
+    assert await redis.zscore(keys.lane("high"), h) == now + 15_000  # the lease's deadline
+    finisher = Finisher(lambda: redis, queue)
+    await finisher.finish(
+        Finish(h, False, incr_score=5000, score=claimed.score, lane=leases.lane_of(h))
+    )
+    assert await redis.zscore(keys.lane("high"), h) == claimed.score + 5000
+    assert await redis.zscore(keys.queue, h) is None
+    # Its next attempt finishes: it leaves the high lane.
+    await redis.delete(keys.in_progress(h))
+    leases = Leases(queue, "w2", 10)
+    (again,) = (await leases.claim(redis, 1, FAR)).run
+    assert (again.lane, again.job_try) == ("high", 2)
+    await finisher.finish(Finish(h, True, result_data=b"{}", lane=leases.lane_of(h)))
+    assert await redis.zscore(keys.lane("high"), h) is None
+
+
+async def test_queue_info_counts_each_lane(redis: Redis, queue: str) -> None:
+    """``storage-jobs queue --json``'s counts: sums of the lanes, and each lane's own."""
+    await _enqueue(redis, queue, ["h1", "h2"], "high")
+    await _enqueue(redis, queue, ["n1"], None)
+    await _enqueue(redis, queue, ["b1", "b2", "b3"], "bulk")
+    await Leases(queue, "w1", 10).claim(redis, 1, 2**41)  # h1 runs
+    data = (await queue_info(redis, queue)).as_dict()
+    assert data["depth"] == 5 and data["in_progress"] == 1 and data["total"] == 6
+    assert {k: (v["depth"], v["in_progress"]) for k, v in data["lanes"].items()} == {
+        "high": (1, 1),
+        "normal": (1, 0),
+        "bulk": (3, 0),
+    }
+
+
+async def test_a_bad_priority_is_refused_before_redis_is_touched(queue: str) -> None:
+    """Anything but high/normal/bulk: ValueError, and no command reaches Redis."""
+
+    class NoRedis:
+        def register_script(self, script: str) -> object:
+            return object()
+
+        def pipeline(self, **_: object) -> object:
+            raise AssertionError("Redis touched")
+
+    enqueuer = Enqueuer(NoRedis(), queue, result_ttl=60)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="priority must be one of"):
+        await enqueuer.enqueue([NewJob(_upload(), priority="urgent")])  # type: ignore[arg-type]
+
+
+async def test_a_replay_puts_the_job_back_into_its_lane(redis: Redis, queue: str) -> None:
+    """A dead letter of a bulk job is replayed into bulk."""
+    store = DeadLetterStore(redis, queue)
+    job = _upload()
+    d = f"{queue}-d"
+    await store.add(
+        job_id=d,
+        function="storage_jobs.upload",
+        raw_payload=job.model_dump_json().encode(),
+        error_type="JobFailed",
+        message="boom",
+        priority="bulk",
+    )
+    assert await store.replay(d, limits=JobLimits(), result_ttl=60)
+    keys = QueueKeys(queue)
+    assert await redis.zscore(keys.lane("bulk"), d) is not None
+    assert await redis.zscore(keys.queue, d) is None
