@@ -32,6 +32,9 @@ if TYPE_CHECKING:
 
 __all__ = ["BATCH", "BATCH_BYTES", "CALLS_PER_ROUND_TRIP", "Enqueuer", "NewJob"]
 
+QUEUED_JOB_MIN_TTL = 7 * 24 * 3600.0
+"""Seconds a queued job's payload lives at least, whatever the result TTL."""
+
 # KEYS: the lane's sorted set, wake, then (job key, result key) per job; ARGV: (payload, ttl ms,
 # score, id) per job. Returns 1/0 per job. Its reads come before its writes, so a Redis that refuses
 # writes (OOM) refuses at the first SET, before anything is written.
@@ -102,7 +105,8 @@ class Enqueuer:
         Args:
             redis: The connection.
             queue_name: The queue.
-            result_ttl: Seconds a job's key lives past its run time (its result's lifetime).
+            result_ttl: Seconds a job's key lives past its run time (its result's lifetime);
+                a queued job's key lives at least ``QUEUED_JOB_MIN_TTL``.
         """
         self.redis = redis
         self.keys = QueueKeys(queue_name)
@@ -147,7 +151,9 @@ class Enqueuer:
             data = build_envelope(
                 spec.function_name, item.job.model_dump_json(), now_ms, item.priority
             )
-            ttl_ms = int(self.result_ttl * 1000) + defer_ms
+            # A queued job must outlive any backlog: a short result TTL would expire its payload
+            # before a busy worker reached it (arq then fails it as expired: a lost job).
+            ttl_ms = int(max(self.result_ttl, QUEUED_JOB_MIN_TTL) * 1000) + defer_ms
             lane = self.keys.lane(item.priority or "normal")
             prepared.append((job_id, data, ttl_ms, now_ms + defer_ms, lane))
         answers: list[tuple[str, bool]] = []
