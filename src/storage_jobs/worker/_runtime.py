@@ -6,7 +6,7 @@ import functools
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from arq.worker import Retry
 from pydantic import BaseModel, ValidationError
@@ -175,7 +175,7 @@ class WorkerRuntime:
             retry=budget.delete_key(),
             object_retry=budget.migrate_object(),
             log=log,
-            enqueue=functools.partial(self._enqueue, priority=ctx.get("priority") or "bulk"),
+            enqueue=functools.partial(self._enqueue, priority=_batch_lane(ctx)),
             source=self.source,
             failed_job=self.failed_job,
             report_bucket=self.settings.report_bucket,
@@ -365,3 +365,14 @@ def _summary(obj: BaseModel) -> dict[str, Any]:
     if isinstance(data.get("failed"), list):
         data["failed"] = len(data["failed"])
     return data
+
+
+def _batch_lane(ctx: dict[str, Any]) -> Priority:
+    """The lane of a prefix job's batches: its own, else bulk.
+
+    A plain arq worker (``arq storage_jobs.worker.WorkerSettings``) reads arq's queue only, the
+    normal lane, and sets no ``priority`` in ctx: its batches must go there or never run.
+    """
+    if "priority" not in ctx:
+        return "normal"
+    return cast("Priority", ctx["priority"] or "bulk")
