@@ -54,7 +54,9 @@ RETRY_TTL_S = 88_400
 # in the job's lane); 0 tells the holder it lost the job.
 _RENEW = """
 if redis.call('get', KEYS[1]) == ARGV[1] then
-    redis.call('zadd', KEYS[2], 'XX', ARGV[3], ARGV[4])
+    -- A full Redis (noeviction) refuses ZADD but not PEXPIRE: the lease must outlive it. A
+    -- score left behind only makes the held job look due, and the claim reads past it.
+    redis.pcall('zadd', KEYS[2], 'XX', ARGV[3], ARGV[4])
     return redis.call('pexpire', KEYS[1], ARGV[2])
 end
 return 0
