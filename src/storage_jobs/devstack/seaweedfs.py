@@ -195,7 +195,8 @@ class SeaweedFS:
             "-volume.preStopSeconds=0",
             "-s3.port.iceberg=0",
             "-s3.port.lance=0",
-            "-volume.max=100",
+            # Every bucket is a collection with volumes of its own: the suite makes hundreds.
+            "-volume.max=1000",
             "-master.volumeSizeLimitMB=64",
             "-master.telemetry=false",
             "-s3",
