@@ -21,8 +21,12 @@ from bench.soak_worker import memory_record
 
 KiB = 1024
 MiB = 1024 * 1024
-REDIS_SLOPE_BOUND = 128 * KiB
-"""Bytes per minute Redis's used_memory may grow after warm-up (results expire after 20 s)."""
+REDIS_SLOPE_BOUND = 160 * KiB
+"""Bytes per minute Redis's used_memory may grow after warm-up (results expire after 20 s).
+
+Measured 98 KiB/min (the dashboard's capped finished-jobs index still filling at this size);
+with results kept an hour it measured 350 KiB/min and fails.
+"""
 RSS_SLOPE_BOUND = 1 * MiB
 """Bytes per minute a worker's RSS may grow after warm-up (~210 jobs a minute each: < 5 KiB/job).
 
