@@ -61,6 +61,7 @@ from ._memory import (
 )
 from ._progress import RedisProgressStore
 from ._rate_limit import RedisRateLimiter
+from ._running import LEASES_CHECKED
 from ._status import JobStatus, lease_holder, read_outcome, read_status
 from ._waiter import ResultWaiter
 from ._wire import (
@@ -89,6 +90,7 @@ __all__ = [
     "IN_PROGRESS_LIMIT",
     "KIND_SAMPLE",
     "LANES",
+    "LEASES_CHECKED",
     "MAX_KEPT_PAYLOAD",
     "NOEVICTION",
     "PAUSABLE_KINDS",
