@@ -84,6 +84,13 @@ async def test_overview_shows_the_counts_of_queue_json(
     finished = [await page.locator(f"#count-{s}").inner_text() for s in ("complete", "failed")]
     assert finished == ["1", "1"]
     await expect(page.locator("#count-cancelled")).to_have_text("1")
+    # The deferred job cancelled before it ran is in the chart once (the cancel counted it).
+    answer = Overview.model_validate_json(
+        await (await page.request.get(server.url + "/api/overview")).text()
+    )
+    assert sum(minute.cancelled for minute in answer.history) == 1
+    chart = await (await page.request.get(server.url + "/chart.svg")).text()
+    assert chart_total(chart, "cancelled") == 1
 
     await jobs.pause_queue()
     await page.reload()
