@@ -391,7 +391,7 @@ async def test_runtime_without_metrics_records_nothing(fake_redis: Any) -> None:
 
 
 async def test_worker_hooks_set_queue_and_redis_gauges(fake_redis: Any) -> None:
-    """The arq worker's hooks: one ZCOUNT pair for the queue gauges, redis_up on outages."""
+    """The arq worker's hooks: the queue gauges (a running job is not deferred), redis_up."""
     from storage_jobs.worker import build_worker
 
     metrics = WorkerMetrics()
@@ -400,6 +400,9 @@ async def test_worker_hooks_set_queue_and_redis_gauges(fake_redis: Any) -> None:
     worker.ctx["storage_jobs"] = runtime(fake_redis, FakeStorage(), metrics)
     now_ms = int(time.time() * 1000)
     await fake_redis.zadd("hooks", {"a": now_ms - 10, "b": now_ms - 5, "c": now_ms + 60_000})
+    # Running, as the claim leaves a job: leased, its score moved to the lease's deadline.
+    await fake_redis.zadd("hooks", {"running": now_ms + 10_000})
+    await fake_redis.set("arq:in-progress:running", b"w1", px=60_000)
     await worker._refresh_queue_gauges()
     assert value(metrics, "storage_jobs_queue_depth", queue="hooks") == 2
     assert value(metrics, "storage_jobs_queue_deferred", queue="hooks") == 1

@@ -99,6 +99,7 @@ PUBLIC: dict[str, list[str]] = {
         "IN_PROGRESS_LIMIT",
         "KIND_SAMPLE",
         "LANES",
+        "LEASES_CHECKED",
         "MAX_KEPT_PAYLOAD",
         "NOEVICTION",
         "PAUSABLE_KINDS",

@@ -46,6 +46,8 @@ def test_no_eta_while_listing_and_zero_when_done() -> None:
 
 
 def test_chart_draws_one_bar_per_nonzero_count() -> None:
-    svg = history_svg([MinuteCounts(minute=0, success=3, failed=1), MinuteCounts(minute=60)])
-    assert svg.count("<rect") == 1 + 2
-    assert "3 succeeded" in svg and "1 failed" in svg
+    svg = history_svg(
+        [MinuteCounts(minute=0, success=3, failed=1, cancelled=2), MinuteCounts(minute=60)]
+    )
+    assert svg.count("<rect") == 1 + 3
+    assert "3 succeeded" in svg and "1 failed" in svg and "2 cancelled" in svg

@@ -9,7 +9,7 @@ import fakeredis
 import pytest
 from redis.asyncio import Redis
 
-from storage_jobs.dashboard._reads import Reader
+from storage_jobs.dashboard._reads import IN_PROGRESS_CHECKED, Reader
 from storage_jobs.jobs import CopyJob, UploadJob, spec_for_job
 from storage_jobs.queue import (
     DeadLetterStore,
@@ -136,3 +136,25 @@ async def test_overview_has_a_row_per_lane_and_queued_pages_span_lanes(
     assert [r.job_id for r in first.rows] == ["h1", "h2", "n1", "b1"]
     rest = await reader.jobs("queued", None, 4, 4)
     assert [r.job_id for r in rest.rows] == ["b2", "b3"]
+
+
+async def test_running_jobs_are_in_progress_on_the_overview_and_not_deferred(
+    redis: Redis, reader: Reader
+) -> None:
+    """A busy queue: more ready jobs than are checked; running ones scored at their deadline."""
+    keys = QueueKeys("q")
+    now_ms = int(time.time() * 1000)
+    ready = IN_PROGRESS_CHECKED + 50
+    await redis.zadd("q", {f"ready-{i:05d}": now_ms - 60_000 + i for i in range(ready)})
+    await redis.zadd(keys.lane("bulk"), {"later": now_ms + 3_600_000})
+    for job_id in ("running-1", "running-2"):  # as the claim leaves them
+        await redis.zadd("q", {job_id: now_ms + 10_000})
+        await redis.set(QueueKeys.in_progress(job_id), b"w1", px=60_000)
+    (queue,) = (await reader.overview(actions_enabled=False)).queues
+    counts = queue.counts
+    assert (counts.ready, counts.in_progress, counts.deferred) == (ready, 2, 1)
+    assert (queue.lanes["normal"].in_progress, queue.lanes["normal"].deferred) == (2, 0)
+    deferred = await reader.jobs("deferred", None, 0, 50)
+    assert [r.job_id for r in deferred.rows] == ["later"] and deferred.total == 1
+    queued = await reader.jobs("queued", None, 0, 50)
+    assert queued.total == counts.ready

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable
 from typing import cast
@@ -14,12 +15,14 @@ from storage_jobs.errors import JobCancelledError
 from storage_jobs.jobs import JobRejectedError, MigrateJob, UploadJob, batch_job_id
 from storage_jobs.queue import (
     CANCELLED,
+    HISTORY_TTL,
     Control,
     Enqueuer,
     JobStatus,
     NewJob,
     QueueKeys,
     RedisJobControl,
+    read_history,
     read_outcome,
     read_status,
 )
@@ -71,6 +74,50 @@ async def test_cancel_queued_and_deferred_jobs_finishes_them_at_once(
             outcome.typed(job_id)
         # The marker outlives the job: a claim that meets the id again refuses it.
         assert 0 < await redis.pttl(QueueKeys.cancel(job_id)) <= 60_000
+
+
+async def cancelled(redis: Redis, queue: str) -> int:
+    """The cancelled outcomes the overview's chart shows for the last hour."""
+    return sum(minute.cancelled for minute in await read_history(redis, queue))
+
+
+async def test_each_cancel_of_a_waiting_job_counts_once_in_the_history(
+    redis: Redis, queue: str
+) -> None:
+    """Queued (two lanes), deferred and parked jobs cancelled: one each in the chart, once."""
+    enq = Enqueuer(redis, queue, result_ttl=60)
+    tag = uuid.uuid4().hex[:8]
+    ids = [f"{tag}-now", f"{tag}-later", f"{tag}-bulk"]
+    await enq.enqueue(
+        [
+            NewJob(upload(), ids[0]),
+            NewJob(upload(), ids[1], defer_by=60),
+            NewJob(upload(), ids[2], priority="bulk"),
+        ]
+    )
+    batch = batch_job_id(f"{tag}-mig", 0)
+    await redis.zadd(QueueKeys.parked(f"{tag}-mig"), {batch: 1234})  # as the claim parks it
+    ids.append(batch)
+    control = Control(redis, queue, result_ttl=60)
+    assert await control.cancel(ids) == [True] * 4
+    assert await cancelled(redis, queue) == 4
+    assert await control.cancel(ids) == [False] * 4
+    assert await cancelled(redis, queue) == 4
+    minute = int(time.time() // 60)  # it may have turned since the cancel: look at both
+    ttls = [await redis.ttl(QueueKeys(queue).history(m)) for m in (minute, minute - 1)]
+    assert any(0 < ttl <= HISTORY_TTL for ttl in ttls)
+
+
+async def test_a_cancel_that_only_marks_a_running_job_counts_nothing_yet(
+    redis: Redis, queue: str
+) -> None:
+    """A running job is counted when its worker finishes it, not when it is marked."""
+    tag = uuid.uuid4().hex[:8]
+    job_id = f"{tag}-running"
+    await Enqueuer(redis, queue, result_ttl=60).enqueue([NewJob(upload(), job_id)])
+    await redis.psetex(QueueKeys.in_progress(job_id), 10_000, "w1")
+    assert await Control(redis, queue, result_ttl=60).cancel([job_id]) == [True]
+    assert await cancelled(redis, queue) == 0
 
 
 async def test_cancel_running_job_only_marks_it(redis: Redis, queue: str) -> None:

@@ -20,6 +20,7 @@ from storage_jobs.queue import (
     NewJob,
     QueueKeys,
     finish_cancelled,
+    read_history,
     read_status,
 )
 from storage_jobs.worker._leases import Leases
@@ -132,11 +133,22 @@ async def test_claim_finishes_a_marked_job_instead_of_running_it(redis: Redis) -
     claim = await leases.claim(redis, 5, FAR)
     assert claim.cancelled == [job_id]
     assert [c.job_id for c in claim.run] == [other]  # an unmarked job still runs
+    assert await cancelled_in_history(redis, queue) == 0  # marking it counted nothing
     assert await finish_cancelled(redis, queue, job_id, result_ttl=60) == "storage_jobs.upload"
     assert await read_status(redis, queue, job_id) == JobStatus.CANCELLED
     assert len(await leases.claim(redis, 5, FAR)) == 0
     cancelled = QueueKeys(queue).finished("cancelled")
     assert await redis.zrange(cancelled, 0, -1) == [job_id.encode()]
+    # The overview's chart counts it once, even if its finish is repeated.
+    assert await cancelled_in_history(redis, queue) == 1
+    await finish_cancelled(redis, queue, job_id, result_ttl=60)
+    assert await cancelled_in_history(redis, queue) == 1
+    assert await read_status(redis, queue, job_id) == JobStatus.CANCELLED
+
+
+async def cancelled_in_history(redis: Redis, queue: str) -> int:
+    """The cancelled outcomes the overview's chart shows for the last hour."""
+    return sum(minute.cancelled for minute in await read_history(redis, queue))
 
 
 async def _pttls(redis: Redis, *keys: str) -> list[int]:

@@ -12,11 +12,18 @@ __all__ = ["history_svg"]
 _W, _H, _PAD = 720, 180, 28
 
 
+_SERIES = (("succeeded", "#2a7d2e"), ("failed", "#c62828"), ("cancelled", "#757575"))
+
+
 def history_svg(history: list[MinuteCounts]) -> str:
-    """Succeeded and failed jobs per minute as paired bars, the last minute on the right."""
-    peak = max([1, *(max(m.success, m.failed) for m in history)])
+    """Succeeded, failed and cancelled jobs per minute as side-by-side bars, newest on the right.
+
+    A job cancelled before it ran counts among the cancelled ones too (``queue._cancelled``).
+    """
+    peak = max([1, *(max(m.success, m.failed, m.cancelled) for m in history)])
     slot = (_W - 2 * _PAD) / max(1, len(history))
-    bar = max(1.0, slot / 2 - 1)
+    bar = max(1.0, slot / len(_SERIES) - 1)
+    legend = " ".join(f'<tspan fill="{colour}">■ {label}</tspan>' for label, colour in _SERIES)
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_W} {_H}" width="{_W}" '
         f'height="{_H}" role="img" aria-label="jobs per minute, last hour">',
@@ -24,16 +31,15 @@ def history_svg(history: list[MinuteCounts]) -> str:
         f'<line x1="{_PAD}" y1="{_H - _PAD}" x2="{_W - _PAD}" y2="{_H - _PAD}" stroke="#999"/>',
         f'<text x="{_PAD}" y="14" font-size="11" font-family="sans-serif" fill="#333">'
         f"peak {peak:,}/min</text>",
-        f'<text x="{_W - _PAD - 150}" y="14" font-size="11" font-family="sans-serif">'
-        '<tspan fill="#2a7d2e">■ succeeded</tspan> <tspan fill="#c62828">■ failed</tspan></text>',
+        f'<text x="{_W - _PAD - 230}" y="14" font-size="11" font-family="sans-serif">'
+        f"{legend}</text>",
     ]
     height = _H - 2 * _PAD
     for i, minute in enumerate(history):
         x = _PAD + i * slot
-        for offset, value, colour, label in (
-            (0.0, minute.success, "#2a7d2e", "succeeded"),
-            (bar + 1, minute.failed, "#c62828", "failed"),
-        ):
+        values = (minute.success, minute.failed, minute.cancelled)
+        for n, ((label, colour), value) in enumerate(zip(_SERIES, values, strict=True)):
+            offset = n * (bar + 1)
             if not value:
                 continue
             h = max(1.0, height * value / peak)

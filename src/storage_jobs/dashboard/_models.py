@@ -38,9 +38,10 @@ class QueueCounts(_Answer):
     Attributes:
         ready: Jobs due now that no worker has taken.
         in_progress: Jobs a worker holds a lease on.
-        deferred: Jobs due later (deferred, or retries backing off).
+        deferred: Jobs due later (deferred, or retries backing off), running ones not included.
         oldest_age: Seconds the oldest ready job has waited.
-        in_progress_exact: False when only the oldest ready jobs were checked for a lease.
+        in_progress_exact: False when only the oldest ready or the soonest later jobs were
+            checked for a lease.
     """
 
     ready: int

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from ..jobs import spec_for_name
 from ..queue import (
     FINISHED_KEPT,
+    LEASES_CHECKED,
     DeadLetter,
     DeadLetterStore,
     ListedState,
@@ -57,8 +58,9 @@ __all__ = [
     "letter_row",
 ]
 
-IN_PROGRESS_CHECKED = 1000
-"""Oldest ready jobs checked for a lease on the overview (workers take the oldest first)."""
+IN_PROGRESS_CHECKED = LEASES_CHECKED
+"""Jobs checked for a lease on each side of now of each lane, on the overview and the lists: the
+oldest ready ones and the soonest later ones (a running job's score is its lease's deadline)."""
 
 WORKER_HORIZON = 600.0
 """Seconds a silent worker stays on the workers page, marked stale."""

@@ -102,8 +102,9 @@ class WorkerMetrics:
         self.queue_deferred = Gauge(
             "storage_jobs_queue_deferred",
             (
-                "Jobs on the queue scheduled for later: deferred, waiting to retry, or running "
-                "(a running job's score is its lease's deadline)."
+                "Jobs on the queue scheduled for later: deferred or waiting to retry (running "
+                "jobs are not counted, though their score is their lease's deadline), "
+                "refreshed every few seconds."
             ),
             ["queue"],
             registry=r,

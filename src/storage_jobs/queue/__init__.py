@@ -7,15 +7,9 @@ heartbeats, and the Redis side of each job's crash-safe state. It imports no arq
 that import it load neither arq's worker nor an S3 stack.
 """
 
+from ._cancelled import CANCEL_MESSAGE, finish_cancelled
 from ._connection import RedisTarget, connect_redis, redis_password
-from ._control import (
-    CANCEL_MESSAGE,
-    PAUSABLE_KINDS,
-    Control,
-    RedisJobControl,
-    control_keys,
-    finish_cancelled,
-)
+from ._control import PAUSABLE_KINDS, Control, RedisJobControl, control_keys
 from ._deadletters import MAX_KEPT_PAYLOAD, DeadLetter, DeadLetterStore
 from ._enqueue import Enqueuer, NewJob
 from ._heartbeat import Heartbeat, read_heartbeats, remove_heartbeat, write_heartbeat
@@ -61,6 +55,7 @@ from ._memory import (
 )
 from ._progress import RedisProgressStore
 from ._rate_limit import RedisRateLimiter
+from ._running import LEASES_CHECKED
 from ._status import JobStatus, lease_holder, read_outcome, read_status
 from ._waiter import ResultWaiter
 from ._wire import (
@@ -89,6 +84,7 @@ __all__ = [
     "IN_PROGRESS_LIMIT",
     "KIND_SAMPLE",
     "LANES",
+    "LEASES_CHECKED",
     "MAX_KEPT_PAYLOAD",
     "NOEVICTION",
     "PAUSABLE_KINDS",

@@ -8,7 +8,8 @@
   worker finishes it as cancelled (``finish_cancelled``), and running handlers poll it at safe
   points through ``RedisJobControl``. A batch of a prefix job also obeys its parent's marker.
   Every way a job ends cancelled adds it to the queue's capped index of cancelled jobs (the
-  dashboard's list), like the worker's finish does for complete and failed jobs.
+  dashboard's list) and counts it once in the minute's history (its chart), like the worker's
+  finish does for complete and failed jobs (``_cancelled``).
 - **Pause.** The queue's flag makes workers take nothing new. A prefix job's flag makes the
   claim *park* its batches (move them from the queue to a per-job sorted set, score kept) so
   they do not clog the head of the queue other jobs are read from; resume moves them back.
@@ -17,29 +18,27 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING
 
 from ..jobs import JobRejectedError, parent_job_id, spec_for_name
-from ._history import FINISHED_KEPT
+from ._cancelled import COUNT_CANCELLED, cancelled_result
+from ._history import FINISHED_KEPT, HISTORY_TTL
 from ._keys import QueueKeys
-from ._wire import CANCELLED, ErrorRecord, build_result, parse_envelope, peek_function
+from ._wire import peek_function
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
     from redis.commands.core import AsyncScript
 
 __all__ = [
-    "CANCEL_MESSAGE",
     "PAUSABLE_KINDS",
     "Control",
     "RedisJobControl",
     "control_keys",
-    "finish_cancelled",
 ]
 
-CANCEL_MESSAGE = "cancelled by an operator"
 PAUSABLE_KINDS = frozenset({"migrate", "delete_prefix"})
 _CHECK_EVERY = 0.5  # seconds a running job's cancel/pause answer is reused
 
@@ -55,12 +54,14 @@ end
 """
 
 # KEYS: result, lease, queue (the normal lane), job, cancel marker, arq retry counter, parked set,
-# the queue's index of cancelled jobs, the high and bulk lanes, control flag. A queued job is in one
-# lane: removing it from all three finds it wherever it waits. ARGV: job id, cancelled result,
-# result TTL ms, marker TTL ms, now (the index's score), how many ids the index keeps. Returns 0
-# (finished or unknown), 1 (taken off the queue: never runs), 2 (running: marked).
+# the queue's index of cancelled jobs, the high and bulk lanes, this minute's history, control flag
+# (last: _FLAG's). A queued job is in one lane: removing it from all three finds it wherever it
+# waits. ARGV: job id, cancelled result, result TTL ms, marker TTL ms, now (the index's score), how
+# many ids the index keeps, the history's TTL s. Returns 0 (finished or unknown), 1 (taken off
+# the queue: never runs; counted as cancelled, ``_cancelled``), 2 (running: marked).
 _CANCEL = (
     _FLAG
+    + COUNT_CANCELLED
     + """
 if redis.call('exists', KEYS[1]) == 1 then return 0 end
 if redis.call('exists', KEYS[2]) == 1 then
@@ -75,8 +76,7 @@ redis.call('psetex', KEYS[1], ARGV[3], ARGV[2])
 redis.call('del', KEYS[4], KEYS[6])
 flag(ARGV[4])
 redis.call('psetex', KEYS[5], ARGV[4], '1')
-redis.call('zadd', KEYS[8], ARGV[5], ARGV[1])
-redis.call('zremrangebyrank', KEYS[8], 0, -tonumber(ARGV[6]) - 1)
+count_cancelled(KEYS[8], KEYS[11], ARGV[1], ARGV[5], ARGV[6], ARGV[7])
 return 1
 """
 )
@@ -123,53 +123,6 @@ def control_keys(job_id: str) -> tuple[str, str, str, str]:
         QueueKeys.job_paused(owner),
         QueueKeys.parked(owner),
     )
-
-
-def _cancelled_result(
-    queue: str, job_id: str, raw: bytes | None, progress: dict[str, Any] | None
-) -> bytes:
-    function, tries, enqueued = None, 0, 0
-    if raw is not None:
-        try:
-            envelope = parse_envelope(raw)
-        except ValueError:
-            function = peek_function(raw[:300])
-        else:
-            function, tries, enqueued = envelope.function, envelope.tries, envelope.enqueue_ms
-    now_ms = int(time.time() * 1000)
-    return build_result(
-        job_id=job_id,
-        queue=queue,
-        function=function,
-        tries=tries,
-        enqueue_ms=enqueued or now_ms,
-        start_ms=now_ms,
-        finish_ms=now_ms,
-        error=ErrorRecord(error_type=CANCELLED, message=CANCEL_MESSAGE, progress=progress),
-    )
-
-
-async def finish_cancelled(
-    redis: Redis, queue: str, job_id: str, *, result_ttl: float
-) -> str | None:
-    """Finishes a job the claim found cancelled (its lease is ours): a result, nothing queued.
-
-    Returns:
-        The job's queue function name, if its envelope was readable.
-    """
-    keys = QueueKeys(queue)
-    raw = await cast(Awaitable[bytes | None], redis.get(keys.job(job_id)))
-    result = _cancelled_result(queue, job_id, raw, None)
-    cancelled = keys.finished("cancelled")
-    async with redis.pipeline(transaction=True) as tx:
-        tx.psetex(keys.result(job_id), int(result_ttl * 1000), result)
-        for lane in keys.lanes:  # it is in one of them
-            tx.zrem(lane, job_id)
-        tx.delete(keys.job(job_id), keys.retry(job_id), keys.in_progress(job_id))
-        tx.zadd(cancelled, {job_id: time.time()})
-        tx.zremrangebyrank(cancelled, 0, -FINISHED_KEPT - 1)
-        await tx.execute()
-    return peek_function(raw[:300]) if raw is not None else None
 
 
 @dataclass
@@ -227,15 +180,17 @@ class Control:
                         keys.finished("cancelled"),
                         keys.lane("high"),
                         keys.lane("bulk"),
+                        keys.history(int(now // 60)),
                         keys.control,
                     ],
                     args=[
                         job_id,
-                        _cancelled_result(self.queue, job_id, raw, None),
+                        cancelled_result(self.queue, job_id, raw, None),
                         ttl_ms,
                         ttl_ms,
                         now,
                         FINISHED_KEPT,
+                        HISTORY_TTL,
                     ],
                     client=pipe,
                 )

@@ -1,8 +1,8 @@
 """Paged job listings without scanning the keyspace: each list reads one sorted set's range.
 
-Queued and deferred jobs come from the queue's sorted set (by run-at score), finished jobs from
-the capped indexes the worker writes (``_history``), prefix jobs from the index their
-coordinator writes when it starts, dead letters from their own index.
+Queued and deferred jobs come from the lanes' sorted sets (by run-at score; running jobs are left
+out, ``_running``), finished jobs from the capped indexes the worker writes (``_history``), prefix
+jobs from the index their coordinator writes when it starts, dead letters from their own index.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import time
 from typing import TYPE_CHECKING, Literal
 
 from ._keys import QueueKeys
+from ._running import LEASES_CHECKED, read_sides
 from ._wire import peek_function
 
 if TYPE_CHECKING:
@@ -37,34 +38,45 @@ def _text(value: bytes | str) -> str:
 
 
 async def list_ids(
-    redis: Redis, queue_name: str, state: ListedState, *, offset: int, limit: int
+    redis: Redis,
+    queue_name: str,
+    state: ListedState,
+    *,
+    offset: int,
+    limit: int,
+    leases_checked: int = LEASES_CHECKED,
 ) -> tuple[list[tuple[str, float]], int]:
     """One page of job ids in a state with their score (seconds), and the state's total.
 
     Queued jobs are by lane (high, normal, bulk) and oldest first in each (the order workers
     take them); deferred ones likewise, soonest first; finished jobs and dead letters newest
-    first. Costs two commands (a queued or deferred page: two per lane).
+    first. A running job is neither queued nor deferred (``_running``): the first
+    ``leases_checked`` ids of each lane's side are checked for a lease, and the totals are
+    those of ``queue_depth`` with the same limit. A queued or deferred page costs three round
+    trips (the sides, their leases, one range per lane read); any other page one.
     """
     keys = QueueKeys(queue_name)
-    now_ms = int(time.time() * 1000)
     if state in ("queued", "deferred"):
-        low, high = ("-inf", now_ms) if state == "queued" else (f"({now_ms}", "+inf")
-        async with redis.pipeline(transaction=False) as pipe:
-            for lane in keys.lanes:
-                pipe.zcount(lane, low, high)
-            counts = [int(c) for c in await pipe.execute()]
+        sides = await read_sides(
+            redis,
+            keys.lanes,
+            ("due" if state == "queued" else "later",),
+            now_ms=int(time.time() * 1000),
+            check=leases_checked,
+        )
         page: list[tuple[str, float]] = []
         skip, want = offset, limit
-        for lane, count in zip(keys.lanes, counts, strict=True):
+        for side in sides:
             if want <= 0:
                 break
-            if skip >= count:
-                skip -= count
+            if skip >= side.waiting:
+                skip -= side.waiting
                 continue
-            got = await redis.zrangebyscore(lane, low, high, start=skip, num=want, withscores=True)
-            page += [(_text(m), float(s) / 1000.0) for m, s in got]
+            page += [
+                (job_id, score / 1000.0) for job_id, score in await side.page(redis, skip, want)
+            ]
             skip, want = 0, limit - len(page)
-        return page, sum(counts)
+        return page, sum(side.waiting for side in sides)
     async with redis.pipeline(transaction=False) as pipe:
         index = keys.dead_index if state == "dead" else keys.finished(state)
         pipe.zrevrange(index, offset, offset + limit - 1, withscores=True)

@@ -17,6 +17,7 @@ from pydantic import ConfigDict
 from ._deadletters import DeadLetterStore
 from ._heartbeat import Heartbeat, read_heartbeats
 from ._keys import LANES, Priority, QueueKeys
+from ._running import LaneSide, read_sides
 from ._wire import peek_function
 
 if TYPE_CHECKING:
@@ -35,10 +36,11 @@ KIND_SAMPLE = 10_000
 """Queued jobs whose payload is read to count kinds; larger queues are sampled."""
 
 IN_PROGRESS_LIMIT = 100_000
-"""Jobs (soonest score first) checked for a running lease; a running job's score is its lease's
-deadline, so running jobs come right after the ready ones."""
+"""Jobs checked for a running lease on each side of now, per lane (``_running``): the oldest
+ready ones (plain arq holds jobs there) and the soonest later ones (a running job's score is its
+lease's deadline)."""
 
-_EXISTS_BATCH = 1000
+_READ_BATCH = 1000
 _PAYLOAD_PREFIX = 256  # the function name sits in the first bytes of arq's envelope
 
 UNREADABLE_KIND = "<unreadable>"
@@ -53,10 +55,13 @@ class QueueDepth:
         queue: The queue name.
         depth: Jobs ready to run now that no worker has taken yet.
         in_progress: Jobs a worker holds a lease on.
-        deferred: Jobs waiting for a time in the future (deferred, or retries backing off).
+        deferred: Jobs waiting for a time in the future (deferred, or retries backing off);
+            running jobs are not counted here, though their score (the lease's deadline) is
+            in the future too.
         oldest_age: Seconds since the oldest ready job became ready (0 when none is).
-        in_progress_exact: False when a lane held more than ``IN_PROGRESS_LIMIT`` jobs, so
-            only the soonest of them were checked for a lease.
+        in_progress_exact: False when a side of now of a lane (its due jobs, or its later
+            ones) held more than the limit checked, so only its soonest were checked for a
+            lease.
         lanes: The same counts per lane (``high``, ``normal``, ``bulk``); the fields above
             are their sums (``oldest_age`` their maximum). Empty for one lane's own counts.
     """
@@ -163,13 +168,21 @@ async def queue_depth(
 ) -> QueueDepth:
     """Counts a queue's ready, running and deferred jobs, and the oldest ready job's age.
 
-    Each lane is counted (``QueueDepth.lanes``) and the counts summed. A running job's score is
-    its lease's deadline (the claim moves it there), so running jobs sit among the soonest
-    scores: the first ``in_progress_limit`` jobs by score of a lane are checked for a lease.
-    Costs four commands per lane plus one ``EXISTS`` per 1,000 jobs checked.
+    Each lane is counted (``QueueDepth.lanes``) and the counts summed. Whether a job is ready,
+    running or deferred is ``_running``'s to say: the first ``in_progress_limit`` jobs of each
+    side of now of each lane are checked for a lease (a running job's score is its lease's
+    deadline, so our workers' running jobs are the soonest after now). Costs two round trips: a
+    ``ZCOUNT`` and a ``ZRANGEBYSCORE`` per side of each lane, then one ``MGET`` per 1,000 ids.
     """
     keys = QueueKeys(queue_name)
-    lanes = {name: await _lane_depth(redis, keys, name, in_progress_limit) for name in LANES}
+    now_ms = int(time.time() * 1000)
+    sides = await read_sides(
+        redis, keys.lanes, ("due", "later"), now_ms=now_ms, check=in_progress_limit
+    )
+    lanes = {
+        name: _lane_depth(queue_name, sides[2 * n], sides[2 * n + 1])
+        for n, name in enumerate(LANES)
+    }
     counts = list(lanes.values())
     return QueueDepth(
         queue=queue_name,
@@ -182,46 +195,22 @@ async def queue_depth(
     )
 
 
-async def _lane_depth(
-    redis: Redis, keys: QueueKeys, name: Priority, in_progress_limit: int
-) -> QueueDepth:
-    """One lane's counts (see ``queue_depth``)."""
-    queue_name = keys.lane(name)
-    now_ms = int(time.time() * 1000)
-    async with redis.pipeline(transaction=False) as pipe:
-        pipe.zcard(queue_name)
-        pipe.zcount(queue_name, "-inf", now_ms)
-        pipe.zrange(queue_name, 0, 0, withscores=True)
-        total, ready, oldest = await pipe.execute()
-    head: list[tuple[bytes, float]] = []
-    if total:
-        head = await redis.zrange(queue_name, 0, in_progress_limit - 1, withscores=True)
-    due = [m for m, score in head if score <= now_ms]
-    later = [m for m, score in head if score > now_ms]
-    running_due = await _leased(redis, keys, due)
-    running_later = await _leased(redis, keys, later)
+def _lane_depth(queue_name: str, due: LaneSide, later: LaneSide) -> QueueDepth:
+    """One lane's counts from its two sides of now (see ``queue_depth``)."""
     oldest_age = 0.0
-    if ready and oldest:
-        oldest_age = max(0.0, (now_ms - float(oldest[0][1])) / 1000)
+    oldest = due.oldest_waiting
+    if oldest is None and due.waiting and due.head:
+        oldest = due.head[-1][1]  # every job checked is held: the oldest ready one is later
+    if due.waiting and oldest is not None:
+        oldest_age = max(0.0, (due.now_ms - oldest) / 1000)
     return QueueDepth(
-        queue=keys.queue,
-        depth=int(ready) - running_due,
-        in_progress=running_due + running_later,
-        deferred=int(total) - int(ready) - running_later,
+        queue=queue_name,
+        depth=due.waiting,
+        in_progress=due.running + later.running,
+        deferred=later.waiting,
         oldest_age=round(oldest_age, 3),
-        in_progress_exact=int(total) <= in_progress_limit,
+        in_progress_exact=due.exact and later.exact,
     )
-
-
-async def _leased(redis: Redis, keys: QueueKeys, job_ids: Sequence[bytes | str]) -> int:
-    """How many of the jobs have a live lease (one ``EXISTS`` per 1,000, pipelined)."""
-    if not job_ids:
-        return 0
-    async with redis.pipeline(transaction=False) as pipe:
-        for start in range(0, len(job_ids), _EXISTS_BATCH):
-            chunk = job_ids[start : start + _EXISTS_BATCH]
-            pipe.exists(*(keys.in_progress(_text(i)) for i in chunk))
-        return sum(int(n) for n in await pipe.execute())
 
 
 async def job_kinds(
@@ -260,8 +249,8 @@ async def _lane_kinds(
         members = await redis.zrange(queue_name, 0, -1)
     counts: Counter[str] = Counter()
     looked_at = 0
-    for start in range(0, len(members), _EXISTS_BATCH):
-        chunk = members[start : start + _EXISTS_BATCH]
+    for start in range(0, len(members), _READ_BATCH):
+        chunk = members[start : start + _READ_BATCH]
         async with redis.pipeline(transaction=False) as pipe:
             for member in chunk:
                 pipe.getrange(keys.job(_text(member)), 0, _PAYLOAD_PREFIX - 1)
@@ -298,7 +287,8 @@ async def queue_info(
         health_check_interval: The workers' heartbeat interval; a worker is live when its last
             heartbeat is newer than three intervals.
         kind_sample: Payloads read at most to count kinds.
-        in_progress_limit: Ready jobs checked at most for a running lease.
+        in_progress_limit: Jobs checked at most for a running lease on each side of now of
+            each lane.
     """
     at = time.time()
     counts = await queue_depth(redis, queue_name, in_progress_limit=in_progress_limit)

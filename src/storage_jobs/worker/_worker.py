@@ -45,11 +45,13 @@ from ..jobs import spec_for_name
 from ..metrics import WorkerMetrics
 from ..queue import CANCELLED as CANCELLED_ERROR
 from ..queue import (
+    LEASES_CHECKED,
     Outcome,
     QueueKeys,
     finish_cancelled,
     is_redis_full,
     parse_result,
+    queue_depth,
     record_outcome,
     redis_said,
 )
@@ -431,13 +433,10 @@ class StorageWorker(Worker):
         if metrics is None or now - self._last_queue_gauges < _QUEUE_GAUGE_INTERVAL:
             return
         self._last_queue_gauges = now
-        now_ms = timestamp_ms()
-        async with self.pool.pipeline(transaction=False) as pipe:
-            for lane in self.leases.keys.lanes:
-                pipe.zcount(lane, "-inf", now_ms)
-                pipe.zcount(lane, f"({now_ms}", "+inf")
-            counts = [int(c) for c in await pipe.execute()]
-        metrics.set_queue(self.queue_name, sum(counts[0::2]), sum(counts[1::2]))
+        # The overview's counts: a running job (its score is its lease's deadline) is not
+        # deferred, and one held while due is not depth.
+        depth = await queue_depth(self.pool, self.queue_name, in_progress_limit=LEASES_CHECKED)
+        metrics.set_queue(self.queue_name, depth.depth, depth.deferred)
         metrics.set_redis_up(True)
 
     def _write_retry(self, exc: BaseException, jobs: int, delay: float) -> None:
