@@ -11,7 +11,7 @@ import pytest
 from playwright.async_api import Page, expect
 
 from storage_jobs.client import StorageJobsClient
-from storage_jobs.devstack import FaultProxy
+from storage_jobs.devstack import FaultProxy, FaultRules
 from storage_jobs.jobs import DeleteJob, DeleteResult, MigrateJob, UploadJob
 from storage_jobs.storage import StorageClient
 from tests.fixtures_e2e import put_many
@@ -80,6 +80,7 @@ async def test_a_running_migrations_bar_advances_until_its_report(
     start_dashboard: Callable[..., DashboardServer],
     page: Page,
     screenshot_dir: Path,
+    fault_proxy: FaultProxy,
 ) -> None:
     """The open page's bar moves without a reload, shows a rate, and ends at 100 % with a report.
 
@@ -89,7 +90,12 @@ async def test_a_running_migrations_bar_advances_until_its_report(
     keys = [f"src/{i:05d}" for i in range(1000)]
     await put_many(admin_storage, bucket, keys)
     server = start_dashboard(dashboard_actions=True)
-    start_worker(STORAGE_JOBS_MAX_JOBS="2", **LEASE)
+    # Each copy waits 0.1 s at the proxy (8 at a time: about 12 s in all), so the page, polling
+    # every 2 s, sees several steps; unslowed, a quiet machine copied all between two polls.
+    fault_proxy.rules = FaultRules(
+        latency_s=0.1, methods=frozenset({"PUT"}), path_prefix=f"/{bucket}/dst/"
+    )
+    start_worker(STORAGE_JOBS_S3_ENDPOINT_URL=fault_proxy.url, STORAGE_JOBS_MAX_JOBS="2", **LEASE)
     handle = await jobs.enqueue(
         MigrateJob(
             src_bucket=bucket,
