@@ -35,7 +35,8 @@ class Sizes:
     lanes_objects: int = 20_000
     lanes_uploads: int = 50
     lanes_batch_size: int = 1000
-    lanes_max_jobs: int = 16
+    lanes_small_batch_size: int = 100
+    lanes_max_jobs: int = 4
 
     def as_dict(self) -> dict[str, Any]:
         """The sizes as JSON-ready data."""
@@ -58,7 +59,8 @@ SMOKE = replace(
     redis_cost_jobs=200,
     lanes_objects=600,
     lanes_uploads=5,
-    lanes_batch_size=5,
+    lanes_batch_size=10,
+    lanes_small_batch_size=5,
     lanes_max_jobs=2,
 )
 

@@ -110,7 +110,7 @@ def test_bench_smoke_writes_every_scenario(tmp_path: Path) -> None:
     # Lanes: every upload of both sides succeeded, both migrations copied everything, and ours
     # was still running when the last upload (default priority) started, with objects left to
     # copy once every upload had finished: they ran mid-way, not queued behind the migration.
-    for key in ("lanes_p50", "lanes_p99"):
+    for key in ("lanes_p50", "lanes_p99", "lanes_small_p50", "lanes_small_p99"):
         assert _runs(rows[key], "uploads_ok") == [sizes["lanes_uploads"]], key
         assert _runs(rows[key], "baseline_uploads_ok") == [sizes["lanes_uploads"]], key
         assert _runs(rows[key], "copied") == [sizes["lanes_objects"]], key
