@@ -32,6 +32,11 @@ class Sizes:
     migration_objects: int = 10_000
     migration_concurrency: int = 32
     redis_cost_jobs: int = 3_000
+    lanes_objects: int = 20_000
+    lanes_uploads: int = 50
+    lanes_batch_size: int = 1000
+    lanes_small_batch_size: int = 100
+    lanes_max_jobs: int = 4
 
     def as_dict(self) -> dict[str, Any]:
         """The sizes as JSON-ready data."""
@@ -52,6 +57,11 @@ SMOKE = replace(
     scaling_jobs=40,
     migration_objects=200,
     redis_cost_jobs=200,
+    lanes_objects=600,
+    lanes_uploads=5,
+    lanes_batch_size=10,
+    lanes_small_batch_size=5,
+    lanes_max_jobs=2,
 )
 
 

@@ -25,6 +25,7 @@ SCENARIOS = [
     "migration",
     "redis_cost",
     "peers",
+    "lanes",
 ]
 
 
@@ -106,6 +107,16 @@ def test_bench_smoke_writes_every_scenario(tmp_path: Path) -> None:
     # finishes enough to meet them (full size, 3,000 jobs: bench/README.md).
     assert _runs(rows["commands"], "ours")[0] <= 10.0, rows["commands"]
     assert _runs(rows["reads"], "ours")[0] <= 0.5, rows["reads"]
+    # Lanes: every upload of both sides succeeded, both migrations copied everything, and ours
+    # was still running when the last upload (default priority) started, with objects left to
+    # copy once every upload had finished: they ran mid-way, not queued behind the migration.
+    for key in ("lanes_p50", "lanes_p99", "lanes_small_p50", "lanes_small_p99"):
+        assert _runs(rows[key], "uploads_ok") == [sizes["lanes_uploads"]], key
+        assert _runs(rows[key], "baseline_uploads_ok") == [sizes["lanes_uploads"]], key
+        assert _runs(rows[key], "copied") == [sizes["lanes_objects"]], key
+        assert _runs(rows[key], "baseline_copied") == [sizes["lanes_objects"]], key
+        assert _runs(rows[key], "running_at_last_start") == [1.0], key
+        assert _runs(rows[key], "done_after_uploads")[0] < sizes["lanes_objects"], key
     if "migration" in rows:
         assert _runs(rows["migration"], "copied") == [sizes["migration_objects"]]
         assert _runs(rows["migration"], "baseline_copied") == [sizes["migration_objects"]]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ._base import Context, Scenario
 from .deletes import Deletes
 from .enqueue import Enqueue
+from .lanes import Lanes
 from .large_upload import LargeUpload
 from .migration import Migration
 from .peers import Peers
@@ -25,6 +26,7 @@ SCENARIOS: dict[str, type[Scenario]] = {
     "migration": Migration,
     "redis_cost": RedisCost,
     "peers": Peers,
+    "lanes": Lanes,
 }
 
 

@@ -1,4 +1,8 @@
-"""Priority lanes end to end: a migration's batches wait in bulk while a normal job runs."""
+"""Priority lanes end to end: high before normal before bulk, with the stated share below.
+
+A migration's batches wait in bulk while a normal job runs; one worker taking one job at a time
+runs a backlog of all three lanes in the order the claim's share rule gives.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,8 @@ import pytest
 from storage_jobs.client import JobStatus, StorageJobsClient
 from storage_jobs.devstack import FaultProxy, FaultRules, SeaweedFS
 from storage_jobs.jobs import MigrateJob, UploadJob, batch_job_id
-from storage_jobs.queue import QueueKeys, decode
+from storage_jobs.queue import LANES, Priority, QueueKeys, decode
+from storage_jobs.worker._leases import SHARE_EVERY, reserved_lane
 from tests.e2e.test_cancel import put_via_filer, wait_until
 from tests.workers import WorkerProcess
 
@@ -19,24 +24,33 @@ pytestmark = pytest.mark.integration
 StartWorker = Callable[..., WorkerProcess]
 
 
-async def _finished_ms(jobs: StorageJobsClient, job_id: str) -> int:
-    """When the worker finished a job: its stored result's ``ft`` (ms)."""
+async def _record(jobs: StorageJobsClient, job_id: str) -> dict[str, object]:
+    """A finished job's stored result (``et`` enqueued, ``st`` started, ``ft`` finished, ms)."""
     raw = await jobs.redis.get(QueueKeys.result(job_id))
     assert raw is not None, job_id
-    return int(decode(raw)["ft"])
+    return decode(raw)
 
 
-async def test_a_normal_upload_overtakes_a_migrations_bulk_batches(
+def _ms(record: dict[str, object], field: str) -> int:
+    value = record[field]
+    assert isinstance(value, int), (field, value)
+    return value
+
+
+async def test_normal_uploads_overtake_a_migrations_bulk_batches(
     start_worker: StartWorker,
     jobs: StorageJobsClient,
     bucket: str,
     seaweedfs: SeaweedFS,
     fault_proxy: FaultProxy,
 ) -> None:
-    """One worker busy with a migration: an upload enqueued mid-way completes before it ends.
+    """One worker busy with a migration: uploads enqueued mid-way each run at the next claim.
 
-    The migration's batches wait in the bulk lane; the upload, enqueued with no priority, goes
-    to normal, which the worker takes first. Ordering is read off the results in Redis.
+    The migration's batches wait in the bulk lane; the uploads, enqueued with no priority, go
+    to normal, which the worker takes first. Three uploads one after another, because one alone
+    cannot tell lane order from the share: the claim that gives normal its 1-in-``SHARE_EVERY``
+    slot takes it under any order, and which call that is depends on the worker's history.
+    Ordering is read off the results in Redis.
     """
     dst = f"{bucket}-dst"
     seaweedfs.client().create_bucket(Bucket=dst)
@@ -63,20 +77,83 @@ async def test_a_normal_upload_overtakes_a_migrations_bulk_batches(
 
     await wait_until(all_listed)
     assert await jobs.redis.zscore(lanes.queue, last) is None  # not in the normal lane
-    batches = [batch_job_id(migration.job_id, n) for n in range(1, 11)]
-    done_before = {b for b in batches if await jobs.redis.exists(QueueKeys.result(b))}
-    upload = await jobs.enqueue(UploadJob(bucket=bucket, key="urgent.txt", data=b"u"))
-    assert await jobs.redis.zscore(lanes.queue, upload.job_id) is not None
-    assert (await upload.result(timeout=120)).size == 1
-    # The upload is done while the migration still has batches waiting in bulk.
+    uploads = []
+    for n in range(3):
+        upload = await jobs.enqueue(UploadJob(bucket=bucket, key=f"urgent-{n}.txt", data=b"u"))
+        assert await jobs.redis.zscore(lanes.queue, upload.job_id) is not None
+        assert (await upload.result(timeout=120)).size == 1
+        uploads.append(upload.job_id)
+    # The uploads are done while the migration still has batches waiting in bulk.
     assert await migration.status() == JobStatus.IN_PROGRESS
     assert await jobs.status(last) == JobStatus.QUEUED
     result = await migration.result(timeout=300)
     assert (result.listed, result.copied, result.failed) == (1000, 1000, 0)
-    upload_done = await _finished_ms(jobs, upload.job_id)
-    assert upload_done < await _finished_ms(jobs, last)
-    # One slot runs batches (the coordinator holds the other): the batch running when the upload
-    # came may finish first, then the next claim takes the upload, not the next bulk batch.
-    overtook = {b for b in batches if await _finished_ms(jobs, b) < upload_done} - done_before
-    assert len(overtook) <= 1, sorted(overtook)
-    assert upload_done < await _finished_ms(jobs, migration.job_id)
+    batches = [await _record(jobs, batch_job_id(migration.job_id, n)) for n in range(1, 11)]
+    for job_id in uploads:
+        upload_record = await _record(jobs, job_id)
+        came, began = _ms(upload_record, "et"), _ms(upload_record, "st")
+        # One slot runs batches (the coordinator holds the other): when the batch running at
+        # the upload's arrival ends, the next claim takes the upload, unless it is the call
+        # that gives bulk its share: then the one after. So one batch may start before it.
+        jumped = [b["id"] for b in batches if came < _ms(b, "st") < began]
+        assert len(jumped) <= 1, (job_id, jumped)
+        assert _ms(upload_record, "ft") < _ms(batches[-1], "ft")
+    assert _ms(await _record(jobs, uploads[-1]), "ft") < _ms(
+        await _record(jobs, migration.job_id), "ft"
+    )
+
+
+def _claim_order(backlog: dict[Priority, list[str]], first_call: int) -> list[str]:
+    """The order one-slot claims take ``backlog``, the first being call ``first_call``.
+
+    Each call takes the oldest job of its reserved lane (``reserved_lane``) when that lane has
+    one, else of the highest lane that has one: what the claim script does with one free slot.
+    """
+    left = {lane: list(ids) for lane, ids in backlog.items()}
+    order: list[str] = []
+    call = first_call
+    while any(left.values()):
+        reserved = reserved_lane(call)
+        lane = next(name for name in LANES if left[name])
+        if reserved and left[LANES[reserved - 1]]:
+            lane = LANES[reserved - 1]
+        order.append(left[lane].pop(0))
+        call += 1
+    return order
+
+
+async def test_one_slot_runs_high_then_normal_then_bulk_with_the_stated_share(
+    start_worker: StartWorker, jobs: StorageJobsClient, bucket: str
+) -> None:
+    """One slot runs a backlog high first, then normal, then bulk, with the stated share.
+
+    A paused queue gets bulk, normal and high uploads (in that order); resumed, the worker runs
+    them by lane, except that of every ``SHARE_EVERY`` claims one goes to the oldest normal job
+    and one to the oldest bulk job while they wait. The start order is read off the results'
+    start times. The worker's claim calls while paused count towards the share's cycle, so the
+    order must be the one of some phase of it.
+    """
+    start_worker(STORAGE_JOBS_MAX_JOBS="1")
+    assert await jobs.pause_queue()
+    tag = uuid.uuid4().hex[:8]
+    counts: dict[Priority, int] = {"high": 2 * SHARE_EVERY, "normal": SHARE_EVERY, "bulk": 4}
+    backlog: dict[Priority, list[str]] = {
+        lane: [f"{tag}-{lane}-{i:02d}" for i in range(counts[lane])] for lane in LANES
+    }
+    for lane in ("bulk", "normal", "high"):  # the highest lane is the youngest
+        for job_id in backlog[lane]:
+            job = UploadJob(bucket=bucket, key=job_id, data=b"x")
+            await jobs.enqueue(job, job_id=job_id, priority=lane)
+    assert await jobs.resume_queue()
+    ids = [job_id for lane in LANES for job_id in backlog[lane]]
+    for job_id in ids:
+        assert (await jobs.handle(job_id).result(timeout=120)).size == 1
+    records = [decode(raw) for raw in await jobs.redis.mget([QueueKeys.result(j) for j in ids])]
+    started = [
+        job_id
+        for _, _, job_id in sorted((r["st"], r["ft"], j) for j, r in zip(ids, records, strict=True))
+    ]
+    expected = [_claim_order(backlog, phase) for phase in range(SHARE_EVERY)]
+    assert started in expected, started
+    # Not vacuous: no phase of the cycle runs the lanes one after the other (no share).
+    assert ids not in expected
