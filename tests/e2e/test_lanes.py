@@ -157,3 +157,45 @@ async def test_one_slot_runs_high_then_normal_then_bulk_with_the_stated_share(
     assert started in expected, started
     # Not vacuous: no phase of the cycle runs the lanes one after the other (no share).
     assert ids not in expected
+
+
+async def test_a_reserved_slot_starts_a_normal_job_while_bulk_jobs_wait(
+    start_worker: StartWorker, jobs: StorageJobsClient, bucket: str, fault_proxy: FaultProxy
+) -> None:
+    """Two slots, one reserved: bulk jobs run one at a time, a normal one starts beside them.
+
+    Each bulk upload's PUT waits 8 s at the proxy (a margin for a loaded machine). Without the
+    reserved slot both slots would run bulk jobs and the normal upload would wait for one to
+    end; with it, the upload enqueued while the first bulk job runs finishes before either.
+    """
+    fault_proxy.rules = FaultRules(
+        latency_s=8.0, methods=frozenset({"PUT"}), path_prefix=f"/{bucket}/slow/"
+    )
+    start_worker(
+        STORAGE_JOBS_S3_ENDPOINT_URL=fault_proxy.url,
+        STORAGE_JOBS_MAX_JOBS="2",
+        STORAGE_JOBS_RESERVED_SLOTS="1",
+        STORAGE_JOBS_LEASE_SECONDS="20",
+    )
+    # Queued while paused, so the first claim after the resume sees both at once.
+    assert await jobs.pause_queue()
+    bulk = [
+        (await jobs.enqueue(UploadJob(bucket=bucket, key=f"slow/{i}", data=b"b"), priority="bulk"))
+        for i in range(2)
+    ]
+    assert await jobs.resume_queue()
+
+    async def first_running() -> bool:
+        return await bulk[0].status() == JobStatus.IN_PROGRESS
+
+    await wait_until(first_running)
+    upload = await jobs.enqueue(UploadJob(bucket=bucket, key="fast/u", data=b"u"))
+    assert (await upload.result(timeout=120)).size == 1
+    for handle in bulk:
+        assert (await handle.result(timeout=120)).size == 1
+    records = [await _record(jobs, h.job_id) for h in bulk]
+    # It did not wait for any bulk job to end.
+    assert _ms(await _record(jobs, upload.job_id), "ft") < min(_ms(r, "ft") for r in records)
+    # One bulk slot: each bulk job starts once the one before it has finished.
+    (first_st, first_ft), (second_st, _) = sorted((_ms(r, "st"), _ms(r, "ft")) for r in records)
+    assert first_st < first_ft <= second_st

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
+from typing import cast
 
 import pytest
 from redis.asyncio import Redis
@@ -205,3 +207,67 @@ async def test_a_replay_puts_the_job_back_into_its_lane(redis: Redis, queue: str
     keys = QueueKeys(queue)
     assert await redis.zscore(keys.lane("bulk"), d) is not None
     assert await redis.zscore(keys.queue, d) is None
+
+
+async def test_the_claim_takes_no_more_bulk_jobs_than_its_bulk_slots(
+    redis: Redis, queue: str
+) -> None:
+    """Bulk capped at 2: 4 slots take 2 bulk jobs and say bulk jobs were left; normal ones fill."""
+    await _enqueue(redis, queue, [f"b{i}" for i in range(10)], "bulk")
+    leases = Leases(queue, "w1", 10)
+    claim = await leases.claim(redis, 4, FAR, bulk=2)
+    assert [c.lane for c in claim.run] == ["bulk", "bulk"]
+    assert claim.bulk_capped
+    await _enqueue(redis, queue, ["n0", "n1"], None)
+    claim = await leases.claim(redis, 3, FAR, bulk=0)  # bulk slots full: only normal is taken
+    assert [_name(queue, c.job_id) for c in claim.run] == ["n0", "n1"]
+    assert claim.bulk_capped
+
+
+async def test_an_uncapped_claim_or_a_bulk_lane_drained_is_not_capped(
+    redis: Redis, queue: str
+) -> None:
+    """No cap, or a cap the due bulk jobs fit under: nothing was left for the cap."""
+    await _enqueue(redis, queue, [f"b{i}" for i in range(3)], "bulk")
+    leases = Leases(queue, "w1", 10)
+    claim = await leases.claim(redis, 2, FAR)
+    assert len(claim.run) == 2 and not claim.bulk_capped
+    claim = await leases.claim(redis, 4, FAR, bulk=3)
+    assert [_name(queue, c.job_id) for c in claim.run] == ["b2"]
+    assert not claim.bulk_capped
+    claim = await leases.claim(redis, 4, FAR, bulk=0)  # none due: none left for the cap
+    assert len(claim) == 0 and not claim.bulk_capped
+
+
+async def test_the_bulk_share_slot_respects_the_cap(redis: Redis, queue: str) -> None:
+    """The call that reserves its first slot for bulk takes none when the bulk slots are full."""
+    await _enqueue(redis, queue, [f"h{i}" for i in range(20)], "high")
+    await _enqueue(redis, queue, ["b0"], "bulk")
+    leases = Leases(queue, "w1", 10)
+    leases.calls = SHARE_EVERY - 1  # the next call reserves its first slot for bulk
+    assert reserved_lane(leases.calls) == 3
+    claim = await leases.claim(redis, 1, FAR, bulk=0)
+    assert [c.lane for c in claim.run] == ["high"]
+    assert claim.bulk_capped
+
+
+async def test_a_bulk_job_ending_while_bulk_jobs_wait_wakes_the_worker(
+    redis: Redis, queue: str
+) -> None:
+    """Bulk slots: max_jobs less the reserved ones (one at least); a capped end pushes a token."""
+    from storage_jobs.settings import Settings
+    from storage_jobs.worker import build_worker
+
+    assert build_worker(Settings(queue_name=queue, max_jobs=2, reserved_slots=5)).bulk_slots == 1
+    worker = build_worker(Settings(queue_name=queue, max_jobs=4))
+    assert worker.bulk_slots == 3
+    worker._pool = redis  # type: ignore[assignment]
+    wake = QueueKeys(queue).wake
+    worker._bulk_running = 2
+    worker._bulk_done()  # no bulk job waits: nothing to wake
+    assert not worker._wakes and worker._bulk_running == 1
+    worker._bulk_capped = True
+    worker._bulk_done()
+    await asyncio.gather(*list(worker._wakes))
+    assert await cast(Awaitable[list[bytes]], redis.lrange(wake, 0, -1)) == [b"1"]
+    assert worker._bulk_running == 0 and not worker._bulk_capped

@@ -124,5 +124,6 @@ def build_worker(settings: Settings) -> StorageWorker:
     return StorageWorker(
         **worker_settings(settings),
         lease_seconds=settings.lease_seconds,
+        reserved_slots=settings.reserved_slots,
         log=structlog.get_logger("storage_jobs.worker"),
     )

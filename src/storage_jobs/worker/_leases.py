@@ -23,6 +23,13 @@ A worker under a ``high`` backlog taking one job per call thus gives ``normal`` 
 claim in 8 each. Each taken job carries its lane, so renewals, its finish and a retry address
 that lane's sorted set.
 
+**Bulk slots.** A lane ranks the jobs that take free slots; it frees none, so a worker whose
+every slot runs a migration's batch would keep a new upload waiting for a batch to end (seconds
+at 1,000 objects a batch). The worker therefore passes how many bulk jobs it may still start
+(``bulk``: its bulk slots, ``max_jobs`` less the reserved ones, minus the bulk jobs it runs), and
+the claim takes no more; it says when due bulk jobs were left for that cap (``bulk_capped``), so
+the worker wakes itself when a bulk job ends.
+
 The claim also obeys the operator (``queue._control``): nothing is taken while the queue is
 paused; a job whose cancel marker (or its prefix job's) is set is taken only to be finished as
 cancelled, never run; a batch of a paused prefix job is parked off the queue. Those per-job
@@ -65,9 +72,10 @@ return 0
 # KEYS: the high, normal (arq's queue) and bulk lanes, queue pause flag, control flag.
 # ARGV: now ms, jobs wanted, lease ms, worker id, ids to read at most per lane, lease deadline
 # ms, attempt counter ttl s, then the key prefixes of leases, jobs, attempt counters, job state,
-# then the lane (1-3) that gets this call's first slot, or 0.
+# then the lane (1-3) that gets this call's first slot, or 0, then how many bulk jobs it may take
+# (-1: any number).
 # Returns {1} while paused, else {0, {id, score, payload, try, lane, ...}, {cancelled id, lane,
-# ...}}.
+# ...}, 1 if due bulk jobs were left for the bulk cap else 0}.
 _CLAIM = """
 local flags = redis.call('mget', KEYS[4], KEYS[5])
 if flags[1] then return {1} end
@@ -75,13 +83,27 @@ local want, deadline = tonumber(ARGV[2]), ARGV[6]
 local lease_p, job_p, retry_p, state_p = ARGV[8], ARGV[9], ARGV[10], ARGV[11]
 local names = {'high', 'normal', 'bulk'}
 local taken, scores, lanes, cancelled = {}, {}, {}, {}
-local count = 0
+local count, bulk_left, capped = 0, tonumber(ARGV[13]), 0
 local function take(lane, limit)
+    if lane == 3 and bulk_left >= 0 then
+        if bulk_left < limit then limit = bulk_left end
+        if limit == 0 then
+            -- Reads one id only to tell the worker a bulk job waits for a bulk slot.
+            if #redis.call('zrangebyscore', KEYS[3], '-inf', ARGV[1], 'LIMIT', 0, 1) > 0 then
+                capped = 1
+            end
+            return
+        end
+    end
     local got, moved = 0, {}
     local due = redis.call('zrangebyscore', KEYS[lane], '-inf', ARGV[1], 'WITHSCORES',
                            'LIMIT', 0, ARGV[5])
     for i = 1, #due, 2 do
-        if count >= want or got >= limit then break end
+        if count >= want then break end
+        if got >= limit then
+            if lane == 3 and bulk_left == 0 then capped = 1 end
+            break
+        end
         local id, score = due[i], due[i + 1]
         local state = 'run'
         if flags[2] then
@@ -106,6 +128,7 @@ local function take(lane, limit)
             moved[#moved + 1] = deadline
             moved[#moved + 1] = id
             got, count = got + 1, count + 1
+            if lane == 3 and bulk_left >= 0 then bulk_left = bulk_left - 1 end
             if state == 'run' then
                 taken[#taken + 1] = id
                 scores[#scores + 1] = score
@@ -125,7 +148,7 @@ for lane = 1, 3 do
     if count >= want then break end
     take(lane, want)
 end
-if #taken == 0 then return {0, {}, cancelled} end
+if #taken == 0 then return {0, {}, cancelled, capped} end
 local keys = {}
 for i, id in ipairs(taken) do
     keys[2 * i - 1] = job_p .. id
@@ -142,7 +165,7 @@ for i, id in ipairs(taken) do
     out[#out + 1] = try
     out[#out + 1] = lanes[i]
 end
-return {0, out, cancelled}
+return {0, out, cancelled, capped}
 """
 
 SHARE_EVERY = 8
@@ -187,11 +210,13 @@ class Claim:
         paused: The queue is paused: nothing was taken.
         run: Jobs to run.
         cancelled: Jobs taken only to be finished as cancelled.
+        bulk_capped: Due bulk jobs were left because the worker's bulk slots are full.
     """
 
     paused: bool = False
     run: list[Claimed] = field(default_factory=list)
     cancelled: list[str] = field(default_factory=list)
+    bulk_capped: bool = False
 
     def __len__(self) -> int:
         return len(self.run) + len(self.cancelled)
@@ -214,7 +239,9 @@ class Leases:
         self._renew: AsyncScript | None = None
         self._claim: AsyncScript | None = None
 
-    async def claim(self, redis: Redis, want: int, now_ms: int, *, scan: int = 0) -> Claim:
+    async def claim(
+        self, redis: Redis, want: int, now_ms: int, *, scan: int = 0, bulk: int | None = None
+    ) -> Claim:
         """Takes up to ``want`` due, unheld jobs (one round trip).
 
         Args:
@@ -223,6 +250,7 @@ class Leases:
             now_ms: The time; jobs scored up to it are due.
             scan: Due ids read at most (default ``2 * want + 16``): ids held by a worker
                 that does not move scores (plain arq) are read past, costing a command each.
+            bulk: Bulk jobs to take at most (free bulk slots); None: any number.
         """
         want = max(0, min(want, MAX_CLAIM))
         if want == 0:
@@ -246,6 +274,7 @@ class Leases:
                 QueueKeys.retry(""),
                 STATE_PREFIX,
                 first,
+                -1 if bulk is None else max(0, bulk),
             ],
         )
         if int(answer[0]) == 1:
@@ -266,7 +295,7 @@ class Leases:
         ids = [_text(cancelled[i]) for i in range(0, len(cancelled), 2)]
         for i, job_id in enumerate(ids):
             self.lanes[job_id] = LANES[int(cancelled[2 * i + 1]) - 1]
-        return Claim(run=run, cancelled=ids)
+        return Claim(run=run, cancelled=ids, bulk_capped=int(answer[3]) == 1)
 
     async def renew(self, redis: Redis, running: Iterable[str], now_ms: int) -> list[str]:
         """Renews the leases of running jobs, their scores with them (one round trip).

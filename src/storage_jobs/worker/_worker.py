@@ -74,17 +74,28 @@ class StorageWorker(Worker):
     """arq ``Worker`` hardened for storage jobs; takes arq's arguments plus the ones below."""
 
     def __init__(
-        self, *args: Any, lease_seconds: float = 30.0, log: Any = None, **kwargs: Any
+        self,
+        *args: Any,
+        lease_seconds: float = 30.0,
+        reserved_slots: int = 0,
+        log: Any = None,
+        **kwargs: Any,
     ) -> None:
         """Builds the worker.
 
         Args:
             *args: Passed to arq's ``Worker``.
             lease_seconds: How long a job's lease lasts without renewal.
+            reserved_slots: Slots bulk jobs never take (kept for high and normal ones); bulk
+                jobs get at least one slot whatever this says.
             log: A structlog logger.
             **kwargs: Passed to arq's ``Worker``.
         """
         super().__init__(*args, **kwargs)
+        self.bulk_slots = max(1, self.max_jobs - reserved_slots)
+        self._bulk_running = 0
+        self._bulk_capped = False
+        self._wakes: set[asyncio.Task[None]] = set()
         self.lease_seconds = lease_seconds
         self.in_progress_timeout_s = lease_seconds
         self.worker_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
@@ -195,9 +206,11 @@ class StorageWorker(Worker):
         self._claimed_last_poll = 0
         if self.allow_pick_jobs and self.job_counter < self.max_jobs:
             want = self.max_jobs - self.job_counter
+            bulk = self.bulk_slots - self._bulk_running if self.bulk_slots < self.max_jobs else None
             claim = await self.leases.claim(
-                self.pool, want, timestamp_ms(), scan=2 * want + self.max_jobs
+                self.pool, want, timestamp_ms(), scan=2 * want + self.max_jobs, bulk=bulk
             )
+            self._bulk_capped = claim.bulk_capped
             self._note_queue_paused(claim.paused)
             # All it asked for: more may be due (a paused queue waits for resume's wake token).
             self._claimed_last_poll = len(claim) if len(claim) >= want else 0
@@ -255,8 +268,29 @@ class StorageWorker(Worker):
             self.job_counter += 1
             self._claimed[claimed.job_id] = claimed
             task = self.loop.create_task(self.run_job(claimed.job_id, claimed.score))
+            if claimed.lane == "bulk":
+                self._bulk_running += 1
+                task.add_done_callback(lambda _: self._bulk_done())
             task.add_done_callback(lambda _: self._release_sem_dec_counter_on_complete())
             self.tasks[claimed.job_id] = task
+
+    def _bulk_done(self) -> None:
+        """A bulk job ended: if bulk jobs wait for its slot, wake this worker's poll."""
+        self._bulk_running -= 1
+        if not self._bulk_capped:
+            return
+        self._bulk_capped = False  # the next claim says again
+        # A worker with free slots blocks on the wake list, not on its slots: push a token.
+        task = self.loop.create_task(self._wake())
+        self._wakes.add(task)
+        task.add_done_callback(self._wakes.discard)
+
+    async def _wake(self) -> None:
+        with contextlib.suppress(*_REDIS_DOWN):  # the fallback poll claims it a second later
+            async with self.pool.pipeline(transaction=True) as tx:
+                tx.lpush(self.keys.wake, "1")
+                tx.ltrim(self.keys.wake, 0, 0)
+                await tx.execute()
 
     async def run_job(self, job_id: str, score: int) -> None:
         """Runs a job the claim took, as arq's ``run_job`` would (``_run``); others as arq."""
