@@ -89,8 +89,9 @@ class Lanes(Scenario):
     Start latency is each upload's result ``st`` (the worker's clock when it began the job)
     minus the wall clock just before its enqueue call (same machine clock). The uploads begin
     once every batch slot is busy and at least ``lanes_max_jobs`` batches wait behind them.
-    Two batch sizes, each its own migration per side: no lane frees a slot, so an upload waits
-    for the next batch to end, and a batch's length is what bounds the wait.
+    Two batch sizes, each its own migration per side: a lane frees no slot, so without the
+    worker's reserved slot (``STORAGE_JOBS_RESERVED_SLOTS``) an upload waits for the next batch
+    to end, and a batch's length bounds the wait; with it, a slot is free when the upload comes.
     """
 
     name = "lanes"
@@ -206,13 +207,16 @@ async def _bulk_lane(client: StorageJobsClient) -> tuple[int, int]:
 async def _backed_up(client: StorageJobsClient, sizes: Sizes, migration_id: str) -> int:
     """Waits until every batch slot runs a batch and ``lanes_max_jobs`` more wait; copied then.
 
-    The coordinator holds one of the worker's slots, the batches get the others.
+    The coordinator holds one of the worker's slots; the batches get the others but the
+    reserved ones (``STORAGE_JOBS_RESERVED_SLOTS``, default), one at least.
     """
+    reserved = Settings.model_fields["reserved_slots"].default
+    batch_slots = max(1, sizes.lanes_max_jobs - 1 - reserved)
     deadline = time.monotonic() + 600
     while True:
         waiting, running = await _bulk_lane(client)
         progress = await client.progress(migration_id)
-        if running >= sizes.lanes_max_jobs - 1 and waiting >= sizes.lanes_max_jobs:
+        if running >= batch_slots and waiting >= sizes.lanes_max_jobs:
             return progress.done
         if progress.finished:
             raise RuntimeError(f"the migration finished before its batches backed up: {progress}")

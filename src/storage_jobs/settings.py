@@ -75,7 +75,8 @@ class Settings(BaseSettings):
 
     # The worker
     max_jobs: int = Field(default=16, ge=1, le=1000)
-    # Slots bulk jobs (prefix jobs' batches) never take, so high and normal work starts at once.
+    # Free slots bulk jobs (prefix jobs' batches) leave to high and normal work, which then starts
+    # at once; one bulk job may run whatever this says.
     reserved_slots: int = Field(default=1, ge=0, le=1000)
     job_timeout: float = Field(default=3600.0, gt=0)
     lease_seconds: float = Field(default=30.0, ge=2)

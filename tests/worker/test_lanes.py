@@ -254,20 +254,21 @@ async def test_the_bulk_share_slot_respects_the_cap(redis: Redis, queue: str) ->
 async def test_a_bulk_job_ending_while_bulk_jobs_wait_wakes_the_worker(
     redis: Redis, queue: str
 ) -> None:
-    """Bulk slots: max_jobs less the reserved ones (one at least); a capped end pushes a token."""
+    """Bulk takes the free slots less the reserved ones (one while none runs); an end wakes."""
     from storage_jobs.settings import Settings
     from storage_jobs.worker import build_worker
 
-    assert build_worker(Settings(queue_name=queue, max_jobs=2, reserved_slots=5)).bulk_slots == 1
-    worker = build_worker(Settings(queue_name=queue, max_jobs=4))
-    assert worker.bulk_slots == 3
+    assert build_worker(Settings(queue_name=queue, reserved_slots=0))._bulk_allowed(3) is None
+    worker = build_worker(Settings(queue_name=queue, max_jobs=4, reserved_slots=1))
+    assert [worker._bulk_allowed(free) for free in (4, 2, 1)] == [3, 1, 1]
     worker._pool = redis  # type: ignore[assignment]
     wake = QueueKeys(queue).wake
     worker._bulk_running = 2
-    worker._bulk_done()  # no bulk job waits: nothing to wake
+    assert [worker._bulk_allowed(free) for free in (2, 1)] == [1, 0]
+    worker._job_ended(True)  # no bulk job waits: nothing to wake
     assert not worker._wakes and worker._bulk_running == 1
     worker._bulk_capped = True
-    worker._bulk_done()
+    worker._job_ended(False)  # any job's end frees a slot the bulk jobs may get
     await asyncio.gather(*list(worker._wakes))
     assert await cast(Awaitable[list[bytes]], redis.lrange(wake, 0, -1)) == [b"1"]
-    assert worker._bulk_running == 0 and not worker._bulk_capped
+    assert worker._bulk_running == 1 and not worker._bulk_capped

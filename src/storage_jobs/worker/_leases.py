@@ -23,12 +23,12 @@ A worker under a ``high`` backlog taking one job per call thus gives ``normal`` 
 claim in 8 each. Each taken job carries its lane, so renewals, its finish and a retry address
 that lane's sorted set.
 
-**Bulk slots.** A lane ranks the jobs that take free slots; it frees none, so a worker whose
-every slot runs a migration's batch would keep a new upload waiting for a batch to end (seconds
-at 1,000 objects a batch). The worker therefore passes how many bulk jobs it may still start
-(``bulk``: its bulk slots, ``max_jobs`` less the reserved ones, minus the bulk jobs it runs), and
-the claim takes no more; it says when due bulk jobs were left for that cap (``bulk_capped``), so
-the worker wakes itself when a bulk job ends.
+**Reserved slots.** A lane ranks the jobs that take free slots; it frees none, so a worker
+whose every slot runs a migration's batch would keep a new upload waiting for a batch to end
+(seconds at 1,000 objects a batch). The worker therefore passes how many bulk jobs it may start
+(``bulk``: its free slots less the reserved ones, one while it runs none), and the claim takes
+no more; it says when due bulk jobs were left for that cap (``bulk_capped``), so the worker wakes
+itself when a job ends and frees a slot for them.
 
 The claim also obeys the operator (``queue._control``): nothing is taken while the queue is
 paused; a job whose cancel marker (or its prefix job's) is set is taken only to be finished as

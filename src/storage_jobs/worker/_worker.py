@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import socket
 import time
@@ -86,13 +87,13 @@ class StorageWorker(Worker):
         Args:
             *args: Passed to arq's ``Worker``.
             lease_seconds: How long a job's lease lasts without renewal.
-            reserved_slots: Slots bulk jobs never take (kept for high and normal ones); bulk
-                jobs get at least one slot whatever this says.
+            reserved_slots: Free slots bulk jobs never take (kept for high and normal ones);
+                one bulk job may start whatever this says while none runs.
             log: A structlog logger.
             **kwargs: Passed to arq's ``Worker``.
         """
         super().__init__(*args, **kwargs)
-        self.bulk_slots = max(1, self.max_jobs - reserved_slots)
+        self.reserved_slots = reserved_slots
         self._bulk_running = 0
         self._bulk_capped = False
         self._wakes: set[asyncio.Task[None]] = set()
@@ -206,9 +207,12 @@ class StorageWorker(Worker):
         self._claimed_last_poll = 0
         if self.allow_pick_jobs and self.job_counter < self.max_jobs:
             want = self.max_jobs - self.job_counter
-            bulk = self.bulk_slots - self._bulk_running if self.bulk_slots < self.max_jobs else None
             claim = await self.leases.claim(
-                self.pool, want, timestamp_ms(), scan=2 * want + self.max_jobs, bulk=bulk
+                self.pool,
+                want,
+                timestamp_ms(),
+                scan=2 * want + self.max_jobs,
+                bulk=self._bulk_allowed(want),
             )
             self._bulk_capped = claim.bulk_capped
             self._note_queue_paused(claim.paused)
@@ -268,15 +272,26 @@ class StorageWorker(Worker):
             self.job_counter += 1
             self._claimed[claimed.job_id] = claimed
             task = self.loop.create_task(self.run_job(claimed.job_id, claimed.score))
-            if claimed.lane == "bulk":
-                self._bulk_running += 1
-                task.add_done_callback(lambda _: self._bulk_done())
+            bulk = claimed.lane == "bulk"
+            self._bulk_running += bulk
+            task.add_done_callback(functools.partial(self._job_ended, bulk))
             task.add_done_callback(lambda _: self._release_sem_dec_counter_on_complete())
             self.tasks[claimed.job_id] = task
 
-    def _bulk_done(self) -> None:
-        """A bulk job ended: if bulk jobs wait for its slot, wake this worker's poll."""
-        self._bulk_running -= 1
+    def _bulk_allowed(self, free: int) -> int | None:
+        """Bulk jobs a claim for ``free`` slots may take (None: any number).
+
+        All but the reserved slots; one while none runs, so a small worker's migration (its
+        coordinator holding a slot) still makes progress.
+        """
+        if self.reserved_slots == 0:
+            return None
+        allowed = max(0, free - self.reserved_slots)
+        return allowed if allowed or self._bulk_running else 1
+
+    def _job_ended(self, bulk: bool, _task: object = None) -> None:
+        """A job ended: if bulk jobs wait for the slots it frees, wake this worker's poll."""
+        self._bulk_running -= bulk
         if not self._bulk_capped:
             return
         self._bulk_capped = False  # the next claim says again
