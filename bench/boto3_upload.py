@@ -1,12 +1,14 @@
 """Baseline for large uploads: boto3 ``upload_file`` (s3transfer, default TransferConfig).
 
 Run as ``python -m bench.boto3_upload ENDPOINT BUCKET KEY PATH`` with ``AWS_ACCESS_KEY_ID`` and
-``AWS_SECRET_ACCESS_KEY`` set; prints ``{"elapsed_s": ..., "peak_rss": ...}`` (bytes).
+``AWS_SECRET_ACCESS_KEY`` set; prints ``{"elapsed_s": ..., "peak_rss": ..., "cpu_s": ...}`` (peak
+RSS in bytes; ``cpu_s``: the process's user + system CPU during ``upload_file``).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import resource
 import sys
 import time
@@ -29,11 +31,12 @@ def main(argv: list[str]) -> None:
         ),
     )
     client.head_bucket(Bucket=bucket)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), os.times()
     client.upload_file(path, bucket, key)
-    elapsed = time.perf_counter() - started
+    elapsed, cpu_after = time.perf_counter() - started, os.times()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    print(json.dumps({"elapsed_s": elapsed, "peak_rss": peak}))
+    cpu_s = (cpu_after.user - cpu.user) + (cpu_after.system - cpu.system)
+    print(json.dumps({"elapsed_s": elapsed, "peak_rss": peak, "cpu_s": cpu_s}))
 
 
 if __name__ == "__main__":

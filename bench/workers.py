@@ -10,7 +10,7 @@ from typing import Any
 from storage_jobs.devstack.workers import WorkerProcess as _WorkerProcess
 from storage_jobs.devstack.workers import peak_rss_bytes
 
-__all__ = ["WorkerProcess", "peak_rss_bytes"]
+__all__ = ["WorkerProcess", "cpu_seconds", "peak_rss_bytes"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,3 +34,14 @@ class WorkerProcess(_WorkerProcess):
     def peak_rss(self) -> int:
         """The process's peak resident set size so far, in bytes."""
         return peak_rss_bytes(self.pid)
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU the process has used so far."""
+        return cpu_seconds(self.pid)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a live process so far, from ``/proc/<pid>/stat``."""
+    # Fields after the command name, which may itself hold spaces and parentheses.
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from storage_jobs.queue import connect_redis
 from storage_jobs.settings import Settings, redact_url
+from storage_jobs.storage import StorageConfig
 from storage_jobs.worker import arq_redis_settings
 
 
@@ -171,6 +172,15 @@ def test_storage_config_maps_fields() -> None:
     assert config.public_urls == {"media": "https://cdn.example.com"}
     assert (config.multipart_threshold, config.multipart_chunksize) == (6 * 2**20, 7 * 2**20)
     assert config.copy_multipart_threshold == 123
+
+
+def test_parts_in_flight_default_is_the_same_for_worker_and_client(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """4 parts in flight (bench large_upload); the worker's setting and the client's agree."""
+    monkeypatch.delenv("STORAGE_JOBS_S3_MULTIPART_CONCURRENCY", raising=False)
+    assert Settings().storage_config().multipart_concurrency == 4
+    assert StorageConfig().multipart_concurrency == 4
 
 
 @pytest.mark.parametrize(

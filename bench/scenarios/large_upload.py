@@ -53,6 +53,8 @@ class LargeUpload(Scenario):
         self.root: Path | None = None
         self.path: Path | None = None
         self.idle_rss = 0.0
+        self.job_cpu_s = 0.0
+        self.boto3_cpu_s = 0.0
 
     @override
     async def setup(self, ctx: Context) -> None:
@@ -80,9 +82,9 @@ class LargeUpload(Scenario):
         for side in order:
             key = f"run{run}/{side}"
             if side == "ours":
-                out[side] = await self._ours(ctx, bucket, key)
+                out[side] = await self.upload_with_worker(ctx, bucket, key)
             else:
-                out[side] = await self._baseline(ctx, bucket, key)
+                out[side] = await self.upload_with_boto3(ctx, bucket, key)
         stored: dict[str, float] = {}
         async with ctx.stack.storage(pool=4) as storage:
             for side in order:
@@ -102,13 +104,22 @@ class LargeUpload(Scenario):
             ),
         }
 
-    async def _ours(self, ctx: Context, bucket: str, key: str) -> tuple[float, float]:
+    async def upload_with_worker(
+        self, ctx: Context, bucket: str, key: str, **env_extra: str
+    ) -> tuple[float, float]:
+        """One ``UploadJob`` of the file through a fresh worker: (seconds, worker peak RSS).
+
+        ``env_extra`` goes into the worker's environment (``bench.large_upload_sweep`` sets
+        the parts in flight and the part size this way). The CPU the worker used from ready
+        to result is left in ``job_cpu_s``.
+        """
         assert self.root is not None
         assert self.path is not None
         queue = ctx.stack.queue("large")
-        env = ctx.stack.worker_env(queue, STORAGE_JOBS_UPLOAD_ROOTS=str(self.root))
+        env = ctx.stack.worker_env(queue, STORAGE_JOBS_UPLOAD_ROOTS=str(self.root), **env_extra)
         worker = await ctx.stack.start_worker(env, "large")
         self.idle_rss = float(worker.peak_rss())
+        idle_cpu = worker.cpu_seconds()
         try:
             settings = Settings(
                 redis_url=ctx.stack.redis_url, queue_name=queue, upload_roots=[self.root]
@@ -121,13 +132,18 @@ class LargeUpload(Scenario):
                 done = await wait_for_results(client.redis, queue, [handle.job_id], timeout=1800)
                 result = await handle.result(timeout=10)
             rss = worker.peak_rss()
+            self.job_cpu_s = worker.cpu_seconds() - idle_cpu
         finally:
             await ctx.stack.stop_worker(worker)
         if result.size != ctx.sizes.large_file_bytes:
             raise RuntimeError(f"uploaded {result.size} bytes, not {ctx.sizes.large_file_bytes}")
         return done - started, float(rss)
 
-    async def _baseline(self, ctx: Context, bucket: str, key: str) -> tuple[float, float]:
+    async def upload_with_boto3(self, ctx: Context, bucket: str, key: str) -> tuple[float, float]:
+        """boto3 ``upload_file`` of the file in a process of its own: (seconds, its peak RSS).
+
+        Its CPU during ``upload_file`` is left in ``boto3_cpu_s``.
+        """
         assert self.path is not None
         seaweed = ctx.stack.seaweedfs
         env = {
@@ -153,4 +169,5 @@ class LargeUpload(Scenario):
         if proc.returncode != 0:
             raise RuntimeError(f"boto3 upload failed: {stderr.decode(errors='replace')[-2000:]}")
         report = json.loads(stdout.decode().strip().splitlines()[-1])
+        self.boto3_cpu_s = float(report["cpu_s"])
         return float(report["elapsed_s"]), float(report["peak_rss"])

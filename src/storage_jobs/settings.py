@@ -114,7 +114,7 @@ class Settings(BaseSettings):
     s3_multipart_threshold: int = Field(default=16 * MiB, ge=5 * MiB)
     s3_multipart_chunksize: int = Field(default=8 * MiB, ge=5 * MiB)
     s3_copy_multipart_threshold: int = Field(default=5 * 1024 * MiB, ge=1)
-    s3_multipart_concurrency: int = Field(default=2, ge=1, le=64)
+    s3_multipart_concurrency: int = Field(default=4, ge=1, le=64)
     s3_delete_concurrency: int = Field(default=4, ge=1, le=64)
     # Bucket -> requests per second shared by every worker of the queue ("*": the default).
     s3_rate_limits: Annotated[dict[str, float], NoDecode] = Field(default_factory=dict)

@@ -25,7 +25,8 @@ from ._sync import delete_extraneous
 __all__ = ["run_migrate", "run_migrate_batch", "source_for"]
 
 _SAME_ENDPOINT_CONCURRENCY = 8
-# Each cross-endpoint copy buffers up to a multipart threshold plus its parts in flight.
+# Each cross-endpoint copy holds one part-sized buffer per part in flight (at least the
+# multipart threshold's worth): 4 x 8 MiB by default.
 _CROSS_ENDPOINT_CONCURRENCY = 4
 
 # Outcome -> (counter, second counter) in the job's progress.

@@ -48,8 +48,8 @@ class Hasher:
         self._crc: Any = _Crc32c() if algorithm == "crc32c" else None
         self._sha = hashlib.sha256() if algorithm == "sha256" else None
 
-    def update(self, data: bytes) -> None:
-        """Adds bytes (or any bytes-like object, such as a multipart upload's owned part)."""
+    def update(self, data: bytes | bytearray | memoryview) -> None:
+        """Adds bytes (or any bytes-like object, such as a view of a multipart upload's part)."""
         if self._crc is not None:
             if isinstance(data, bytes):
                 self._crc.update(data)
@@ -78,7 +78,7 @@ class Hasher:
         return base64.b64encode(self.digest()).decode()
 
     @classmethod
-    def of(cls, algorithm: ChecksumAlgorithm, data: bytes) -> Hasher:
+    def of(cls, algorithm: ChecksumAlgorithm, data: bytes | bytearray | memoryview) -> Hasher:
         """The hash of ``data``."""
         hasher = cls(algorithm)
         hasher.update(data)

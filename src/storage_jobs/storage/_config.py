@@ -30,7 +30,8 @@ class StorageConfig(_StrictModel):
         addressing_style: ``path`` for most S3-compatible servers, ``virtual`` for AWS.
         multipart_threshold: Uploads from a path or stream at or above this size go multipart.
         multipart_chunksize: Part size for multipart uploads and copies.
-        multipart_concurrency: Parts in flight per transfer (memory is about this x chunksize).
+        multipart_concurrency: Parts in flight per transfer. Each part lives in one reused
+            buffer, so an upload holds about this x chunksize (at least the threshold's worth).
         copy_multipart_threshold: Copies of objects larger than this use ``UploadPartCopy``;
             S3 refuses ``CopyObject`` above 5 GiB.
         delete_concurrency: ``DeleteObjects`` requests in flight in one ``delete_files`` call.
@@ -59,7 +60,9 @@ class StorageConfig(_StrictModel):
 
     multipart_threshold: int = Field(default=16 * MiB, ge=5 * MiB)
     multipart_chunksize: int = Field(default=8 * MiB, ge=5 * MiB, le=5 * GiB)
-    multipart_concurrency: int = Field(default=2, ge=1, le=64)
+    # 4: 1 GiB from a path went at 1.00-1.17x boto3's 10 threads with 4 parts, 0.82-0.98x with
+    # 2 (bench.large_upload_sweep); the worker's peak RSS is then 130 MiB (bench large_upload).
+    multipart_concurrency: int = Field(default=4, ge=1, le=64)
     copy_multipart_threshold: int = Field(default=5 * GiB, ge=1, le=5 * GiB)
     delete_concurrency: int = Field(default=4, ge=1, le=64)
     additional_checksums: bool = True

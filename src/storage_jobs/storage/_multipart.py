@@ -6,39 +6,38 @@ import asyncio
 import contextlib
 import io
 import math
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 from ._checksums import ChecksumAlgorithm, Hasher, checksum_args
 from ._objects import ObjectInfo, strip_etag
+from ._parts import PooledPart
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
     from types_aiobotocore_s3.type_defs import CompletedPartTypeDef, CopySourceTypeDef
 
-__all__ = ["MAX_PARTS", "OwnedPart", "multipart_copy", "multipart_upload", "part_size_for"]
+__all__ = ["MAX_PARTS", "Chunk", "multipart_copy", "multipart_upload", "part_size_for"]
 
 MAX_PARTS = 10_000
 
 
-class OwnedPart(bytearray):
-    """A part read by this library (from a file), which nothing else holds: the upload moves it.
-
-    botocore wraps a bytes body in a ``BytesIO`` that shares it, and aiohttp's first look at
-    that buffer unshares it: a whole second copy per part in flight, on top of the bytes still
-    held. An owned part is instead copied into a ``BytesIO`` of its own and emptied, so a part
-    in flight costs its size once (aiohttp then sends that ``BytesIO`` in 64 KiB writes).
-    """
+Chunk = bytes | PooledPart
+"""A part to upload: bytes (sent as they are, never changed) or a part in a pooled buffer."""
 
 
-def _body(part: bytes) -> bytes | io.BytesIO:
-    if not isinstance(part, OwnedPart):
-        return part  # the caller's bytes: never emptied
-    body = io.BytesIO()
-    body.write(part)
-    part.clear()
-    body.seek(0)
-    return body
+def _body(chunk: Chunk) -> bytes | io.BytesIO:
+    # botocore wraps bytes in a BytesIO that shares them; a pooled part is its own BytesIO.
+    return chunk.request_body() if isinstance(chunk, PooledPart) else chunk
+
+
+@contextlib.contextmanager
+def _data(chunk: Chunk) -> Iterator[bytes | memoryview]:
+    if isinstance(chunk, PooledPart):
+        with chunk.view() as view:
+            yield view
+    else:
+        yield chunk
 
 
 def part_size_for(size: int, chunksize: int) -> int:
@@ -51,7 +50,7 @@ async def multipart_upload(
     *,
     bucket: str,
     key: str,
-    chunks: AsyncIterator[bytes],
+    chunks: AsyncIterator[Chunk],
     concurrency: int,
     extra: Mapping[str, Any],
     checksum: ChecksumAlgorithm | None = None,
@@ -64,7 +63,8 @@ async def multipart_upload(
         client: The connected S3 client.
         bucket: Destination bucket.
         key: Destination key.
-        chunks: The parts' bytes, in order.
+        chunks: The parts, in order. A pooled part is released (its buffer reused) once its
+            request has been answered, before the slot it held is freed.
         concurrency: Parts read ahead and uploading at once.
         extra: ``CreateMultipartUpload`` arguments (ContentType, Metadata, ...).
         checksum: Send each part's checksum (the server checks it); for CRC32C also the
@@ -88,23 +88,31 @@ async def multipart_upload(
     tasks: list[asyncio.Task[None]] = []
     size = 0
 
-    async def send(number: int, body: bytes) -> None:
+    async def send(number: int, chunk: Chunk) -> None:
+        answered = False
         try:
             sums: dict[str, Any] = {}
             if checksum is not None:
-                sums = checksum_args(checksum, Hasher.of(checksum, body).s3_value())
+                with _data(chunk) as data:
+                    sums = checksum_args(checksum, Hasher.of(checksum, data).s3_value())
             answer = await client.upload_part(
                 Bucket=bucket,
                 Key=key,
                 UploadId=upload_id,
                 PartNumber=number,
-                Body=_body(body),
+                Body=_body(chunk),
                 **sums,
             )
             part: dict[str, Any] = {"PartNumber": number, "ETag": answer["ETag"]}
             part.update({k: v for k, v in sums.items() if k != "ChecksumAlgorithm"})
             parts[number] = cast("CompletedPartTypeDef", part)
+            answered = True
         finally:
+            if isinstance(chunk, PooledPart):
+                # The server answered after reading every byte: the buffer takes the next part
+                # (released before the slot, so a reader never waits for one). A failed or
+                # cancelled request's buffer may still be read by aiohttp: it is dropped.
+                chunk.release(reuse=answered)
             slots.release()
 
     try:
@@ -122,7 +130,8 @@ async def multipart_upload(
             number += 1
             size += len(chunk)
             if whole is not None:
-                whole.update(chunk)
+                with _data(chunk) as data:
+                    whole.update(data)
             tasks.append(asyncio.create_task(send(number, chunk)))
         await asyncio.gather(*tasks)
         if number == 0:

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import tempfile
 from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO, Any
 
 from ._checksums import ChecksumAlgorithm, Hasher, checksum_args
+from ._config import StorageConfig
 from ._connection import Connection, SourceError
 from ._errors import map_backend_error
-from ._multipart import OwnedPart, multipart_upload
+from ._multipart import Chunk, multipart_upload
 from ._objects import ObjectInfo, strip_etag
+from ._parts import PartBuffers, PooledPart, gather_parts, read_parts
 
 __all__ = ["Transfers", "put_args"]
 
@@ -89,8 +92,8 @@ class Transfers(Connection):
         cfg = self.config
         if not cfg.additional_checksums:
             checksum = None
-        chunks = _rechunk(_iterate(stream, cfg.multipart_chunksize), cfg.multipart_chunksize)
-        head: list[bytes] = []
+        chunks = _chunks(stream, cfg.multipart_chunksize, _buffers_needed(cfg))
+        head: list[Chunk] = []
         buffered = 0
         async for chunk in chunks:
             head.append(chunk)
@@ -101,13 +104,13 @@ class Transfers(Connection):
             return await self.put_bytes(
                 bucket=bucket,
                 key=key,
-                data=b"".join(head),
+                data=_joined(head),
                 content_type=content_type,
                 metadata=metadata,
                 checksum=checksum,
             )
 
-        async def everything() -> AsyncIterator[bytes]:
+        async def everything() -> AsyncIterator[Chunk]:
             for chunk in head:
                 yield chunk
             head.clear()
@@ -206,40 +209,39 @@ def put_args(
     return args
 
 
-async def _iterate(
-    stream: IO[bytes] | AsyncIterable[bytes], read_size: int
-) -> AsyncIterator[bytes]:
+def _buffers_needed(cfg: StorageConfig) -> int:
+    # The parts in flight, or the parts read to learn the stream is past the threshold.
+    return max(
+        cfg.multipart_concurrency, math.ceil(cfg.multipart_threshold / cfg.multipart_chunksize)
+    )
+
+
+def _chunks(
+    stream: IO[bytes] | AsyncIterable[bytes], size: int, buffers: int
+) -> AsyncIterator[Chunk]:
+    """The stream in parts of ``size`` bytes (the last may be shorter), in reused buffers.
+
+    A file (anything with ``readinto``) is read straight into at most ``buffers`` part
+    buffers (``_parts``); any other stream's chunks are copied into them, once.
+    """
+    pool = PartBuffers(size, buffers)
     if isinstance(stream, AsyncIterable):
-        async for chunk in stream:
-            yield chunk
-        return
-    # A file read in part-sized pieces needs no regrouping (see _rechunk's fast path).
+        return gather_parts(aiter(stream), pool)
     readinto = getattr(stream, "readinto", None)
     if readinto is None:
-        while chunk := stream.read(read_size):
-            yield chunk
-        return
-    while True:
-        # Read straight into a part buffer of our own, which the upload may empty once sent.
-        part = OwnedPart(read_size)
-        size = readinto(part)
-        if not size:
-            return
-        if size < read_size:
-            del part[size:]
-        yield cast("bytes", part)  # a bytearray: every reader here only needs a buffer
+        return gather_parts(_read_bytes(stream, size), pool)
+    return read_parts(readinto, pool)
 
 
-async def _rechunk(chunks: AsyncIterator[bytes], size: int) -> AsyncIterator[bytes]:
-    """Regroups a byte stream into pieces of exactly ``size`` bytes (the last may be shorter)."""
-    buffer = bytearray()
-    async for chunk in chunks:
-        if not buffer and len(chunk) == size:
-            yield chunk  # already a whole part: no copy
-            continue
-        buffer += chunk
-        while len(buffer) >= size:
-            yield bytes(buffer[:size])
-            del buffer[:size]
-    if buffer:
-        yield bytes(buffer)
+def _joined(chunks: list[Chunk]) -> bytes:
+    """The chunks' bytes as one object (a small upload's single PUT); pooled parts are released."""
+    data = b"".join(c.body.getbuffer() if isinstance(c, PooledPart) else c for c in chunks)
+    for chunk in chunks:
+        if isinstance(chunk, PooledPart):
+            chunk.release()
+    return data
+
+
+async def _read_bytes(stream: IO[bytes], read_size: int) -> AsyncIterator[bytes]:
+    while chunk := stream.read(read_size):
+        yield chunk
