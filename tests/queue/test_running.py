@@ -120,3 +120,32 @@ async def test_a_lapsed_lease_makes_a_running_job_deferred_until_due(redis: Redi
     await redis.zadd("q", {"orphan": now_ms + 10_000})
     depth = await queue_depth(redis, "q")
     assert (depth.depth, depth.in_progress, depth.deferred) == (0, 0, 1)
+
+
+async def test_an_idle_queue_is_read_with_one_command_a_side(
+    redis: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An empty queue costs one ``ZRANGEBYSCORE`` a side: an idle worker's gauges, every 5 s.
+
+    A side fuller than the ids checked adds its ``ZCOUNT``, and the counts stay exact.
+    """
+    from redis.asyncio.client import Pipeline
+
+    sent: list[str] = []
+    execute = Pipeline.execute
+
+    async def counting(self: Pipeline, raise_on_error: bool = True) -> list[object]:
+        sent.extend(str(args[0]) for args, _ in self.command_stack)
+        return await execute(self, raise_on_error)
+
+    monkeypatch.setattr(Pipeline, "execute", counting)
+    depth = await queue_depth(redis, "idle", in_progress_limit=LEASES_CHECKED)
+    assert (depth.depth, depth.deferred, depth.in_progress) == (0, 0, 0)
+    assert sent == ["ZRANGEBYSCORE"] * 6  # three lanes, two sides each
+    sent.clear()
+    now_ms = int(time.time() * 1000)
+    await busy_queue(redis, now_ms)
+    sent.clear()
+    depth = await queue_depth(redis, "q", in_progress_limit=LEASES_CHECKED)
+    assert (depth.depth, depth.in_progress, depth.deferred) == (READY, 3, 4)
+    assert sent.count("ZCOUNT") == 1  # only the ready side holds more than were checked

@@ -70,7 +70,8 @@ class LaneSide:
     @property
     def waiting(self) -> int:
         """Jobs on this side that no worker holds: ready (``due``) or deferred (``later``)."""
-        return self.count - self.running
+        # The count may be read a moment after the head: a claim in between makes it smaller.
+        return max(0, self.count - self.running)
 
     @property
     def exact(self) -> bool:
@@ -114,36 +115,39 @@ async def read_sides(
 ) -> list[LaneSide]:
     """Reads the given sides of each lane (lane by lane, in ``sides`` order).
 
-    Two round trips in all: a ``ZCOUNT`` and a ``ZRANGEBYSCORE ... LIMIT 0 check`` per side,
-    then one ``MGET`` per 1,000 ids read.
+    Two round trips in all: a ``ZRANGEBYSCORE ... LIMIT 0 check`` per side, then one ``MGET``
+    per 1,000 ids read and a ``ZCOUNT`` of each side whose first ``check`` ids were all there
+    was room for (a side with fewer is counted by its head: an idle worker's gauges cost one
+    command a side).
     """
     wanted = [(lane, side) for lane in lanes for side in sides]
-    async with redis.pipeline(transaction=False) as pipe:
-        for lane, side in wanted:
-            low, high = ("-inf", now_ms) if side == "due" else (f"({now_ms}", "+inf")
-            pipe.zcount(lane, low, high)
-            if check > 0:
-                pipe.zrangebyscore(lane, low, high, start=0, num=check, withscores=True)
-        answers = await pipe.execute()
-    step = 2 if check > 0 else 1
-    heads = [
-        tuple((_text(m), float(s)) for m, s in answers[i + 1]) if check > 0 else ()
-        for i in range(0, len(answers), step)
-    ]
-    ids = [job_id for head in heads for job_id, _ in head]
-    leases: list[bytes | None] = []
-    if ids:
+    bounds = [("-inf", now_ms) if side == "due" else (f"({now_ms}", "+inf") for _, side in wanted]
+    heads: list[tuple[tuple[str, float], ...]] = [() for _ in wanted]
+    if check > 0:
         async with redis.pipeline(transaction=False) as pipe:
+            for (lane, _), (low, high) in zip(wanted, bounds, strict=True):
+                pipe.zrangebyscore(lane, low, high, start=0, num=check, withscores=True)
+            heads = [tuple((_text(m), float(s)) for m, s in got) for got in await pipe.execute()]
+    full = [n for n, head in enumerate(heads) if check <= 0 or len(head) >= check]
+    ids = [job_id for head in heads for job_id, _ in head]
+    counts = {n: len(head) for n, head in enumerate(heads)}
+    leases: list[bytes | None] = []
+    if ids or full:
+        async with redis.pipeline(transaction=False) as pipe:
+            for n in full:
+                pipe.zcount(wanted[n][0], *bounds[n])
             for start in range(0, len(ids), _MGET_BATCH):
                 pipe.mget([QueueKeys.in_progress(i) for i in ids[start : start + _MGET_BATCH]])
-            leases = [value for chunk in await pipe.execute() for value in chunk]
+            answers = await pipe.execute()
+        counts.update({n: int(answers[i]) for i, n in enumerate(full)})
+        leases = [value for chunk in answers[len(full) :] for value in chunk]
     held = {job_id for job_id, lease in zip(ids, leases, strict=True) if lease is not None}
     return [
         LaneSide(
             lane=lane,
             side=side,
             now_ms=now_ms,
-            count=int(answers[n * step]),
+            count=counts[n],
             head=head,
             held=frozenset(job_id for job_id, _ in head if job_id in held),
         )
