@@ -58,6 +58,7 @@ from ._rate_limit import RedisRateLimiter
 from ._running import LEASES_CHECKED
 from ._status import JobStatus, lease_holder, read_outcome, read_status
 from ._waiter import ResultWaiter
+from ._wake import IDLE_WAIT_MAX_S, WAKE_LUA, idle_wait, push_wake, wait_for_wake
 from ._wire import (
     CANCELLED,
     Envelope,
@@ -81,6 +82,7 @@ __all__ = [
     "CANCEL_MESSAGE",
     "FINISHED_KEPT",
     "HISTORY_TTL",
+    "IDLE_WAIT_MAX_S",
     "IN_PROGRESS_LIMIT",
     "KIND_SAMPLE",
     "LANES",
@@ -91,6 +93,7 @@ __all__ = [
     "PREFIX_JOBS_KEPT",
     "STATE_PREFIX",
     "UNREADABLE_KIND",
+    "WAKE_LUA",
     "Control",
     "DeadLetter",
     "DeadLetterStore",
@@ -130,6 +133,7 @@ __all__ = [
     "finish_cancelled",
     "finished_index",
     "history_field",
+    "idle_wait",
     "index_prefix_job",
     "is_redis_full",
     "job_kinds",
@@ -142,6 +146,7 @@ __all__ = [
     "peek_functions",
     "peek_priority",
     "prefix_job_ids",
+    "push_wake",
     "queue_depth",
     "queue_info",
     "read_eviction_policy",
@@ -155,5 +160,6 @@ __all__ = [
     "redis_said",
     "remove_heartbeat",
     "state_key",
+    "wait_for_wake",
     "write_heartbeat",
 ]

@@ -26,6 +26,7 @@ from ..jobs import JobRejectedError, parent_job_id, spec_for_name
 from ._cancelled import COUNT_CANCELLED, cancelled_result
 from ._history import FINISHED_KEPT, HISTORY_TTL
 from ._keys import QueueKeys
+from ._wake import WAKE_LUA, push_wake
 from ._wire import peek_function
 
 if TYPE_CHECKING:
@@ -95,7 +96,9 @@ return 1
 # KEYS: the job's pause flag, its parked set, the high, normal and bulk lanes, the wake list,
 # the lane its batches were parked from (the claim writes it). Returns the number of batches put
 # back, or -1 if the job was not paused.
-_RESUME = """
+_RESUME = (
+    WAKE_LUA
+    + """
 if redis.call('del', KEYS[1]) == 0 then return -1 end
 local lanes = {high = KEYS[3], normal = KEYS[4], bulk = KEYS[5]}
 local from = redis.call('get', KEYS[7])
@@ -103,10 +106,10 @@ local lane = lanes[from or 'normal'] or KEYS[4]
 local parked = redis.call('zrange', KEYS[2], 0, -1, 'WITHSCORES')
 for i = 1, #parked, 2 do redis.call('zadd', lane, parked[i + 1], parked[i]) end
 redis.call('del', KEYS[2], KEYS[7])
-redis.call('lpush', KEYS[6], '1')
-redis.call('ltrim', KEYS[6], 0, 0)
+wake(KEYS[6])
 return #parked / 2
 """
+)
 
 
 def control_keys(job_id: str) -> tuple[str, str, str, str]:
@@ -205,8 +208,7 @@ class Control:
         """Resumes the queue and wakes an idle worker; False if it was not paused."""
         async with self.redis.pipeline(transaction=True) as tx:
             tx.delete(self.keys.paused)
-            tx.lpush(self.keys.wake, "1")
-            tx.ltrim(self.keys.wake, 0, 0)
+            push_wake(tx, self.keys.wake)
             removed, *_ = await tx.execute()
         return bool(removed)
 

@@ -24,6 +24,7 @@ from ..errors import QueueFullError, QueueUnavailableError
 from ..jobs import JobLimits, JobModel, spec_for_job
 from ._keys import LANES, Priority, QueueKeys
 from ._memory import is_redis_full, redis_said
+from ._wake import WAKE_LUA
 from ._wire import build_envelope
 
 if TYPE_CHECKING:
@@ -38,7 +39,9 @@ QUEUED_JOB_MIN_TTL = 7 * 24 * 3600.0
 # KEYS: the lane's sorted set, wake, then (job key, result key) per job; ARGV: (payload, ttl ms,
 # score, id) per job. Returns 1/0 per job. Its reads come before its writes, so a Redis that refuses
 # writes (OOM) refuses at the first SET, before anything is written.
-_ENQUEUE = """
+_ENQUEUE = (
+    WAKE_LUA
+    + """
 local added, members = {}, {}
 for i = 1, (#KEYS - 2) / 2 do
     local job, result = KEYS[2 * i + 1], KEYS[2 * i + 2]
@@ -60,11 +63,11 @@ for i = 1, #added do
 end
 if #zargs > 0 then
     redis.call('zadd', KEYS[1], unpack(zargs))
-    redis.call('lpush', KEYS[2], '1')
-    redis.call('ltrim', KEYS[2], 0, 0)
+    wake(KEYS[2])
 end
 return added
 """
+)
 
 BATCH = 1000
 """Jobs per script call at most."""

@@ -75,7 +75,8 @@ return 0
 # then the lane (1-3) that gets this call's first slot, or 0, then how many bulk jobs it may take
 # (-1: any number).
 # Returns {1} while paused, else {0, {id, score, payload, try, lane, ...}, {cancelled id, lane,
-# ...}, 1 if due bulk jobs were left for the bulk cap else 0}.
+# ...}, 1 if due bulk jobs were left for the bulk cap else 0, the lanes' soonest score if nothing
+# was taken else -1 (-1 too when the lanes are empty)}.
 _CLAIM = """
 local flags = redis.call('mget', KEYS[4], KEYS[5])
 if flags[1] then return {1} end
@@ -148,7 +149,20 @@ for lane = 1, 3 do
     if count >= want then break end
     take(lane, want)
 end
-if #taken == 0 then return {0, {}, cancelled, capped} end
+if count == 0 then
+    -- Nothing taken: say when the soonest job is due (deferred, retrying, or a lease that
+    -- lapses), so an idle worker blocks until then instead of polling.
+    local soonest = -1
+    for lane = 1, 3 do
+        local head = redis.call('zrange', KEYS[lane], 0, 0, 'WITHSCORES')
+        if #head > 0 then
+            local score = tonumber(head[2])
+            if soonest < 0 or score < soonest then soonest = score end
+        end
+    end
+    return {0, {}, {}, capped, soonest}
+end
+if #taken == 0 then return {0, {}, cancelled, capped, -1} end
 local keys = {}
 for i, id in ipairs(taken) do
     keys[2 * i - 1] = job_p .. id
@@ -165,7 +179,7 @@ for i, id in ipairs(taken) do
     out[#out + 1] = try
     out[#out + 1] = lanes[i]
 end
-return {0, out, cancelled, capped}
+return {0, out, cancelled, capped, -1}
 """
 
 SHARE_EVERY = 8
@@ -211,12 +225,15 @@ class Claim:
         run: Jobs to run.
         cancelled: Jobs taken only to be finished as cancelled.
         bulk_capped: Due bulk jobs were left because the worker's bulk slots are full.
+        next_due_ms: When nothing was taken: the soonest score over the lanes (a deferred
+            job, a retry, a running job's lease deadline), or None if they are empty.
     """
 
     paused: bool = False
     run: list[Claimed] = field(default_factory=list)
     cancelled: list[str] = field(default_factory=list)
     bulk_capped: bool = False
+    next_due_ms: int | None = None
 
     def __len__(self) -> int:
         return len(self.run) + len(self.cancelled)
@@ -295,7 +312,13 @@ class Leases:
         ids = [_text(cancelled[i]) for i in range(0, len(cancelled), 2)]
         for i, job_id in enumerate(ids):
             self.lanes[job_id] = LANES[int(cancelled[2 * i + 1]) - 1]
-        return Claim(run=run, cancelled=ids, bulk_capped=int(answer[3]) == 1)
+        soonest = int(float(answer[4]))
+        return Claim(
+            run=run,
+            cancelled=ids,
+            bulk_capped=int(answer[3]) == 1,
+            next_due_ms=soonest if soonest >= 0 and not run and not ids else None,
+        )
 
     async def renew(self, redis: Redis, running: Iterable[str], now_ms: int) -> list[str]:
         """Renews the leases of running jobs, their scores with them (one round trip).

@@ -15,11 +15,12 @@ wires into arq's hooks:
   failures per poll iteration, back off, and carry on when Redis answers again.
 - **Operator control.** The claim (``_leases``) takes nothing while the queue is paused,
   finishes cancelled jobs without running them and parks batches of paused prefix jobs.
-- **Wake-ups.** arq polls every 0.5 s. Producers push a token to a wake list with every job; an
-  idle worker blocks on it (BLPOP), so it starts new work in milliseconds and sends about two
-  commands a second while idle. A full worker claims again once a quarter of its slots are
-  free or ``CLAIM_WINDOW`` after the first one freed, so claims (and the finishes of the jobs
-  they start together) come in batches.
+- **Wake-ups** (``queue._wake``). arq polls every 0.5 s. Producers push a token to a wake list
+  with every job; an idle worker blocks on it (BLPOP) until the soonest deferred job, retry or
+  lease deadline its empty claim saw, 5 s at most, so it starts new work in milliseconds and
+  sends a command or two a second while idle. A full worker claims again once a quarter of its
+  slots are free or ``CLAIM_WINDOW`` after the first one freed, so claims (and the finishes of
+  the jobs they start together) come in batches.
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Awaitable
 from typing import Any, cast
 
 from arq.connections import create_pool
@@ -50,11 +50,14 @@ from ..queue import (
     Outcome,
     QueueKeys,
     finish_cancelled,
+    idle_wait,
     is_redis_full,
     parse_result,
+    push_wake,
     queue_depth,
     record_outcome,
     redis_said,
+    wait_for_wake,
 )
 from ._dead_letters import keep_timed_out, keep_unrun_failure
 from ._finisher import Finish, Finisher
@@ -112,6 +115,7 @@ class StorageWorker(Worker):
         self._housekeeper: asyncio.Task[None] | None = None
         self._slot_freed = asyncio.Event()
         self._claimed_last_poll = 0
+        self._wait_s = self.poll_delay_s  # how long the next wait blocks on the wake list
         self._claimed: dict[str, Claimed] = {}  # claimed, not yet started by run_job
         self._scores: dict[str, int] = {}  # running job -> its queue score when claimed
         self._last_queue_gauges = 0.0
@@ -162,9 +166,7 @@ class StorageWorker(Worker):
             return
         if self._claimed_last_poll:
             return  # the queue may hold more ready jobs: read it again now
-        # Redis >= 6 takes fractional BLPOP timeouts; redis-py's stubs say int.
-        timeout = cast(int, self.poll_delay_s)
-        await cast(Awaitable[Any], self.pool.blpop([self.keys.wake], timeout=timeout))
+        await wait_for_wake(self.pool, self.keys.wake, self._wait_s)
 
     async def _wait_for_slots(self) -> None:
         """Waits for a slot to free, then up to ``CLAIM_WINDOW`` for a quarter of them to."""
@@ -207,14 +209,20 @@ class StorageWorker(Worker):
         self._claimed_last_poll = 0
         if self.allow_pick_jobs and self.job_counter < self.max_jobs:
             want = self.max_jobs - self.job_counter
+            now_ms = timestamp_ms()
             claim = await self.leases.claim(
                 self.pool,
                 want,
-                timestamp_ms(),
+                now_ms,
                 scan=2 * want + self.max_jobs,
                 bulk=self._bulk_allowed(want),
             )
             self._bulk_capped = claim.bulk_capped
+            self._wait_s = (
+                self.poll_delay_s
+                if len(claim) or claim.paused
+                else idle_wait(claim.next_due_ms, now_ms, self.poll_delay_s)
+            )
             self._note_queue_paused(claim.paused)
             # All it asked for: more may be due (a paused queue waits for resume's wake token).
             self._claimed_last_poll = len(claim) if len(claim) >= want else 0
@@ -303,8 +311,7 @@ class StorageWorker(Worker):
     async def _wake(self) -> None:
         with contextlib.suppress(*_REDIS_DOWN):  # the fallback poll claims it a second later
             async with self.pool.pipeline(transaction=True) as tx:
-                tx.lpush(self.keys.wake, "1")
-                tx.ltrim(self.keys.wake, 0, 0)
+                push_wake(tx, self.keys.wake)
                 await tx.execute()
 
     async def run_job(self, job_id: str, score: int) -> None:

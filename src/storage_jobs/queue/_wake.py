@@ -1,0 +1,76 @@
+"""The wake list: how a writer starts an idle worker at once, and how the worker waits on it.
+
+An idle worker blocks on ``QueueKeys.wake`` (``BLPOP``) instead of polling the lanes. Whoever
+makes a job due now (an enqueue, a queue or prefix-job resume, a worker whose ended job frees a
+bulk slot) pushes one token; the list is trimmed to one, so a burst of a million enqueues leaves
+one token and wakes one worker, which claims a batch and keeps claiming while its claims fill.
+
+A job that becomes due later (deferred, a retry's backoff, a dead worker's lapsed lease) pushes
+no token: the worker's empty claim says when the soonest such job is due, and the worker blocks
+until then, ``IDLE_WAIT_MAX_S`` at most (what a write that pushed no token waits, such as a plain
+arq producer's ``enqueue_job``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+    from redis.asyncio.client import Pipeline
+
+__all__ = ["IDLE_WAIT_MAX_S", "MIN_WAIT_S", "WAKE_LUA", "idle_wait", "push_wake", "wait_for_wake"]
+
+IDLE_WAIT_MAX_S = 5.0
+"""Seconds an idle worker blocks on the wake list at most before it claims again."""
+
+MIN_WAIT_S = 0.002
+"""The shortest block: ``BLPOP`` with a timeout of 0 would block forever."""
+
+_ANSWER_GRACE_S = 2.0
+
+WAKE_LUA = """
+local function wake(key)
+    redis.call('lpush', key, '1')
+    redis.call('ltrim', key, 0, 0)
+end
+"""
+"""``wake(key)`` for scripts that make jobs due (prepend it to the script's text)."""
+
+
+def push_wake(pipe: Pipeline, key: str) -> None:
+    """Adds the wake token's push to a pipeline or transaction."""
+    pipe.lpush(key, "1")
+    pipe.ltrim(key, 0, 0)
+
+
+def idle_wait(next_due_ms: int | None, now_ms: int, poll_delay_s: float) -> float:
+    """Seconds an idle worker blocks after a claim that took nothing.
+
+    Args:
+        next_due_ms: The soonest score over the lanes (None: the lanes are empty).
+        now_ms: The claim's time.
+        poll_delay_s: The wait when a job looks due but was not taken (held by a worker that
+            moves no scores, such as plain arq): the worker's usual poll delay.
+    """
+    if next_due_ms is None:
+        return IDLE_WAIT_MAX_S
+    if next_due_ms <= now_ms:
+        return poll_delay_s
+    return max(MIN_WAIT_S, min(IDLE_WAIT_MAX_S, (next_due_ms - now_ms) / 1000))
+
+
+async def wait_for_wake(redis: Redis, key: str, timeout_s: float) -> bool:
+    """Blocks until a wake token arrives (True, the token taken) or ``timeout_s`` passes."""
+    # Redis >= 6 takes fractional BLPOP timeouts; redis-py's stubs say int.
+    timeout = max(MIN_WAIT_S, timeout_s)
+    blpop = cast(Awaitable[Any], redis.blpop([key], timeout=cast(int, timeout)))
+    try:
+        # Past the server's own timeout, the answer is lost (a silent network drop): give the
+        # connection up rather than block the worker's loop for good.
+        got = await asyncio.wait_for(blpop, timeout + _ANSWER_GRACE_S)
+    except TimeoutError:
+        return False
+    return got is not None

@@ -1,0 +1,110 @@
+"""An idle worker blocks on the wake list until the soonest job its empty claim saw is due."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from arq.utils import timestamp_ms
+from redis.asyncio import Redis
+
+from storage_jobs.jobs import UploadJob
+from storage_jobs.queue import (
+    IDLE_WAIT_MAX_S,
+    Enqueuer,
+    NewJob,
+    Priority,
+    QueueKeys,
+    idle_wait,
+    wait_for_wake,
+)
+from storage_jobs.settings import Settings
+from storage_jobs.worker import build_worker
+from storage_jobs.worker._leases import Leases
+from tests.fixtures_redis import TestRedis
+
+pytestmark = pytest.mark.integration
+
+NOW = 1_700_000_000_000  # ms: the claims' clock, fixed
+
+
+@pytest.fixture
+async def redis(redis_server: TestRedis) -> AsyncIterator[Redis]:
+    """The session's Redis, database 14 (each test on a queue of its own)."""
+    client: Redis = Redis.from_url(redis_server.url(14))
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+def queue() -> str:
+    """A queue of this test's own."""
+    return f"idle-{uuid.uuid4().hex[:10]}"
+
+
+async def _enqueue(
+    redis: Redis, queue: str, name: str, at_ms: int, lane: Priority = "normal"
+) -> str:
+    """Enqueues an upload, then sets its score to ``at_ms`` (the claims' clock is fixed)."""
+    job_id = f"{queue}-{name}"
+    job = NewJob(UploadJob(bucket="bkt", key=name, data=b"x"), job_id, priority=lane)
+    await Enqueuer(redis, queue, result_ttl=60).enqueue([job])
+    assert await redis.zadd(QueueKeys(queue).lane(lane), {job_id: at_ms}, xx=True, ch=True) == 1
+    return job_id
+
+
+def test_idle_wait_follows_the_soonest_score_within_its_bounds() -> None:
+    assert idle_wait(None, NOW, 1.0) == IDLE_WAIT_MAX_S
+    assert idle_wait(NOW + 1_500, NOW, 1.0) == 1.5
+    assert idle_wait(NOW + 60_000, NOW, 1.0) == IDLE_WAIT_MAX_S
+    # Due but not taken (held by a worker that moves no scores): the usual poll delay.
+    assert idle_wait(NOW, NOW, 1.0) == 1.0
+    assert idle_wait(NOW + 1, NOW, 1.0) > 0  # never 0: BLPOP would block for good
+
+
+async def test_an_empty_claim_says_when_the_soonest_job_is_due(redis: Redis, queue: str) -> None:
+    leases = Leases(queue, "w1", lease_seconds=30)
+    empty = await leases.claim(redis, 4, NOW)
+    assert len(empty) == 0 and empty.next_due_ms is None
+
+    await _enqueue(redis, queue, "later", NOW + 9_000, "high")
+    await _enqueue(redis, queue, "sooner", NOW + 4_000, "bulk")
+    claim = await leases.claim(redis, 4, NOW)
+    assert len(claim) == 0
+    assert claim.next_due_ms == NOW + 4_000  # the soonest over every lane
+
+    taken = await leases.claim(redis, 1, NOW + 4_000)
+    assert [c.job_id for c in taken.run] == [f"{queue}-sooner"]
+    assert taken.next_due_ms is None  # it took a job: no idle wait follows
+
+
+async def test_a_running_jobs_lease_deadline_is_when_another_worker_looks_again(
+    redis: Redis, queue: str
+) -> None:
+    """A dead holder's job is due when its lease lapses: an idle worker wakes for it then."""
+    await _enqueue(redis, queue, "held", NOW)
+    holder = await Leases(queue, "w1", lease_seconds=3).claim(redis, 1, NOW)
+    assert len(holder.run) == 1
+    other = await Leases(queue, "w2", lease_seconds=3).claim(redis, 1, NOW + 10)
+    assert len(other) == 0
+    assert other.next_due_ms == NOW + 3_000
+
+
+async def test_the_worker_blocks_until_the_deferred_job_is_due(redis: Redis, queue: str) -> None:
+    worker = build_worker(Settings(queue_name=queue, max_jobs=4))
+    worker._pool = redis  # type: ignore[assignment]
+    await worker._poll_once()
+    assert worker._wait_s == IDLE_WAIT_MAX_S  # nothing queued
+
+    due = timestamp_ms() + 2_000
+    await _enqueue(redis, queue, "deferred", due)
+    await worker._poll_once()
+    assert 1.5 < worker._wait_s <= 2.0  # until it is due, not the 5 s cap
+
+    # A wake token (pushed with every job that is due now) ends the wait at once.
+    wake = QueueKeys(queue).wake
+    await redis.delete(wake)
+    assert not await wait_for_wake(redis, wake, 0.05)
+    await redis.lpush(wake, "1")
+    assert await wait_for_wake(redis, wake, worker._wait_s)
