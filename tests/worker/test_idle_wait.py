@@ -17,6 +17,7 @@ from storage_jobs.queue import (
     Priority,
     QueueKeys,
     idle_wait,
+    push_wake,
     wait_for_wake,
 )
 from storage_jobs.settings import Settings
@@ -106,5 +107,7 @@ async def test_the_worker_blocks_until_the_deferred_job_is_due(redis: Redis, que
     wake = QueueKeys(queue).wake
     await redis.delete(wake)
     assert not await wait_for_wake(redis, wake, 0.05)
-    await redis.lpush(wake, "1")
+    async with redis.pipeline(transaction=True) as tx:
+        push_wake(tx, wake)
+        await tx.execute()
     assert await wait_for_wake(redis, wake, worker._wait_s)
