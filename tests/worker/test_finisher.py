@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -15,23 +13,8 @@ from redis.exceptions import ResponseError
 
 from storage_jobs.queue import QueueKeys
 from storage_jobs.worker._finisher import Finish, Finisher
-from tests.fixtures_redis import TestRedis
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def redis(redis_server: TestRedis) -> AsyncIterator[Redis]:
-    """The session's Redis, database 14 (each test on a queue of its own)."""
-    client: Redis = Redis.from_url(redis_server.url(14))
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
-def queue() -> str:
-    """A queue of this test's own."""
-    return f"fin-{uuid.uuid4().hex[:10]}"
 
 
 async def _running(redis: Redis, keys: QueueKeys, job_id: str) -> None:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
-
 import pytest
 from arq.utils import timestamp_ms
 from redis.asyncio import Redis
@@ -23,25 +20,10 @@ from storage_jobs.queue import (
 from storage_jobs.settings import Settings
 from storage_jobs.worker import build_worker
 from storage_jobs.worker._leases import Leases
-from tests.fixtures_redis import TestRedis
 
 pytestmark = pytest.mark.integration
 
 NOW = 1_700_000_000_000  # ms: the claims' clock, fixed
-
-
-@pytest.fixture
-async def redis(redis_server: TestRedis) -> AsyncIterator[Redis]:
-    """The session's Redis, database 14 (each test on a queue of its own)."""
-    client: Redis = Redis.from_url(redis_server.url(14))
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
-def queue() -> str:
-    """A queue of this test's own."""
-    return f"idle-{uuid.uuid4().hex[:10]}"
 
 
 async def _enqueue(

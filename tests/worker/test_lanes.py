@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import Awaitable
 from typing import cast
 
 import pytest
@@ -24,25 +23,10 @@ from storage_jobs.queue import (
 )
 from storage_jobs.worker._finisher import Finish, Finisher
 from storage_jobs.worker._leases import SHARE_EVERY, Leases, reserved_lane
-from tests.fixtures_redis import TestRedis
 
 pytestmark = pytest.mark.integration
 
 FAR = 2**50  # a "now" past every score
-
-
-@pytest.fixture
-async def redis(redis_server: TestRedis) -> AsyncIterator[Redis]:
-    """The session's Redis, database 14 (each test on a queue of its own)."""
-    client: Redis = Redis.from_url(redis_server.url(14))
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
-def queue() -> str:
-    """A queue of this test's own."""
-    return f"lanes-{uuid.uuid4().hex[:10]}"
 
 
 def _upload(key: str = "k") -> UploadJob:
