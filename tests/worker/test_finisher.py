@@ -117,6 +117,17 @@ async def test_a_retry_requeues_with_a_later_score_and_keeps_the_payload(
     assert await redis.exists(keys.job("r1"), keys.retry("r1")) == 2
     assert not await redis.exists(keys.in_progress("r1"))
     assert not await redis.exists(keys.result("r1"))
+    # An idle worker may be blocked past the retry's time: a token wakes it to learn when.
+    assert await redis.lrange(keys.wake, 0, -1) == [b"1"]  # type: ignore[misc]
+
+
+async def test_a_finish_that_requeues_nothing_pushes_no_wake_token(
+    redis: Redis, queue: str
+) -> None:
+    keys = QueueKeys(queue)
+    await _running(redis, keys, "f1")
+    await Finisher(lambda: redis, queue).finish(Finish("f1", True, result_data=b"{}"))
+    assert not await redis.exists(keys.wake)
 
 
 async def test_a_retry_of_a_claimed_job_gets_its_claim_score_back(redis: Redis, queue: str) -> None:

@@ -30,6 +30,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from ..queue import (
     FINISHED_KEPT,
     HISTORY_TTL,
+    WAKE_LUA,
     Outcome,
     Priority,
     QueueKeys,
@@ -44,19 +45,23 @@ if TYPE_CHECKING:
 __all__ = ["Finish", "Finisher"]
 
 # KEYS: the queue (arq's: the normal lane), this minute's history hash, the complete, failed and
-# cancelled indexes, then (in-progress, result, retry, job, the job's lane) per job. ARGV: (job id,
-# finish 1/0, result data, result ttl ms or '', queue score increment or '', keep-lease ms or '',
-# history field, index 'complete'/'failed'/'cancelled'/'', the job's score when claimed or '') per
-# job, then the channel that hears the finished ids (one PUBLISH per batch wakes waiting clients),
-# the time (index score), the history's ttl, how many ids an index keeps and whether to trim the
-# indexes to that now ('1'/'').
-_FINISH = """
+# cancelled indexes, then (in-progress, result, retry, job, the job's lane) per job, then the
+# wake list (a job left queued, a retry, wakes an idle worker to learn when it is due).
+# ARGV: (job id, finish 1/0, result data, result ttl ms or '', queue score increment or '',
+# keep-lease ms or '', history field, index 'complete'/'failed'/'cancelled'/'', the job's score
+# when claimed or '') per job, then the channel that hears the finished ids (one PUBLISH per
+# batch wakes waiting clients), the time (index score), the history's ttl, how many ids an index
+# keeps and whether to trim the indexes to that now ('1'/'').
+_FINISH = (
+    WAKE_LUA
+    + """
 local n = 9
 local channel, now = ARGV[#ARGV - 4], ARGV[#ARGV - 3]
 local history_ttl, kept, trim = ARGV[#ARGV - 2], ARGV[#ARGV - 1], ARGV[#ARGV]
 local removed, doomed, fields, by_lane = {}, {}, {}, {}
 local indexed = {complete = {}, failed = {}, cancelled = {}}
-for i = 1, (#KEYS - 5) / 5 do
+local requeued = false
+for i = 1, (#KEYS - 6) / 5 do
     local lease, result = KEYS[5 * i + 1], KEYS[5 * i + 2]
     local retry, job, lane = KEYS[5 * i + 3], KEYS[5 * i + 4], KEYS[5 * i + 5]
     local at = (i - 1) * n
@@ -88,11 +93,14 @@ for i = 1, (#KEYS - 5) / 5 do
     elseif score ~= '' then
         -- The claim moved the score to the lease's deadline: back to arq's, plus any delay.
         redis.call('zadd', lane, tonumber(score) + (tonumber(incr) or 0), id)
+        requeued = true
     elseif incr ~= '' then
         redis.call('zincrby', lane, incr, id)
+        requeued = true
     end
 end
 if #doomed > 0 then redis.call('del', unpack(doomed)) end
+if requeued then wake(KEYS[#KEYS]) end
 if #removed > 0 then
     for lane, ids in pairs(by_lane) do redis.call('zrem', lane, unpack(ids)) end
     redis.call('publish', channel, cjson.encode(removed))
@@ -112,6 +120,7 @@ for index, key in pairs({complete = KEYS[3], failed = KEYS[4], cancelled = KEYS[
 end
 return #removed
 """
+)
 
 MAX_BATCH = 256
 """Finishes per script call at most."""
@@ -237,6 +246,7 @@ class Finisher:
                 "" if item.score is None else item.score,
             ]
         trim = "1" if self.batches_written % TRIM_EVERY == 0 else ""
+        keys.append(self.keys.wake)
         args += [self.keys.done_channel, now, HISTORY_TTL, FINISHED_KEPT, trim]
         delay = 0.05
         while True:
