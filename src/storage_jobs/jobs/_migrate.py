@@ -221,11 +221,16 @@ async def _migrate_one(
                 except StorageObjectNotFoundError:
                     dst = None
                 src: dict[str, Any] = {"size": size, "etag": obj.etag, "metadata": {}}
-                if dst is not None and stored_checksums(dst):
-                    # The strongest evidence needs the source's stored checksums, if any.
+                # The strongest evidence needs the source's stored checksums, if any; and an
+                # inventory's size and ETag are a day old: matching the destination against
+                # them would call a source rewritten since identical to its old copy.
+                stale = spec.manifest is not None and spec.manifest.format == "s3-inventory"
+                if dst is not None and (stored_checksums(dst) or stale):
                     src = await source.head_object(
                         bucket=spec.src_bucket, key=obj.key, version_id=obj.version_id
                     )
+                    size = int(src["size"])
+                    obj = obj.model_copy(update={"size": size, "etag": src["etag"]})
                 if dst is not None and same_content(src, dst):
                     return ("would_skip" if spec.dry_run else "skipped"), 0, None, "", None
             if spec.dry_run:
