@@ -105,19 +105,23 @@ class ReplayRefusedError(StorageJobsError):
 
 
 class TooManyDeletesError(StorageJobsError):
-    """A sync found more extraneous destination keys than its ``max_delete`` and deleted none.
+    """A sync found more extraneous destination keys than its ``max_delete``.
+
+    Found when counting, it deleted none. Keys that appeared between the count and the deletes
+    find the limit reached: the sync stops there, having deleted no more than ``max_delete``.
 
     Attributes:
         count: Extraneous keys found.
         limit: The ``max_delete`` they passed.
+        deleted: Keys deleted before the limit was reached (0 when found by the count).
     """
 
-    def __init__(self, count: int, limit: int) -> None:
-        super().__init__(
-            f"{count} extraneous destination keys exceed max_delete={limit}; deleted none"
-        )
+    def __init__(self, count: int, limit: int, deleted: int = 0) -> None:
+        done = f"deleted {deleted:,} and stopped" if deleted else "deleted none"
+        super().__init__(f"{count} extraneous destination keys exceed max_delete={limit}; {done}")
         self.count = count
         self.limit = limit
+        self.deleted = deleted
 
 
 class FailureThresholdError(StorageJobsError):

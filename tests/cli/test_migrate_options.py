@@ -22,6 +22,7 @@ from storage_jobs.cli import cli
         (["verify", "src-b/", "dst-b/", "--checksum", "crc32"], "crc32c"),
         (["migrate", "src-b/", "dst-b/", "--max-failure-ratio", "1.5"], "max-failure-ratio"),
         (["verify", "src-b/", "dst-b/", "--min-size", "9", "--max-size", "3"], "min_size"),
+        (["verify", "src-b/", "dst-b/", "--no-wait", "--watch"], "exclude each other"),
     ],
 )
 def test_bad_options_are_usage_errors(args: list[str], needle: str) -> None:

@@ -174,6 +174,24 @@ async def test_inventory_manifest_and_delete_from_a_manifest(
     assert (done.listed, done.deleted, done.rejected) == (10, 10, 1)
     assert set(await admin_storage.list_files(bucket=bucket, prefix="inv/")) == set(keys[10:])
 
+    # A delete from a manifest through the CLI: its keys below the prefix go, others are rejected.
+    gone = "\n".join(f"{bucket},{k}" for k in keys[10:15]) + f"\n{bucket},copied/000.bin\n"
+    await admin_storage.upload_file(bucket=bucket, key="manifests/gone.csv", data=gone.encode())
+    cli = run_cli(
+        worker_env,
+        "delete-prefix",
+        f"{bucket}/inv/",
+        "--manifest",
+        f"s3://{bucket}/manifests/gone.csv",
+        "--watch",
+        "--json",
+    )
+    assert cli.returncode == 0, cli.stderr
+    summary = json.loads(cli.stdout[cli.stdout.index("{") :])
+    assert (summary["listed"], summary["deleted"], summary["rejected"]) == (5, 5, 1)
+    assert set(await admin_storage.list_files(bucket=bucket, prefix="inv/")) == set(keys[15:])
+    assert await admin_storage.file_exists(bucket=bucket, key="copied/000.bin")
+
 
 async def test_filters_select_by_name_size_and_time_and_dry_run_shows_them(
     start_worker: StartWorker, jobs: StorageJobsClient, admin_storage: StorageClient, bucket: str
@@ -241,6 +259,7 @@ async def test_prefix_delete_deletes_only_what_the_filters_select(
         bucket=bucket, prefix="tmp/", include=["*.log"], max_size=1000, report="all", dry_run=True
     )
     dry = await (await jobs.enqueue(job)).result(timeout=120)
+    assert (dry.listed, dry.deleted, dry.filtered) == (4, 2, 2)
     lines = {line["key"]: line["status"] for line in await report_of(admin_storage, dry)}
     assert lines == {
         "tmp/a.log": "would_delete",
@@ -250,7 +269,7 @@ async def test_prefix_delete_deletes_only_what_the_filters_select(
     }
     assert set(await admin_storage.list_files(bucket=bucket, prefix="tmp/")) == set(sizes)
     done = await (await jobs.enqueue(job.model_copy(update={"dry_run": False}))).result(timeout=120)
-    assert (done.listed, done.deleted) == (4, 2)
+    assert (done.listed, done.deleted, done.filtered) == (4, 2, 2)
     left = set(await admin_storage.list_files(bucket=bucket, prefix="tmp/"))
     assert left == {"tmp/d/big.log", "tmp/keep.txt"}
     assert (await jobs.progress(done.migration_id)).filtered == 2

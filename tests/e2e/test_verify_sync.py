@@ -82,7 +82,8 @@ async def test_verify_job_reports_missing_extra_and_different(
         report = {line["key"]: line["status"] for line in await report_of(admin_storage, result)}
         assert report == {"d/03.bin": "different", "d/04.bin": "missing", "d/zz-extra.bin": "extra"}
 
-    broken = run_cli(worker_env, "verify", f"{bucket}/s/", f"{bucket}/d/", "--watch", "--json")
+    # Without --watch the command still waits: its exit code is the verdict, not "enqueued".
+    broken = run_cli(worker_env, "verify", f"{bucket}/s/", f"{bucket}/d/", "--json")
     assert broken.returncode == 1, broken.stderr
     summary = json.loads(broken.stdout[broken.stdout.index("{") :])
     assert (summary["missing"], summary["extra"], summary["different"]) == (1, 1, 1)

@@ -191,3 +191,26 @@ async def test_a_version_above_the_copy_threshold_is_copied_in_parts(
     # botocore has turned CopySource into "bucket/key?versionId=..." by the time it is seen.
     assert all(str(p["CopySource"]).endswith(f"?versionId={old.version_id}") for p in part_copies)
     assert len(part_copies) == 2
+
+
+async def test_an_inventory_row_older_than_its_source_is_no_proof_of_identity(
+    moto_client: StorageClient, moto_bucket: str, recording_log: RecordingLog
+) -> None:
+    """The destination matches the inventory's ETag, but the source was rewritten since."""
+    old = await moto_client.put_bytes(bucket=moto_bucket, key="s/k", data=b"old-bytes")
+    await moto_client.put_bytes(bucket=moto_bucket, key="d/k", data=b"old-bytes")
+    await moto_client.put_bytes(bucket=moto_bucket, key="s/k", data=b"new-bytes")
+    row = ObjectRef(key="s/k", size=9, etag=old.etag)  # as yesterday's inventory lists it
+    inventory = {"bucket": moto_bucket, "key": "inv/manifest.json", "format": "s3-inventory"}
+    spec = MigrateJob(
+        src_bucket=moto_bucket,
+        src_prefix="s/",
+        dst_bucket=moto_bucket,
+        dst_prefix="d/",
+        manifest=inventory,
+        verify=True,
+    )
+    ctx = make_ctx(moto_client, None, recording_log)
+    status, size, *_ = await migrate_one(ctx, spec, row)
+    assert (status, size) == ("copied", 9)
+    assert await moto_client.fetch_file(bucket=moto_bucket, key="d/k") == b"new-bytes"

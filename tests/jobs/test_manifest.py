@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import gzip
 import json
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
 from storage_jobs.jobs import Manifest
 from storage_jobs.jobs._fanout import Page
-from storage_jobs.jobs._manifest import ManifestError, manifest_pages
+from storage_jobs.jobs._manifest import _INFLATE_STEP, ManifestError, _inflate, manifest_pages
 from storage_jobs.storage import StorageClient
 
 
@@ -83,3 +86,82 @@ async def test_inventory_spanning_files_resumes_in_the_second_file(
     )
     with pytest.raises(ManifestError, match="only CSV"):
         await read_all(source, None)
+
+
+async def test_a_gzip_of_several_members_is_read_to_its_end(
+    moto_client: StorageClient, moto_bucket: str
+) -> None:
+    """``cat a.gz b.gz`` is one valid gzip file: every member's lines count."""
+    parts = ["".join(f"{moto_bucket},p/{n}-{i}\n" for i in range(5)).encode() for n in range(3)]
+    data = b"".join(gzip.compress(part) for part in parts)
+    await moto_client.upload_file(bucket=moto_bucket, key="m.csv.gz", data=data)
+    source = manifest_pages(
+        moto_client,
+        Manifest(bucket=moto_bucket, key="m.csv.gz"),
+        src_bucket=moto_bucket,
+        src_prefix="p/",
+        page_size=4,
+    )
+    whole = await read_all(source, None)
+    assert keys(whole) == [f"p/{n}-{i}" for n in range(3) for i in range(5)]
+    rest = await read_all(source, whole[1].cursor)  # resumes inside the second member
+    assert keys(rest) == keys(whole[2:])
+
+    await moto_client.upload_file(bucket=moto_bucket, key="m.csv.gz", data=data[:-30])
+    with pytest.raises(ManifestError, match="truncated"):
+        await read_all(source, None)
+    await moto_client.upload_file(bucket=moto_bucket, key="m.csv.gz", data=b"plain,text\n")
+    with pytest.raises(ManifestError, match="not gzip"):
+        await read_all(source, None)
+
+
+async def test_inflating_never_holds_more_than_a_step() -> None:
+    """16 MiB of CSV that gzip squeezes into a few KiB inflates a bounded step at a time."""
+    body = b"bucket,photos/the-same-key-again-and-again.jpg\n" * (16 * 2**20 // 47)
+    packed = gzip.compress(body)
+    assert len(packed) < 100_000
+
+    async def one_chunk() -> AsyncIterator[bytes]:
+        yield packed
+
+    sizes = [len(out) async for out in _inflate(one_chunk(), "b/k")]
+    assert sum(sizes) == len(body)
+    assert max(sizes) <= _INFLATE_STEP < len(body) // 16
+
+
+@pytest.mark.parametrize("gzipped", [False, True])
+async def test_the_first_page_comes_before_the_manifest_is_read(
+    moto_client: StorageClient,
+    moto_bucket: str,
+    monkeypatch: pytest.MonkeyPatch,
+    gzipped: bool,
+) -> None:
+    """A 6 MB manifest: its first page is out before 1 MiB of it is read; a page at a time."""
+    lines = [f"{moto_bucket},p/{uuid.uuid4().hex}/{i}" for i in range(120_000)]
+    body = ("\n".join(lines) + "\n").encode()
+    key = "big.csv.gz" if gzipped else "big.csv"
+    data = gzip.compress(body) if gzipped else body
+    await moto_client.upload_file(bucket=moto_bucket, key=key, data=data)
+    assert len(body) > 5 * 2**20 and len(data) > 2 * 2**20
+    read = 0
+    real = moto_client.stream_object
+
+    async def counted(**kwargs: Any) -> AsyncIterator[bytes]:
+        nonlocal read
+        async for chunk in real(**kwargs):
+            read += len(chunk)
+            yield chunk
+
+    monkeypatch.setattr(moto_client, "stream_object", counted)
+    source = manifest_pages(
+        moto_client,
+        Manifest(bucket=moto_bucket, key=key),
+        src_bucket=moto_bucket,
+        src_prefix="p/",
+        page_size=1000,
+    )
+    pages = source(None)
+    first = await anext(pages)
+    assert len(first.objects) == 1000 and read <= 2**20
+    total = len(first.objects) + sum([len(page.objects) async for page in pages])
+    assert total == len(lines) and read == len(data)

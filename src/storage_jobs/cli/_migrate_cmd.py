@@ -204,8 +204,13 @@ def enqueue_and_watch(
     as_json: bool,
     done_label: str,
     priority: Priority | None = None,
+    *,
+    bar: bool = True,
 ) -> None:
-    """Enqueues a prefix job; with ``watch``, follows it and exits with its outcome."""
+    """Enqueues a prefix job; with ``watch``, follows it and exits with its outcome.
+
+    ``bar=False`` waits just the same without drawing the live bar (the summary still prints).
+    """
     settings = load_settings()
     out = Output(as_json)
 
@@ -220,12 +225,14 @@ def enqueue_and_watch(
                 else:
                     out.line(handle.job_id)
                 return EXIT_OK
-            return await _watch(jobs, handle.job_id, out, done_label)
+            return await _watch(jobs, handle.job_id, out, done_label, bar=bar)
 
     run_with_redis(settings, body)
 
 
-async def _watch(jobs: StorageJobsClient, job_id: str, out: Output, done_label: str) -> int:
+async def _watch(
+    jobs: StorageJobsClient, job_id: str, out: Output, done_label: str, *, bar: bool = True
+) -> int:
     handle = jobs.handle(job_id)
     columns = (
         TextColumn("[bold]{task.description}"),
@@ -234,12 +241,13 @@ async def _watch(jobs: StorageJobsClient, job_id: str, out: Output, done_label: 
         TextColumn("{task.fields[detail]}"),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=out.console, disable=out.as_json, transient=False) as bar:
-        task = bar.add_task(job_id[:16], total=None, detail="waiting for a worker")
+    hidden = out.as_json or not bar
+    with Progress(*columns, console=out.console, disable=hidden, transient=False) as live:
+        task = live.add_task(job_id[:16], total=None, detail="waiting for a worker")
         while True:
             current = await jobs.progress(job_id)
             total = current.listed if current.listing_done else None
-            bar.update(
+            live.update(
                 task,
                 completed=current.processed,
                 total=total,

@@ -17,7 +17,12 @@ __all__ = ["verify"]
 @click.command()
 @click.argument("source", metavar="SRC_BUCKET/PREFIX")
 @click.argument("destination", metavar="DST_BUCKET/PREFIX")
-@click.option("--watch", is_flag=True, help="Show a live progress bar and a summary at the end.")
+@click.option("--watch", is_flag=True, help="Show a live progress bar while it runs.")
+@click.option(
+    "--no-wait",
+    is_flag=True,
+    help="Only enqueue and print the job id (exit 0 then says nothing about the copies).",
+)
 @click.option("--src-profile", help="Source profile (STORAGE_JOBS_SOURCE_PROFILES) to read from.")
 @click.option(
     "--checksum",
@@ -39,9 +44,11 @@ __all__ = ["verify"]
 def verify(source: str, destination: str, **options: Any) -> None:
     """Check that DST_BUCKET/PREFIX holds what SRC_BUCKET/PREFIX holds, like ``rclone check``.
 
-    Writes a report of the keys that are missing, extra or different. With --watch, exits 0
-    only when everything matches.
+    Writes a report of the keys that are missing, extra or different, waits for it and exits 0
+    only when everything matches (1 otherwise), so ``verify && delete the source`` is safe.
     """
+    if options["no_wait"] and options["watch"]:
+        raise click.UsageError("--no-wait and --watch exclude each other")
     src_bucket, src_prefix = split_location(source)
     dst_bucket, dst_prefix = split_location(destination)
     job = build_job(
@@ -56,4 +63,12 @@ def verify(source: str, destination: str, **options: Any) -> None:
         report=options["report"],
         **filter_fields(options),
     )
-    enqueue_and_watch(job, options["job_id"], options["watch"], options["as_json"], "matched")
+    # Waiting is the default: an exit code that only says "enqueued" would pass for a match.
+    enqueue_and_watch(
+        job,
+        options["job_id"],
+        not options["no_wait"],
+        options["as_json"],
+        "matched",
+        bar=options["watch"],
+    )

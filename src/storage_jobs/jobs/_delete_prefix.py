@@ -73,6 +73,7 @@ async def run_delete_prefix(job: DeletePrefixJob, ctx: JobContext) -> DeletePref
         deleted=progress.done,
         failed=progress.failed,
         rejected=progress.rejected,
+        filtered=progress.filtered,
         report_bucket=progress.report_bucket,
         report_key=progress.report_key,
     )
@@ -83,7 +84,7 @@ async def run_delete_prefix_batch(job: DeletePrefixBatchJob, ctx: JobContext) ->
     spec = job.spec
     store = ctx.state.progress(job.migration_id)
     rejected = len(job.rejected)
-    await _record_filtered(job, ctx)
+    filtered = await _record_filtered(job, ctx)
     if spec.dry_run:
         lines = (
             [
@@ -98,14 +99,22 @@ async def run_delete_prefix_batch(job: DeletePrefixBatchJob, ctx: JobContext) ->
         )
         # Nothing was deleted: the would-be count lives in the parent's progress only.
         return BatchResult(
-            of="delete_prefix", migration_id=job.migration_id, batch=job.batch, done=0
+            of="delete_prefix",
+            migration_id=job.migration_id,
+            batch=job.batch,
+            done=0,
+            filtered=filtered,
         )
     if job.version_ids:
-        return await _delete_versions_batch(job, ctx)
+        return await _delete_versions_batch(job, ctx, filtered)
     if not job.keys:
         await store.finish_batch(job.batch, rejected=rejected, lines=job.rejected)
         return BatchResult(
-            of="delete_prefix", migration_id=job.migration_id, batch=job.batch, done=0
+            of="delete_prefix",
+            migration_id=job.migration_id,
+            batch=job.batch,
+            done=0,
+            filtered=filtered,
         )
     try:
         result = await run_delete_keys(ctx, bucket=spec.bucket, keys=job.keys, scope="prefix")
@@ -134,10 +143,13 @@ async def run_delete_prefix_batch(job: DeletePrefixBatchJob, ctx: JobContext) ->
         batch=job.batch,
         done=result.deleted_count,
         failed=len(failed),
+        filtered=filtered,
     )
 
 
-async def _delete_versions_batch(job: DeletePrefixBatchJob, ctx: JobContext) -> BatchResult:
+async def _delete_versions_batch(
+    job: DeletePrefixBatchJob, ctx: JobContext, filtered: int
+) -> BatchResult:
     """Deletes exact versions and delete markers; a failed version is reported with its id.
 
     A manifest's lines without a version id ("") delete the current object (a delete marker,
@@ -168,6 +180,7 @@ async def _delete_versions_batch(job: DeletePrefixBatchJob, ctx: JobContext) -> 
         batch=job.batch,
         done=done,
         failed=len(failed),
+        filtered=filtered,
     )
 
 
@@ -183,14 +196,16 @@ def _version_ids(job: DeletePrefixJob, chosen: list[ObjectRef]) -> list[str]:
     return []
 
 
-async def _record_filtered(job: DeletePrefixBatchJob, ctx: JobContext) -> None:
-    """Counts (once per key) the keys of the page the filters left out."""
+async def _record_filtered(job: DeletePrefixBatchJob, ctx: JobContext) -> int:
+    """Counts (once per key) the keys of the page the filters left out; returns how many."""
     store = ctx.state.progress(job.migration_id)
     # Their done bits sit past the batch's deletable keys, so a re-run counts none twice.
     offset = len(job.keys)
     recorded = await store.recorded(job.batch, offset + len(job.filtered))
+    counted = 0
     for i, key in enumerate(job.filtered):
         if offset + i in recorded:
             continue
         line = report_line(job.spec.bucket, key, "filtered") if job.spec.report == "all" else ""
-        await store.record_key(job.batch, offset + i, "filtered", 0, line)
+        counted += await store.record_key(job.batch, offset + i, "filtered", 0, line)
+    return counted

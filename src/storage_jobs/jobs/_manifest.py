@@ -30,6 +30,8 @@ __all__ = ["ManifestError", "manifest_pages", "parse_line"]
 _CSV_SCHEMA = ("Bucket", "Key", "VersionId")
 _MAX_REJECTED_PER_PAGE = 1000
 _MAX_LINE = 64 * 1024
+# Inflated bytes per step: a chunk of highly compressible CSV never becomes one huge buffer.
+_INFLATE_STEP = 256 * 1024
 _key_adapter: TypeAdapter[str] = TypeAdapter(ObjectKey)
 
 
@@ -173,7 +175,7 @@ async def _lines(
 ) -> AsyncIterator[tuple[bytes, int, int]]:
     """Yields ``(line, start offset, end offset)`` from ``start`` (offsets in the inflated text)."""
     if gzipped:
-        chunks = _inflate(storage.stream_object(bucket=bucket, key=key))
+        chunks = _inflate(storage.stream_object(bucket=bucket, key=key), f"{bucket}/{key}")
         skip = start
     else:
         if start > 0 and start >= int((await storage.head_object(bucket=bucket, key=key))["size"]):
@@ -199,10 +201,33 @@ async def _lines(
         yield buffer, position, position + len(buffer)
 
 
-async def _inflate(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+async def _inflate(chunks: AsyncIterator[bytes], where: str) -> AsyncIterator[bytes]:
+    """Inflates gzip, ``_INFLATE_STEP`` bytes at most at a time, member after member.
+
+    A file of several members (``cat a.gz b.gz``) is valid gzip; stopping after the first would
+    drop its other lines without a word.
+
+    Raises:
+        ManifestError: If the bytes are not gzip, or end inside a member (a truncated file's
+            last lines would be lost without a word).
+    """
     inflater = zlib.decompressobj(wbits=31)
-    async for chunk in chunks:
-        if out := inflater.decompress(chunk):
+    inside = False
+    try:
+        async for chunk in chunks:
+            data = chunk
+            while data:
+                inside = True
+                if out := inflater.decompress(data, _INFLATE_STEP):
+                    yield out
+                if inflater.eof:
+                    data = inflater.unused_data
+                    inflater, inside = zlib.decompressobj(wbits=31), False
+                else:
+                    data = inflater.unconsumed_tail
+        while out := inflater.decompress(b"", _INFLATE_STEP):
             yield out
-    if tail := inflater.flush():
-        yield tail
+    except zlib.error as exc:
+        raise ManifestError(f"{where}: not gzip: {exc}") from exc
+    if inside and not inflater.eof:
+        raise ManifestError(f"{where}: gzip data ends inside a member (truncated?)")

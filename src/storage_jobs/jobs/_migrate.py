@@ -106,7 +106,7 @@ async def run_migrate(job: MigrateJob, ctx: JobContext) -> MigrateResult:
             report_bucket=report_bucket,
             report_name=f"migrate/{ctx.job_id}.jsonl",
             after_batches=after_batches,
-            threshold=_threshold(job),
+            threshold=job.failure_threshold(),
         ),
     )
     return MigrateResult(
@@ -127,12 +127,6 @@ async def run_migrate(job: MigrateJob, ctx: JobContext) -> MigrateResult:
     )
 
 
-def _threshold(job: MigrateJob) -> tuple[float, int] | None:
-    if job.max_failure_ratio is None:
-        return None
-    return job.max_failure_ratio, job.min_tasks_before_threshold
-
-
 async def run_migrate_batch(job: MigrateBatchJob, ctx: JobContext) -> BatchResult:
     """Copies one page of a migration, recording each key's outcome exactly once."""
     if job.spec.all_versions:
@@ -148,7 +142,7 @@ async def run_migrate_batch(job: MigrateBatchJob, ctx: JobContext) -> BatchResul
     slots = asyncio.Semaphore(_CROSS_ENDPOINT_CONCURRENCY if cross else _SAME_ENDPOINT_CONCURRENCY)
     counts = dict.fromkeys(("done", "skipped", "failed", "filtered", "verified", "mismatch"), 0)
     counts["bytes"] = 0
-    threshold = _threshold(spec)
+    threshold = spec.failure_threshold()
     stopped = False
 
     async def one(index: int, obj: ObjectRef) -> None:
@@ -172,7 +166,8 @@ async def run_migrate_batch(job: MigrateBatchJob, ctx: JobContext) -> BatchResul
                 )
         counter, also = _COUNTERS[status]
         if status == "copied" and spec.verify:
-            also = "verified"
+            # Read back and proven: the report says so, as it says ``mismatch`` otherwise.
+            status, also = "verified", "verified"
         line = ""
         if status in ("failed", "mismatch") or spec.report == "all":
             line = report_line(
@@ -226,11 +221,16 @@ async def _migrate_one(
                 except StorageObjectNotFoundError:
                     dst = None
                 src: dict[str, Any] = {"size": size, "etag": obj.etag, "metadata": {}}
-                if dst is not None and stored_checksums(dst):
-                    # The strongest evidence needs the source's stored checksums, if any.
+                # The strongest evidence needs the source's stored checksums, if any; and an
+                # inventory's size and ETag are a day old: matching the destination against
+                # them would call a source rewritten since identical to its old copy.
+                stale = spec.manifest is not None and spec.manifest.format == "s3-inventory"
+                if dst is not None and (stored_checksums(dst) or stale):
                     src = await source.head_object(
                         bucket=spec.src_bucket, key=obj.key, version_id=obj.version_id
                     )
+                    size = int(src["size"])
+                    obj = obj.model_copy(update={"size": size, "etag": src["etag"]})
                 if dst is not None and same_content(src, dst):
                     return ("would_skip" if spec.dry_run else "skipped"), 0, None, "", None
             if spec.dry_run:

@@ -5,6 +5,10 @@ the destination's history of a key has the source's order (non-current versions 
 current one last); a delete marker is replayed as a delete, which writes a marker there. Each
 version's outcome is recorded once; a batch re-run after a crash repeats at most the versions
 that were in flight (a version cannot be found identical, so those are copied again).
+
+Between versions are the safe points of the other batches: a cancel stops the batch there, and
+so does the failure threshold once crossed (a key's history may then stop part-way: the report
+lists each version copied).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from itertools import groupby
 from ..storage import StorageError
 from ..storage._bulk import gather_or_cancel
 from ._context import JobContext
+from ._control import JobCancelled
 from ._prefix_models import MigrateBatchJob, MigrateJob, ObjectRef
 from ._prefix_results import BatchResult
 from ._report import report_line
@@ -35,13 +40,21 @@ async def run_migrate_versions_batch(job: MigrateBatchJob, ctx: JobContext) -> B
     counts = dict.fromkeys(("done", "failed", "filtered"), 0)
     counts["bytes"] = 0
     indexed = list(enumerate(job.objects))
+    threshold = spec.failure_threshold()
+    stopped = False
 
     async def history(versions: list[tuple[int, ObjectRef]]) -> None:
+        nonlocal stopped
         async with slots:
             # The listing gives a key's history newest first; replay it oldest first.
             for index, ref in reversed(versions):
                 if index in recorded:
                     continue
+                if stopped or await ctx.control.cancelled():
+                    stopped = True
+                    return
+                if threshold and await store.stop_reason():
+                    return
                 await one(index, ref)
 
     async def one(index: int, ref: ObjectRef) -> None:
@@ -71,12 +84,15 @@ async def run_migrate_versions_batch(job: MigrateBatchJob, ctx: JobContext) -> B
                 version_id=new_version,
             )
         size = (ref.size or 0) if status == "copied" else 0
-        if await store.record_key(job.batch, index, counter, size, line):
+        if await store.record_key(job.batch, index, counter, size, line, threshold=threshold):
             counts[counter] += 1
             counts["bytes"] += size
 
     by_key = [list(group) for _, group in groupby(indexed, key=lambda item: item[1].key)]
     await gather_or_cancel([history(versions) for versions in by_key])
+    if stopped:
+        # Every version copied so far is recorded in the migration's progress already.
+        raise JobCancelled({"batch": job.batch, **counts})
     await store.finish_batch(job.batch, rejected=len(job.rejected), lines=job.rejected)
     return BatchResult(migration_id=job.migration_id, batch=job.batch, **counts)
 

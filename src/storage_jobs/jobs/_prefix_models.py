@@ -99,6 +99,12 @@ class MigrateJob(JobModel, FilterFields):
     all_versions: bool = False
     checksum: Checksum | None = None
 
+    def failure_threshold(self) -> tuple[float, int] | None:
+        """``(max failure ratio, min tasks)`` when the failure threshold is on, else None."""
+        if self.max_failure_ratio is None:
+            return None
+        return self.max_failure_ratio, self.min_tasks_before_threshold
+
     @model_validator(mode="after")
     def _sync_needs_a_listing(self) -> Self:
         if self.delete_extraneous and self.manifest is not None:

@@ -45,7 +45,15 @@ class MigrateResult(ResultModel):
 
 
 class DeletePrefixResult(ResultModel):
-    """What a prefix delete did, with where its completion report is."""
+    """What a prefix delete did, with where its completion report is.
+
+    Attributes:
+        listed: Objects listed (or manifest lines naming a key).
+        deleted: Objects deleted (``would delete`` in a dry run).
+        failed: Objects that could not be deleted (each is in the report).
+        rejected: Manifest lines that named no usable key (each is in the report).
+        filtered: Objects the filters left out.
+    """
 
     kind: Literal["delete_prefix"] = "delete_prefix"
     migration_id: str
@@ -54,6 +62,7 @@ class DeletePrefixResult(ResultModel):
     deleted: int
     failed: int
     rejected: int = 0
+    filtered: int = 0
     report_bucket: str | None = None
     report_key: str | None = None
 

@@ -13,7 +13,8 @@ class ReportLine(BaseModel):
     Attributes:
         bucket: The bucket of ``key`` (the destination's, for migrations).
         key: The key (the destination key, for migrations).
-        status: ``copied``, ``skipped``, ``deleted``, ``failed``, ``would_copy``, ...
+        status: ``copied``, ``verified``, ``skipped``, ``deleted``, ``failed``, ``mismatch``,
+            ``filtered``, ``rejected``, ``would_copy``, ...
         error_code: The S3 error code of a failure.
         message: What went wrong.
         src_key: The source key a migrated object came from.

@@ -4,7 +4,8 @@ Runs in the coordinator after every batch finished, and only if every copy succe
 failed copy would make its destination key look extraneous to nobody, but a sync that half
 worked is not the moment to delete). It walks the listings twice: once to count, so a sync
 past ``max_delete`` deletes nothing, then to delete in rounds of 1,000 with DeleteJob's per-key
-retries, each round recorded once.
+retries, each round recorded once. Keys written between the two walks never take the deletes
+past ``max_delete``: the second walk stops deleting there and the sync fails.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ async def delete_extraneous(
     """Deletes (or, in a dry run, lists) the extraneous destination keys.
 
     Raises:
-        TooManyDeletesError: If more than ``job.max_delete`` keys would go (none are deleted).
+        TooManyDeletesError: If more than ``job.max_delete`` keys would go: none are deleted
+            when the count finds them, at most ``max_delete`` when they appear after it.
     """
     progress = await store.read()
     if progress.failed:
@@ -73,27 +75,38 @@ async def delete_extraneous(
     count = 0
     async for _ in walk():
         count += 1
-    if job.max_delete is not None and count > job.max_delete and not job.dry_run:
-        raise TooManyDeletesError(count, job.max_delete)
+    limit = None if job.dry_run else job.max_delete
+    # A coordinator re-run after a crash in this phase counts what its first run left.
+    already = progress.extraneous_deleted
+    if limit is not None and count + already > limit:
+        raise TooManyDeletesError(count + already, limit)
     ctx.log.info("migrate.sync", extraneous=count, dry_run=job.dry_run)
     keys: list[str] = []
+    seen = deleted = 0
     async for obj in walk():
+        seen += 1
+        if limit is not None and seen + already > limit:
+            # Written since the count: the limit holds whatever the listing says now.
+            continue
         keys.append(obj.key)
         if len(keys) == _ROUND:
-            await _delete_round(ctx, store, job, keys)
+            deleted += await _delete_round(ctx, store, job, keys)
             keys = []
     if keys:
-        await _delete_round(ctx, store, job, keys)
+        deleted += await _delete_round(ctx, store, job, keys)
+    if limit is not None and seen + already > limit:
+        raise TooManyDeletesError(seen + already, limit, deleted + already)
 
 
 async def _delete_round(
     ctx: JobContext, store: ProgressStore, job: MigrateJob, keys: list[str]
-) -> None:
+) -> int:
+    """Deletes (or lists) one round of keys; returns how many went."""
     step = f"extraneous:{keys[0]}"
     if job.dry_run:
         lines = [report_line(job.dst_bucket, k, "would_delete_extraneous") for k in keys]
         await store.record_step(step, counter="extraneous_deleted", count=len(keys), lines=lines)
-        return
+        return 0
     result = await run_delete_keys(ctx, bucket=job.dst_bucket, keys=keys, scope=step)
     failed = {f.key: f for f in result.failed}
     lines = [report_line(job.dst_bucket, f.key, "failed", f.code, f.message) for f in result.failed]
@@ -103,3 +116,4 @@ async def _delete_round(
     )
     if failed:
         await store.record_step(f"{step}:failed", counter="failed", count=len(failed))
+    return len(keys) - len(failed)

@@ -198,6 +198,9 @@ class WorkerMetrics:
         elif kind == "batch" and result.get("of") == "delete_prefix":
             # Per-key codes of prefix deletes are in the completion report, not the result.
             self.deleted(int(result.get("done") or 0))
+            self.prefix_outcomes(result, ("filtered",))
+        elif kind == "batch" and result.get("of") == "verify":
+            self.prefix_outcomes(result, ("filtered",))
 
     def prefix_outcomes(self, result: Mapping[str, Any], outcomes: Iterable[str]) -> None:
         """Adds the per-key outcome counts a prefix job's (or batch's) result carries."""
