@@ -129,6 +129,10 @@ def test_results_count_bytes_and_keys() -> None:
     batch = {"kind": "batch", "of": "migrate", "migration_id": "m", "batch": 1, "done": 3}
     metrics.job_result({**batch, "filtered": 4, "verified": 3, "mismatch": 1})
     metrics.job_result({"kind": "migrate", "migration_id": "m", "extraneous_deleted": 5})
+    # A dry run's extraneous keys are the ones it would delete: none went.
+    metrics.job_result(
+        {"kind": "migrate", "migration_id": "d", "dry_run": True, "extraneous_deleted": 9}
+    )
     # Prefix deletes and verifications filter too; a verification's differences are no copies.
     metrics.job_result({**batch, "of": "delete_prefix", "done": 0, "filtered": 2})
     metrics.job_result({**batch, "of": "verify", "done": 0, "filtered": 1, "mismatch": 6})

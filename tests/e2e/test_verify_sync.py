@@ -127,6 +127,15 @@ async def test_sync_deletes_exactly_the_extraneous_keys_and_refuses_past_max_del
     )
     for key in extras:
         assert await admin_storage.file_exists(bucket=bucket, key=key)
+    assert not [line for line in lines if line["status"] == "sync_would_refuse"]
+    # A plan past the limit lists the same keys and says the real run would refuse them.
+    over = await (await jobs.enqueue(dry.model_copy(update={"max_delete": 2}))).result(timeout=120)
+    lines = await report_of(admin_storage, over)
+    assert {line["key"] for line in lines if line["status"] == "would_delete_extraneous"} == set(
+        extras
+    )
+    refusal = [line for line in lines if line["status"] == "sync_would_refuse"]
+    assert len(refusal) == 1 and "3 extraneous" in refusal[0]["message"], refusal
 
     result = await (await jobs.enqueue(job.model_copy(update={"max_delete": 3}))).result(
         timeout=120

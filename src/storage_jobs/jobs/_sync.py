@@ -43,19 +43,12 @@ async def delete_extraneous(
     progress = await store.read()
     if progress.failed:
         ctx.log.warning("migrate.sync_skipped", failed=progress.failed)
-        await store.record_step(
-            "extraneous:skipped",
-            counter="extraneous_deleted",
-            count=0,
-            lines=[
-                report_line(
-                    job.dst_bucket,
-                    job.dst_prefix,
-                    "sync_skipped",
-                    None,
-                    f"{progress.failed} keys failed: no extraneous key was deleted",
-                )
-            ],
+        await _note(
+            store,
+            job,
+            "skipped",
+            None,
+            f"{progress.failed} keys failed: no extraneous key was deleted",
         )
         return
     keep = job.object_filter()
@@ -80,6 +73,11 @@ async def delete_extraneous(
     already = progress.extraneous_deleted
     if limit is not None and count + already > limit:
         raise TooManyDeletesError(count + already, limit)
+    if job.dry_run and job.max_delete is not None and count + already > job.max_delete:
+        # The plan lists every key, and says the real run would refuse them all.
+        ctx.log.warning("migrate.sync_would_refuse", extraneous=count, max_delete=job.max_delete)
+        refusal = TooManyDeletesError(count + already, job.max_delete)
+        await _note(store, job, "would_refuse", "TooManyDeletesError", str(refusal))
     ctx.log.info("migrate.sync", extraneous=count, dry_run=job.dry_run)
     keys: list[str] = []
     seen = deleted = 0
@@ -96,6 +94,16 @@ async def delete_extraneous(
         deleted += await _delete_round(ctx, store, job, keys)
     if limit is not None and seen + already > limit:
         raise TooManyDeletesError(seen + already, limit, deleted + already)
+
+
+async def _note(
+    store: ProgressStore, job: MigrateJob, what: str, code: str | None, message: str
+) -> None:
+    """Records the sync's one ``sync_<what>`` report line, on its destination prefix."""
+    line = report_line(job.dst_bucket, job.dst_prefix, f"sync_{what}", code, message)
+    await store.record_step(
+        f"extraneous:{what}", counter="extraneous_deleted", count=0, lines=[line]
+    )
 
 
 async def _delete_round(

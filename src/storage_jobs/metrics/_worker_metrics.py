@@ -193,7 +193,8 @@ class WorkerMetrics:
         elif kind == "batch" and result.get("of") == "migrate":
             self.copied(int(result.get("bytes") or 0))
             self.prefix_outcomes(result, ("filtered", "verified", "mismatch"))
-        elif kind == "migrate":
+        elif kind == "migrate" and not result.get("dry_run"):
+            # A dry run's count is of keys it would delete: none went.
             self.prefix_outcomes(result, ("extraneous_deleted",))
         elif kind == "batch" and result.get("of") == "delete_prefix":
             # Per-key codes of prefix deletes are in the completion report, not the result.
