@@ -214,3 +214,9 @@ async def test_an_inventory_row_older_than_its_source_is_no_proof_of_identity(
     status, size, *_ = await migrate_one(ctx, spec, row)
     assert (status, size) == ("copied", 9)
     assert await moto_client.fetch_file(bucket=moto_bucket, key="d/k") == b"new-bytes"
+
+    # No destination yet: the fresh copy is verified against the source, not yesterday's row.
+    await moto_client.put_bytes(bucket=moto_bucket, key="s/k2", data=b"newer-bytes")
+    row = ObjectRef(key="s/k2", size=9, etag=old.etag)
+    status, size, code, message, _ = await migrate_one(ctx, spec, row)
+    assert (status, size, code) == ("copied", 11, None), message
