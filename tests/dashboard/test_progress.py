@@ -27,6 +27,23 @@ def test_rate_and_eta_once_the_listing_is_complete() -> None:
     assert row.eta_seconds == 40.0
 
 
+def test_each_kind_shows_its_own_outcomes() -> None:
+    counts = {"filtered": 3, "verified": 7, "mismatch": 1, "missing": 4, "extra": 5}
+    rows = {
+        kind: progress_row(MigrationProgress(migration_id="m", kind=kind, **counts), now=1.0)
+        for kind in ("migrate", "delete_prefix", "verify")
+    }
+    assert rows["migrate"].outcomes == {
+        "filtered": 3,
+        "rejected": 0,
+        "verified": 7,
+        "mismatch": 1,
+        "extraneous_deleted": 0,
+    }
+    assert rows["delete_prefix"].outcomes == {"filtered": 3, "rejected": 0}
+    assert rows["verify"].outcomes == {"missing": 4, "extra": 5, "different": 0, "filtered": 3}
+
+
 def test_no_eta_while_listing_and_zero_when_done() -> None:
     listing = MigrationProgress(migration_id="m", listed=10, done=5, started_at=0.0)
     assert progress_row(listing, now=5.0).eta_seconds is None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from ..queue import MinuteCounts
 
@@ -189,6 +189,9 @@ class PrefixJobProgress(_Answer):
             coordinator has seen it; batches running then finish first).
         cancel_requested: It has been cancelled (the status says ``cancelled`` once every
             batch has stopped and the report is written).
+        outcomes: The counts this kind of job reports beside done/skipped/failed, by name
+            (``filtered``, ``rejected``, ``verified``, ``mismatch``, ``extraneous_deleted``;
+            a verification's ``missing``, ``extra`` and ``different``), in display order.
     """
 
     migration_id: str
@@ -210,6 +213,7 @@ class PrefixJobProgress(_Answer):
     report: str | None
     pause_requested: bool = False
     cancel_requested: bool = False
+    outcomes: dict[str, int] = Field(default_factory=dict)
 
 
 class PrefixJobPage(_Answer):

@@ -12,7 +12,14 @@ from ._models import PrefixJobProgress
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-__all__ = ["control_flags", "progress_row"]
+__all__ = ["OUTCOMES", "control_flags", "progress_row"]
+
+OUTCOMES: dict[str, tuple[str, ...]] = {
+    "migrate": ("filtered", "rejected", "verified", "mismatch", "extraneous_deleted"),
+    "delete_prefix": ("filtered", "rejected"),
+    "verify": ("missing", "extra", "different", "filtered"),
+}
+"""The counts each kind of prefix job shows beside done/skipped/failed."""
 
 
 async def control_flags(redis: Redis, job_ids: list[str]) -> list[tuple[bool, bool]]:
@@ -75,4 +82,5 @@ def progress_row(
         report=report,
         pause_requested=flags[0] and not progress.finished,
         cancel_requested=flags[1],
+        outcomes={name: getattr(progress, name) for name in OUTCOMES.get(progress.kind, ())},
     )

@@ -1,6 +1,6 @@
 // storage-jobs dashboard: keeps a server-rendered page current by polling its JSON API.
 // The page names its API in <body data-api>; elements name a value with data-bind (a path in
-// the answer) or, inside a [data-row] element, data-field (a field of the matching row).
+// the answer) or, inside a [data-row] element, data-field (a field, or a path, of the matching row).
 "use strict";
 
 (function () {
@@ -76,7 +76,7 @@
       let item = Array.isArray(rows) ? rows.find(function (r) { return r[key] === row.dataset.row; }) : undefined;
       if (!item && single && single[key] === row.dataset.row) item = single;
       if (!item) return;
-      row.querySelectorAll("[data-field]").forEach(function (el) { put(el, item[el.dataset.field]); });
+      row.querySelectorAll("[data-field]").forEach(function (el) { put(el, get(item, el.dataset.field)); });
     });
     document.body.dataset.polled = String(Date.now());
   }
