@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     # Free slots bulk jobs (prefix jobs' batches) leave to high and normal work, which then starts
     # at once; one bulk job may run whatever this says.
     reserved_slots: int = Field(default=1, ge=0, le=1000)
+    # Seconds an idle worker blocks on the wake list at most: what a job written without a wake
+    # token (a plain arq producer's) waits; lower costs Redis one claim per wait.
+    idle_wait_max: float = Field(default=5.0, ge=0.1, le=60)
     job_timeout: float = Field(default=3600.0, gt=0)
     lease_seconds: float = Field(default=30.0, ge=2)
     shutdown_grace: float = Field(default=25.0, ge=0)

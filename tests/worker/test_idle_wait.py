@@ -44,6 +44,9 @@ def test_idle_wait_follows_the_soonest_score_within_its_bounds() -> None:
     # Due but not taken (held by a worker that moves no scores): the usual poll delay.
     assert idle_wait(NOW, NOW, 1.0) == 1.0
     assert idle_wait(NOW + 1, NOW, 1.0) > 0  # never 0: BLPOP would block for good
+    # STORAGE_JOBS_IDLE_WAIT_MAX bounds every wait.
+    assert idle_wait(None, NOW, 1.0, 0.5) == idle_wait(NOW + 9_000, NOW, 1.0, 0.5) == 0.5
+    assert idle_wait(NOW, NOW, 1.0, 0.5) == 0.5
 
 
 async def test_an_empty_claim_says_when_the_soonest_job_is_due(redis: Redis, queue: str) -> None:
@@ -79,6 +82,10 @@ async def test_the_worker_blocks_until_the_deferred_job_is_due(redis: Redis, que
     worker._pool = redis  # type: ignore[assignment]
     await worker._poll_once()
     assert worker._wait_s == IDLE_WAIT_MAX_S  # nothing queued
+    tuned = build_worker(Settings(queue_name=queue, max_jobs=4, idle_wait_max=0.25))
+    tuned._pool = redis  # type: ignore[assignment]
+    await tuned._poll_once()
+    assert tuned._wait_s == 0.25
 
     due = timestamp_ms() + 2_000
     await _enqueue(redis, queue, "deferred", due)

@@ -45,11 +45,14 @@ _CHECK_EVERY = 0.5  # seconds a running job's cancel/pause answer is reused
 
 # Extends the queue's control flag (KEYS[#KEYS]) to outlive a marker of ttl ms being written:
 # the claim skips per-job marker checks while the flag is unset, so it must never lapse first.
+# A second more than the marker, so that no clock read between the two writes (or a server
+# that does not freeze time inside scripts) lets a marker of the same ttl outlive the flag.
 _FLAG = """
 local function flag(ttl)
+    local want = tonumber(ttl) + 1000
     local left = redis.call('pttl', KEYS[#KEYS])
-    if left ~= -1 and left < tonumber(ttl) then
-        redis.call('set', KEYS[#KEYS], '1', 'PX', ttl)
+    if left ~= -1 and left < want then
+        redis.call('set', KEYS[#KEYS], '1', 'PX', want)
     end
 end
 """

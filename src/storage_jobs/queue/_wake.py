@@ -7,8 +7,8 @@ one token and wakes one worker, which claims a batch and keeps claiming while it
 
 A job that becomes due later (deferred, a retry's backoff, a dead worker's lapsed lease) pushes
 no token: the worker's empty claim says when the soonest such job is due, and the worker blocks
-until then, ``IDLE_WAIT_MAX_S`` at most (what a write that pushed no token waits, such as a plain
-arq producer's ``enqueue_job``).
+until then, ``STORAGE_JOBS_IDLE_WAIT_MAX`` (5 s) at most: what a write that pushed no token
+waits, such as a plain arq producer's ``enqueue_job``.
 """
 
 from __future__ import annotations
@@ -17,14 +17,17 @@ import asyncio
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any, cast
 
+from ..settings import Settings
+
 if TYPE_CHECKING:
     from redis.asyncio import Redis
     from redis.asyncio.client import Pipeline
 
 __all__ = ["IDLE_WAIT_MAX_S", "MIN_WAIT_S", "WAKE_LUA", "idle_wait", "push_wake", "wait_for_wake"]
 
-IDLE_WAIT_MAX_S = 5.0
-"""Seconds an idle worker blocks on the wake list at most before it claims again."""
+IDLE_WAIT_MAX_S: float = Settings.model_fields["idle_wait_max"].default
+"""Seconds an idle worker blocks on the wake list at most before it claims again, by default
+(``STORAGE_JOBS_IDLE_WAIT_MAX``)."""
 
 MIN_WAIT_S = 0.002
 """The shortest block: ``BLPOP`` with a timeout of 0 would block forever."""
@@ -46,7 +49,12 @@ def push_wake(pipe: Pipeline, key: str) -> None:
     pipe.ltrim(key, 0, 0)
 
 
-def idle_wait(next_due_ms: int | None, now_ms: int, poll_delay_s: float) -> float:
+def idle_wait(
+    next_due_ms: int | None,
+    now_ms: int,
+    poll_delay_s: float,
+    most_s: float = IDLE_WAIT_MAX_S,
+) -> float:
     """Seconds an idle worker blocks after a claim that took nothing.
 
     Args:
@@ -54,12 +62,13 @@ def idle_wait(next_due_ms: int | None, now_ms: int, poll_delay_s: float) -> floa
         now_ms: The claim's time.
         poll_delay_s: The wait when a job looks due but was not taken (held by a worker that
             moves no scores, such as plain arq): the worker's usual poll delay.
+        most_s: The longest wait.
     """
     if next_due_ms is None:
-        return IDLE_WAIT_MAX_S
+        return most_s
     if next_due_ms <= now_ms:
-        return poll_delay_s
-    return max(MIN_WAIT_S, min(IDLE_WAIT_MAX_S, (next_due_ms - now_ms) / 1000))
+        return min(poll_delay_s, most_s)
+    return max(MIN_WAIT_S, min(most_s, (next_due_ms - now_ms) / 1000))
 
 
 async def wait_for_wake(redis: Redis, key: str, timeout_s: float) -> bool:

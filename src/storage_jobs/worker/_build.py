@@ -125,5 +125,6 @@ def build_worker(settings: Settings) -> StorageWorker:
         **worker_settings(settings),
         lease_seconds=settings.lease_seconds,
         reserved_slots=settings.reserved_slots,
+        idle_wait_max=settings.idle_wait_max,
         log=structlog.get_logger("storage_jobs.worker"),
     )

@@ -46,6 +46,7 @@ from ..jobs import spec_for_name
 from ..metrics import WorkerMetrics
 from ..queue import CANCELLED as CANCELLED_ERROR
 from ..queue import (
+    IDLE_WAIT_MAX_S,
     LEASES_CHECKED,
     Outcome,
     QueueKeys,
@@ -82,6 +83,7 @@ class StorageWorker(Worker):
         *args: Any,
         lease_seconds: float = 30.0,
         reserved_slots: int = 0,
+        idle_wait_max: float = IDLE_WAIT_MAX_S,
         log: Any = None,
         **kwargs: Any,
     ) -> None:
@@ -92,11 +94,13 @@ class StorageWorker(Worker):
             lease_seconds: How long a job's lease lasts without renewal.
             reserved_slots: Free slots bulk jobs never take (kept for high and normal ones);
                 one bulk job may start whatever this says while none runs.
+            idle_wait_max: Seconds an idle worker blocks on the wake list at most.
             log: A structlog logger.
             **kwargs: Passed to arq's ``Worker``.
         """
         super().__init__(*args, **kwargs)
         self.reserved_slots = reserved_slots
+        self.idle_wait_max = idle_wait_max
         self._bulk_running = 0
         self._bulk_capped = False
         self._wakes: set[asyncio.Task[None]] = set()
@@ -221,7 +225,7 @@ class StorageWorker(Worker):
             self._wait_s = (
                 self.poll_delay_s
                 if len(claim) or claim.paused
-                else idle_wait(claim.next_due_ms, now_ms, self.poll_delay_s)
+                else idle_wait(claim.next_due_ms, now_ms, self.poll_delay_s, self.idle_wait_max)
             )
             self._note_queue_paused(claim.paused)
             # All it asked for: more may be due (a paused queue waits for resume's wake token).
