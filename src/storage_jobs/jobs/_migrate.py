@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 from ..storage import StorageClient, StorageError, StorageObjectNotFoundError
@@ -219,28 +220,22 @@ async def _migrate_one(
             # them would call a source rewritten since identical to its old copy, and verifying
             # a fresh copy against them would call it a mismatch.
             stale = spec.manifest is not None and spec.manifest.format == "s3-inventory"
-            src: dict[str, Any] | None = None
+            dst: dict[str, Any] | None = None
             if check:
-                try:
+                with contextlib.suppress(StorageObjectNotFoundError):
                     dst = await ctx.storage.head_object(bucket=spec.dst_bucket, key=dst_key)
-                except StorageObjectNotFoundError:
-                    dst = None
-                # The strongest evidence needs the source's stored checksums, if any.
-                if dst is not None and (stored_checksums(dst) or stale):
-                    src = await source.head_object(
-                        bucket=spec.src_bucket, key=obj.key, version_id=obj.version_id
-                    )
-                    size = int(src["size"])
-                    obj = obj.model_copy(update={"size": size, "etag": src["etag"]})
-                described_src = src or {"size": size, "etag": obj.etag, "metadata": {}}
-                if dst is not None and same_content(described_src, dst):
-                    return ("would_skip" if spec.dry_run else "skipped"), 0, None, "", None
-            if stale and spec.verify and src is None and not spec.dry_run:
-                head = await source.head_object(
+            src: dict[str, Any] = {"size": size, "etag": obj.etag, "metadata": {}}
+            # The strongest evidence needs the source's stored checksums, if any.
+            if (dst is not None and (stored_checksums(dst) or stale)) or (
+                stale and spec.verify and not spec.dry_run
+            ):
+                src = await source.head_object(
                     bucket=spec.src_bucket, key=obj.key, version_id=obj.version_id
                 )
-                size = int(head["size"])
-                obj = obj.model_copy(update={"size": size, "etag": head["etag"]})
+                size = int(src["size"])
+                obj = obj.model_copy(update={"size": size, "etag": src["etag"]})
+            if dst is not None and same_content(src, dst):
+                return ("would_skip" if spec.dry_run else "skipped"), 0, None, "", None
             if spec.dry_run:
                 return "would_copy", 0, None, "", None
             expected, new_version = await copy_one(ctx, source, spec, obj, dst_key)
