@@ -19,7 +19,7 @@ from yarl import URL
 
 from .delete_faults import DeleteFaults
 from .fault_rules import FaultRules
-from .s3_answers import S3_NS, delete_result, error_response, error_xml, reset
+from .s3_answers import S3_NS, delete_result, error_response, error_xml, reset_connection
 
 __all__ = ["S3_NS", "STAT_KEYS", "FaultProxy", "FaultRules", "error_xml", "main", "max_window_rate"]
 
@@ -203,7 +203,7 @@ class FaultProxy:
             return delete_result(root, failed)
         if fault == "reset":
             self.stats["reset"] += 1
-            return await reset(request, status, resp_headers, resp_body)
+            return await reset_connection(request, status, resp_headers, resp_body)
         if (
             request.method == "GET"
             and status in (200, 206)

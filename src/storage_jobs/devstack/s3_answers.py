@@ -8,7 +8,15 @@ import xml.etree.ElementTree as ET
 from aiohttp import web
 from multidict import CIMultiDict
 
-__all__ = ["S3_NS", "delete_result", "error_response", "error_xml", "reset", "text_of", "to_xml"]
+__all__ = [
+    "S3_NS",
+    "delete_result",
+    "error_response",
+    "error_xml",
+    "reset_connection",
+    "text_of",
+    "to_xml",
+]
 
 S3_NS = "http://s3.amazonaws.com/doc/2006-03-01/"
 _MESSAGES = {
@@ -61,7 +69,7 @@ def delete_result(root: ET.Element, failed: dict[str, str]) -> web.Response:
     return web.Response(status=200, body=to_xml(root), content_type="application/xml")
 
 
-async def reset(
+async def reset_connection(
     request: web.Request, status: int, headers: CIMultiDict[str], body: bytes
 ) -> web.StreamResponse:
     """Sends half of the upstream's answer, then aborts the connection."""
