@@ -17,8 +17,8 @@ from redis.asyncio import Redis
 from storage_jobs.errors import TooManyDeletesError
 from storage_jobs.jobs import JobCancelled, MigrateBatchJob, MigrateJob, ObjectRef
 from storage_jobs.jobs._migrate import run_migrate_batch
+from storage_jobs.jobs._migrate_sync import delete_extraneous
 from storage_jobs.jobs._state import ProgressStore
-from storage_jobs.jobs._sync import delete_extraneous
 from storage_jobs.storage import ObjectInfo, StorageAccessDeniedError, StorageClient
 from tests.fixtures_redis import TestRedis
 from tests.jobs.conftest import RecordingLog, make_ctx
@@ -180,7 +180,7 @@ async def test_keys_written_after_the_count_never_take_a_sync_past_max_delete(
 
         return objects()
 
-    monkeypatch.setattr("storage_jobs.jobs._sync.iter_extraneous", walk)
+    monkeypatch.setattr("storage_jobs.jobs._migrate_sync.iter_extraneous", walk)
     job = MigrateJob(
         src_bucket=moto_bucket,
         src_prefix="s/",

@@ -6,7 +6,7 @@ import click
 
 from ._control_cmd import cancel, pause, resume
 from ._dashboard_cmd import dashboard
-from ._deadletters_cmd import dead_letters
+from ._dead_letters_cmd import dead_letters
 from ._dev_cmd import dev
 from ._enqueue_cmd import enqueue
 from ._job_cmd import result, status

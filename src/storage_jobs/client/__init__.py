@@ -2,9 +2,9 @@
 
 from ..errors import JobCancelledError, JobFailedError
 from ..queue import JobStatus, Priority
-from ._client import StorageJobsClient
+from ._async_client import StorageJobsClient
 from ._handle import JobHandle
-from ._sync import SyncJobHandle, SyncStorageJobsClient
+from ._sync_client import SyncJobHandle, SyncStorageJobsClient
 
 __all__ = [
     "JobCancelledError",

@@ -6,8 +6,7 @@ Pages are rendered on the server and kept current by a small script polling the 
 ``/api/``; every API answer is a pydantic model (exported here).
 """
 
-from ._app import create_app
-from ._models import (
+from ._answers import (
     ActionResult,
     DeadLetterDetail,
     DeadLetterPage,
@@ -25,6 +24,7 @@ from ._models import (
     WorkerRow,
     WorkersPage,
 )
+from ._app import create_app
 
 __all__ = [
     "ActionResult",

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import JobRejectedError, ReplayRefusedError
 from ..queue import Control, DeadLetterStore, list_ids
-from ._models import ActionResult
+from ._answers import ActionResult
 from ._reads import matches
 
 if TYPE_CHECKING:

@@ -1,4 +1,4 @@
-"""The JSON API under ``/api/``: every answer is one of ``_models``' pydantic models."""
+"""The JSON API under ``/api/``: every answer is one of ``_answers``' pydantic models."""
 
 from __future__ import annotations
 
@@ -10,14 +10,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from . import _models
+from . import _answers
 from ._dashboard import dashboard_of
 from ._detail import dead_letter_detail, job_detail
 from ._params import kind_param, paging, state_param, text_param
 
 __all__ = ["SCHEMAS", "api_routes", "model_response"]
 
-SCHEMAS: dict[str, type[BaseModel]] = {name: getattr(_models, name) for name in _models.__all__}
+SCHEMAS: dict[str, type[BaseModel]] = {name: getattr(_answers, name) for name in _answers.__all__}
 """Every answer model by name; ``/api/schema/<name>`` serves its JSON schema."""
 
 

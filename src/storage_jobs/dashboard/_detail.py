@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..queue import DeadLetterStore, JobStatus, RedisProgressStore, read_job
-from ._models import DeadLetterDetail, FailedKey, JobDetail, PrefixJobProgress
+from ._answers import DeadLetterDetail, FailedKey, JobDetail, PrefixJobProgress
 from ._payload import shown_payload, shown_value
-from ._progress import control_flags, progress_row
+from ._progress_rows import control_flags, progress_row
 from ._reads import kind_of, letter_row
 
 if TYPE_CHECKING:

@@ -27,7 +27,7 @@ from ..queue import (
     read_heartbeats,
     read_history,
 )
-from ._models import (
+from ._answers import (
     DeadLetterPage,
     DeadLetterRow,
     FinishedCounts,
@@ -41,7 +41,7 @@ from ._models import (
     WorkerRow,
     WorkersPage,
 )
-from ._progress import control_flags, progress_row
+from ._progress_rows import control_flags, progress_row
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis

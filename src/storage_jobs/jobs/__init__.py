@@ -7,8 +7,8 @@ handlers (``storage_jobs.jobs._upload`` and friends, imported by the worker only
 from ._batch_ids import batch_job_id, parent_job_id
 from ._catalog import CATALOG, JobSpec, spec_for_job, spec_for_kind, spec_for_name
 from ._context import FailedJob, JobContext
-from ._control import JobCancelled, JobControl, NoControl
 from ._filters import FilterFields
+from ._job_control import JobCancelled, JobControl, NoControl
 from ._kinds import Job, JobResult, job_adapter, result_adapter
 from ._limits import JobLimits, JobRejectedError
 from ._models import CopyJob, DeleteJob, JobModel, UploadJob
@@ -22,8 +22,8 @@ from ._prefix_models import (
     VerifyBatchJob,
     VerifyJob,
 )
+from ._prefix_progress import MigrationProgress
 from ._prefix_results import BatchResult, DeletePrefixResult, MigrateResult, VerifyResult
-from ._progress import MigrationProgress
 from ._report import ReportLine
 from ._results import CopyResult, DeleteFailure, DeleteResult, UploadResult
 from ._retry import RETRYABLE_CODES, RetryBudget, RetryPolicy, is_retryable, is_retryable_code

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from ._control import JobControl, NoControl
+from ._job_control import JobControl, NoControl
 from ._limits import JobLimits
 from ._retry import RetryPolicy
 from ._state import JobState

@@ -18,7 +18,7 @@ from typing import Any
 from ..storage import DELETE_BATCH_SIZE, StoragePartialDeleteError
 from ..storage._bulk import gather_or_cancel
 from ._context import JobContext
-from ._control import JobCancelled
+from ._job_control import JobCancelled
 from ._models import DeleteJob
 from ._results import DeleteFailure, DeleteResult
 from ._retry import is_retryable_code

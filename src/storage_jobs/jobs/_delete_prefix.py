@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from ._context import JobContext
-from ._control import JobCancelled
 from ._delete import run_delete_keys
 from ._fanout import FanOut, Page, listing_pages, run_fan_out, version_pages
+from ._job_control import JobCancelled
 from ._manifest import manifest_pages
 from ._prefix_models import DeletePrefixBatchJob, DeletePrefixJob, ObjectRef
 from ._prefix_results import BatchResult, DeletePrefixResult

@@ -24,9 +24,9 @@ from ..errors import FailureThresholdError, StorageJobsError
 from ..storage import StorageClient
 from ._batch_ids import batch_job_id
 from ._context import JobContext
-from ._control import JobCancelled
+from ._job_control import JobCancelled
 from ._prefix_models import ObjectRef
-from ._progress import MigrationProgress
+from ._prefix_progress import MigrationProgress
 from ._report import report_line
 from ._state import ProgressStore
 

@@ -10,18 +10,18 @@ from ..storage import StorageClient, StorageError, StorageObjectNotFoundError
 from ..storage._bulk import gather_or_cancel
 from ._content_match import same_content, stored_checksums
 from ._context import JobContext
-from ._control import JobCancelled
 from ._fanout import FanOut, Page, listing_pages, run_fan_out, version_pages
 from ._filters import ObjectFilter
+from ._job_control import JobCancelled
 from ._manifest import manifest_pages
 from ._migrate_copy import copy_one, described
+from ._migrate_sync import delete_extraneous
 from ._migrate_versions import run_migrate_versions_batch
 from ._prefix_models import MigrateBatchJob, MigrateJob, ObjectRef
 from ._prefix_results import BatchResult, MigrateResult
 from ._readback import compare_by_reading
 from ._report import report_line
 from ._retry import is_retryable
-from ._sync import delete_extraneous
 
 __all__ = ["run_migrate", "run_migrate_batch", "source_for"]
 

@@ -19,7 +19,7 @@ from itertools import groupby
 from ..storage import StorageError
 from ..storage._bulk import gather_or_cancel
 from ._context import JobContext
-from ._control import JobCancelled
+from ._job_control import JobCancelled
 from ._prefix_models import MigrateBatchJob, MigrateJob, ObjectRef
 from ._prefix_results import BatchResult
 from ._report import report_line

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Protocol
 
-from ._progress import MigrationProgress
+from ._prefix_progress import MigrationProgress
 
 __all__ = ["DeleteState", "JobState", "ProgressStore"]
 

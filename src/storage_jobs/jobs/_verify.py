@@ -20,8 +20,8 @@ from ._extraneous import iter_extraneous
 from ._fanout import FanOut, Page, listing_pages, run_fan_out
 from ._migrate import source_for
 from ._prefix_models import ObjectRef, VerifyBatchJob, VerifyJob
+from ._prefix_progress import MigrationProgress
 from ._prefix_results import BatchResult, VerifyResult
-from ._progress import MigrationProgress
 from ._readback import compare_by_reading, digest
 from ._report import report_line
 from ._retry import is_retryable

@@ -2,36 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable
+from typing import Any
 from urllib.parse import quote
 
 from ._bulk import delete_in_batches
-from ._checksums import ChecksumAlgorithm, checksum_args, full_object_checksums
-from ._errors import (
-    StorageBucketNotFoundError,
-    StorageError,
-    StorageObjectNotFoundError,
-    StoragePartialDeleteError,
-    map_backend_error,
-)
-from ._listing import iter_listing_pages, list_folder
-from ._multipart import multipart_copy
-from ._objects import ObjectInfo, strip_etag
-from ._transfer import Transfers
-from ._versions import ObjectVersion, delete_version_batch, iter_version_pages
-
-if TYPE_CHECKING:
-    from types_aiobotocore_s3.type_defs import CopySourceTypeDef
+from ._errors import StoragePartialDeleteError
+from ._listing import Listings
+from ._single_objects import SingleObjects
+from ._versions import Versions
 
 __all__ = ["StorageClient"]
 
 
-class StorageClient(Transfers):
+class StorageClient(SingleObjects, Listings, Versions):
     """S3-compatible storage client; one instance holds one pooled connection.
 
-    Connection handling lives in ``Connection``, streamed transfers in ``Transfers``; this class
-    adds the rest of the reference API.
+    Connection handling lives in ``Connection``, streamed transfers in ``Transfers``, calls on
+    one object in ``SingleObjects``, listings in ``Listings``, versioned buckets in
+    ``Versions``; this class adds URLs, the bucket list and bulk deletes.
 
     Example:
         >>> async with StorageClient(config) as storage:  # doctest: +SKIP
@@ -90,334 +79,12 @@ class StorageClient(Transfers):
             key=key,
         )
 
-    # -- single objects ---------------------------------------------------------------------------
-
-    async def upload_file(
-        self,
-        *,
-        bucket: str,
-        key: str,
-        data: bytes,
-        content_type: str | None = None,
-        metadata: dict[str, str] | None = None,
-        extra_args: dict[str, Any] | None = None,
-    ) -> None:
-        """Uploads bytes to S3 in one ``PutObject``."""
-        await self.put_bytes(
-            bucket=bucket,
-            key=key,
-            data=data,
-            content_type=content_type,
-            metadata=metadata,
-            extra_args=extra_args,
-        )
-
-    async def fetch_file(self, *, bucket: str, key: str) -> bytes:
-        """Fetches a whole object into memory.
-
-        Raises:
-            StorageObjectNotFoundError: If ``key`` does not exist.
-            StorageBucketNotFoundError: If ``bucket`` does not exist.
-            StorageAccessDeniedError: If the backend denies the request.
-            StorageBackendError: For any other backend failure.
-        """
-
-        async def read() -> bytes:
-            answer = await self.s3.get_object(Bucket=bucket, Key=key)
-            body = answer["Body"]
-            # `async with body as x` would hand back aiohttp's response, not botocore's body.
-            async with body:
-                return await body.read()
-
-        return await self._call(read(), bucket=bucket, key=key)
-
-    async def delete_file(self, *, bucket: str, key: str) -> None:
-        """Deletes one object; a missing key succeeds silently (S3 deletes are idempotent)."""
-        await self._call(self.s3.delete_object(Bucket=bucket, Key=key), bucket=bucket, key=key)
-
-    async def head_object(
-        self, *, bucket: str, key: str, version_id: str | None = None
-    ) -> dict[str, Any]:
-        """Returns an object's metadata without its body.
-
-        Args:
-            bucket: The bucket.
-            key: The key.
-            version_id: HEAD this version instead of the current one.
-
-        Returns:
-            ``key``, ``size``, ``etag``, ``last_modified``, ``content_type``, ``metadata``,
-            ``storage_class`` (None for STANDARD on most servers), ``version_id``, and
-            ``checksums``: the full-object additional checksums the server holds, as
-            ``{"crc32c" | "sha256": hex}`` (empty with ``additional_checksums`` off).
-
-        Raises:
-            StorageObjectNotFoundError: If the key is missing.
-            StorageBucketNotFoundError: If the bucket is missing (told apart with a bucket HEAD).
-        """
-        args: dict[str, Any] = {"Bucket": bucket, "Key": key}
-        if version_id:
-            args["VersionId"] = version_id
-        if self.config.additional_checksums:
-            args["ChecksumMode"] = "ENABLED"
-        try:
-            answer = await self.s3.head_object(**args)
-        except Exception as exc:
-            error = map_backend_error(exc, bucket=bucket, key=key)
-            if isinstance(error, StorageObjectNotFoundError):
-                await self._raise_if_bucket_missing(bucket)
-            raise error from exc
-        return {
-            "key": key,
-            "size": int(answer.get("ContentLength", 0)),
-            "etag": strip_etag(answer.get("ETag")),
-            "last_modified": answer.get("LastModified"),
-            "content_type": answer.get("ContentType"),
-            "metadata": dict(answer.get("Metadata", {})),
-            "storage_class": answer.get("StorageClass"),
-            "version_id": answer.get("VersionId"),
-            "checksums": full_object_checksums(answer),
-        }
-
-    async def file_exists(self, *, bucket: str, key: str) -> bool:
-        """Checks whether a key exists.
-
-        Returns ``False`` for a missing key only: a missing bucket raises.
-
-        Raises:
-            StorageBucketNotFoundError: If the bucket does not exist.
-        """
-        try:
-            await self.head_object(bucket=bucket, key=key)
-        except StorageObjectNotFoundError:
-            return False
-        return True
-
-    async def copy_file(
-        self, *, src_bucket: str, src_key: str, dst_bucket: str | None = None, dst_key: str
-    ) -> None:
-        """Copies an object server-side; above ``copy_multipart_threshold`` with UploadPartCopy.
-
-        Raises:
-            StorageObjectNotFoundError: If the source object does not exist.
-            StorageBucketNotFoundError: If either bucket does not exist.
-        """
-        await self.copy_object(
-            src_bucket=src_bucket, src_key=src_key, dst_bucket=dst_bucket, dst_key=dst_key
-        )
-
-    async def copy_object(
-        self,
-        *,
-        src_bucket: str,
-        src_key: str,
-        dst_bucket: str | None = None,
-        dst_key: str,
-        size: int | None = None,
-        metadata: dict[str, str] | None = None,
-        content_type: str | None = None,
-        src_version_id: str | None = None,
-        checksum: ChecksumAlgorithm | None = None,
-    ) -> ObjectInfo:
-        """Like ``copy_file``, but says what was stored; a known ``size`` saves the source HEAD.
-
-        Only multipart copies need the source's content type and metadata, so a sized copy
-        below the threshold is a single ``CopyObject`` request.
-
-        Args:
-            src_bucket: Source bucket.
-            src_key: Source key.
-            dst_bucket: Destination bucket (the source's when None).
-            dst_key: Destination key.
-            size: The source's size, if known.
-            metadata: Replaces the copy's user metadata (with ``content_type``); None keeps
-                the source's.
-            content_type: The copy's content type when ``metadata`` replaces the source's.
-            src_version_id: Copy this version of the source.
-            checksum: Ask the server to compute this additional checksum of the copy
-                (``ChecksumAlgorithm``; single-request copies, with ``additional_checksums``).
-        """
-        dst_bucket = dst_bucket or src_bucket
-        head: dict[str, Any] | None = None
-        if size is None or size > self.config.copy_multipart_threshold:
-            head = await self.head_object(bucket=src_bucket, key=src_key, version_id=src_version_id)
-            size = int(head["size"])
-        if size > self.config.copy_multipart_threshold:
-            assert head is not None
-            extra: dict[str, Any] = {"Metadata": head["metadata"] if metadata is None else metadata}
-            if content_type or head["content_type"]:
-                extra["ContentType"] = content_type or head["content_type"]
-            try:
-                return await multipart_copy(
-                    self.s3,
-                    src_bucket=src_bucket,
-                    src_key=src_key,
-                    dst_bucket=dst_bucket,
-                    dst_key=dst_key,
-                    size=size,
-                    chunksize=self.config.multipart_chunksize,
-                    concurrency=self.config.multipart_concurrency,
-                    extra=extra,
-                    src_version_id=src_version_id,
-                )
-            except Exception as exc:
-                raise await self._copy_error(exc, src_bucket, src_key, dst_bucket, dst_key) from exc
-        source: CopySourceTypeDef = {"Bucket": src_bucket, "Key": src_key}
-        if src_version_id:
-            source["VersionId"] = src_version_id
-        replace: dict[str, Any] = {}
-        if metadata is not None:
-            replace = {"MetadataDirective": "REPLACE", "Metadata": metadata}
-            if content_type:
-                replace["ContentType"] = content_type
-        if checksum is not None and self.config.additional_checksums:
-            replace.update(checksum_args(checksum))
-        try:
-            answer = await self.s3.copy_object(
-                Bucket=dst_bucket,
-                Key=dst_key,
-                CopySource=source,
-                **replace,
-            )
-        except Exception as exc:
-            raise await self._copy_error(exc, src_bucket, src_key, dst_bucket, dst_key) from exc
-        etag = strip_etag(answer.get("CopyObjectResult", {}).get("ETag"))
-        return ObjectInfo(
-            bucket=dst_bucket, key=dst_key, size=size, etag=etag, version_id=answer.get("VersionId")
-        )
-
-    async def _copy_error(
-        self, exc: Exception, src_bucket: str, src_key: str, dst_bucket: str, dst_key: str
-    ) -> StorageError:
-        """Maps a failed copy, finding out which side is missing when the answer doesn't say.
-
-        A copy's not-found names neither side, and some servers (SeaweedFS) answer a missing
-        destination bucket with 500 InternalError; a source HEAD and a destination bucket HEAD
-        tell. Throttling (503) is not probed, so a struggling server gets no extra requests.
-        """
-        error = map_backend_error(exc, bucket=dst_bucket, key=dst_key)
-        if isinstance(error, StorageObjectNotFoundError | StorageBucketNotFoundError) or (
-            error.status == 500
-        ):
-            await self.head_object(bucket=src_bucket, key=src_key)
-            await self._raise_if_bucket_missing(dst_bucket)
-        return error
+    # -- buckets -----------------------------------------------------------------------------------
 
     async def list_buckets(self) -> list[str]:
         """Returns the names of the buckets the credentials can see."""
         answer = await self._call(self.s3.list_buckets())
         return [b["Name"] for b in answer.get("Buckets", [])]
-
-    # -- listing --------------------------------------------------------------------------------
-
-    async def list_files(
-        self, *, bucket: str, prefix: str = "", max_keys: int | None = None
-    ) -> list[str]:
-        """Lists every key under a prefix, following continuation tokens.
-
-        Args:
-            bucket: The bucket.
-            prefix: Only keys starting with this.
-            max_keys: Cap on the total number of keys returned, across pages.
-
-        Returns:
-            The keys, in S3's (UTF-8 binary) order.
-        """
-        keys: list[str] = []
-        async for page in self.iter_pages(bucket=bucket, prefix=prefix, limit=max_keys):
-            keys.extend(obj.key for obj in page)
-        return keys
-
-    async def list_objects(
-        self, *, bucket: str, prefix: str = "", max_keys: int = 1000
-    ) -> dict[str, Any]:
-        """Lists objects and common prefixes one level under a prefix (``Delimiter='/'``).
-
-        Follows continuation tokens, so the view is complete; ``max_keys`` is the page size.
-
-        Returns:
-            ``{"objects": [{"key", "size", "etag", "last_modified"}, ...], "prefixes": [...]}``.
-        """
-        return await self._call(
-            list_folder(self.s3, bucket=bucket, prefix=prefix, page_size=max_keys), bucket=bucket
-        )
-
-    async def iter_pages(
-        self,
-        *,
-        bucket: str,
-        prefix: str = "",
-        page_size: int = 1000,
-        start_after: str | None = None,
-        limit: int | None = None,
-    ) -> AsyncIterator[list[ObjectInfo]]:
-        """Yields the objects under a prefix one listing page at a time (bounded memory).
-
-        Args:
-            bucket: The bucket.
-            prefix: Only keys starting with this.
-            page_size: Keys per request, at most 1,000.
-            start_after: Resume after this key (exclusive).
-            limit: Stop after this many keys in all.
-        """
-        pages = iter_listing_pages(
-            self.s3,
-            bucket=bucket,
-            prefix=prefix,
-            page_size=page_size,
-            start_after=start_after,
-            limit=limit,
-        )
-        while True:
-            try:
-                page = await anext(pages, None)
-            except Exception as exc:
-                raise map_backend_error(exc, bucket=bucket) from exc
-            if page is None:
-                return
-            yield page
-
-    async def iter_version_pages(
-        self,
-        *,
-        bucket: str,
-        prefix: str = "",
-        page_size: int = 1000,
-        key_marker: str | None = None,
-    ) -> AsyncIterator[list[ObjectVersion]]:
-        """Yields every version and delete marker under a prefix, a page at a time.
-
-        Within a page one key's history is newest first; a key's history may continue on the
-        next page. ``key_marker`` resumes after every version of that key.
-        """
-        pages = iter_version_pages(
-            self.s3, bucket=bucket, prefix=prefix, page_size=page_size, key_marker=key_marker
-        )
-        while True:
-            try:
-                page = await anext(pages, None)
-            except Exception as exc:
-                raise map_backend_error(exc, bucket=bucket) from exc
-            if page is None:
-                return
-            yield page
-
-    async def delete_versions(
-        self, *, bucket: str, versions: Iterable[tuple[str, str]]
-    ) -> list[dict[str, str]]:
-        """Deletes exact versions (and delete markers) by ``(key, version_id)``, 1,000 a request.
-
-        Returns:
-            One ``{"key", "version_id", "code", "message"}`` per version not deleted.
-        """
-        todo = list(versions)
-        failed: list[dict[str, str]] = []
-        for i in range(0, len(todo), 1000):
-            failed += await self._call(
-                delete_version_batch(self.s3, bucket=bucket, versions=todo[i : i + 1000]),
-                bucket=bucket,
-            )
-        return failed
 
     # -- bulk delete ------------------------------------------------------------------------------
 

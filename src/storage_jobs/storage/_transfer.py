@@ -12,11 +12,11 @@ from typing import IO, Any
 
 from ._checksums import ChecksumAlgorithm, Hasher, checksum_args
 from ._config import StorageConfig
-from ._connection import Connection, SourceError
 from ._errors import map_backend_error
 from ._multipart import Chunk, multipart_upload
 from ._objects import ObjectInfo, strip_etag
 from ._parts import PartBuffers, PooledPart, gather_parts, read_parts
+from ._s3_connection import Connection, SourceError
 
 __all__ = ["Transfers", "put_args"]
 

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ._listing import MAX_PAGE_SIZE
 from ._objects import strip_etag
+from ._s3_connection import Connection
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
 
-__all__ = ["ObjectVersion", "delete_version_batch", "iter_version_pages"]
+__all__ = ["ObjectVersion", "Versions", "delete_version_batch", "iter_version_pages"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,3 +106,43 @@ async def delete_version_batch(
         }
         for e in answer.get("Errors", [])
     ]
+
+
+class Versions(Connection):
+    """The client's calls on a versioned bucket: its versions page by page, exact deletes."""
+
+    async def iter_version_pages(
+        self,
+        *,
+        bucket: str,
+        prefix: str = "",
+        page_size: int = 1000,
+        key_marker: str | None = None,
+    ) -> AsyncIterator[list[ObjectVersion]]:
+        """Yields every version and delete marker under a prefix, a page at a time.
+
+        Within a page one key's history is newest first; a key's history may continue on the
+        next page. ``key_marker`` resumes after every version of that key.
+        """
+        pages = iter_version_pages(
+            self.s3, bucket=bucket, prefix=prefix, page_size=page_size, key_marker=key_marker
+        )
+        async for page in self._pages(pages, bucket=bucket):
+            yield page
+
+    async def delete_versions(
+        self, *, bucket: str, versions: Iterable[tuple[str, str]]
+    ) -> list[dict[str, str]]:
+        """Deletes exact versions (and delete markers) by ``(key, version_id)``, 1,000 a request.
+
+        Returns:
+            One ``{"key", "version_id", "code", "message"}`` per version not deleted.
+        """
+        todo = list(versions)
+        failed: list[dict[str, str]] = []
+        for i in range(0, len(todo), 1000):
+            failed += await self._call(
+                delete_version_batch(self.s3, bucket=bucket, versions=todo[i : i + 1000]),
+                bucket=bucket,
+            )
+        return failed

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import AsyncExitStack
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar, cast
@@ -146,6 +146,17 @@ class Connection:
             raise
         except Exception as exc:
             raise map_backend_error(exc, bucket=bucket, key=key) from exc
+
+    async def _pages(self, pages: AsyncIterator[T], *, bucket: str) -> AsyncIterator[T]:
+        """Yields a raw listing's pages, its failures mapped like ``_call``'s."""
+        while True:
+            try:
+                page = await anext(pages, None)
+            except Exception as exc:
+                raise map_backend_error(exc, bucket=bucket) from exc
+            if page is None:
+                return
+            yield page
 
 
 def _reveal(secret: Any) -> str | None:

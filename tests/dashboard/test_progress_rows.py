@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from storage_jobs.dashboard._chart import history_svg
-from storage_jobs.dashboard._progress import progress_row
+from storage_jobs.dashboard._progress_rows import progress_row
 from storage_jobs.jobs import MigrationProgress
 from storage_jobs.queue import MinuteCounts
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from ..jobs import MigrationProgress
 from ..queue import QueueKeys
-from ._models import PrefixJobProgress
+from ._answers import PrefixJobProgress
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from ..jobs import JobModel
 from ..queue import JobStatus, Priority, check_priority
 from ..settings import Settings
-from ._client import StorageJobsClient
+from ._async_client import StorageJobsClient
 from ._handle import JobHandle
 
 __all__ = ["SyncJobHandle", "SyncStorageJobsClient"]
