@@ -16,9 +16,7 @@ envelope. From there:
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -32,11 +30,10 @@ from ..queue import (
     Outcome,
     QueueKeys,
     build_result,
-    decode,
-    encode,
     error_record,
     peek_priority,
 )
+from ._envelope import Envelope, now_ms, read_envelope
 from ._failures import keep_timed_out, keep_unrun
 from ._finisher import Finish, Finisher
 from ._leases import RETRY_TTL_S, Claimed, Leases
@@ -49,39 +46,6 @@ if TYPE_CHECKING:
     from ._runtime import WorkerRuntime
 
 __all__ = ["Execution"]
-
-
-@dataclass(frozen=True)
-class _Envelope:
-    """arq's job envelope as stored; its arguments as they are, for the runtime to judge."""
-
-    function: str
-    args: tuple[Any, ...]
-    kwargs: dict[str, Any]
-    tries: int
-    enqueue_ms: int
-
-
-def _read_envelope(raw: bytes) -> _Envelope:
-    """Reads the envelope's fields as arq does.
-
-    Raises:
-        ValueError: If it is not JSON or lacks arq's fields.
-    """
-    data = decode(raw)
-    function, args, kwargs = data.get("f"), data.get("a"), data.get("k")
-    enqueued, tries = data.get("et"), data.get("t")
-    if not isinstance(function, str) or not isinstance(args, list):
-        raise ValueError("not an arq job envelope (no function name or argument list)")
-    if not isinstance(kwargs, dict) or not isinstance(enqueued, int):
-        raise ValueError("not an arq job envelope (no keyword arguments or enqueue time)")
-    return _Envelope(
-        function, tuple(args), kwargs, tries if isinstance(tries, int) else 0, enqueued
-    )
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 class Execution:
@@ -135,13 +99,13 @@ class Execution:
 
     async def run(self, claimed: Claimed) -> None:
         """Runs a claimed job to its finish (returns once the finish is durable)."""
-        start_ms = _now_ms()
+        start_ms = now_ms()
         raw = claimed.payload
         if not raw:
             await self._unrun(claimed, None, "job expired", start_ms, invalid=False)
             return
         try:
-            envelope = _read_envelope(raw)
+            envelope = read_envelope(raw)
         except ValueError as exc:
             await self._unrun(claimed, None, str(exc), start_ms, invalid=True)
             return
@@ -170,7 +134,7 @@ class Execution:
             # A prefix job's batches go to this lane (None: bulk); small envelopes only carry it.
             "priority": peek_priority(raw),
         }
-        start_ms = _now_ms()
+        start_ms = now_ms()
         handler = asyncio.ensure_future(runtime.execute(spec, ctx, envelope.args, envelope.kwargs))
         self._handlers[claimed.job_id] = handler
         try:
@@ -188,13 +152,15 @@ class Execution:
             incr = None
             if exc.defer_score:
                 # The finish restores the claimed score: the job becomes due defer ms from now.
-                incr = exc.defer_score + (_now_ms() - claimed.score)
+                incr = exc.defer_score + (now_ms() - claimed.score)
             await self._finish(claimed, False, None, incr, "retry")
         except TimeoutError:
             self.failed += 1
             message = f"cancelled after the job timeout ({self.timeout_s:g} s)"
             record = ErrorRecord(error_type="TimeoutError", message=message).as_json()
-            result = self._result(claimed.job_id, envelope, job_try, start_ms, False, record)
+            result = envelope.result(
+                claimed.job_id, self.queue_name, job_try, start_ms, False, record
+            )
             await self._dead_letter_timeout(claimed, raw, envelope.function, job_try, message)
             await self._finish(claimed, True, result, None, "failed")
         except Exception as exc:
@@ -205,42 +171,19 @@ class Execution:
                 self._event(
                     "error", "job.crashed", job_id=claimed.job_id, error=f"{type(exc).__name__}"
                 )
-            result = self._result(
-                claimed.job_id, envelope, job_try, start_ms, False, error_record(exc)
+            record = error_record(exc)
+            result = envelope.result(
+                claimed.job_id, self.queue_name, job_try, start_ms, False, record
             )
             await self._finish(claimed, True, result, None, _outcome(exc))
         else:
             self.complete += 1
-            result = self._result(claimed.job_id, envelope, job_try, start_ms, True, value)
+            result = envelope.result(
+                claimed.job_id, self.queue_name, job_try, start_ms, True, value
+            )
             await self._finish(claimed, True, result, None, "success")
         finally:
             self._handlers.pop(claimed.job_id, None)
-
-    def _result(
-        self,
-        job_id: str,
-        envelope: _Envelope,
-        tries: int,
-        start_ms: int,
-        success: bool,
-        value: Any,
-    ) -> bytes:
-        """The result in arq's shape (arguments left out: the payload is in the job already)."""
-        return encode(
-            {
-                "t": tries,
-                "f": envelope.function,
-                "a": [],
-                "k": {},
-                "et": envelope.enqueue_ms,
-                "s": success,
-                "r": value,
-                "st": start_ms,
-                "ft": _now_ms(),
-                "q": self.queue_name,
-                "id": job_id,
-            }
-        )
 
     async def _finish(
         self,
@@ -270,7 +213,7 @@ class Execution:
     async def _unrun(
         self,
         claimed: Claimed,
-        envelope: _Envelope | None,
+        envelope: Envelope | None,
         message: str,
         start_ms: int,
         *,
@@ -312,7 +255,7 @@ class Execution:
             tries=attempts,
             enqueue_ms=envelope.enqueue_ms if envelope is not None else start_ms,
             start_ms=start_ms,
-            finish_ms=_now_ms(),
+            finish_ms=now_ms(),
             error=ErrorRecord(error_type=error_type, message=message),
         )
         await self._finish(claimed, True, result, None, outcome)

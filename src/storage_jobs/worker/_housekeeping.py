@@ -23,7 +23,14 @@ from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..jobs import spec_for_name
-from ..queue import LEASES_CHECKED, QueueKeys, connect_redis, queue_depth, redis_said
+from ..queue import (
+    LEASES_CHECKED,
+    QueueKeys,
+    connect_redis,
+    finish_cancelled,
+    queue_depth,
+    redis_said,
+)
 from ..settings import Settings
 from ._execution import Execution
 from ._finisher import Finisher
@@ -137,32 +144,43 @@ class Housekeeping:
         while True:
             started = time.monotonic()
             try:
-                await self._renew_leases()
-                await self.record_health()
+                renewed = await self._renew_leases()
+                beat = await self.record_health()
             except REDIS_DOWN as exc:
+                # A full worker claims nothing: its housekeeping may be the first to see.
+                self._mark_redis_down(exc)
                 self._event("warning", "housekeeping.redis_error", error=type(exc).__name__)
             except Exception as exc:
                 said = redis_said(exc) if isinstance(exc, RedisError) else str(exc)
                 self._event("error", "housekeeping.failed", error=f"{type(exc).__name__}: {said}")
+            else:
+                if renewed or beat:
+                    self._redis_answered()
             await asyncio.sleep(interval)
             if (lag := time.monotonic() - started - interval) > self.lease_seconds / 4:
                 # This late, leases may lapse: the loop is blocked, the CPU starved or Redis slow.
                 self._event("warning", "housekeeping.late", lag_s=round(lag, 3))
 
-    async def _renew_leases(self) -> None:
+    async def _renew_leases(self) -> bool:
+        """Renews the running jobs' leases when due; True if Redis was asked."""
         now = time.monotonic()
         if now - self._last_renewal < self.lease_seconds / 4:
-            return
+            return False
         running = [job_id for job_id, task in self.tasks.items() if not task.done()]
         for job_id in await self.leases.renew(self.pool, running, int(time.time() * 1000)):
             self._event("warning", "lease.lost", job_id=job_id)
             self.execution.cancel(job_id)
         self._last_renewal = now
+        return bool(running)
 
-    async def record_health(self) -> None:
-        """Writes this worker's own heartbeat (and arq's per-queue health key)."""
+    async def record_health(self) -> bool:
+        """Writes this worker's own heartbeat (and arq's per-queue health key) when due.
+
+        Returns:
+            Whether it was due (and written).
+        """
         if not self.heartbeats.due(time.time()):
-            return
+            return False
         await self.heartbeats.beat(
             self.pool,
             complete=self.execution.complete,
@@ -171,6 +189,7 @@ class Housekeeping:
             ongoing=len(self.tasks),
             arq_health_key=self.queue_name + health_check_key_suffix,
         )
+        return True
 
     # -- Redis supervision -----------------------------------------------------------------------
 
@@ -211,7 +230,19 @@ class Housekeeping:
             error=type(exc).__name__,
         )
 
-    # -- metrics and notes -----------------------------------------------------------------------
+    # -- operator control and metrics ------------------------------------------------------------
+
+    async def _finish_cancelled(self, job_id: str) -> None:
+        """Finishes a claimed job whose cancel marker is set, without running it."""
+        function = await finish_cancelled(
+            self.pool, self.queue_name, job_id, result_ttl=self.settings.result_ttl
+        )
+        self.leases.forget(job_id)
+        kind = self._kind(function)
+        self._event("info", "job.cancelled", job_id=job_id, kind=kind, ran=False)
+        if (metrics := self._metrics()) is not None:
+            metrics.control_action("job.cancelled")
+            metrics.job_finished(kind, "cancelled")
 
     def _metrics(self) -> WorkerMetrics | None:
         # The runtime holds them (None when no metrics port is set).

@@ -2,17 +2,14 @@
 
 The loop and its claims are here; each other concern has its own module:
 
-- **Claims and leases** (``_leases``): one script call per poll takes up to the free slots'
-  worth of due jobs with their payloads and attempt counters; leases are short, renewed by the
-  housekeeping task (``_housekeeping``) and fenced by worker id, so a dead worker's job is taken
-  by another within one lease and a stalled one cancels its run.
+- **Claims and leases** (``_leases``): one script call per poll takes the free slots' worth of
+  due jobs; leases are short, renewed (``_housekeeping``) and fenced by worker id.
 - **Running a job** (``_execution``): envelope, handler, timeout, ``Retry``, result, finish.
-- **Finishes** (``_finisher``): results of jobs that end together go out in one script call,
-  retried until durable.
-- **Supervision** (``_housekeeping``): Redis failures are caught per poll; the worker backs
-  off and carries on when Redis answers again. A full Redis pauses claims, not running jobs.
-- **Operator control.** The claim takes nothing while the queue is paused, finishes cancelled
-  jobs without running them and parks batches of paused prefix jobs.
+- **Finishes** (``_finisher``): jobs that end together are finished in one script call.
+- **Supervision** (``_housekeeping``): on Redis failures the worker backs off and carries on
+  when Redis answers again. A full Redis pauses claims, not running jobs.
+- **Operator control.** The claim takes nothing while the queue is paused; cancelled jobs are
+  finished without running.
 - **Wake-ups** (``queue._wake``). An idle worker blocks on the wake list until the soonest
   deferred job, retry or lease deadline its empty claim saw (``idle_wait_max`` at most). A full
   worker claims again once a quarter of its slots are free or ``CLAIM_WINDOW`` after the first
@@ -35,10 +32,11 @@ from typing import Any
 import structlog
 from redis.exceptions import RedisError
 
-from ..queue import finish_cancelled, idle_wait, is_redis_full, push_wake, wait_for_wake
+from ..queue import idle_wait, is_redis_full, push_wake, wait_for_wake
 from ..settings import Settings
 from ._housekeeping import REDIS_DOWN, Housekeeping
 from ._leases import Claim, Claimed
+from ._waits import first_of
 
 __all__ = ["BURST_HORIZON_MS", "CLAIM_WINDOW", "StorageWorker", "build_worker"]
 
@@ -66,8 +64,6 @@ class StorageWorker(Housekeeping):
         self.burst = burst
         self.poll_delay_s = 1.0  # the fallback poll
         self.reserved_slots = settings.reserved_slots
-        self.idle_wait_max = settings.idle_wait_max
-        self.shutdown_grace = settings.shutdown_grace
         self.tasks: dict[str, asyncio.Task[None]] = {}  # running job -> its task
         self._bulk_running = 0
         self._bulk_capped = False
@@ -134,25 +130,22 @@ class StorageWorker(Housekeeping):
         if self._main is not None and not self._main.done():
             self._main.cancel()
             await asyncio.wait([self._main])
-        if self.tasks:
-            for task in self.tasks.values():
-                task.cancel()
-            await asyncio.wait(list(self.tasks.values()), timeout=_REQUEUE_WAIT_S)
-        if self._wakes:
-            await asyncio.wait(list(self._wakes), timeout=_REQUEUE_WAIT_S)
+        for task in self.tasks.values():
+            task.cancel()
+        await _ended([*self.tasks.values(), *self._wakes])
         await self._close_housekeeping()
 
     async def _drain(self) -> None:
         """Gives running jobs the grace period, then cancels them (each re-queues its job)."""
         if self.tasks:
-            await self._until(asyncio.wait(list(self.tasks.values()), timeout=self.shutdown_grace))
+            await self._until(
+                asyncio.wait(list(self.tasks.values()), timeout=self.settings.shutdown_grace)
+            )
         if self.tasks:
             self._event("warning", "worker.grace_ended", cancelled=len(self.tasks))
             for job_id in list(self.tasks):
                 self.execution.cancel(job_id)
-            await asyncio.wait(list(self.tasks.values()), timeout=_REQUEUE_WAIT_S)
-        if self._wakes:
-            await asyncio.wait(list(self._wakes), timeout=_REQUEUE_WAIT_S)
+        await _ended([*self.tasks.values(), *self._wakes])
 
     async def _until(self, work: Awaitable[Any]) -> None:
         """Awaits ``work`` unless ``stop`` comes first (then ``work`` is cancelled).
@@ -160,17 +153,7 @@ class StorageWorker(Housekeeping):
         During the grace period it is the second ``stop`` that cuts it short.
         """
         stop = self._no_grace if self._stop.is_set() else self._stop
-        task = asyncio.ensure_future(work)
-        stopped = asyncio.ensure_future(stop.wait())
-        try:
-            await asyncio.wait([task, stopped], return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            stopped.cancel()
-            if not task.done():
-                task.cancel()
-                task.add_done_callback(_retrieve)  # a BLPOP cut short: its error is moot
-        if task.done() and not task.cancelled():
-            task.result()
+        await first_of(work, stop.wait())
 
     def _burst_done(self) -> bool:
         """In burst mode: nothing runs here and the last claim saw nothing due within 1 s."""
@@ -195,7 +178,7 @@ class StorageWorker(Housekeeping):
         if self.burst and self.tasks:
             # A job's end may be the burst's end: wake for it too.
             self._slot_freed.clear()
-            wait = _first(wait, self._slot_freed.wait())
+            wait = first_of(wait, self._slot_freed.wait())
         await self._until(wait)
 
     async def _wait_for_slots(self) -> None:
@@ -245,7 +228,9 @@ class StorageWorker(Housekeeping):
         self._wait_s = (
             self.poll_delay_s
             if len(claim) or claim.paused
-            else idle_wait(claim.next_due_ms, now_ms, self.poll_delay_s, self.idle_wait_max)
+            else idle_wait(
+                claim.next_due_ms, now_ms, self.poll_delay_s, self.settings.idle_wait_max
+            )
         )
         self._note_queue_paused(claim.paused)
         # All it asked for: more may be due (a paused queue waits for resume's wake token).
@@ -305,38 +290,13 @@ class StorageWorker(Housekeeping):
                 push_wake(tx, self.keys.wake)
                 await tx.execute()
 
-    async def _finish_cancelled(self, job_id: str) -> None:
-        """Finishes a claimed job whose cancel marker is set, without running it."""
-        function = await finish_cancelled(
-            self.pool, self.queue_name, job_id, result_ttl=self.settings.result_ttl
-        )
-        self.leases.forget(job_id)
-        kind = self._kind(function)
-        self._event("info", "job.cancelled", job_id=job_id, kind=kind, ran=False)
-        if (metrics := self._metrics()) is not None:
-            metrics.control_action("job.cancelled")
-            metrics.job_finished(kind, "cancelled")
-
 
 def build_worker(settings: Settings, *, burst: bool = False) -> StorageWorker:
     """The worker ``storage-jobs worker`` runs."""
     return StorageWorker(settings, burst=burst, log=structlog.get_logger("storage_jobs.worker"))
 
 
-async def _first(*waits: Awaitable[Any]) -> None:
-    """Returns when the first of ``waits`` ends; cancels the others."""
-    tasks = [asyncio.ensure_future(w) for w in waits]
-    try:
-        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in tasks:
-            if not task.done():
-                task.cancel()
-                task.add_done_callback(_retrieve)
-    for task in done:
-        task.result()
-
-
-def _retrieve(task: asyncio.Future[Any]) -> None:
-    if not task.cancelled():
-        task.exception()
+async def _ended(tasks: list[asyncio.Task[None]]) -> None:
+    """Waits for tasks to end, ``_REQUEUE_WAIT_S`` at most."""
+    if tasks:
+        await asyncio.wait(tasks, timeout=_REQUEUE_WAIT_S)
