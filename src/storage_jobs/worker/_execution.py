@@ -168,9 +168,8 @@ class Execution:
             if not isinstance(exc, JobFailure):
                 # The runtime turns every handler failure into Retry or JobFailure: this one
                 # escaped it (a bug, or its dead letter's write failed).
-                self._event(
-                    "error", "job.crashed", job_id=claimed.job_id, error=f"{type(exc).__name__}"
-                )
+                said = f"{type(exc).__name__}: {exc}"[:500]
+                self._event("error", "job.error", job_id=claimed.job_id, error=said)
             record = error_record(exc)
             result = envelope.result(
                 claimed.job_id, self.queue_name, job_try, start_ms, False, record
