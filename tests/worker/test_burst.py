@@ -20,7 +20,7 @@ from pydantic import BaseModel
 
 from storage_jobs.client import JobFailedError, JobStatus, StorageJobsClient
 from storage_jobs.jobs import CopyJob, UploadJob
-from storage_jobs.queue import LANES, QueueKeys, decode, read_heartbeats
+from storage_jobs.queue import LANES, DeadLetterStore, QueueKeys, decode, encode, read_heartbeats
 from storage_jobs.settings import Settings
 from storage_jobs.worker import _handlers, build_worker
 from tests.fixtures_redis import TestRedis
@@ -107,6 +107,51 @@ async def test_burst_runs_every_lane_then_returns(
     assert info is not None and not info.success
     assert info.result["error_type"] == "StorageObjectNotFoundError"
     print(f"burst: 11 jobs in {elapsed:.2f} s")
+
+
+async def test_jobs_that_cannot_start_are_dead_lettered_and_finished(
+    settings: Settings, jobs: StorageJobsClient, moto_bucket: str, queue: str, no_leaks: None
+) -> None:
+    """Expired, unknown function, attempts spent, garbage: a dead letter each, never run."""
+    payload = UploadJob(bucket=moto_bucket, key="never", data=b"n").model_dump_json()
+
+    def envelope(function: str) -> bytes:
+        return encode({"t": 0, "f": function, "a": [payload], "k": {}, "et": 1})
+
+    raws: dict[str, bytes | None] = {
+        "expired": None,
+        "unknown": envelope("storage_jobs.nope"),
+        "spent": envelope("storage_jobs.upload"),
+        "garbage": b"\x80\x04 not json",
+    }
+    keys = QueueKeys(queue)
+    for job_id, raw in raws.items():
+        if raw is not None:
+            await jobs.redis.set(keys.job(job_id), raw)
+        await jobs.redis.zadd(keys.queue, {job_id: int(time.time() * 1000)})
+    spent = settings.retry_budget().crash_attempts
+    await jobs.redis.set(keys.retry("spent"), spent)  # the claim makes it one more
+    worker = build_worker(settings, burst=True)
+    try:
+        await asyncio.wait_for(worker.main(), 30)
+    finally:
+        await worker.close()
+    letters = {d.job_id: d for d in await DeadLetterStore(jobs.redis, queue).list()}
+    assert {job_id: letters[job_id].error_type for job_id in raws} == {
+        "expired": "JobFailed",
+        "unknown": "JobFailed",
+        "spent": "JobFailed",
+        "garbage": "InvalidPayload",
+    }
+    assert letters["unknown"].message == "function 'storage_jobs.nope' not found"
+    assert letters["spent"].message == f"max {spent} retries exceeded"
+    assert letters["spent"].attempts == spent + 1
+    for job_id in raws:
+        with pytest.raises(JobFailedError) as failed:
+            await jobs.handle(job_id).result(timeout=1)
+        assert failed.value.error_type == letters[job_id].error_type
+    assert await _lanes(jobs, queue) == [0, 0, 0]
+    assert not await jobs.redis.exists(*(keys.job(j) for j in raws))
 
 
 async def test_burst_leaves_a_job_due_later_and_returns_at_once(
