@@ -79,11 +79,11 @@ async def test_a_running_jobs_lease_deadline_is_when_another_worker_looks_again(
 
 async def test_the_worker_blocks_until_the_deferred_job_is_due(redis: Redis, queue: str) -> None:
     worker = build_worker(Settings(queue_name=queue, max_jobs=4))
-    worker._pool = redis  # type: ignore[assignment]
+    worker._pool = redis
     await worker._poll_once()
     assert worker._wait_s == IDLE_WAIT_MAX_S  # nothing queued
     tuned = build_worker(Settings(queue_name=queue, max_jobs=4, idle_wait_max=0.25))
-    tuned._pool = redis  # type: ignore[assignment]
+    tuned._pool = redis
     await tuned._poll_once()
     assert tuned._wait_s == 0.25
 

@@ -245,7 +245,7 @@ async def test_a_bulk_job_ending_while_bulk_jobs_wait_wakes_the_worker(
     assert build_worker(Settings(queue_name=queue, reserved_slots=0))._bulk_allowed(3) is None
     worker = build_worker(Settings(queue_name=queue, max_jobs=4, reserved_slots=1))
     assert [worker._bulk_allowed(free) for free in (4, 2, 1)] == [3, 1, 1]
-    worker._pool = redis  # type: ignore[assignment]
+    worker._pool = redis
     wake = QueueKeys(queue).wake
     worker._bulk_running = 2
     assert [worker._bulk_allowed(free) for free in (2, 1)] == [1, 0]

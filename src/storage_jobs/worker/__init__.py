@@ -1,6 +1,6 @@
-"""The worker: the arq adapter (loop and claims, leases, heartbeats, dead letters), handlers.
+"""The worker: our loop (claims, leases, heartbeats, batched finishes), handlers, plain arq.
 
-The only package that imports arq.
+The only package that imports arq (its ``Retry``, and the compatibility mode).
 ``storage-jobs worker`` runs ``build_worker(Settings())``. For arq's own CLI,
 ``arq storage_jobs.worker.WorkerSettings`` builds its settings from the environment when read.
 """
@@ -8,11 +8,11 @@ The only package that imports arq.
 from typing import Any
 
 from ..queue import JobFailure, decode, encode
-from ._build import build_worker, worker_settings
+from ._compat import worker_settings
 from ._handlers import HANDLERS
+from ._loop import StorageWorker, build_worker
 from ._redis_settings import arq_redis_settings
 from ._runtime import WorkerRuntime
-from ._worker import StorageWorker
 
 __all__ = [
     "HANDLERS",
