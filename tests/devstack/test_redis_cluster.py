@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any, cast
 
@@ -27,8 +28,11 @@ def test_every_port_leaves_room_for_its_bus_port() -> None:
 
 
 @pytest.mark.integration
-def test_masters_and_replicas_form_a_cluster_and_stop_without_a_trace() -> None:
-    """3 masters split the slots evenly, each with a linked replica; exit kills all, removes all."""
+def test_masters_and_replicas_form_a_cluster_fail_over_and_stop_without_a_trace() -> None:
+    """Masters split the slots evenly; a replica takes over its killed master, data kept.
+
+    Exit kills every node and removes every file.
+    """
     with RedisCluster(replicas=1, server=os.environ.get(SERVER_ENV) or None) as cluster:
         pids = cluster.pids
         workdir = cluster.workdir
@@ -54,6 +58,23 @@ def test_masters_and_replicas_form_a_cluster_and_stop_without_a_trace() -> None:
             assert replication["master_link_status"] == "up"
             followed.append(replication["master_port"])
         assert sorted(followed) == sorted(cluster.master_ports)
+
+        doomed = cluster.master_ports[0]
+        heir = cluster.ports[cluster.masters + followed.index(doomed)]
+        master = redis.Redis(port=doomed)
+        master.set("{kept}", "before the crash")  # slot 284: the first master's
+        assert master.wait(1, 5000) == 1  # the replica has it before the crash
+        master.close()
+        cluster.stop_node(doomed)
+        promoted = redis.Redis(port=heir, decode_responses=True)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if cast("dict[str, Any]", promoted.info("replication"))["role"] == "master":
+                break
+            time.sleep(0.1)
+        assert cast("dict[str, Any]", promoted.info("replication"))["role"] == "master"
+        assert promoted.get("{kept}") == "before the crash"
+        promoted.close()
     assert not any(alive(pid) for pid in pids)
     assert all(port_is_free(port) for port in cluster.ports)
     assert not workdir.exists()
