@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
@@ -12,7 +11,7 @@ import pytest
 import redis
 
 from storage_jobs.devstack.redis_cluster import BUS_PORT_OFFSET, RedisCluster, cluster_ports
-from tests.fixtures_cluster import SERVER_ENV
+from tests.fixtures_cluster import cluster_server
 from tests.procs import alive, port_is_free
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs /proc")
@@ -33,7 +32,7 @@ def test_masters_and_replicas_form_a_cluster_fail_over_and_stop_without_a_trace(
 
     Exit kills every node and removes every file.
     """
-    with RedisCluster(replicas=1, server=os.environ.get(SERVER_ENV) or None) as cluster:
+    with RedisCluster(replicas=1, server=cluster_server()) as cluster:
         pids = cluster.pids
         workdir = cluster.workdir
         assert workdir is not None and workdir.is_dir()
@@ -83,7 +82,7 @@ def test_masters_and_replicas_form_a_cluster_fail_over_and_stop_without_a_trace(
 @pytest.mark.integration
 def test_a_failed_test_body_still_tears_the_cluster_down() -> None:
     """An exception inside the ``with`` block stops every node and removes the directory."""
-    cluster = RedisCluster(server=os.environ.get(SERVER_ENV) or None)
+    cluster = RedisCluster(server=cluster_server())
     seen: list[object] = []
 
     def failing_body() -> None:
