@@ -13,6 +13,10 @@
 - **Pause.** The queue's flag makes workers take nothing new. A prefix job's flag makes the
   claim *park* its batches (move them from the queue to a per-job sorted set, score kept) so
   they do not clog the head of the queue other jobs are read from; resume moves them back.
+
+The scripts are ``lua/cancel.lua``, ``lua/pause_job.lua`` and ``lua/resume_job.lua``; each
+writer of a marker extends the queue's control flag past the marker's life (the claim checks
+markers only while it is set). ``control_keys`` names a job's markers for the claim.
 """
 
 from __future__ import annotations
