@@ -85,10 +85,6 @@ class Queue:
         self.holder = holder
         self._control: Control | None = None
 
-    def with_client(self, redis: Redis) -> Queue:
-        """The same queue (and lease holder) over another connection."""
-        return Queue(redis, self.name, result_ttl=self.result_ttl, holder=self.holder)
-
     # -- producing --------------------------------------------------------------------------------
 
     async def enqueue_many(
