@@ -61,12 +61,6 @@ SHARE_EVERY = 8
 """Of every ``SHARE_EVERY`` claim calls a worker makes, one gives its first slot to ``normal``
 and one to ``bulk`` (see the module docstring)."""
 
-LOOKAHEAD = 128
-"""Due ids a claim reads per lane past what it wants, at least: the next claim's candidates.
-Enough that a few workers sharing a lane rarely take them all before this one claims again
-(4 workers claiming 4-32 jobs in lockstep from one lane: 1.62 script calls a claim when it read
-32 past its want, 1.02 at 128)."""
-
 MAX_CALLS = 4
 """Script calls one claim makes at most: the lanes changing under it between calls (other
 workers taking what it was told of) end it with what it took so far."""
@@ -162,7 +156,7 @@ class LeaseHolder:
             scripts: The queue's scripts on the connection to use.
             want: Free slots: how many jobs to take at most (capped at ``MAX_CLAIM``).
             now_ms: The time; jobs scored up to it are due.
-            scan: Due ids read at most per lane (at least ``want + LOOKAHEAD``): ids held by a
+            scan: Due ids read at most per lane (default ``2 * want + 16``): ids held by a
                 worker that does not move scores (plain arq) are read past, costing a command
                 each; the ids read and left are the next claim's lookahead.
             bulk: Bulk jobs to take at most (free bulk slots); None: any number.
@@ -172,7 +166,7 @@ class LeaseHolder:
             return Claim()
         first = reserved_lane(self.calls)
         self.calls += 1
-        scan = max(scan, want + LOOKAHEAD)
+        scan = max(scan, 2 * want + 16)
         bulk_left = -1 if bulk is None else max(0, bulk)
         run: list[Claimed] = []
         cancelled: list[str] = []
