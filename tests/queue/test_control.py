@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import Awaitable
 from typing import cast
 
 import pytest
@@ -28,20 +28,6 @@ from storage_jobs.queue import (
 )
 
 pytestmark = pytest.mark.integration
-
-REDIS_URL = "redis://127.0.0.1:6379/12"
-
-
-@pytest.fixture
-async def redis() -> AsyncIterator[Redis]:
-    client = Redis.from_url(REDIS_URL)
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
-def queue() -> str:
-    return f"ctl-{uuid.uuid4().hex[:10]}"
 
 
 def upload(key: str = "k") -> UploadJob:
@@ -192,3 +178,40 @@ async def test_pause_only_prefix_jobs_and_resume_puts_parked_batches_back(
     await redis.zadd(QueueKeys.parked(mig), {batch: 1234})
     assert await control.cancel([batch]) == [True]
     assert await read_status(redis, queue, batch) == JobStatus.CANCELLED
+
+
+async def _pttls(redis: Redis, *keys: str) -> list[int]:
+    async with redis.pipeline(transaction=True) as tx:  # read at one instant
+        for key in keys:
+            tx.pttl(key)
+        return [int(t) for t in await tx.execute()]
+
+
+async def test_marker_writers_keep_the_control_flag_alive(redis: Redis) -> None:
+    """Cancel and pause set the queue's control flag to outlive their markers; it never shrinks.
+
+    Without the flag the claim would run a marked job: the flag must not be unset early.
+    """
+    queue = f"claim-{uuid.uuid4().hex[:8]}"
+    keys = QueueKeys(queue)
+    enq = Enqueuer(redis, queue, result_ttl=60)
+    mig = f"{queue}-mig"
+    await enq.enqueue(
+        [
+            NewJob(upload(), f"{queue}-a"),
+            NewJob(MigrateJob(src_bucket="src-bkt", src_prefix="p/", dst_bucket="dst-bkt"), mig),
+        ]
+    )
+    assert not await redis.exists(keys.control)
+    assert await Control(redis, queue, 100).cancel([f"{queue}-a"]) == [True]
+    flag, marker = await _pttls(redis, keys.control, keys.cancel(f"{queue}-a"))
+    assert flag >= marker > 90_000
+    # A shorter-lived marker written later leaves the longer flag alone.
+    assert await Control(redis, queue, 10).pause_job(mig)
+    flag, marker = await _pttls(redis, keys.control, keys.job_paused(mig))
+    assert flag > 90_000 and 0 < marker <= 10_000
+    # A longer one extends it.
+    await redis.delete(keys.job_paused(mig))
+    assert await Control(redis, queue, 500).pause_job(mig)
+    flag, marker = await _pttls(redis, keys.control, keys.job_paused(mig))
+    assert flag >= marker > 400_000

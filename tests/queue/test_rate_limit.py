@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 
 from storage_jobs.devstack import RedisServer
 from storage_jobs.devstack.faultproxy import max_window_rate
-from storage_jobs.queue import QueueKeys, RedisRateLimiter
+from storage_jobs.queue import Queue, QueueKeys, RedisRateLimiter
 from storage_jobs.storage import RateLimits
 from storage_jobs.storage._limiter import HOLD
 
@@ -45,7 +45,7 @@ def script_calls(server: RedisServer) -> int:
 
 async def test_reservations_follow_the_schedule_in_redis_time(conns: list[Redis]) -> None:
     """At 2 requests/s, five reservations of one token wait 0, 0.5, 1, 1.5 and 2 s."""
-    limiter = RedisRateLimiter(conns[0], "q-sched", RateLimits({"b": 2.0}))
+    limiter = Queue(conns[0], "q-sched").rate_limiter(RateLimits({"b": 2.0}))
     waits = [await limiter.reserve("b", 2.0, 1) for _ in range(5)]
     for n, wait in enumerate(waits):
         assert n * 0.5 - 0.25 < wait <= n * 0.5, waits

@@ -1,4 +1,8 @@
-"""An idle worker blocks on the wake list until the soonest job its empty claim saw is due."""
+"""An idle worker blocks on the wake list until the soonest job its empty claim saw is due.
+
+What the empty claim says (the soonest score, a lease's deadline) is tested on ``Queue.claim``
+in ``tests/queue/test_claim.py``.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +23,6 @@ from storage_jobs.queue import (
 )
 from storage_jobs.settings import Settings
 from storage_jobs.worker import build_worker
-from storage_jobs.worker._leases import Leases
 
 pytestmark = pytest.mark.integration
 
@@ -47,34 +50,6 @@ def test_idle_wait_follows_the_soonest_score_within_its_bounds() -> None:
     # STORAGE_JOBS_IDLE_WAIT_MAX bounds every wait.
     assert idle_wait(None, NOW, 1.0, 0.5) == idle_wait(NOW + 9_000, NOW, 1.0, 0.5) == 0.5
     assert idle_wait(NOW, NOW, 1.0, 0.5) == 0.5
-
-
-async def test_an_empty_claim_says_when_the_soonest_job_is_due(redis: Redis, queue: str) -> None:
-    leases = Leases(queue, "w1", lease_seconds=30)
-    empty = await leases.claim(redis, 4, NOW)
-    assert len(empty) == 0 and empty.next_due_ms is None
-
-    await _enqueue(redis, queue, "later", NOW + 9_000, "high")
-    await _enqueue(redis, queue, "sooner", NOW + 4_000, "bulk")
-    claim = await leases.claim(redis, 4, NOW)
-    assert len(claim) == 0
-    assert claim.next_due_ms == NOW + 4_000  # the soonest over every lane
-
-    taken = await leases.claim(redis, 1, NOW + 4_000)
-    assert [c.job_id for c in taken.run] == [f"{queue}-sooner"]
-    assert taken.next_due_ms is None  # it took a job: no idle wait follows
-
-
-async def test_a_running_jobs_lease_deadline_is_when_another_worker_looks_again(
-    redis: Redis, queue: str
-) -> None:
-    """A dead holder's job is due when its lease lapses: an idle worker wakes for it then."""
-    await _enqueue(redis, queue, "held", NOW)
-    holder = await Leases(queue, "w1", lease_seconds=3).claim(redis, 1, NOW)
-    assert len(holder.run) == 1
-    other = await Leases(queue, "w2", lease_seconds=3).claim(redis, 1, NOW + 10)
-    assert len(other) == 0
-    assert other.next_due_ms == NOW + 3_000
 
 
 async def test_the_worker_blocks_until_the_deferred_job_is_due(redis: Redis, queue: str) -> None:

@@ -1,17 +1,21 @@
 """The queue protocol: the only code that knows the Redis layout and arq's wire format.
 
 Producers (``client``), the worker, the CLI and the dashboard read and write the queue through
-this package: key names (``QueueKeys``), the JSON codec and arq's envelope and result shapes
-(``_wire``), the enqueue primitive, status and lease reads, dead letters, queue info and
+this package. ``Queue`` holds the whole protocol as methods (enqueue, claim, renew, finish,
+retry, dead letters, cancel, pause and resume, status and result, wake-ups) and owns every Lua
+script (``lua/*.lua``, each opening with its KEYS and ARGV; ``_scripts``). Beside it: key names
+(``QueueKeys``), the JSON codec and arq's envelope and result shapes (``_wire``), queue info and
 heartbeats, and the Redis side of each job's crash-safe state. It imports no arq: producers
 that import it load neither arq's worker nor an S3 stack.
 """
 
 from ._cancelled import CANCEL_MESSAGE, finish_cancelled
+from ._claim import MAX_CLAIM, SHARE_EVERY, Claim, Claimed, LeaseHolder, reserved_lane
 from ._connection import RedisTarget, connect_redis, redis_password
 from ._control import PAUSABLE_KINDS, Control, RedisJobControl, control_keys
-from ._deadletters import MAX_KEPT_PAYLOAD, DeadLetter, DeadLetterStore
+from ._dead_letters import MAX_KEPT_PAYLOAD, DeadLetter, DeadLetterStore
 from ._enqueue import Enqueuer, NewJob
+from ._finish import Finish
 from ._heartbeat import Heartbeat, read_heartbeats, remove_heartbeat, write_heartbeat
 from ._history import (
     FINISHED_KEPT,
@@ -45,7 +49,15 @@ from ._info import (
 )
 from ._job_record import JobRecord, read_job
 from ._job_state import RedisJobState
-from ._keys import LANES, STATE_PREFIX, Priority, QueueKeys, check_priority, state_key
+from ._keys import (
+    ATTEMPTS_TTL_S,
+    LANES,
+    STATE_PREFIX,
+    Priority,
+    QueueKeys,
+    check_priority,
+    state_key,
+)
 from ._memory import (
     NOEVICTION,
     EvictionPolicy,
@@ -54,11 +66,13 @@ from ._memory import (
     redis_said,
 )
 from ._progress import RedisProgressStore
+from ._queue import RESULT_TTL_S, Queue
 from ._rate_limit import RedisRateLimiter
 from ._running import LEASES_CHECKED
+from ._scripts import SCRIPT_NAMES, Scripts
 from ._status import JobStatus, lease_holder, read_outcome, read_status
 from ._waiter import ResultWaiter
-from ._wake import IDLE_WAIT_MAX_S, WAKE_LUA, idle_wait, push_wake, wait_for_wake
+from ._wake import IDLE_WAIT_MAX_S, idle_wait, push_wake, wait_for_wake
 from ._wire import (
     CANCELLED,
     Envelope,
@@ -78,6 +92,7 @@ from ._wire import (
 )
 
 __all__ = [
+    "ATTEMPTS_TTL_S",
     "CANCELLED",
     "CANCEL_MESSAGE",
     "FINISHED_KEPT",
@@ -87,13 +102,18 @@ __all__ = [
     "KIND_SAMPLE",
     "LANES",
     "LEASES_CHECKED",
+    "MAX_CLAIM",
     "MAX_KEPT_PAYLOAD",
     "NOEVICTION",
     "PAUSABLE_KINDS",
     "PREFIX_JOBS_KEPT",
+    "RESULT_TTL_S",
+    "SCRIPT_NAMES",
+    "SHARE_EVERY",
     "STATE_PREFIX",
     "UNREADABLE_KIND",
-    "WAKE_LUA",
+    "Claim",
+    "Claimed",
     "Control",
     "DeadLetter",
     "DeadLetterStore",
@@ -101,15 +121,18 @@ __all__ = [
     "Envelope",
     "ErrorRecord",
     "EvictionPolicy",
+    "Finish",
     "Heartbeat",
     "JobFailure",
     "JobRecord",
     "JobStatus",
+    "LeaseHolder",
     "ListedState",
     "MinuteCounts",
     "NewJob",
     "Outcome",
     "Priority",
+    "Queue",
     "QueueDepth",
     "QueueInfo",
     "QueueKeys",
@@ -120,6 +143,7 @@ __all__ = [
     "RedisTarget",
     "ResultRecord",
     "ResultWaiter",
+    "Scripts",
     "WorkerInfo",
     "build_envelope",
     "build_result",
@@ -159,6 +183,7 @@ __all__ = [
     "redis_password",
     "redis_said",
     "remove_heartbeat",
+    "reserved_lane",
     "state_key",
     "wait_for_wake",
     "write_heartbeat",

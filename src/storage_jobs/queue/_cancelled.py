@@ -9,7 +9,8 @@ counter (the overview's chart) and joins the index of cancelled jobs (its list):
 - cancelled while running: its handler stops and the worker's batched finish records it like
   any other outcome (``worker._finisher``).
 
-The first two count inside the script that takes the job off its lane, and only when it was
+The first two count inside the script that takes the job off its lane (``lua/cancel.lua``,
+``lua/finish_cancelled.lua``), and only when it was
 still there: a job leaves a lane once, so a repeated cancel or a repeated finish counts nothing
 more, and a job one of them took off is never claimed to reach the third.
 """
@@ -22,43 +23,15 @@ from typing import TYPE_CHECKING, Any, cast
 
 from ._history import FINISHED_KEPT, HISTORY_TTL, history_field
 from ._keys import QueueKeys
+from ._scripts import Scripts
 from ._wire import CANCELLED, ErrorRecord, build_result, parse_envelope, peek_function
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-__all__ = ["CANCEL_MESSAGE", "COUNT_CANCELLED", "cancelled_result", "finish_cancelled"]
+__all__ = ["CANCEL_MESSAGE", "cancelled_result", "finish_cancelled"]
 
 CANCEL_MESSAGE = "cancelled by an operator"
-
-# A Lua prelude: records one job finished as cancelled in the index of cancelled jobs (capped at
-# `kept`) and in the minute's history hash (kept `ttl` s). Its callers run it once per job they
-# took off a lane.
-COUNT_CANCELLED = f"""
-local function count_cancelled(index, history, id, now, kept, ttl)
-    redis.call('zadd', index, now, id)
-    redis.call('zremrangebyrank', index, 0, -tonumber(kept) - 1)
-    redis.call('hincrby', history, '{history_field("cancelled")}', 1)
-    redis.call('expire', history, ttl)
-end
-"""
-
-# KEYS: result, job, attempt counter, lease, the index of cancelled jobs, this minute's history,
-# then the lanes (the job waits in one). ARGV: job id, cancelled result, result TTL ms, now (the
-# index's score), how many ids the index keeps, the history's TTL s. Returns 1 if the job was
-# still in a lane (it is counted then), else 0.
-_FINISH = (
-    COUNT_CANCELLED
-    + """
-local removed = 0
-for i = 7, #KEYS do removed = removed + redis.call('zrem', KEYS[i], ARGV[1]) end
-redis.call('psetex', KEYS[1], ARGV[3], ARGV[2])
-redis.call('del', KEYS[2], KEYS[3], KEYS[4])
-if removed == 0 then return 0 end
-count_cancelled(KEYS[5], KEYS[6], ARGV[1], ARGV[4], ARGV[5], ARGV[6])
-return 1
-"""
-)
 
 
 def cancelled_result(
@@ -87,11 +60,18 @@ def cancelled_result(
 
 
 async def finish_cancelled(
-    redis: Redis, queue: str, job_id: str, *, result_ttl: float
+    redis: Redis, queue: str, job_id: str, *, result_ttl: float, scripts: Scripts | None = None
 ) -> str | None:
     """Finishes a job the claim found cancelled (its lease is ours): a result, nothing queued.
 
     Counted in the history once: only when this call took it off its lane.
+
+    Args:
+        redis: The connection.
+        queue: The queue.
+        job_id: The job (its lease is the caller's).
+        result_ttl: Seconds the cancelled result is kept.
+        scripts: The queue's scripts on ``redis``; None registers them here.
 
     Returns:
         The job's queue function name, if its envelope was readable.
@@ -99,7 +79,7 @@ async def finish_cancelled(
     keys = QueueKeys(queue)
     raw = await cast(Awaitable[bytes | None], redis.get(keys.job(job_id)))
     now = time.time()
-    await redis.register_script(_FINISH)(
+    await (scripts or Scripts(redis)).finish_cancelled(
         keys=[
             keys.result(job_id),
             keys.job(job_id),
@@ -116,6 +96,7 @@ async def finish_cancelled(
             now,
             FINISHED_KEPT,
             HISTORY_TTL,
+            history_field("cancelled"),
         ],
     )
     return peek_function(raw[:300]) if raw is not None else None

@@ -13,6 +13,10 @@
 - **Pause.** The queue's flag makes workers take nothing new. A prefix job's flag makes the
   claim *park* its batches (move them from the queue to a per-job sorted set, score kept) so
   they do not clog the head of the queue other jobs are read from; resume moves them back.
+
+The scripts are ``lua/cancel.lua``, ``lua/pause_job.lua`` and ``lua/resume_job.lua``; each
+writer of a marker extends the queue's control flag past the marker's life (the claim checks
+markers only while it is set). ``control_keys`` names a job's markers for the claim.
 """
 
 from __future__ import annotations
@@ -23,15 +27,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..jobs import JobRejectedError, parent_job_id, spec_for_name
-from ._cancelled import COUNT_CANCELLED, cancelled_result
-from ._history import FINISHED_KEPT, HISTORY_TTL
+from ._cancelled import cancelled_result
+from ._history import FINISHED_KEPT, HISTORY_TTL, history_field
 from ._keys import QueueKeys
-from ._wake import WAKE_LUA, push_wake
+from ._scripts import Scripts
+from ._wake import push_wake
 from ._wire import peek_function
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
-    from redis.commands.core import AsyncScript
 
 __all__ = [
     "PAUSABLE_KINDS",
@@ -43,84 +47,16 @@ __all__ = [
 PAUSABLE_KINDS = frozenset({"migrate", "delete_prefix"})
 _CHECK_EVERY = 0.5  # seconds a running job's cancel/pause answer is reused
 
-# Extends the queue's control flag (KEYS[#KEYS]) to outlive a marker of ttl ms being written:
-# the claim skips per-job marker checks while the flag is unset, so it must never lapse first.
-# A second more than the marker, so that no clock read between the two writes (or a server
-# that does not freeze time inside scripts) lets a marker of the same ttl outlive the flag.
-_FLAG = """
-local function flag(ttl)
-    local want = tonumber(ttl) + 1000
-    local left = redis.call('pttl', KEYS[#KEYS])
-    if left ~= -1 and left < want then
-        redis.call('set', KEYS[#KEYS], '1', 'PX', want)
-    end
-end
-"""
 
-# KEYS: result, lease, queue (the normal lane), job, cancel marker, arq retry counter, parked set,
-# the queue's index of cancelled jobs, the high and bulk lanes, this minute's history, control flag
-# (last: _FLAG's). A queued job is in one lane: removing it from all three finds it wherever it
-# waits. ARGV: job id, cancelled result, result TTL ms, marker TTL ms, now (the index's score), how
-# many ids the index keeps, the history's TTL s. Returns 0 (finished or unknown), 1 (taken off
-# the queue: never runs; counted as cancelled, ``_cancelled``), 2 (running: marked).
-_CANCEL = (
-    _FLAG
-    + COUNT_CANCELLED
-    + """
-if redis.call('exists', KEYS[1]) == 1 then return 0 end
-if redis.call('exists', KEYS[2]) == 1 then
-    flag(ARGV[4])
-    redis.call('psetex', KEYS[5], ARGV[4], '1')
-    return 2
-end
-local queued = redis.call('zrem', KEYS[3], ARGV[1]) + redis.call('zrem', KEYS[7], ARGV[1])
-    + redis.call('zrem', KEYS[9], ARGV[1]) + redis.call('zrem', KEYS[10], ARGV[1])
-if queued == 0 then return 0 end
-redis.call('psetex', KEYS[1], ARGV[3], ARGV[2])
-redis.call('del', KEYS[4], KEYS[6])
-flag(ARGV[4])
-redis.call('psetex', KEYS[5], ARGV[4], '1')
-count_cancelled(KEYS[8], KEYS[11], ARGV[1], ARGV[5], ARGV[6], ARGV[7])
-return 1
-"""
-)
+def control_keys(job_id: str) -> tuple[str, str, str, str, str]:
+    """The control keys the claim reads (and writes, parking) for a job.
 
-# KEYS: the job's pause flag, the control flag. ARGV: TTL ms. Returns 1 if newly paused.
-_PAUSE = (
-    _FLAG
-    + """
-if redis.call('exists', KEYS[1]) == 1 then return 0 end
-flag(ARGV[1])
-redis.call('set', KEYS[1], '1', 'PX', ARGV[1])
-return 1
-"""
-)
-
-# KEYS: the job's pause flag, its parked set, the high, normal and bulk lanes, the wake list,
-# the lane its batches were parked from (the claim writes it). Returns the number of batches put
-# back, or -1 if the job was not paused.
-_RESUME = (
-    WAKE_LUA
-    + """
-if redis.call('del', KEYS[1]) == 0 then return -1 end
-local lanes = {high = KEYS[3], normal = KEYS[4], bulk = KEYS[5]}
-local from = redis.call('get', KEYS[7])
-local lane = lanes[from or 'normal'] or KEYS[4]
-local parked = redis.call('zrange', KEYS[2], 0, -1, 'WITHSCORES')
-for i = 1, #parked, 2 do redis.call('zadd', lane, parked[i + 1], parked[i]) end
-redis.call('del', KEYS[2], KEYS[7])
-wake(KEYS[6])
-return #parked / 2
-"""
-)
-
-
-def control_keys(job_id: str) -> tuple[str, str, str, str]:
-    """The control keys the claim reads for a job.
+    A batch's owner is its prefix job (``jobs.parent_job_id``, the inverse of the function that
+    builds batch ids); a job that is no batch is its own owner.
 
     Returns:
-        ``(its cancel marker, its parent's cancel marker, the pause flag, the parked set)``; a
-        job that is no batch is its own parent, and its own prefix job for pausing.
+        ``(its cancel marker, its owner's cancel marker, its owner's pause flag, its owner's
+        parked set, the name of the lane its owner's batches were parked from)``.
     """
     owner = parent_job_id(job_id) or job_id
     return (
@@ -128,6 +64,7 @@ def control_keys(job_id: str) -> tuple[str, str, str, str]:
         QueueKeys.cancel(owner),
         QueueKeys.job_paused(owner),
         QueueKeys.parked(owner),
+        QueueKeys.parked_lane(owner),
     )
 
 
@@ -139,14 +76,23 @@ class Control:
         redis: The connection.
         queue: The queue.
         result_ttl: Seconds results (and so cancel markers) are kept.
+        scripts: The queue's scripts on this connection (``lua/cancel.lua``, ``pause_job``,
+            ``resume_job``); None registers them here.
     """
 
     redis: Redis
     queue: str
     result_ttl: float
-    _cancel: AsyncScript | None = field(default=None, init=False, repr=False)
-    _pause: AsyncScript | None = field(default=None, init=False, repr=False)
-    _resume: AsyncScript | None = field(default=None, init=False, repr=False)
+    scripts: Scripts | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.scripts is None:
+            self.scripts = Scripts(self.redis)
+
+    @property
+    def _scripts(self) -> Scripts:
+        assert self.scripts is not None  # set in __post_init__
+        return self.scripts
 
     @property
     def keys(self) -> QueueKeys:
@@ -168,24 +114,21 @@ class Control:
             for job_id in job_ids:
                 pipe.get(keys.job(job_id))
             envelopes: list[bytes | None] = await pipe.execute()
-        if self._cancel is None:
-            self._cancel = self.redis.register_script(_CANCEL)
+        cancel = self._scripts.cancel
         ttl_ms = int(self.result_ttl * 1000)
         now = time.time()
         async with self.redis.pipeline(transaction=False) as pipe:
             for job_id, raw in zip(job_ids, envelopes, strict=True):
-                await self._cancel(
+                await cancel(
                     keys=[
                         keys.result(job_id),
                         keys.in_progress(job_id),
-                        keys.queue,
                         keys.job(job_id),
-                        keys.cancel(job_id),
                         keys.retry(job_id),
+                        keys.cancel(job_id),
                         control_keys(job_id)[3],
+                        *keys.lanes,
                         keys.finished("cancelled"),
-                        keys.lane("high"),
-                        keys.lane("bulk"),
                         keys.history(int(now // 60)),
                         keys.control,
                     ],
@@ -197,6 +140,7 @@ class Control:
                         now,
                         FINISHED_KEPT,
                         HISTORY_TTL,
+                        history_field("cancelled"),
                     ],
                     client=pipe,
                 )
@@ -242,10 +186,9 @@ class Control:
             raise JobRejectedError(
                 "job_id", f"only migrations and prefix deletes can be paused, not {kind!r}"
             )
-        if self._pause is None:
-            self._pause = self.redis.register_script(_PAUSE)
         ttl_ms = int(self.result_ttl * 1000)
-        return bool(await self._pause(keys=[keys.job_paused(job_id), keys.control], args=[ttl_ms]))
+        pause = self._scripts.pause_job
+        return bool(await pause(keys=[keys.job_paused(job_id), keys.control], args=[ttl_ms]))
 
     async def resume_job(self, job_id: str) -> bool:
         """Resumes a paused prefix job: its parked batches go back on the queue, score kept.
@@ -253,10 +196,8 @@ class Control:
         Returns:
             False if it was not paused.
         """
-        if self._resume is None:
-            self._resume = self.redis.register_script(_RESUME)
         keys = self.keys
-        put_back = await self._resume(
+        put_back = await self._scripts.resume_job(
             keys=[
                 keys.job_paused(job_id),
                 keys.parked(job_id),
@@ -278,7 +219,7 @@ class RedisJobControl:
     def __init__(self, control: Control, job_id: str) -> None:
         self.control = control
         self.job_id = job_id
-        cancel, parent_cancel, paused, _ = control_keys(job_id)
+        cancel, parent_cancel, paused, *_ = control_keys(job_id)
         self._cancel_keys = [cancel] if cancel == parent_cancel else [cancel, parent_cancel]
         self._paused_key = paused
         self._checked: dict[str, tuple[float, bool]] = {}

@@ -1,11 +1,11 @@
 """The enqueue primitive: the one way a job gets onto the queue (producers, fan-out and replay).
 
-One script call writes up to ``BATCH`` jobs (or ``BATCH_BYTES`` of payload): each is added
-unless its id exists or has a result (so the same id runs once), all new ones join the queue in
-one ``ZADD``, and one wake token starts an idle worker at once. A call writes to one lane
-(``QueueKeys.lane``): jobs of different priorities go in separate calls. Per job that is two
-commands (``EXISTS``, ``SET``) where a script per job cost six. The calls go out pipelined,
-``CALLS_PER_ROUND_TRIP`` at a time.
+One script call (``lua/enqueue.lua``) writes up to ``BATCH`` jobs (or ``BATCH_BYTES`` of
+payload): each is added unless its id exists or has a result (so the same id runs once), all new
+ones join the queue in one ``ZADD``, and one wake token starts an idle worker at once. A call
+writes to one lane (``QueueKeys.lane``): jobs of different priorities go in separate calls. Per
+job that is two commands (``EXISTS``, ``SET``) where a script per job cost six. The calls go
+out pipelined, ``CALLS_PER_ROUND_TRIP`` at a time.
 """
 
 from __future__ import annotations
@@ -24,50 +24,16 @@ from ..errors import QueueFullError, QueueUnavailableError
 from ..jobs import JobLimits, JobModel, spec_for_job
 from ._keys import LANES, Priority, QueueKeys
 from ._memory import is_redis_full, redis_said
-from ._wake import WAKE_LUA
+from ._scripts import Scripts
 from ._wire import build_envelope
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
-    from redis.commands.core import AsyncScript
 
 __all__ = ["BATCH", "BATCH_BYTES", "CALLS_PER_ROUND_TRIP", "Enqueuer", "NewJob"]
 
 QUEUED_JOB_MIN_TTL = 7 * 24 * 3600.0
 """Seconds a queued job's payload lives at least, whatever the result TTL."""
-
-# KEYS: the lane's sorted set, wake, then (job key, result key) per job; ARGV: (payload, ttl ms,
-# score, id) per job. Returns 1/0 per job. Its reads come before its writes, so a Redis that refuses
-# writes (OOM) refuses at the first SET, before anything is written.
-_ENQUEUE = (
-    WAKE_LUA
-    + """
-local added, members = {}, {}
-for i = 1, (#KEYS - 2) / 2 do
-    local job, result = KEYS[2 * i + 1], KEYS[2 * i + 2]
-    if redis.call('exists', job, result) == 0 and not members[job] then
-        members[job] = i
-        added[i] = 1
-    else
-        added[i] = 0
-    end
-end
-local zargs = {}
-for i = 1, #added do
-    if added[i] == 1 then
-        local at = (i - 1) * 4
-        redis.call('set', KEYS[2 * i + 1], ARGV[at + 1], 'PX', ARGV[at + 2])
-        zargs[#zargs + 1] = ARGV[at + 3]
-        zargs[#zargs + 1] = ARGV[at + 4]
-    end
-end
-if #zargs > 0 then
-    redis.call('zadd', KEYS[1], unpack(zargs))
-    wake(KEYS[2])
-end
-return added
-"""
-)
 
 BATCH = 1000
 """Jobs per script call at most."""
@@ -102,7 +68,14 @@ class NewJob:
 class Enqueuer:
     """Puts jobs on one queue."""
 
-    def __init__(self, redis: Redis, queue_name: str, *, result_ttl: float) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        queue_name: str,
+        *,
+        result_ttl: float,
+        scripts: Scripts | None = None,
+    ) -> None:
         """Binds the primitive to a connection and queue.
 
         Args:
@@ -110,11 +83,12 @@ class Enqueuer:
             queue_name: The queue.
             result_ttl: Seconds a job's key lives past its run time (its result's lifetime);
                 a queued job's key lives at least ``QUEUED_JOB_MIN_TTL``.
+            scripts: The queue's scripts on ``redis``; None registers them here.
         """
         self.redis = redis
         self.keys = QueueKeys(queue_name)
         self.result_ttl = result_ttl
-        self._script: AsyncScript = redis.register_script(_ENQUEUE)
+        self.scripts = scripts or Scripts(redis)
 
     async def enqueue(
         self, items: Sequence[NewJob], *, limits: JobLimits | None = None
@@ -189,7 +163,7 @@ class Enqueuer:
                     for job_id, data, ttl_ms, score, _ in chunk:
                         keys += [self.keys.job(job_id), self.keys.result(job_id)]
                         args += [data, ttl_ms, score, job_id]
-                    await self._script(keys=keys, args=args, client=pipe)
+                    await self.scripts.enqueue(keys=keys, args=args, client=pipe)
                 written = await pipe.execute(raise_on_error=False)
         except (RedisConnectionError, RedisTimeoutError):
             # No command text in these, and callers (the CLI's exit 4) tell them apart. The

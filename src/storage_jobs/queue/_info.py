@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import ConfigDict
 
-from ._deadletters import DeadLetterStore
+from ._dead_letters import DeadLetterStore
 from ._heartbeat import Heartbeat, read_heartbeats
 from ._keys import LANES, Priority, QueueKeys
 from ._running import LaneSide, read_sides

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ._control import control_keys
-from ._deadletters import DeadLetter
+from ._dead_letters import DeadLetter
 from ._keys import QueueKeys
 from ._status import JobStatus
 from ._wire import ResultRecord, decode, parse_envelope, parse_result, peek_function

@@ -13,10 +13,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["LANES", "STATE_PREFIX", "Priority", "QueueKeys", "check_priority", "state_key"]
+__all__ = [
+    "ATTEMPTS_TTL_S",
+    "LANES",
+    "PARKED_LANE_TTL_S",
+    "STATE_PREFIX",
+    "Priority",
+    "QueueKeys",
+    "check_priority",
+    "state_key",
+]
 
 Priority = Literal["high", "normal", "bulk"]
-"""A job's lane: workers take ``high``, then ``normal``, then ``bulk`` (``worker._leases``)."""
+"""A job's lane: workers take ``high``, then ``normal``, then ``bulk`` (``queue._claim``)."""
 
 LANES: tuple[Priority, ...] = ("high", "normal", "bulk")
 """The lanes in the order workers take from them."""
@@ -40,9 +49,15 @@ retry_key_prefix = "arq:retry:"
 abort_jobs_ss = "arq:abort"
 """arq's sorted set of aborted job ids (arq writes it; we tidy it)."""
 
+ATTEMPTS_TTL_S = 88_400
+"""Lifetime (s) of arq's attempt counter (``QueueKeys.retry``), as arq sets it."""
+
+PARKED_LANE_TTL_S = 30 * 24 * 3600
+"""Lifetime (s) of the name of the lane a paused prefix job's batches were parked from."""
+
 
 STATE_PREFIX = "storage-jobs:state:"
-"""What every key of a job's state starts with (the claim script builds marker names from it)."""
+"""What every key of a job's state starts with."""
 
 
 def state_key(job_id: str, name: str) -> str:
@@ -143,7 +158,7 @@ class QueueKeys:
     def parked_lane(job_id: str) -> str:
         """The lane a paused prefix job's batches were parked from (all its batches share one).
 
-        Resume puts them back there; the claim script spells this name too.
+        The claim writes it when it parks a batch; resume puts them back there.
         """
         return state_key(job_id, "parked-lane")
 

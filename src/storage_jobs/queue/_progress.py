@@ -1,7 +1,8 @@
 """The Redis side of a prefix job's progress: counters, cursor, per-key done bits, report lines.
 
-Every per-key outcome is recorded with one Lua call that sets the key's done bit and counts it
-only if the bit was new, so a batch re-run after a crash never counts (or copies) a key twice.
+Every per-key outcome is recorded with one script call (``lua/progress_record_key.lua``) that
+sets the key's done bit and counts it only if the bit was new, so a batch re-run after a crash
+never counts (or copies) a key twice.
 """
 
 from __future__ import annotations
@@ -13,51 +14,12 @@ from typing import TYPE_CHECKING, Any, cast
 from ..jobs import MigrationProgress
 from ._index import index_prefix_job
 from ._keys import state_key
+from ._scripts import Scripts
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
 __all__ = ["RedisProgressStore"]
-
-# The done bitmap gets the state's TTL with its first bit: nothing else ever expires it.
-_RECORD_KEY = """
-if redis.call('setbit', KEYS[1], ARGV[1], 1) == 1 then return 0 end
-if redis.call('ttl', KEYS[1]) < 0 then redis.call('expire', KEYS[1], ARGV[8]) end
-redis.call('hincrby', KEYS[2], ARGV[2], 1)
-if tonumber(ARGV[3]) > 0 then redis.call('hincrby', KEYS[2], 'bytes', ARGV[3]) end
-if ARGV[4] ~= '' then redis.call('rpush', KEYS[3], ARGV[4]) end
-if ARGV[5] ~= '' then redis.call('hincrby', KEYS[2], ARGV[5], 1) end
-if ARGV[6] ~= '' then
-  local h = redis.call('hmget', KEYS[2], 'done', 'skipped', 'failed')
-  local failed = tonumber(h[3] or '0')
-  local tasks = tonumber(h[1] or '0') + tonumber(h[2] or '0') + failed
-  if tasks >= tonumber(ARGV[7]) and failed > tonumber(ARGV[6]) * tasks then
-    if redis.call('hsetnx', KEYS[2], 'stopped', 'failure_threshold') == 1 then
-      redis.call('hset', KEYS[2], 'status', 'stopping')
-    end
-  end
-end
-return 1
-"""
-
-_FINISH_BATCH = """
-if redis.call('sadd', KEYS[1], ARGV[1]) == 0 then return 0 end
-redis.call('hincrby', KEYS[2], 'batches_done', 1)
-redis.call('hincrby', KEYS[2], 'done', ARGV[2])
-redis.call('hincrby', KEYS[2], 'failed', ARGV[3])
-redis.call('hincrby', KEYS[2], 'skipped', ARGV[4])
-redis.call('hincrby', KEYS[2], 'rejected', ARGV[5])
-for i = 6, #ARGV do redis.call('rpush', KEYS[3], ARGV[i]) end
-return 1
-"""
-
-_RECORD_STEP = """
-if redis.call('sadd', KEYS[1], ARGV[1]) == 0 then return 0 end
-redis.call('expire', KEYS[1], ARGV[4])
-redis.call('hincrby', KEYS[2], ARGV[2], ARGV[3])
-for i = 5, #ARGV do redis.call('rpush', KEYS[3], ARGV[i]) end
-return 1
-"""
 
 _TTL = 14 * 24 * 3600
 
@@ -65,7 +27,14 @@ _TTL = 14 * 24 * 3600
 class RedisProgressStore:
     """One prefix job's progress in Redis (``jobs.ProgressStore``)."""
 
-    def __init__(self, redis: Redis, migration_id: str, *, queue: str | None = None) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        migration_id: str,
+        *,
+        queue: str | None = None,
+        scripts: Scripts | None = None,
+    ) -> None:
         self.redis = redis
         self.migration_id = migration_id
         self.queue = queue  # where start() indexes the job for the dashboard; None: nowhere
@@ -73,9 +42,7 @@ class RedisProgressStore:
         self.records = state_key(migration_id, "records")
         self.batches = state_key(migration_id, "batches")
         self.steps = state_key(migration_id, "steps")
-        self._record = redis.register_script(_RECORD_KEY)
-        self._finish = redis.register_script(_FINISH_BATCH)
-        self._step = redis.register_script(_RECORD_STEP)
+        self.scripts = scripts or Scripts(redis)
 
     def done_bits(self, batch: int) -> str:
         """The key of a batch's per-key done bitmap."""
@@ -135,7 +102,7 @@ class RedisProgressStore:
         keys = [self.done_bits(batch), self.hash, self.records]
         ratio, least = threshold if threshold else ("", 0)
         args: list[Any] = [index, counter, size, line, also, ratio, least, _TTL]
-        return bool(await self._record(keys=keys, args=args))
+        return bool(await self.scripts.progress_record_key(keys=keys, args=args))
 
     async def stop_reason(self) -> str | None:
         """Why the job is stopping, or None while it runs on."""
@@ -159,7 +126,7 @@ class RedisProgressStore:
         """Marks a batch finished (once), adding counts and report lines given here."""
         keys = [self.batches, self.hash, self.records]
         args: list[Any] = [batch, done, failed, skipped, rejected, *lines]
-        return bool(await self._finish(keys=keys, args=args))
+        return bool(await self.scripts.progress_finish_batch(keys=keys, args=args))
 
     async def record_step(
         self, step: str, *, counter: str, count: int, lines: Sequence[str] = ()
@@ -167,7 +134,7 @@ class RedisProgressStore:
         """Records one step of the coordinator's final phase once (by its name)."""
         keys = [self.steps, self.hash, self.records]
         args: list[Any] = [step, counter, count, _TTL, *lines]
-        return bool(await self._step(keys=keys, args=args))
+        return bool(await self.scripts.progress_record_step(keys=keys, args=args))
 
     async def finished_batches(self) -> set[int]:
         """Numbers of the batches finished so far."""

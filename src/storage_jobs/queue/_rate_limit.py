@@ -1,9 +1,9 @@
 """Cluster-wide S3 rate limits: one GCRA per bucket in Redis, shared by every worker of a queue.
 
-Each script call reserves a small batch of tokens (at most ``rate / 20``, see
-``storage._limiter``) on the bucket's schedule and answers how long to wait before spending
-them; the clock is Redis's ``TIME``, so the workers' clocks do not matter. Waiting costs no
-further calls: a worker sleeps until its tokens are due.
+Each script call (``lua/rate_reserve.lua``) reserves a small batch of tokens (at most
+``rate / 20``, see ``storage._limiter``) on the bucket's schedule and answers how long to wait
+before spending them; the clock is Redis's ``TIME``, so the workers' clocks do not matter.
+Waiting costs no further calls: a worker sleeps until its tokens are due.
 
 While Redis cannot be reached the limiter does not stall: it logs ``s3.rate_limit_fallback``
 and spends from an in-process schedule at its share of the rate (the rate divided by the live
@@ -23,6 +23,7 @@ from redis.exceptions import RedisError
 
 from ..storage import BatchedRateLimiter, LocalRateLimiter, RateLimits
 from ._keys import QueueKeys
+from ._scripts import Scripts
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -30,23 +31,6 @@ if TYPE_CHECKING:
     from ..storage._limiter import OnWait
 
 __all__ = ["RedisRateLimiter"]
-
-# KEYS: the bucket's schedule (its theoretical arrival time, TAT, in µs of Redis time), the
-#   queue's worker heartbeats.
-# ARGV: µs per token, tokens wanted, the oldest live heartbeat score (ms) or '' not to count.
-# Returns {µs until the tokens may be spent, live workers or -1}.
-_RESERVE = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local tat = tonumber(redis.call('GET', KEYS[1])) or 0
-local start = math.max(tat, now)
-local new_tat = math.ceil(start + tonumber(ARGV[1]) * tonumber(ARGV[2]))
-redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX',
-    math.floor((new_tat - now) / 1000) + 1000)
-local peers = -1
-if ARGV[3] ~= '' then peers = redis.call('ZCOUNT', KEYS[2], ARGV[3], '+inf') end
-return {start - now, peers}
-"""
 
 _log = structlog.get_logger("storage_jobs.queue")
 
@@ -62,6 +46,7 @@ class RedisRateLimiter(BatchedRateLimiter):
         peer_max_age: Heartbeats younger than this count a worker as live (for the fallback).
         timeout: Seconds a script call may take before the fallback takes over.
         retry_after: Seconds between attempts to reach Redis again while it is away.
+        scripts: The queue's scripts on ``redis``; None registers them here.
     """
 
     PEERS_EVERY = 10.0
@@ -77,11 +62,12 @@ class RedisRateLimiter(BatchedRateLimiter):
         peer_max_age: float = 15.0,
         timeout: float = 2.0,
         retry_after: float = 5.0,
+        scripts: Scripts | None = None,
     ) -> None:
         super().__init__(limits, on_wait=on_wait)
         self._redis = redis
         self._keys = QueueKeys(queue_name)
-        self._script = redis.register_script(_RESERVE)
+        self._scripts = scripts or Scripts(redis)
         self.peer_max_age = peer_max_age
         self.timeout = timeout
         self.retry_after = retry_after
@@ -102,7 +88,7 @@ class RedisRateLimiter(BatchedRateLimiter):
         args: list[Any] = [1e6 / rate, count, since]
         try:
             async with asyncio.timeout(self.timeout):
-                wait_us, peers = await self._script(
+                wait_us, peers = await self._scripts.rate_reserve(
                     keys=[self._keys.rate(bucket), self._keys.workers], args=args
                 )
         except (RedisError, OSError, TimeoutError) as exc:

@@ -8,7 +8,7 @@ from collections.abc import Awaitable
 from typing import TYPE_CHECKING, cast
 
 from ._control import control_keys
-from ._deadletters import DeadLetterStore
+from ._dead_letters import DeadLetterStore
 from ._keys import QueueKeys
 from ._wire import ErrorRecord, ResultRecord, parse_result
 

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
     from redis.asyncio.client import Pipeline
 
-__all__ = ["IDLE_WAIT_MAX_S", "MIN_WAIT_S", "WAKE_LUA", "idle_wait", "push_wake", "wait_for_wake"]
+__all__ = ["IDLE_WAIT_MAX_S", "MIN_WAIT_S", "idle_wait", "push_wake", "wait_for_wake"]
 
 IDLE_WAIT_MAX_S: float = Settings.model_fields["idle_wait_max"].default
 """Seconds an idle worker blocks on the wake list at most before it claims again, by default
@@ -34,17 +34,12 @@ MIN_WAIT_S = 0.002
 
 _ANSWER_GRACE_S = 2.0
 
-WAKE_LUA = """
-local function wake(key)
-    redis.call('lpush', key, '1')
-    redis.call('ltrim', key, 0, 0)
-end
-"""
-"""``wake(key)`` for scripts that make jobs due (prepend it to the script's text)."""
-
 
 def push_wake(pipe: Pipeline, key: str) -> None:
-    """Adds the wake token's push to a pipeline or transaction."""
+    """Adds the wake token's push to a pipeline or transaction.
+
+    Scripts that make jobs due push it with the same two commands (``lua/*.lua``).
+    """
     pipe.lpush(key, "1")
     pipe.ltrim(key, 0, 0)
 

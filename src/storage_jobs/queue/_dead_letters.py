@@ -14,6 +14,7 @@ from ..errors import JobRejectedError, ReplayRefusedError
 from ..jobs import JobLimits, JobModel, spec_for_name
 from ._enqueue import Enqueuer, NewJob
 from ._keys import LANES, Priority, QueueKeys
+from ._scripts import Scripts
 from ._wire import decode, describe_validation_error, parse_envelope
 
 if TYPE_CHECKING:
@@ -114,9 +115,11 @@ def encode_payload(raw: bytes | None) -> tuple[str | None, str, bool]:
 class DeadLetterStore:
     """The dead letters of one queue."""
 
-    def __init__(self, redis: Redis, queue_name: str) -> None:
+    def __init__(self, redis: Redis, queue_name: str, *, scripts: Scripts | None = None) -> None:
+        """Binds the store; ``scripts``: the queue's on ``redis`` (a replay enqueues)."""
         self.redis = redis
         self.keys = QueueKeys(queue_name)
+        self.scripts = scripts
 
     async def add(
         self,
@@ -232,7 +235,7 @@ class DeadLetterStore:
             tx.zrem(keys.dead_index, job_id)
             await tx.execute()
         try:
-            enqueuer = Enqueuer(self.redis, keys.queue, result_ttl=result_ttl)
+            enqueuer = Enqueuer(self.redis, keys.queue, result_ttl=result_ttl, scripts=self.scripts)
             new = NewJob(job, job_id, priority=letter.priority)  # back into its lane
             ((_, enqueued),) = await enqueuer.enqueue([new])
         except BaseException:
