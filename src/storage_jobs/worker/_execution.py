@@ -24,6 +24,7 @@ from arq.worker import Retry
 
 from ..jobs import spec_for_name
 from ..queue import (
+    ATTEMPTS_TTL_S,
     CANCELLED,
     ErrorRecord,
     JobFailure,
@@ -36,7 +37,7 @@ from ..queue import (
 from ._envelope import Envelope, now_ms, read_envelope
 from ._failures import keep_timed_out, keep_unrun
 from ._finisher import Finish, Finisher
-from ._leases import RETRY_TTL_S, Claimed, Leases
+from ._leases import Claimed, Leases
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -118,7 +119,7 @@ class Execution:
         if envelope.tries > job_try:
             # A job re-enqueued with its attempts so far (arq's "t"): its counter goes on there.
             job_try = envelope.tries
-            await self._redis().setex(QueueKeys.retry(claimed.job_id), RETRY_TTL_S, job_try)
+            await self._redis().setex(QueueKeys.retry(claimed.job_id), ATTEMPTS_TTL_S, job_try)
         if job_try > self.max_tries:
             message = f"max {self.max_tries} retries exceeded"
             await self._unrun(claimed, envelope, message, start_ms, invalid=False, tries=job_try)
