@@ -32,7 +32,6 @@ from collections.abc import Awaitable
 from typing import Any
 
 import structlog
-from redis.exceptions import RedisError
 
 from ..queue import Claim, Claimed, idle_wait, is_redis_full
 from ..settings import Settings
@@ -204,8 +203,8 @@ class StorageWorker(Housekeeping):
         except REDIS_DOWN as exc:
             self._last_claim = None
             await self._until(self._redis_unavailable(exc))
-        except RedisError as exc:
-            if not is_redis_full(exc):
+        except Exception as exc:
+            if not is_redis_full(exc):  # an OOM answer; anything else is not ours to handle
                 raise
             # A full Redis refuses the claim's lease write: wait, running jobs carry on.
             self._last_claim = None
