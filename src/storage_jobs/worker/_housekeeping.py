@@ -60,7 +60,7 @@ class Housekeeping:
         self.ctx: dict[str, Any] = {}  # what every job's ctx starts from
         self._pool: Redis | None = None
         self._queue: Queue | None = None
-        # The leases outlive a connection: running jobs' lanes and lost leases stay known.
+        # The worker's leases: the Queue built at connect claims and renews with them.
         self.leases = LeaseHolder(self.queue_name, self.worker_id, self.lease_seconds)
         self.finisher = Finisher(lambda: self.queue, on_retry=self._write_retry)
         self.heartbeats = Heartbeats(self.worker_id, self.health_check_interval, self.max_jobs)
