@@ -22,7 +22,7 @@ from storage_jobs.devstack import FaultProxy, SeaweedFS
 from storage_jobs.devstack.ports import free_port
 from storage_jobs.jobs import CopyJob, DeleteJob, UploadJob, spec_for_name
 from storage_jobs.metrics import METRIC_NAMES, WorkerMetrics
-from storage_jobs.queue import CANCELLED, QueueKeys
+from storage_jobs.queue import CANCELLED, Queue, QueueKeys
 from storage_jobs.settings import Settings
 from storage_jobs.storage import (
     LocalRateLimiter,
@@ -302,7 +302,11 @@ async def fake_redis() -> AsyncIterator[Any]:
 def runtime(fake_redis: Any, storage: StorageClient, metrics: WorkerMetrics) -> WorkerRuntime:
     settings = Settings(max_tries=3, retry_base_delay=0, queue_name=f"q-{uuid.uuid4().hex[:8]}")
     return WorkerRuntime(
-        settings=settings, storage=storage, redis=fake_redis, log=QuietLog(), metrics=metrics
+        settings=settings,
+        storage=storage,
+        queue=Queue(fake_redis, settings.queue_name),
+        log=QuietLog(),
+        metrics=metrics,
     )
 
 
@@ -379,14 +383,19 @@ async def test_runtime_without_metrics_records_nothing(fake_redis: Any) -> None:
     """
     before = _storage_jobs_samples(REGISTRY)
     settings = Settings(max_tries=3, retry_base_delay=0)
-    rt = WorkerRuntime(settings=settings, storage=FakeStorage(), redis=fake_redis, log=QuietLog())
+    rt = WorkerRuntime(
+        settings=settings,
+        storage=FakeStorage(),
+        queue=Queue(fake_redis, settings.queue_name),
+        log=QuietLog(),
+    )
     upload = UploadJob(bucket="bkt", key="k", data=b"abc")
     result = await rt.execute(spec("upload"), arq_ctx(), (upload.model_dump_json(),), {})
     assert result["size"] == 3
     failing = WorkerRuntime(
         settings=settings,
         storage=FakeStorage(StorageBackendError("boom", code="SlowDown")),
-        redis=fake_redis,
+        queue=Queue(fake_redis, settings.queue_name),
         log=QuietLog(),
     )
     copy = CopyJob(src_bucket="bkt", src_key="k", dst_key="d").model_dump_json()
@@ -547,4 +556,4 @@ async def test_runtime_counts_a_cancel_and_keeps_no_dead_letter(fake_redis: Any)
     assert value(metrics, "storage_jobs_control_actions_total", action="job.cancelled") == 1
     assert value(metrics, "storage_jobs_dead_letters_total", kind="delete") == 0
     assert value(metrics, "storage_jobs_keys_deleted_total") == 0  # no request went out
-    assert await rt.dead_letters.count() == 0
+    assert await rt.queue.dead_letters.count() == 0

@@ -7,9 +7,8 @@ import asyncio
 import pytest
 
 from storage_jobs.client import StorageJobsClient
-from storage_jobs.client import _handle as handle_module
 from storage_jobs.jobs import DeleteJob, DeleteResult
-from storage_jobs.queue import encode, read_outcome
+from storage_jobs.queue import encode
 from storage_jobs.worker._finisher import Finish, Finisher
 
 pytestmark = pytest.mark.integration
@@ -29,21 +28,21 @@ async def test_a_waiting_handle_wakes_on_the_announcement(
     the old 50 ms-and-growing poll read it about ten times a second.
     """
     reads = 0
-    real = read_outcome
+    real = client.queue.result
 
-    async def counting(*args: object) -> object:
+    async def counting(job_id: str) -> object:
         nonlocal reads
         reads += 1
-        return await real(*args)  # type: ignore[arg-type]
+        return await real(job_id)
 
-    monkeypatch.setattr(handle_module, "read_outcome", counting)
+    monkeypatch.setattr(client.queue, "result", counting)
     assert client._waiter is not None
     client._waiter.fallback = 30.0
     handle = await client.enqueue(DeleteJob(bucket="bkt", keys=["k"]))
     waiting = asyncio.create_task(handle.result(timeout=10))
     await asyncio.sleep(1.0)
     assert not waiting.done()
-    finisher = Finisher(lambda: client.redis, client.queue_name, window=0)
+    finisher = Finisher(lambda: client.queue, window=0)
     await finisher.finish(Finish(handle.job_id, True, result_data=_result(handle.job_id)))
     result = await asyncio.wait_for(waiting, 5)
     assert result == DeleteResult(bucket="bkt", deleted_count=1, failed=[], attempts=1)
@@ -60,7 +59,7 @@ async def test_many_handles_share_one_subscription(client: StorageJobsClient) ->
     channel = f"storage-jobs:{client.queue_name}:done"
     numsub = dict(await client.redis.pubsub_numsub(channel))
     assert numsub[channel.encode()] == 1
-    finisher = Finisher(lambda: client.redis, client.queue_name)
+    finisher = Finisher(lambda: client.queue)
     await asyncio.gather(
         *(finisher.finish(Finish(h.job_id, True, result_data=_result(h.job_id))) for h in handles)
     )

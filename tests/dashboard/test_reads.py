@@ -14,6 +14,7 @@ from storage_jobs.jobs import CopyJob, UploadJob, spec_for_job
 from storage_jobs.queue import (
     DeadLetterStore,
     Heartbeat,
+    Queue,
     QueueKeys,
     build_envelope,
     write_heartbeat,
@@ -30,7 +31,7 @@ async def redis() -> AsyncIterator[Redis]:
 
 @pytest.fixture
 def reader(redis: Redis) -> Reader:
-    return Reader(redis, Settings(queue_name="q", health_check_interval=5))
+    return Reader(Queue(redis, "q"), Settings(queue_name="q", health_check_interval=5))
 
 
 async def test_a_worker_silent_for_three_intervals_is_stale(redis: Redis, reader: Reader) -> None:

@@ -16,8 +16,7 @@ import pytest
 from storage_jobs.client import JobStatus, StorageJobsClient
 from storage_jobs.devstack import FaultProxy, FaultRules, SeaweedFS
 from storage_jobs.jobs import MigrateJob, UploadJob, batch_job_id
-from storage_jobs.queue import LANES, Priority, QueueKeys, decode
-from storage_jobs.worker._leases import SHARE_EVERY, reserved_lane
+from storage_jobs.queue import LANES, SHARE_EVERY, Priority, QueueKeys, decode, reserved_lane
 from tests.e2e.test_cancel import put_via_filer, wait_until
 from tests.workers import WorkerProcess
 

@@ -1,6 +1,6 @@
 """Ready, running or deferred on fakeredis: a running job's score is its lease's deadline.
 
-The claim moves a taken job's score to the lease's deadline (``worker._leases``), so a running
+The claim moves a taken job's score to the lease's deadline (``Queue.claim``), so a running
 job sits after now, among deferred ones; only its lease tells it apart. These queues hold more
 ready jobs than are checked for a lease, as a busy queue does.
 """

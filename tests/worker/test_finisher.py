@@ -7,7 +7,7 @@ What one finish writes (arq's semantics per job) is tested on ``Queue.finish`` i
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
 import pytest
@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
-from storage_jobs.queue import QueueKeys
+from storage_jobs.queue import Queue, QueueKeys
 from storage_jobs.worker._finisher import Finish, Finisher
 
 pytestmark = pytest.mark.integration
@@ -38,8 +38,10 @@ class CountingRedis:
         self.fail_first = fail_first
         self.error = error or RedisConnectionError("down")
 
-    def __call__(self) -> Any:
-        return self
+    def queue(self, name: str) -> Callable[[], Queue]:
+        """The worker's ``Queue`` on this connection, as the finisher is given it."""
+        queue = Queue(cast(Redis, self), name)
+        return lambda: queue
 
     def register_script(self, script: str) -> Any:
         return self.redis.register_script(script)
@@ -61,7 +63,7 @@ async def test_finishes_of_one_tick_go_out_in_one_call(redis: Redis, queue: str)
     for job_id in ids:
         await _running(redis, keys, job_id)
     counting = CountingRedis(redis)
-    finisher = Finisher(counting, queue)
+    finisher = Finisher(counting.queue(queue))
     await asyncio.gather(
         *(
             finisher.finish(Finish(i, True, result_data=b'{"s":true}', result_ttl_ms=60_000))
@@ -84,7 +86,7 @@ async def test_a_failed_write_is_retried_until_durable(redis: Redis, queue: str)
     await _running(redis, keys, "w1")
     counting = CountingRedis(redis, fail_first=2)
     retries: list[int] = []
-    finisher = Finisher(counting, queue, on_retry=lambda exc, n, delay: retries.append(n))
+    finisher = Finisher(counting.queue(queue), on_retry=lambda exc, n, delay: retries.append(n))
     await finisher.finish(Finish("w1", True, result_data=b"r", result_ttl_ms=60_000))
     assert counting.calls == 3
     assert retries == [1, 1]
@@ -97,7 +99,7 @@ async def test_an_out_of_memory_answer_is_retried(redis: Redis, queue: str) -> N
     await _running(redis, keys, "o1")
     oom = ResponseError("OOM command not allowed when used memory > 'maxmemory'.")
     counting = CountingRedis(redis, fail_first=1, error=oom)
-    await Finisher(counting, queue).finish(Finish("o1", True, result_data=b"r"))
+    await Finisher(counting.queue(queue)).finish(Finish("o1", True, result_data=b"r"))
     assert counting.calls == 2
     assert await redis.get(keys.result("o1")) == b"r"
 
@@ -106,5 +108,5 @@ async def test_a_script_bug_is_raised_not_retried_forever(redis: Redis, queue: s
     """Another error answer is a bug: every finish of the batch raises it."""
     counting = CountingRedis(redis, fail_first=5, error=ResponseError("ERR bad script"))
     with pytest.raises(ResponseError, match="bad script"):
-        await Finisher(counting, queue).finish(Finish("b1", True, result_data=b"r"))
+        await Finisher(counting.queue(queue)).finish(Finish("b1", True, result_data=b"r"))
     assert counting.calls == 1

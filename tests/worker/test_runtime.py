@@ -12,7 +12,7 @@ from arq.worker import Retry
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from storage_jobs.jobs import CopyJob, DeleteJob, JobSpec, UploadJob, spec_for_name
-from storage_jobs.queue import DeadLetter, DeadLetterStore, RedisRateLimiter
+from storage_jobs.queue import DeadLetter, DeadLetterStore, Queue, RedisRateLimiter
 from storage_jobs.settings import Settings
 from storage_jobs.storage import (
     ObjectInfo,
@@ -104,7 +104,10 @@ def runtime_with(
 ) -> tuple[WorkerRuntime, RecordingLog]:
     log = RecordingLog()
     runtime = WorkerRuntime(
-        settings=settings, storage=storage or FakeStorage(), redis=redis, log=log
+        settings=settings,
+        storage=storage or FakeStorage(),
+        queue=Queue(redis, settings.queue_name),
+        log=log,
     )
     return runtime, log
 
@@ -114,7 +117,7 @@ def arq_ctx(attempt: int = 1) -> dict[str, Any]:
 
 
 async def dead_letter(runtime: WorkerRuntime, ctx: dict[str, Any]) -> DeadLetter:
-    letter = await DeadLetterStore(runtime.redis, runtime.settings.queue_name).get(ctx["job_id"])
+    letter = await runtime.queue.dead_letters.get(ctx["job_id"])
     assert letter is not None
     return letter
 

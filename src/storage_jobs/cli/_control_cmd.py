@@ -6,14 +6,13 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ..client import StorageJobsClient
 from ..errors import JobRejectedError
 from ._exit_codes import EXIT_NOT_READY, EXIT_OK
 from ._output import Output, json_option
-from ._redis_session import load_settings, run_with_redis
+from ._redis_session import client_on, load_settings, run_with_queue
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
+    from ..queue import Queue
 
 __all__ = ["cancel", "pause", "resume"]
 
@@ -31,8 +30,8 @@ def cancel(job_ids: tuple[str, ...], as_json: bool) -> None:
     settings = load_settings()
     out = Output(as_json)
 
-    async def body(redis: Redis) -> int:
-        control = StorageJobsClient.on_connection(redis, settings).control
+    async def body(queue: Queue) -> int:
+        control = client_on(queue, settings).control
         answers = await control.cancel(list(job_ids))
         if as_json:
             out.json([{"job_id": j, "cancelled": a} for j, a in zip(job_ids, answers, strict=True)])
@@ -44,7 +43,7 @@ def cancel(job_ids: tuple[str, ...], as_json: bool) -> None:
                 )
         return EXIT_OK if all(answers) else EXIT_NOT_READY
 
-    run_with_redis(settings, body)
+    run_with_queue(settings, body)
 
 
 @click.command()
@@ -74,8 +73,8 @@ def _pause_or_resume(job_id: str, as_json: bool, *, pause: bool) -> None:
     settings = load_settings()
     out = Output(as_json)
 
-    async def body(redis: Redis) -> int:
-        client = StorageJobsClient.on_connection(redis, settings)
+    async def body(queue: Queue) -> int:
+        client = client_on(queue, settings)
         try:
             changed = await (client.pause(job_id) if pause else client.resume(job_id))
         except JobRejectedError as exc:
@@ -90,4 +89,4 @@ def _pause_or_resume(job_id: str, as_json: bool, *, pause: bool) -> None:
             out.line(f"{job_id}: not {state} ({why})")
         return EXIT_OK if changed else EXIT_NOT_READY
 
-    run_with_redis(settings, body)
+    run_with_queue(settings, body)

@@ -9,15 +9,14 @@ from typing import TYPE_CHECKING, Any
 import click
 from rich.table import Table
 
-from ..client import StorageJobsClient
 from ..errors import ReplayRefusedError
-from ..queue import DeadLetter, DeadLetterStore
+from ..queue import DeadLetter
 from ._exit_codes import EXIT_FAILED, EXIT_NOT_READY, EXIT_OK
 from ._output import Output, fields_table, json_option
-from ._redis_session import load_settings, run_with_redis
+from ._redis_session import client_on, load_settings, run_with_queue
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
+    from ..queue import Queue
 
 __all__ = ["dead_letters"]
 
@@ -62,8 +61,8 @@ def list_(limit: int, as_json: bool) -> None:
     settings = load_settings()
     out = Output(as_json)
 
-    async def body(redis: Redis) -> int:
-        store = DeadLetterStore(redis, settings.queue_name)
+    async def body(queue: Queue) -> int:
+        store = queue.dead_letters
         total = await store.count()
         letters = await store.list(limit=limit)
         if as_json:
@@ -95,7 +94,7 @@ def list_(limit: int, as_json: bool) -> None:
         out.table(table)
         return EXIT_OK
 
-    run_with_redis(settings, body)
+    run_with_queue(settings, body)
 
 
 @dead_letters.command("show")
@@ -106,8 +105,8 @@ def show(job_id: str, as_json: bool) -> None:
     settings = load_settings()
     out = Output(as_json)
 
-    async def body(redis: Redis) -> int:
-        letter = await DeadLetterStore(redis, settings.queue_name).get(job_id)
+    async def body(queue: Queue) -> int:
+        letter = await queue.dead_letters.get(job_id)
         if letter is None:
             if as_json:
                 out.json({"job_id": job_id, "found": False})
@@ -124,7 +123,7 @@ def show(job_id: str, as_json: bool) -> None:
         out.line(_pretty_payload(letter))
         return EXIT_OK
 
-    run_with_redis(settings, body)
+    run_with_queue(settings, body)
 
 
 def _pretty_payload(letter: DeadLetter) -> str:
@@ -153,9 +152,9 @@ def replay(job_ids: tuple[str, ...], all_: bool, as_json: bool) -> None:
     settings = load_settings()
     out = Output(as_json)
 
-    async def body(redis: Redis) -> int:
-        store = DeadLetterStore(redis, settings.queue_name)
-        client = StorageJobsClient.on_connection(redis, settings)
+    async def body(queue: Queue) -> int:
+        store = queue.dead_letters
+        client = client_on(queue, settings)
         ids = await store.ids() if all_ else list(dict.fromkeys(job_ids))
         replayed: list[str] = []
         refused: list[dict[str, str]] = []
@@ -176,7 +175,7 @@ def replay(job_ids: tuple[str, ...], all_: bool, as_json: bool) -> None:
             out.line(f"no dead letters on queue {settings.queue_name}")
         return EXIT_FAILED if refused else EXIT_OK
 
-    run_with_redis(settings, body)
+    run_with_queue(settings, body)
 
 
 @dead_letters.command("drop")
@@ -189,8 +188,8 @@ def drop(job_ids: tuple[str, ...], all_: bool, as_json: bool) -> None:
     settings = load_settings()
     out = Output(as_json)
 
-    async def body(redis: Redis) -> int:
-        store = DeadLetterStore(redis, settings.queue_name)
+    async def body(queue: Queue) -> int:
+        store = queue.dead_letters
         ids = await store.ids() if all_ else list(dict.fromkeys(job_ids))
         dropped: list[str] = []
         missing: list[str] = []
@@ -207,4 +206,4 @@ def drop(job_ids: tuple[str, ...], all_: bool, as_json: bool) -> None:
                 out.line(f"no dead letters on queue {settings.queue_name}")
         return EXIT_NOT_READY if missing else EXIT_OK
 
-    run_with_redis(settings, body)
+    run_with_queue(settings, body)

@@ -15,10 +15,10 @@ from ..queue import Priority
 from ._exit_codes import EXIT_OK
 from ._outcome import print_outcome, wait_for
 from ._output import Output, json_option
-from ._redis_session import load_settings, run_with_redis, validation_message
+from ._redis_session import client_on, load_settings, run_with_queue, validation_message
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
+    from ..queue import Queue
 
 __all__ = ["enqueue"]
 
@@ -69,8 +69,8 @@ def _enqueue(
         raise click.UsageError("--job-id must not be empty")
     out = Output(as_json)
 
-    async def body(redis: Redis) -> int:
-        producer = StorageJobsClient.on_connection(redis, settings)
+    async def body(queue: Queue) -> int:
+        producer = client_on(queue, settings)
         handle = await producer.enqueue(job, job_id=job_id, priority=priority)
         data: dict[str, Any] = {"job_id": handle.job_id, "enqueued": handle.enqueued}
         code = EXIT_OK
@@ -87,7 +87,7 @@ def _enqueue(
             print_outcome(out, data)
         return code
 
-    run_with_redis(settings, body)
+    run_with_queue(settings, body)
 
 
 @click.group(short_help="Validate and enqueue an upload, copy or delete job.")

@@ -7,14 +7,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from ..client import JobStatus, StorageJobsClient
+from ..client import JobStatus
 from ._exit_codes import EXIT_NOT_READY, EXIT_OK
 from ._outcome import print_outcome, wait_for
 from ._output import Output, json_option
-from ._redis_session import load_settings, run_with_redis
+from ._redis_session import client_on, load_settings, run_with_queue
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
+    from ..queue import Queue
 
 __all__ = ["result", "status"]
 
@@ -32,15 +32,15 @@ def status(job_id: str, as_json: bool) -> None:
     settings = load_settings()
     out = Output(as_json)
 
-    async def body(redis: Redis) -> int:
-        state = await StorageJobsClient.on_connection(redis, settings).status(job_id)
+    async def body(queue: Queue) -> int:
+        state = await client_on(queue, settings).status(job_id)
         if as_json:
             out.json({"job_id": job_id, "status": state.value})
         else:
             out.line(f"{job_id}: {state.value}")
         return EXIT_OK
 
-    run_with_redis(settings, body)
+    run_with_queue(settings, body)
 
 
 @click.command()
@@ -62,8 +62,8 @@ def result(job_id: str, wait: float, as_json: bool) -> None:
     settings = load_settings()
     out = Output(as_json)
 
-    async def body(redis: Redis) -> int:
-        client = StorageJobsClient.on_connection(redis, settings)
+    async def body(queue: Queue) -> int:
+        client = client_on(queue, settings)
         if await client.status(job_id) == JobStatus.NOT_FOUND:
             code, outcome = EXIT_NOT_READY, {"job_id": job_id, "status": "not_found"}
         else:
@@ -74,4 +74,4 @@ def result(job_id: str, wait: float, as_json: bool) -> None:
             print_outcome(out, outcome)
         return code
 
-    run_with_redis(settings, body)
+    run_with_queue(settings, body)

@@ -15,7 +15,7 @@ from ..jobs import DeletePrefixJob, JobModel, MigrateJob, MigrationProgress
 from ._exit_codes import EXIT_FAILED, EXIT_NOT_READY, EXIT_OK, EXIT_USAGE
 from ._filter_options import filter_fields, filter_options, manifest_field, manifest_options
 from ._output import Output, dump, json_option
-from ._redis_session import load_settings, run_with_redis, validation_message
+from ._redis_session import load_settings, run_with_queue, validation_message
 
 __all__ = [
     "build_job",
@@ -194,7 +194,7 @@ def progress(job_id: str, watch: bool, as_json: bool) -> None:
             _print_progress(out, current, "done")
             return EXIT_OK
 
-    run_with_redis(settings, body)
+    run_with_queue(settings, body)
 
 
 def enqueue_and_watch(
@@ -227,7 +227,7 @@ def enqueue_and_watch(
                 return EXIT_OK
             return await _watch(jobs, handle.job_id, out, done_label, bar=bar)
 
-    run_with_redis(settings, body)
+    run_with_queue(settings, body)
 
 
 async def _watch(

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from rich.table import Table
 
 from ..client import JobCancelledError, JobFailedError, JobHandle, JobStatus
-from ..queue import DeadLetterStore, ErrorRecord
+from ..queue import ErrorRecord
 from ._exit_codes import EXIT_FAILED, EXIT_NOT_READY, EXIT_OK
 from ._output import Output, dump, fields_table
 
@@ -40,7 +40,7 @@ async def wait_for(handle: JobHandle, wait: float) -> tuple[int, dict[str, Any]]
         letter = None
         if status == JobStatus.FAILED:
             # Dead-lettered, and arq is about to finish it: the dead letter has the error.
-            letter = await DeadLetterStore(handle.redis, handle.queue_name).get(handle.job_id)
+            letter = await handle.queue.dead_letters.get(handle.job_id)
         if letter is None:
             return EXIT_NOT_READY, {"job_id": handle.job_id, "status": status.value}
         error = ErrorRecord(error_type=letter.error_type, code=letter.code, message=letter.message)

@@ -12,19 +12,19 @@ from rich.table import Table
 
 from ..queue import (
     KIND_SAMPLE,
-    Control,
     QueueKeys,
     WorkerInfo,
     live_workers,
     queue_info,
-    read_eviction_policy,
 )
 from ._exit_codes import EXIT_FAILED, EXIT_OK
 from ._output import Output, json_option
-from ._redis_session import load_settings, run_with_redis
+from ._redis_session import load_settings, run_with_queue
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
+
+    from ..queue import Queue
 
 __all__ = ["health", "queue"]
 
@@ -88,14 +88,14 @@ def queue(ctx: click.Context, sample: int, as_json: bool) -> None:
     settings = load_settings()
     out = Output(as_json)
 
-    async def body(redis: Redis) -> int:
+    async def body(queue: Queue) -> int:
         info = await queue_info(
-            redis,
+            queue.redis,
             settings.queue_name,
             health_check_interval=settings.health_check_interval,
             kind_sample=sample,
         )
-        policy = await read_eviction_policy(redis, declared=settings.redis_maxmemory_policy)
+        policy = await queue.eviction_policy(declared=settings.redis_maxmemory_policy)
         if as_json:
             out.json({**info.as_dict(), "eviction_policy": policy.as_dict()})
             return EXIT_OK
@@ -133,7 +133,7 @@ def queue(ctx: click.Context, sample: int, as_json: bool) -> None:
             out.table(_workers_table(info.workers))
         return EXIT_OK
 
-    run_with_redis(settings, body)
+    run_with_queue(settings, body)
 
 
 @queue.command("pause")
@@ -157,8 +157,8 @@ def _set_paused(paused: bool, as_json: bool) -> None:
     settings = load_settings()
     out = Output(as_json)
 
-    async def body(redis: Redis) -> int:
-        control = Control(redis, settings.queue_name, settings.result_ttl)
+    async def body(queue: Queue) -> int:
+        control = queue.control
         changed = await (control.pause_queue() if paused else control.resume_queue())
         state = "paused" if paused else "running"
         if as_json:
@@ -168,7 +168,7 @@ def _set_paused(paused: bool, as_json: bool) -> None:
             out.line(f"queue {settings.queue_name}: {state}{note}")
         return EXIT_OK
 
-    run_with_redis(settings, body)
+    run_with_queue(settings, body)
 
 
 @click.command(short_help="Exit 0 if a worker heartbeat is fresh, else 1.")
@@ -198,13 +198,13 @@ def health(max_age: float | None, worker_id: str | None, local: bool, as_json: b
     out = Output(as_json)
     queue_name = settings.queue_name
 
-    async def body(redis: Redis) -> int:
-        workers = await live_workers(redis, queue_name, max_age=limit)
+    async def body(queue: Queue) -> int:
+        workers = await live_workers(queue.redis, queue_name, max_age=limit)
         scope = f"on queue {queue_name}"
         if worker_id:
             workers = [w for w in workers if w.worker_id == worker_id]
             scope = f"for worker {worker_id} {scope}"
-            reason_missing = await _why_missing(redis, queue_name, worker_id, limit)
+            reason_missing = await _why_missing(queue.redis, queue_name, worker_id, limit)
         elif local:
             host = socket.gethostname()
             workers = [
@@ -216,7 +216,7 @@ def health(max_age: float | None, worker_id: str | None, local: bool, as_json: b
             reason_missing = f"no heartbeat {scope} in the last {limit:g} s"
         else:
             reason_missing = f"no worker heartbeat {scope} in the last {limit:g} s"
-        policy = await read_eviction_policy(redis, declared=settings.redis_maxmemory_policy)
+        policy = await queue.eviction_policy(declared=settings.redis_maxmemory_policy)
         problem = policy.problem()
         healthy = bool(workers) and not (problem and settings.require_noeviction)
         if healthy:
@@ -229,7 +229,7 @@ def health(max_age: float | None, worker_id: str | None, local: bool, as_json: b
             reason = f"{problem} (STORAGE_JOBS_REQUIRE_NOEVICTION is set)"
         else:
             reason = reason_missing
-        if await redis.exists(QueueKeys(queue_name).paused):
+        if await queue.paused():
             reason += " (queue paused: workers take nothing new)"
         if as_json:
             out.json(
@@ -248,7 +248,7 @@ def health(max_age: float | None, worker_id: str | None, local: bool, as_json: b
                 out.line(f"warning: {problem}")
         return EXIT_OK if healthy else EXIT_FAILED
 
-    run_with_redis(settings, body)
+    run_with_queue(settings, body)
 
 
 async def _why_missing(redis: Redis, queue_name: str, worker_id: str, limit: float) -> str:

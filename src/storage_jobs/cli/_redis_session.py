@@ -1,4 +1,7 @@
-"""Running a command against Redis: settings from the environment, one connection, exit codes."""
+"""Running a command against Redis: settings from the environment, one ``Queue``, exit codes.
+
+Each command gets one ``Queue`` on one connection: every script it calls is registered once.
+"""
 
 from __future__ import annotations
 
@@ -12,15 +15,16 @@ from pydantic import ValidationError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
+from ..client import StorageJobsClient
 from ..errors import QueueUnavailableError
-from ..queue import connect_redis, redis_said
+from ..queue import Queue, connect_redis, redis_said
 from ..settings import Settings
 from ._exit_codes import EXIT_REDIS
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-__all__ = ["load_settings", "run_with_redis", "validation_message"]
+__all__ = ["client_on", "load_settings", "run_with_queue", "validation_message"]
 
 
 def validation_message(exc: ValidationError) -> str:
@@ -56,14 +60,19 @@ def _one_line(exc: BaseException) -> str:
     return text[:300]
 
 
-def run_with_redis(
-    settings: Settings, body: Callable[[Redis], Coroutine[Any, Any, int]]
+def client_on(queue: Queue, settings: Settings) -> StorageJobsClient:
+    """A client on the command's ``Queue`` (sharing its connection and scripts)."""
+    return StorageJobsClient.on_connection(queue.redis, settings, queue=queue)
+
+
+def run_with_queue(
+    settings: Settings, body: Callable[[Queue], Coroutine[Any, Any, int]]
 ) -> NoReturn:
-    """Runs ``body`` with a connection and exits with its code (4 when Redis fails)."""
+    """Runs ``body`` with the queue on a connection; exits with its code (4 when Redis fails)."""
 
     async def main() -> int:
         async with _connected(settings) as redis:
-            return await body(redis)
+            return await body(Queue(redis, settings.queue_name, result_ttl=settings.result_ttl))
 
     try:
         code = asyncio.run(main())

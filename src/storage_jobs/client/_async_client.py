@@ -14,19 +14,15 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from ..jobs import JobModel, MigrationProgress
 from ..queue import (
     Control,
-    DeadLetterStore,
-    Enqueuer,
     EvictionPolicy,
     JobStatus,
     NewJob,
     Priority,
+    Queue,
     QueueKeys,
-    RedisProgressStore,
     ResultWaiter,
     check_priority,
     connect_redis,
-    read_eviction_policy,
-    read_status,
 )
 from ..settings import Settings
 from ._handle import JobHandle
@@ -72,8 +68,7 @@ class StorageJobsClient:
         self.queue_name = self.settings.queue_name
         self.keys = QueueKeys(self.queue_name)
         self.limits = self.settings.job_limits()
-        self._redis: Redis | None = None
-        self._enqueuer: Enqueuer | None = None
+        self._queue: Queue | None = None
         self._waiter: ResultWaiter | None = None
         self._borrowed = False
         self.eviction_policy: EvictionPolicy | None = None
@@ -86,13 +81,24 @@ class StorageJobsClient:
         )
 
     @classmethod
-    def on_connection(cls, redis: Redis, settings: Settings) -> StorageJobsClient:
-        """A client sharing an existing connection (the worker's, for jobs that fan out)."""
+    def on_connection(
+        cls, redis: Redis, settings: Settings, *, queue: Queue | None = None
+    ) -> StorageJobsClient:
+        """A client sharing an existing connection (a CLI command's, or an application's).
+
+        Args:
+            redis: The connection; the client does not close it.
+            settings: Settings (the queue and its result TTL).
+            queue: The ``Queue`` already built on ``redis`` for this queue, to share its
+                scripts; one is built here when not given.
+        """
         client = cls(settings=settings)
-        client._redis = redis
-        client._enqueuer = Enqueuer(redis, client.queue_name, result_ttl=settings.result_ttl)
+        client._queue = queue or client._queue_on(redis)
         client._borrowed = True
         return client
+
+    def _queue_on(self, redis: Redis) -> Queue:
+        return Queue(redis, self.queue_name, result_ttl=self.settings.result_ttl)
 
     async def connect(self) -> None:
         """Opens the Redis connection and checks its eviction policy once (idempotent).
@@ -100,19 +106,14 @@ class StorageJobsClient:
         Anything but ``noeviction`` is logged as an error (logger ``storage_jobs.client``) and
         kept in ``eviction_policy``; enqueueing still works.
         """
-        if self._redis is None:
-            self._redis = connect_redis(self.settings)
-            self._enqueuer = Enqueuer(
-                self._redis, self.queue_name, result_ttl=self.settings.result_ttl
-            )
-            self._waiter = ResultWaiter(self._redis, self.queue_name)
-            await self._check_eviction_policy(self._redis)
+        if self._queue is None:
+            self._queue = self._queue_on(connect_redis(self.settings))
+            self._waiter = ResultWaiter(self._queue.redis, self.queue_name)
+            await self._check_eviction_policy(self._queue)
 
-    async def _check_eviction_policy(self, redis: Redis) -> None:
+    async def _check_eviction_policy(self, queue: Queue) -> None:
         try:
-            policy = await read_eviction_policy(
-                redis, declared=self.settings.redis_maxmemory_policy
-            )
+            policy = await queue.eviction_policy(declared=self.settings.redis_maxmemory_policy)
         except (RedisConnectionError, RedisTimeoutError, OSError):
             # Connecting stays lazy: an unreachable Redis fails the first command, which says so
             # (the CLI's one-line error and exit 4); a second message here would only repeat it.
@@ -126,12 +127,12 @@ class StorageJobsClient:
 
     async def close(self) -> None:
         """Closes the Redis connection."""
-        redis, self._redis = self._redis, None
+        queue, self._queue = self._queue, None
         waiter, self._waiter = self._waiter, None
         if waiter is not None:
             await waiter.close()
-        if redis is not None and not self._borrowed:
-            await redis.aclose()
+        if queue is not None and not self._borrowed:
+            await queue.redis.aclose()
 
     async def __aenter__(self) -> Self:
         await self.connect()
@@ -146,15 +147,24 @@ class StorageJobsClient:
         await self.close()
 
     @property
+    def queue(self) -> Queue:
+        """The queue's protocol on the client's connection (it owns the scripts, once).
+
+        Raises:
+            RuntimeError: Before ``connect()``.
+        """
+        if self._queue is None:
+            raise RuntimeError("StorageJobsClient is not connected; use 'async with' or connect()")
+        return self._queue
+
+    @property
     def redis(self) -> Redis:
         """The Redis connection.
 
         Raises:
             RuntimeError: Before ``connect()``.
         """
-        if self._redis is None:
-            raise RuntimeError("StorageJobsClient is not connected; use 'async with' or connect()")
-        return self._redis
+        return self.queue.redis
 
     async def enqueue(
         self,
@@ -228,31 +238,27 @@ class StorageJobsClient:
     ) -> list[JobHandle]:
         if priority is not None:
             check_priority(priority)
-        redis, enqueuer = self.redis, self._enqueuer
-        assert enqueuer is not None
-        answers = await enqueuer.enqueue(
+        queue = self.queue
+        answers = await queue.enqueue_many(
             [NewJob(job, job_id, defer_by, priority) for job, job_id, defer_by in items],
             limits=self.limits,
         )
         return [
-            JobHandle(job_id, ok, self.queue_name, redis, self.settings.result_ttl, self._waiter)
-            for job_id, ok in answers
+            JobHandle(job_id, ok, self.queue_name, queue, self._waiter) for job_id, ok in answers
         ]
 
     def handle(self, job_id: str) -> JobHandle:
         """A handle for a job enqueued earlier (by anyone)."""
-        return JobHandle(
-            job_id, False, self.queue_name, self.redis, self.settings.result_ttl, self._waiter
-        )
+        return JobHandle(job_id, False, self.queue_name, self.queue, self._waiter)
 
     async def status(self, job_id: str) -> JobStatus:
         """A job's status by id."""
-        return await read_status(self.redis, self.queue_name, job_id)
+        return await self.queue.status(job_id)
 
     @property
     def control(self) -> Control:
         """Cancel markers and pause flags of this queue."""
-        return Control(self.redis, self.queue_name, self.settings.result_ttl)
+        return self.queue.control
 
     async def cancel(self, job_id: str) -> bool:
         """Cancels a job; durable, it holds even if no worker runs now.
@@ -312,7 +318,7 @@ class StorageJobsClient:
 
         A job that has not started yet reads as status ``unknown`` with zero counts.
         """
-        return await RedisProgressStore(self.redis, job_id).read()
+        return await self.queue.progress(job_id).read()
 
     async def replay(self, job_id: str) -> JobHandle:
         """Enqueues a dead letter's job again under its id, after validating it again.
@@ -321,8 +327,6 @@ class StorageJobsClient:
             ReplayRefusedError: If there is no such dead letter, its payload is not a valid
                 job, it breaks a configured limit, or a job with this id is queued or running.
         """
-        store = DeadLetterStore(self.redis, self.queue_name)
-        await store.replay(job_id, limits=self.limits, result_ttl=self.settings.result_ttl)
-        return JobHandle(
-            job_id, True, self.queue_name, self.redis, self.settings.result_ttl, self._waiter
-        )
+        queue = self.queue
+        await queue.dead_letters.replay(job_id, limits=self.limits, result_ttl=queue.result_ttl)
+        return JobHandle(job_id, True, self.queue_name, queue, self._waiter)

@@ -9,10 +9,12 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..queue import Control, JobStatus, ResultWaiter, read_outcome, read_status
+from ..queue import JobStatus, ResultWaiter
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
+
+    from ..queue import Queue
 
 __all__ = ["JobHandle"]
 
@@ -29,19 +31,27 @@ class JobHandle:
     job_id: str
     enqueued: bool
     queue_name: str
-    redis: Redis = field(repr=False, compare=False)
-    result_ttl: float = field(default=7 * 24 * 3600, repr=False, compare=False)
+    queue: Queue = field(repr=False, compare=False)
     waiter: ResultWaiter | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def redis(self) -> Redis:
+        """The client's connection."""
+        return self.queue.redis
+
+    @property
+    def result_ttl(self) -> float:
+        """Seconds the job's result is kept."""
+        return self.queue.result_ttl
 
     async def cancel(self) -> bool:
         """Cancels the job (see ``StorageJobsClient.cancel``); True if it will not complete."""
-        control = Control(self.redis, self.queue_name, self.result_ttl)
-        (answer,) = await control.cancel([self.job_id])
+        (answer,) = await self.queue.cancel([self.job_id])
         return answer
 
     async def status(self) -> JobStatus:
         """The job's current status."""
-        return await read_status(self.redis, self.queue_name, self.job_id)
+        return await self.queue.status(self.job_id)
 
     async def result(self, timeout: float | None = None, *, poll_interval: float = 0.05) -> Any:
         """Waits for the job to finish and returns its typed result.
@@ -63,7 +73,7 @@ class JobHandle:
         while True:
             # Registered before the read, so an announcement between the two is not missed.
             async with self._watch() as changed:
-                outcome = await read_outcome(self.redis, self.queue_name, self.job_id)
+                outcome = await self.queue.result(self.job_id)
                 if outcome is not None:
                     return outcome.typed(self.job_id)
                 if deadline is not None and time.monotonic() >= deadline:

@@ -17,8 +17,7 @@ from ._answers import ActionResult
 from ._reads import matches
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
-
+    from ..queue import Queue
     from ..settings import Settings
 
 __all__ = ["ACTIONS", "DEAD_LETTER_ACTIONS", "JOB_ACTIONS", "QUEUE_ACTIONS", "Actions"]
@@ -40,14 +39,14 @@ _CHUNK = 1000
 class Actions:
     """Runs actions on one queue for one dashboard user (who is logged with each)."""
 
-    redis: Redis
+    queue: Queue
     settings: Settings
     log: Any
 
     @property
     def store(self) -> DeadLetterStore:
         """The queue's dead letters."""
-        return DeadLetterStore(self.redis, self.settings.queue_name)
+        return self.queue.dead_letters
 
     async def run(self, action: str, ids: list[str], *, via: str) -> ActionResult:
         """Applies ``action`` to each id and logs what it did.
@@ -108,7 +107,7 @@ class Actions:
     @property
     def control(self) -> Control:
         """The queue's cancel markers and pause flags."""
-        return Control(self.redis, self.settings.queue_name, self.settings.result_ttl)
+        return self.queue.control
 
     async def _cancel(self, job_id: str) -> str | None:
         (cancelled,) = await self.control.cancel([job_id])
@@ -145,7 +144,7 @@ class Actions:
         offset = 0
         while True:
             listed, _ = await list_ids(
-                self.redis, self.settings.queue_name, "dead", offset=offset, limit=_CHUNK
+                self.queue.redis, self.settings.queue_name, "dead", offset=offset, limit=_CHUNK
             )
             if not listed:
                 return found

@@ -45,9 +45,7 @@ async def jobs(request: Request) -> Response:
 async def job(request: Request) -> Response:
     """``GET /api/jobs/{job_id}``."""
     dashboard = dashboard_of(request)
-    found = await job_detail(
-        dashboard.redis, dashboard.settings.queue_name, request.path_params["job_id"]
-    )
+    found = await job_detail(dashboard.queue, request.path_params["job_id"])
     if found is None:
         raise HTTPException(404, "no such job")
     return model_response(found)
@@ -71,9 +69,7 @@ async def dead_letters(request: Request) -> Response:
 async def dead_letter(request: Request) -> Response:
     """``GET /api/dead-letters/{job_id}``."""
     dashboard = dashboard_of(request)
-    found = await dead_letter_detail(
-        dashboard.redis, dashboard.settings.queue_name, request.path_params["job_id"]
-    )
+    found = await dead_letter_detail(dashboard.queue, request.path_params["job_id"])
     if found is None:
         raise HTTPException(404, "no such dead letter")
     return model_response(found)

@@ -1,4 +1,4 @@
-"""What one dashboard app shares between requests: settings, access rules, templates, Redis."""
+"""What one dashboard app shares between requests: settings, access rules, templates, a Queue."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 
-from ..queue import connect_redis
+from ..queue import Queue, connect_redis
 from ._actions import Actions
 from ._reads import Reader
 from ._security import Access
@@ -62,31 +62,42 @@ class Dashboard:
     access: Access
     templates: Environment
     log: Any
-    _redis: Redis | None = field(default=None, repr=False)
+    _queue: Queue | None = field(default=None, repr=False)
+
+    @property
+    def queue(self) -> Queue:
+        """The app's ``Queue`` on its connection, opened on first use.
+
+        A mounted app gets no lifespan; every request shares it, and so its scripts.
+        """
+        if self._queue is None:
+            redis = connect_redis(self.settings, socket_connect_timeout=5, socket_timeout=30)
+            self._queue = Queue(
+                redis, self.settings.queue_name, result_ttl=self.settings.result_ttl
+            )
+        return self._queue
 
     @property
     def redis(self) -> Redis:
-        """The app's Redis connection, opened on first use (a mounted app gets no lifespan)."""
-        if self._redis is None:
-            self._redis = connect_redis(self.settings, socket_connect_timeout=5, socket_timeout=30)
-        return self._redis
+        """The app's Redis connection (the ``Queue``'s)."""
+        return self.queue.redis
 
     @property
     def reader(self) -> Reader:
         """The read side."""
-        return Reader(self.redis, self.settings)
+        return Reader(self.queue, self.settings)
 
     def actions(self, request: Request) -> Actions:
         """The action side, logging who asked (a bearer caller or a session)."""
         who = "bearer" if request.state.by_bearer else "session"
         client = request.client.host if request.client else None
-        return Actions(self.redis, self.settings, self.log.bind(via_auth=who, client=client))
+        return Actions(self.queue, self.settings, self.log.bind(via_auth=who, client=client))
 
     async def close(self) -> None:
         """Closes the Redis connection, if one was opened."""
-        if self._redis is not None:
-            await self._redis.aclose()
-            self._redis = None
+        if self._queue is not None:
+            await self._queue.redis.aclose()
+            self._queue = None
 
 
 def dashboard_of(request: Request) -> Dashboard:

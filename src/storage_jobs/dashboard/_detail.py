@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..queue import DeadLetterStore, JobStatus, RedisProgressStore, read_job
+from ..queue import JobStatus, read_job
 from ._answers import DeadLetterDetail, FailedKey, JobDetail, PrefixJobProgress
 from ._payload import shown_payload, shown_value
 from ._progress_rows import control_flags, progress_row
 from ._reads import kind_of, letter_row
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
+    from ..queue import Queue
 
 __all__ = ["MAX_FAILED_KEYS", "dead_letter_detail", "job_detail"]
 
@@ -37,9 +37,9 @@ def _failed_keys(value: Any) -> tuple[list[FailedKey], int]:
     return rows, len(failed)
 
 
-async def job_detail(redis: Redis, queue: str, job_id: str) -> JobDetail | None:
+async def job_detail(queue: Queue, job_id: str) -> JobDetail | None:
     """Everything about a job, or None when Redis knows nothing of it."""
-    record = await read_job(redis, queue, job_id)
+    record = await read_job(queue.redis, queue.name, job_id)
     if record.status == JobStatus.NOT_FOUND and record.payload is None:
         return None
     kind = kind_of(record.function)
@@ -64,8 +64,8 @@ async def job_detail(redis: Redis, queue: str, job_id: str) -> JobDetail | None:
         payload = shown_payload(letter.payload, letter.payload_encoding)
     progress: PrefixJobProgress | None = None
     if kind in _PREFIX_KINDS:
-        (flags,) = await control_flags(redis, [job_id])
-        progress = progress_row(await RedisProgressStore(redis, job_id).read(), flags=flags)
+        (flags,) = await control_flags(queue.redis, [job_id])
+        progress = progress_row(await queue.progress(job_id).read(), flags=flags)
     return JobDetail(
         job_id=job_id,
         status=str(record.status),
@@ -89,9 +89,9 @@ async def job_detail(redis: Redis, queue: str, job_id: str) -> JobDetail | None:
     )
 
 
-async def dead_letter_detail(redis: Redis, queue: str, job_id: str) -> DeadLetterDetail | None:
+async def dead_letter_detail(queue: Queue, job_id: str) -> DeadLetterDetail | None:
     """A dead letter with its payload fit to show, or None."""
-    letter = await DeadLetterStore(redis, queue).get(job_id)
+    letter = await queue.dead_letters.get(job_id)
     if letter is None:
         return None
     return DeadLetterDetail(

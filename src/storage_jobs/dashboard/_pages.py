@@ -103,7 +103,7 @@ async def job(request: Request) -> Response:
     """``GET /jobs/{job_id}``."""
     dashboard = dashboard_of(request)
     job_id = request.path_params["job_id"]
-    found = await job_detail(dashboard.redis, dashboard.settings.queue_name, job_id)
+    found = await job_detail(dashboard.queue, job_id)
     if found is None:
         return render(request, "missing.html", status_code=404, what="job", job_id=job_id)
     api = f"/api/jobs/{quote(job_id, safe='')}"
@@ -130,7 +130,7 @@ async def dead_letter(request: Request) -> Response:
     """``GET /dead-letters/{job_id}``."""
     dashboard = dashboard_of(request)
     job_id = request.path_params["job_id"]
-    found = await dead_letter_detail(dashboard.redis, dashboard.settings.queue_name, job_id)
+    found = await dead_letter_detail(dashboard.queue, job_id)
     if found is None:
         return render(request, "missing.html", status_code=404, what="dead letter", job_id=job_id)
     return render(request, "dead_letter.html", d=found)

@@ -15,15 +15,12 @@ from ..queue import (
     FINISHED_KEPT,
     LEASES_CHECKED,
     DeadLetter,
-    DeadLetterStore,
     ListedState,
     QueueDepth,
     QueueKeys,
-    RedisProgressStore,
     list_ids,
     peek_functions,
     prefix_job_ids,
-    queue_depth,
     read_heartbeats,
     read_history,
 )
@@ -46,6 +43,7 @@ from ._progress_rows import control_flags, progress_row
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
+    from ..queue import Queue
     from ..settings import Settings
 
 __all__ = [
@@ -97,11 +95,16 @@ def letter_row(letter: DeadLetter) -> DeadLetterRow:
 class Reader:
     """Reads one queue for the dashboard."""
 
-    redis: Redis
+    queue: Queue
     settings: Settings
 
     @property
-    def queue(self) -> str:
+    def redis(self) -> Redis:
+        """The queue's connection."""
+        return self.queue.redis
+
+    @property
+    def queue_name(self) -> str:
         """The queue name."""
         return self.settings.queue_name
 
@@ -112,9 +115,9 @@ class Reader:
 
     async def overview(self, *, actions_enabled: bool) -> Overview:
         """Counts, live workers and the last hour's outcomes."""
-        depth = await queue_depth(self.redis, self.queue, in_progress_limit=IN_PROGRESS_CHECKED)
-        dead = await DeadLetterStore(self.redis, self.queue).count()
-        keys = QueueKeys(self.queue)
+        depth = await self.queue.depth(in_progress_limit=IN_PROGRESS_CHECKED)
+        dead = await self.queue.dead_letters.count()
+        keys = QueueKeys(self.queue_name)
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.exists(keys.paused)
             for state in FINISHED_STATES:
@@ -126,7 +129,7 @@ class Reader:
             at=time.time(),
             queues=[
                 QueueOverview(
-                    queue=self.queue,
+                    queue=self.queue_name,
                     paused=bool(paused),
                     counts=counts,
                     lanes={name: _counts(lane) for name, lane in depth.lanes.items()},
@@ -138,14 +141,14 @@ class Reader:
                 )
             ],
             workers=[w for w in workers.workers if not w.stale],
-            history=await read_history(self.redis, self.queue),
+            history=await read_history(self.redis, self.queue_name),
             actions_enabled=actions_enabled,
         )
 
     async def workers(self) -> WorkersPage:
         """Workers heard from in the last ``WORKER_HORIZON`` seconds, stale ones marked."""
         rows = []
-        for beat, age in await read_heartbeats(self.redis, self.queue, max_age=WORKER_HORIZON):
+        for beat, age in await read_heartbeats(self.redis, self.queue_name, max_age=WORKER_HORIZON):
             rows.append(
                 WorkerRow(
                     worker_id=beat.worker_id,
@@ -167,7 +170,7 @@ class Reader:
         """One page of jobs in a state; with a kind, filtered over a bounded window."""
         if kind is None:
             listed, total = await list_ids(
-                self.redis, self.queue, status, offset=offset, limit=limit
+                self.redis, self.queue_name, status, offset=offset, limit=limit
             )
             rows = await self._job_rows(status, listed)
             more = offset + len(listed) < total
@@ -184,7 +187,7 @@ class Reader:
         position, looked, total = offset, 0, 0
         while len(found) < limit and looked < FILTER_WINDOW:
             listed, total = await list_ids(
-                self.redis, self.queue, status, offset=position, limit=min(_CHUNK, 2 * limit)
+                self.redis, self.queue_name, status, offset=position, limit=min(_CHUNK, 2 * limit)
             )
             if not listed:
                 break
@@ -210,8 +213,7 @@ class Reader:
         ids = [job_id for job_id, _ in listed]
         if status == "dead":
             letters = {
-                letter.job_id: letter
-                for letter in await DeadLetterStore(self.redis, self.queue).get_many(ids)
+                letter.job_id: letter for letter in await self.queue.dead_letters.get_many(ids)
             }
             functions = [letters[i].function if i in letters else None for i in ids]
         else:
@@ -226,14 +228,14 @@ class Reader:
         self, kind: str | None, error_type: str | None, offset: int, limit: int
     ) -> DeadLetterPage:
         """One page of dead letters, newest first; filters apply over a bounded window."""
-        store = DeadLetterStore(self.redis, self.queue)
+        store = self.queue.dead_letters
         filtered = kind is not None or error_type is not None
         found: list[DeadLetterRow] = []
         position, total = offset, 0
         while len(found) < limit and position - offset < (FILTER_WINDOW if filtered else limit):
             chunk = _CHUNK if filtered else limit
             listed, total = await list_ids(
-                self.redis, self.queue, "dead", offset=position, limit=chunk
+                self.redis, self.queue_name, "dead", offset=position, limit=chunk
             )
             if not listed:
                 break
@@ -261,10 +263,10 @@ class Reader:
 
     async def prefix_jobs(self, offset: int, limit: int) -> PrefixJobPage:
         """One page of migrations and prefix deletes with their progress, newest first."""
-        ids, total = await prefix_job_ids(self.redis, self.queue, offset=offset, limit=limit)
+        ids, total = await prefix_job_ids(self.redis, self.queue_name, offset=offset, limit=limit)
         flags = await control_flags(self.redis, ids)
         rows = [
-            progress_row(await RedisProgressStore(self.redis, job_id).read(), flags=f)
+            progress_row(await self.queue.progress(job_id).read(), flags=f)
             for job_id, f in zip(ids, flags, strict=True)
         ]
         return PrefixJobPage(offset=offset, limit=limit, total=total, rows=rows)
@@ -272,7 +274,7 @@ class Reader:
     async def prefix_job(self, job_id: str) -> PrefixJobProgress:
         """One prefix job's progress."""
         (flags,) = await control_flags(self.redis, [job_id])
-        return progress_row(await RedisProgressStore(self.redis, job_id).read(), flags=flags)
+        return progress_row(await self.queue.progress(job_id).read(), flags=flags)
 
 
 def _counts(depth: QueueDepth) -> QueueCounts:

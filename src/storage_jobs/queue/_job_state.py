@@ -10,6 +10,8 @@ from ._progress import RedisProgressStore
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
+    from ._scripts import Scripts
+
 __all__ = ["STATE_TTL", "RedisJobState"]
 
 STATE_TTL = 7 * 24 * 3600
@@ -26,6 +28,7 @@ class RedisJobState:
         ttl: int = STATE_TTL,
         queue: str | None = None,
         result_ttl: float | None = None,
+        scripts: Scripts | None = None,
     ) -> None:
         """Binds the state to a connection.
 
@@ -34,16 +37,18 @@ class RedisJobState:
             ttl: Seconds state outlives its last write while the job runs.
             queue: The queue prefix jobs started here are indexed under (for the dashboard).
             result_ttl: The queue's result TTL: a finished delete's state is kept no longer.
+            scripts: The queue's scripts on ``redis``; None: each progress store registers its own.
         """
         self.redis = redis
         self.ttl = ttl
         self.queue = queue
+        self.scripts = scripts
         keep = KEEP_AFTER_DONE if result_ttl is None else min(KEEP_AFTER_DONE, int(result_ttl))
         self.keep_after_done = max(1, keep)
 
     def progress(self, migration_id: str) -> RedisProgressStore:
         """The progress store of a prefix job."""
-        return RedisProgressStore(self.redis, migration_id, queue=self.queue)
+        return RedisProgressStore(self.redis, migration_id, queue=self.queue, scripts=self.scripts)
 
     def delete(self, job_id: str, scope: str) -> RedisDeleteState:
         """The state of one bulk delete of a job."""

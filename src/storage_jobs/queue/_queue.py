@@ -14,6 +14,7 @@ leases and the claim's lookahead); a producer's or reader's has none and cannot 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Iterable, Sequence
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, cast
 
 from ..settings import Settings
@@ -23,13 +24,17 @@ from ._control import Control, RedisJobControl
 from ._dead_letters import DeadLetter, DeadLetterStore
 from ._enqueue import Enqueuer, NewJob
 from ._finish import Finish, finish_batch
+from ._heartbeat import Heartbeat, remove_heartbeat, write_heartbeat
+from ._info import IN_PROGRESS_LIMIT, QueueDepth, queue_depth
+from ._job_state import RedisJobState
 from ._keys import ATTEMPTS_TTL_S, Priority, QueueKeys
+from ._memory import EvictionPolicy, read_eviction_policy
 from ._progress import RedisProgressStore
 from ._rate_limit import RedisRateLimiter
 from ._scripts import Scripts
 from ._status import JobStatus, lease_holder, read_outcome, read_status
 from ._wake import push_wake, wait_for_wake
-from ._wire import ResultRecord
+from ._wire import ResultRecord, parse_result
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -83,7 +88,6 @@ class Queue:
         if holder is None and worker_id is not None:
             holder = LeaseHolder(name, worker_id, lease_seconds)
         self.holder = holder
-        self._control: Control | None = None
 
     # -- producing --------------------------------------------------------------------------------
 
@@ -141,9 +145,9 @@ class Queue:
             self.redis, self.name, job_id, result_ttl=self.result_ttl, scripts=self.scripts
         )
 
-    @property
+    @cached_property
     def dead_letters(self) -> DeadLetterStore:
-        """The queue's dead letters."""
+        """The queue's dead letters (a replay enqueues through these scripts)."""
         return DeadLetterStore(self.redis, self.name, scripts=self.scripts)
 
     async def dead_letter(
@@ -174,18 +178,22 @@ class Queue:
         """A prefix job's progress (indexed on this queue when it starts)."""
         return RedisProgressStore(self.redis, job_id, queue=self.name, scripts=self.scripts)
 
+    def job_state(self) -> RedisJobState:
+        """A running job's crash-safe state (its progress indexed on this queue)."""
+        return RedisJobState(
+            self.redis, queue=self.name, result_ttl=self.result_ttl, scripts=self.scripts
+        )
+
     def rate_limiter(self, limits: RateLimits, **options: Any) -> RedisRateLimiter:
         """The queue's shared S3 rate limits (``RedisRateLimiter``'s options)."""
         return RedisRateLimiter(self.redis, self.name, limits, scripts=self.scripts, **options)
 
     # -- the operator's side ----------------------------------------------------------------------
 
-    @property
+    @cached_property
     def control(self) -> Control:
         """Cancel, pause and resume (``Control``)."""
-        if self._control is None:
-            self._control = Control(self.redis, self.name, self.result_ttl, self.scripts)
-        return self._control
+        return Control(self.redis, self.name, self.result_ttl, self.scripts)
 
     def job_control(self, job_id: str) -> RedisJobControl:
         """A running job's view of its cancel and pause flags."""
@@ -229,9 +237,32 @@ class Queue:
         """A job's final outcome, or None while it may still run."""
         return await read_outcome(self.redis, self.name, job_id)
 
+    async def stored_result(self, job_id: str) -> ResultRecord | None:
+        """The job's stored result record, if any (no dead letter stands in for it)."""
+        raw = await cast(Awaitable[bytes | None], self.redis.get(self.keys.result(job_id)))
+        return None if raw is None else parse_result(raw)
+
     async def lease_holder(self, job_id: str) -> str | None:
         """The id of the worker whose lease on the job is live, if any."""
         return await lease_holder(self.redis, job_id)
+
+    async def depth(self, *, in_progress_limit: int = IN_PROGRESS_LIMIT) -> QueueDepth:
+        """Ready, running and deferred jobs, all lanes summed (``queue_depth``)."""
+        return await queue_depth(self.redis, self.name, in_progress_limit=in_progress_limit)
+
+    async def eviction_policy(self, *, declared: str | None = None) -> EvictionPolicy:
+        """Redis's eviction policy, and whether queued jobs are safe from it."""
+        return await read_eviction_policy(self.redis, declared=declared)
+
+    # -- heartbeats -------------------------------------------------------------------------------
+
+    async def heartbeat(self, beat: Heartbeat, *, ttl: float, also: str | None = None) -> None:
+        """Stores a worker's heartbeat for ``ttl`` seconds (``also``: arq's health key too)."""
+        await write_heartbeat(self.redis, self.name, beat, ttl=ttl, also=also)
+
+    async def remove_heartbeat(self, worker_id: str) -> None:
+        """Forgets a worker at once (it stopped cleanly)."""
+        await remove_heartbeat(self.redis, self.name, worker_id)
 
     # -- waking -----------------------------------------------------------------------------------
 

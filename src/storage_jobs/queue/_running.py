@@ -6,7 +6,7 @@ otherwise it is **ready** when its score is due (``<= now``) and **deferred** wh
 (deferred by its producer, or a retry backing off).
 
 Running jobs are found without scanning the keyspace. The claim moves a taken job's score to its
-lease's deadline and every renewal moves it on (``worker._leases``), so our workers' running jobs
+lease's deadline and every renewal moves it on (``Queue.renew``), so our workers' running jobs
 sit among the *soonest later* scores (a deadline is at most one lease ahead); a job held by plain
 arq, which moves no score, sits among the *oldest due* ones. So each side of now is told apart by
 reading the leases of its first ``check`` ids (one ``MGET`` per 1,000): a count is exact whenever

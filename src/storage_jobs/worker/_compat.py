@@ -15,7 +15,7 @@ import structlog
 from arq.worker import func
 
 from ..jobs import CATALOG, JobSpec
-from ..queue import decode, encode
+from ..queue import Queue, decode, encode
 from ..settings import Settings
 from ._redis_settings import arq_redis_settings
 from ._runtime import WorkerRuntime
@@ -39,7 +39,9 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         return func(run, name=spec.function_name, max_tries=budget.crash_attempts)
 
     async def on_startup(ctx: dict[str, Any]) -> None:
-        started = await start_runtime(settings, ctx["redis"], log)
+        # arq's pool, under the one ``Queue`` every job of the process goes through.
+        queue = Queue(ctx["redis"], settings.queue_name, result_ttl=settings.result_ttl)
+        started = await start_runtime(settings, queue, log)
         holder["started"] = started
         ctx["storage_jobs"] = started.runtime
 

@@ -1,6 +1,6 @@
 """Running one claimed job: read arq's envelope, run its handler under the job timeout, finish.
 
-The claim (``_leases``) has taken the job's lease, bumped its attempt counter and read its
+The claim (``Queue.claim``) has taken the job's lease, bumped its attempt counter and read its
 envelope. From there:
 
 - a job that cannot start (payload expired or unreadable, function not in the catalog, more
@@ -24,12 +24,11 @@ from arq.worker import Retry
 
 from ..jobs import spec_for_name
 from ..queue import (
-    ATTEMPTS_TTL_S,
     CANCELLED,
+    Claimed,
     ErrorRecord,
     JobFailure,
     Outcome,
-    QueueKeys,
     build_result,
     error_record,
     peek_priority,
@@ -37,12 +36,10 @@ from ..queue import (
 from ._envelope import Envelope, now_ms, read_envelope
 from ._failures import keep_timed_out, keep_unrun
 from ._finisher import Finish, Finisher
-from ._leases import Claimed, Leases
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
-
     from ..metrics import WorkerMetrics
+    from ..queue import Queue
     from ..settings import Settings
     from ._runtime import WorkerRuntime
 
@@ -56,9 +53,8 @@ class Execution:
         self,
         settings: Settings,
         *,
-        leases: Leases,
+        queue: Callable[[], Queue],
         finisher: Finisher,
-        redis: Callable[[], Redis],
         ctx: dict[str, Any],
         event: Callable[..., None],
         metrics: Callable[[], WorkerMetrics | None],
@@ -67,9 +63,8 @@ class Execution:
 
         Args:
             settings: The worker's settings (queue, job timeout, result TTL, retry budget).
-            leases: The worker's leases (a finished job is forgotten there).
+            queue: Returns the worker's ``Queue`` (its leases forget a finished job).
             finisher: The worker's batched finish.
-            redis: Returns the worker's connection.
             ctx: The ctx every job's starts from (``redis``, ``storage_jobs``).
             event: Logs a structured event: ``event(level, name, **fields)``.
             metrics: Returns the worker's metrics, if any.
@@ -79,9 +74,8 @@ class Execution:
         self.result_ttl_ms = int(settings.result_ttl * 1000)
         # arq's count: runs of a job, crashes included (one more than the job's own attempts).
         self.max_tries = settings.retry_budget().crash_attempts
-        self.leases = leases
+        self._queue = queue
         self.finisher = finisher
-        self._redis = redis
         self._ctx = ctx
         self._event = event
         self._metrics = metrics
@@ -119,7 +113,7 @@ class Execution:
         if envelope.tries > job_try:
             # A job re-enqueued with its attempts so far (arq's "t"): its counter goes on there.
             job_try = envelope.tries
-            await self._redis().setex(QueueKeys.retry(claimed.job_id), ATTEMPTS_TTL_S, job_try)
+            await self._queue().set_attempts(claimed.job_id, job_try)
         if job_try > self.max_tries:
             message = f"max {self.max_tries} retries exceeded"
             await self._unrun(claimed, envelope, message, start_ms, invalid=False, tries=job_try)
@@ -194,7 +188,7 @@ class Execution:
         outcome: Outcome,
     ) -> None:
         """Finishes in the batched write, unless another worker holds the job now."""
-        lost = self.leases.forget(claimed.job_id)
+        lost = self._queue().leases.forget(claimed.job_id)
         if lost and not finish:
             return  # the new holder owns the lease and the job's keys now
         item = Finish(
@@ -226,8 +220,7 @@ class Execution:
         error_type = "InvalidPayload" if invalid else "JobFailed"
         attempts = claimed.job_try if tries is None else tries
         await keep_unrun(
-            self._redis(),
-            self.queue_name,
+            self._queue(),
             job_id=claimed.job_id,
             raw=claimed.payload,
             function=function,
@@ -264,8 +257,7 @@ class Execution:
         self, claimed: Claimed, raw: bytes, function: str, attempts: int, message: str
     ) -> None:
         kept = await keep_timed_out(
-            self._redis(),
-            self.queue_name,
+            self._queue(),
             job_id=claimed.job_id,
             raw=raw,
             function=function,

@@ -11,17 +11,16 @@ from __future__ import annotations
 import contextlib
 from typing import TYPE_CHECKING
 
-from ..queue import DeadLetterStore, parse_envelope, peek_priority
+from ..queue import parse_envelope, peek_priority
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
+    from ..queue import Queue
 
 __all__ = ["keep_timed_out", "keep_unrun"]
 
 
 async def keep_unrun(
-    redis: Redis,
-    queue_name: str,
+    queue: Queue,
     *,
     job_id: str,
     raw: bytes | None,
@@ -31,8 +30,8 @@ async def keep_unrun(
     attempts: int,
 ) -> None:
     """Stores the dead letter of a job that failed before it could run, with its stored bytes."""
-    await DeadLetterStore(redis, queue_name).add(
-        job_id=job_id,
+    await queue.dead_letter(
+        job_id,
         function=function,
         raw_payload=raw,
         error_type=error_type,
@@ -43,8 +42,7 @@ async def keep_unrun(
 
 
 async def keep_timed_out(
-    redis: Redis,
-    queue_name: str,
+    queue: Queue,
     *,
     job_id: str,
     raw: bytes,
@@ -57,14 +55,13 @@ async def keep_timed_out(
     Returns:
         Whether one was stored.
     """
-    store = DeadLetterStore(redis, queue_name)
-    if await store.get(job_id) is not None:
+    if await queue.dead_letters.get(job_id) is not None:
         return False
     payload = raw
     with contextlib.suppress(ValueError):
         payload = parse_envelope(raw).payload.encode()  # the payload, as the runtime keeps it
-    await store.add(
-        job_id=job_id,
+    await queue.dead_letter(
+        job_id,
         function=function,
         raw_payload=payload,
         error_type="TimeoutError",

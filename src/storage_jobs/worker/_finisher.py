@@ -24,10 +24,10 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import OutOfMemoryError, ReadOnlyError, ResponseError, TryAgainError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from ..queue import Finish, Queue, QueueKeys
+from ..queue import Finish
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
+    from ..queue import Queue
 
 __all__ = ["Finish", "Finisher"]
 
@@ -44,8 +44,7 @@ class Finisher:
 
     def __init__(
         self,
-        redis: Callable[[], Redis],
-        queue_name: str,
+        queue: Callable[[], Queue],
         *,
         on_retry: Callable[[BaseException, int, float], None] | None = None,
         max_delay: float = 2.0,
@@ -54,21 +53,18 @@ class Finisher:
         """Builds a finisher.
 
         Args:
-            redis: Returns the worker's connection (it may be replaced after an outage).
-            queue_name: The queue.
+            queue: Returns the worker's ``Queue`` (built once it has connected).
             on_retry: Told ``(error, jobs, delay)`` each time a batch write fails.
             max_delay: Cap on the backoff between attempts of a failed write.
             window: Seconds the first finish of a batch waits for others to join it.
         """
-        self._redis = redis
-        self.keys = QueueKeys(queue_name)
+        self._queue = queue
         self.on_retry = on_retry
         self.max_delay = max_delay
         self.window = window
         self.batches_written = 0
         self._pending: list[tuple[Finish, asyncio.Future[None]]] = []
         self._flusher: asyncio.Task[None] | None = None
-        self._queue: Queue | None = None
 
     async def finish(self, item: Finish) -> None:
         """Returns once the finish is durable in Redis."""
@@ -95,17 +91,12 @@ class Finisher:
                 if not done.done():
                     done.set_result(None)
 
-    def _on(self, redis: Redis) -> Queue:
-        if self._queue is None or self._queue.redis is not redis:
-            self._queue = Queue(redis, self.keys.queue)
-        return self._queue
-
     async def _write(self, items: list[Finish]) -> None:
         trim = self.batches_written % TRIM_EVERY == 0
         delay = 0.05
         while True:
             try:
-                await self._on(self._redis()).finish(items, trim=trim)
+                await self._queue().finish(items, trim=trim)
             except (RedisConnectionError, RedisTimeoutError, ResponseError) as exc:
                 if not _worth_retrying(exc):
                     raise

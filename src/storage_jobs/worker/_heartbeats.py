@@ -8,10 +8,10 @@ import time
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING
 
-from ..queue import Heartbeat, remove_heartbeat, write_heartbeat
+from ..queue import Heartbeat
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
+    from ..queue import Queue
 
 __all__ = ["Heartbeats"]
 
@@ -19,8 +19,7 @@ __all__ = ["Heartbeats"]
 class Heartbeats:
     """Writes one worker's heartbeat every ``interval`` seconds at most."""
 
-    def __init__(self, queue_name: str, worker_id: str, interval: float, max_jobs: int) -> None:
-        self.queue_name = queue_name
+    def __init__(self, worker_id: str, interval: float, max_jobs: int) -> None:
         self.worker_id = worker_id
         self.interval = interval
         self.max_jobs = max_jobs
@@ -35,7 +34,7 @@ class Heartbeats:
 
     async def beat(
         self,
-        redis: Redis,
+        queue: Queue,
         *,
         complete: int,
         failed: int,
@@ -59,13 +58,11 @@ class Heartbeats:
             max_jobs=self.max_jobs,
             version=self.version,
         )
-        await write_heartbeat(
-            redis, self.queue_name, beat, ttl=self.interval * 3, also=arq_health_key
-        )
+        await queue.heartbeat(beat, ttl=self.interval * 3, also=arq_health_key)
 
-    async def stop(self, redis: Redis) -> None:
+    async def stop(self, queue: Queue) -> None:
         """Removes the heartbeat so the worker stops counting as live."""
-        await remove_heartbeat(redis, self.queue_name, self.worker_id)
+        await queue.remove_heartbeat(self.worker_id)
 
 
 def _version() -> str | None:

@@ -23,19 +23,11 @@ from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..jobs import spec_for_name
-from ..queue import (
-    LEASES_CHECKED,
-    QueueKeys,
-    connect_redis,
-    finish_cancelled,
-    queue_depth,
-    redis_said,
-)
+from ..queue import LEASES_CHECKED, LeaseHolder, Queue, connect_redis, redis_said
 from ..settings import Settings
 from ._execution import Execution
 from ._finisher import Finisher
 from ._heartbeats import Heartbeats
-from ._leases import Leases
 from ._startup import Started, start_runtime
 
 if TYPE_CHECKING:
@@ -64,20 +56,18 @@ class Housekeeping:
         self.lease_seconds = settings.lease_seconds
         self.health_check_interval = settings.health_check_interval
         self.worker_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-        self.keys = QueueKeys(self.queue_name)
         self.log = log
         self.ctx: dict[str, Any] = {}  # what every job's ctx starts from
         self._pool: Redis | None = None
-        self.leases = Leases(self.queue_name, self.worker_id, self.lease_seconds)
-        self.finisher = Finisher(lambda: self.pool, self.queue_name, on_retry=self._write_retry)
-        self.heartbeats = Heartbeats(
-            self.queue_name, self.worker_id, self.health_check_interval, self.max_jobs
-        )
+        self._queue: Queue | None = None
+        # The worker's leases: the Queue built at connect claims and renews with them.
+        self.leases = LeaseHolder(self.queue_name, self.worker_id, self.lease_seconds)
+        self.finisher = Finisher(lambda: self.queue, on_retry=self._write_retry)
+        self.heartbeats = Heartbeats(self.worker_id, self.health_check_interval, self.max_jobs)
         self.execution = Execution(
             settings,
-            leases=self.leases,
+            queue=lambda: self.queue,
             finisher=self.finisher,
-            redis=lambda: self.pool,
             ctx=self.ctx,
             event=self._event,
             metrics=self._metrics,
@@ -94,6 +84,18 @@ class Housekeeping:
         """The worker's Redis connection (set once ``main`` has connected)."""
         assert self._pool is not None, "not connected"
         return self._pool
+
+    @property
+    def queue(self) -> Queue:
+        """The worker's ``Queue`` on its connection: the only way the worker reaches Redis.
+
+        Built once, at its first use after connecting; it claims with the worker's leases.
+        """
+        if self._queue is None:
+            self._queue = Queue(
+                self.pool, self.queue_name, result_ttl=self.settings.result_ttl, holder=self.leases
+            )
+        return self._queue
 
     async def _connect(self, stop: asyncio.Event) -> None:
         """Connects, waiting out a Redis that is down (``redis.unavailable`` once)."""
@@ -112,7 +114,7 @@ class Housekeeping:
     async def _start(self) -> None:
         """The start-up checks and runtime (``_startup``), then the housekeeping task."""
         self.ctx["redis"] = self.pool
-        self._started = await start_runtime(self.settings, self.pool, self.log)
+        self._started = await start_runtime(self.settings, self.queue, self.log)
         self.ctx["storage_jobs"] = self._started.runtime
         if (metrics := self._metrics()) is not None:
             metrics.set_worker(self.worker_id, self.queue_name)
@@ -128,14 +130,14 @@ class Housekeeping:
         if self._pool is None:
             return
         with contextlib.suppress(RedisError, *REDIS_DOWN):
-            await asyncio.wait_for(self.heartbeats.stop(self.pool), _CLOSE_TIMEOUT_S)
+            await asyncio.wait_for(self.heartbeats.stop(self.queue), _CLOSE_TIMEOUT_S)
         started, self._started = self._started, None
         try:
             if started is not None:
                 await started.stop(self.log)
         finally:
             await self._pool.aclose()
-            self._pool = None
+            self._pool = self._queue = None
 
     # -- leases and heartbeats -------------------------------------------------------------------
 
@@ -167,7 +169,7 @@ class Housekeeping:
         if now - self._last_renewal < self.lease_seconds / 4:
             return False
         running = [job_id for job_id, task in self.tasks.items() if not task.done()]
-        for job_id in await self.leases.renew(self.pool, running, int(time.time() * 1000)):
+        for job_id in await self.queue.renew(running, int(time.time() * 1000)):
             self._event("warning", "lease.lost", job_id=job_id)
             self.execution.cancel(job_id)
         self._last_renewal = now
@@ -182,7 +184,7 @@ class Housekeeping:
         if not self.heartbeats.due(time.time()):
             return False
         await self.heartbeats.beat(
-            self.pool,
+            self.queue,
             complete=self.execution.complete,
             failed=self.execution.failed,
             retried=self.execution.retried,
@@ -234,9 +236,7 @@ class Housekeeping:
 
     async def _finish_cancelled(self, job_id: str) -> None:
         """Finishes a claimed job whose cancel marker is set, without running it."""
-        function = await finish_cancelled(
-            self.pool, self.queue_name, job_id, result_ttl=self.settings.result_ttl
-        )
+        function = await self.queue.finish_cancelled(job_id)
         self.leases.forget(job_id)
         kind = self._kind(function)
         self._event("info", "job.cancelled", job_id=job_id, kind=kind, ran=False)
@@ -269,7 +269,7 @@ class Housekeeping:
         self._last_queue_gauges = now
         # The overview's counts: a running job (its score is its lease's deadline) is not
         # deferred, and one held while due is not depth.
-        depth = await queue_depth(self.pool, self.queue_name, in_progress_limit=LEASES_CHECKED)
+        depth = await self.queue.depth(in_progress_limit=LEASES_CHECKED)
         metrics.set_queue(self.queue_name, depth.depth, depth.deferred)
         metrics.set_redis_up(True)
 

@@ -2,18 +2,20 @@
 
 The loop and its claims are here; each other concern has its own module:
 
-- **Claims and leases** (``_leases``): one script call per poll takes the free slots' worth of
-  due jobs; leases are short, renewed (``_housekeeping``) and fenced by worker id.
+- **Claims and leases** (``Queue.claim``, ``Queue.renew``): one script call per poll takes the
+  free slots' worth of due jobs; leases are short, renewed (``_housekeeping``) and fenced by
+  worker id. The worker reaches Redis only through its one ``Queue`` (``Housekeeping.queue``).
 - **Running a job** (``_execution``): envelope, handler, timeout, ``Retry``, result, finish.
 - **Finishes** (``_finisher``): jobs that end together are finished in one script call.
 - **Supervision** (``_housekeeping``): on Redis failures the worker backs off and carries on
   when Redis answers again. A full Redis pauses claims, not running jobs.
 - **Operator control.** The claim takes nothing while the queue is paused; cancelled jobs are
   finished without running.
-- **Wake-ups** (``queue._wake``). An idle worker blocks on the wake list until the soonest
-  deferred job, retry or lease deadline its empty claim saw (``idle_wait_max`` at most). A full
-  worker claims again once a quarter of its slots are free or ``CLAIM_WINDOW`` after the first
-  one freed, so claims (and the finishes of the jobs they start together) come in batches.
+- **Wake-ups** (``Queue.wait_for_wake``, ``Queue.push_wake``). An idle worker blocks on the
+  wake list until the soonest deferred job, retry or lease deadline its empty claim saw
+  (``idle_wait_max`` at most). A full worker claims again once a quarter of its slots are free
+  or ``CLAIM_WINDOW`` after the first one freed, so claims (and the finishes of the jobs they
+  start together) come in batches.
 - **Stopping.** ``stop()`` (SIGTERM/SIGINT under ``serve()``) ends claiming; running jobs get
   ``shutdown_grace`` seconds, then their handlers are cancelled and the jobs re-queued for
   another worker. ``burst`` mode stops by itself once the queue has nothing due within a second.
@@ -30,12 +32,10 @@ from collections.abc import Awaitable
 from typing import Any
 
 import structlog
-from redis.exceptions import RedisError
 
-from ..queue import idle_wait, is_redis_full, push_wake, wait_for_wake
+from ..queue import Claim, Claimed, idle_wait, is_redis_full
 from ..settings import Settings
 from ._housekeeping import REDIS_DOWN, Housekeeping
-from ._leases import Claim, Claimed
 from ._waits import first_of
 
 __all__ = ["BURST_HORIZON_MS", "CLAIM_WINDOW", "StorageWorker", "build_worker"]
@@ -174,7 +174,7 @@ class StorageWorker(Housekeeping):
             return
         if self._claimed_last_poll:
             return  # the queue may hold more ready jobs: read it again now
-        wait: Awaitable[Any] = wait_for_wake(self.pool, self.keys.wake, self._wait_s)
+        wait: Awaitable[Any] = self.queue.wait_for_wake(self._wait_s)
         if self.burst and self.tasks:
             # A job's end may be the burst's end: wake for it too.
             self._slot_freed.clear()
@@ -203,8 +203,8 @@ class StorageWorker(Housekeeping):
         except REDIS_DOWN as exc:
             self._last_claim = None
             await self._until(self._redis_unavailable(exc))
-        except RedisError as exc:
-            if not is_redis_full(exc):
+        except Exception as exc:
+            if not is_redis_full(exc):  # an OOM answer; anything else is not ours to handle
                 raise
             # A full Redis refuses the claim's lease write: wait, running jobs carry on.
             self._last_claim = None
@@ -220,8 +220,8 @@ class StorageWorker(Housekeeping):
         if self._stop.is_set() or want <= 0:
             return
         now_ms = int(time.time() * 1000)
-        claim = await self.leases.claim(
-            self.pool, want, now_ms, scan=2 * want + self.max_jobs, bulk=self._bulk_allowed(want)
+        claim = await self.queue.claim(
+            want, now_ms, scan=2 * want + self.max_jobs, bulk=self._bulk_allowed(want)
         )
         self._last_claim = (claim, now_ms)
         self._bulk_capped = claim.bulk_capped
@@ -286,9 +286,7 @@ class StorageWorker(Housekeeping):
 
     async def _wake(self) -> None:
         with contextlib.suppress(*REDIS_DOWN):  # the fallback poll claims it a second later
-            async with self.pool.pipeline(transaction=True) as tx:
-                push_wake(tx, self.keys.wake)
-                await tx.execute()
+            await self.queue.push_wake()
 
 
 def build_worker(settings: Settings, *, burst: bool = False) -> StorageWorker:

@@ -32,29 +32,21 @@ from ..jobs import (
 from ..queue import (
     CANCEL_MESSAGE,
     CANCELLED,
-    Control,
-    DeadLetterStore,
-    Enqueuer,
     JobFailure,
     NewJob,
     Outcome,
     Priority,
-    QueueKeys,
-    RedisJobControl,
-    RedisJobState,
+    Queue,
     decode,
     describe_validation_error,
     error_record,
     is_redis_full,
     parse_envelope,
-    parse_result,
 )
 from ..storage import StorageClient
 from ._handlers import handler_for
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
-
     from ..metrics import WorkerMetrics
     from ..settings import Settings
 
@@ -77,14 +69,14 @@ class WorkerRuntime:
     Attributes:
         settings: The settings the worker was started with.
         storage: The pooled storage client.
-        redis: The worker's Redis connection.
+        queue: The worker's ``Queue``: every Redis call of a job goes through it.
         log: The worker's structlog logger.
         metrics: Where outcomes, durations, bytes and keys are recorded; None for no metrics.
     """
 
     settings: Settings
     storage: StorageClient
-    redis: Redis
+    queue: Queue
     log: Any
     metrics: WorkerMetrics | None = None
     sources: dict[str, StorageClient] = field(default_factory=dict)
@@ -98,16 +90,6 @@ class WorkerRuntime:
     def job_retry(self) -> RetryPolicy:
         """Backoff between attempts of a whole job."""
         return self.settings.retry_budget().job()
-
-    @property
-    def control(self) -> Control:
-        """Cancel markers and pause flags of this queue."""
-        return Control(self.redis, self.settings.queue_name, self.settings.result_ttl)
-
-    @property
-    def dead_letters(self) -> DeadLetterStore:
-        """This queue's dead letters."""
-        return DeadLetterStore(self.redis, self.settings.queue_name)
 
     async def execute(
         self, spec: JobSpec, ctx: dict[str, Any], args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -168,9 +150,7 @@ class WorkerRuntime:
             job_id=job_id,
             attempt=attempt,
             storage=self.storage,
-            state=RedisJobState(
-                self.redis, queue=self.settings.queue_name, result_ttl=self.settings.result_ttl
-            ),
+            state=self.queue.job_state(),
             limits=self.limits,
             retry=budget.delete_key(),
             object_retry=budget.migrate_object(),
@@ -180,7 +160,7 @@ class WorkerRuntime:
             failed_job=self.failed_job,
             report_bucket=self.settings.report_bucket,
             report_prefix=self.settings.report_prefix,
-            control=RedisJobControl(self.control, job_id),
+            control=self.queue.job_control(job_id),
         )
         started = time.monotonic()
         try:
@@ -237,14 +217,11 @@ class WorkerRuntime:
 
     async def failed_job(self, job_id: str) -> FailedJob | None:
         """How a job failed for good, or None if it has not."""
-        raw = await self.redis.get(QueueKeys.result(job_id))
-        if raw is None:
-            return None
-        outcome = parse_result(raw)
-        if outcome.success:
+        outcome = await self.queue.stored_result(job_id)
+        if outcome is None or outcome.success:
             return None
         error = outcome.error
-        letter = await self.dead_letters.get(job_id)
+        letter = await self.queue.dead_letters.get(job_id)
         payload = None
         if letter is not None and letter.payload_encoding == "utf-8" and letter.payload:
             payload = _payload_of(letter.payload)
@@ -265,10 +242,7 @@ class WorkerRuntime:
         self, items: Sequence[tuple[BaseModel, str]], *, priority: Priority = "bulk"
     ) -> list[bool]:
         """Enqueues a prefix job's batches: in ``bulk`` unless the prefix job was given a lane."""
-        enqueuer = Enqueuer(
-            self.redis, self.settings.queue_name, result_ttl=self.settings.result_ttl
-        )
-        answers = await enqueuer.enqueue(
+        answers = await self.queue.enqueue_many(
             [NewJob(job, job_id, priority=priority) for job, job_id in items],  # type: ignore[arg-type]
             limits=self.limits,
         )
@@ -287,8 +261,8 @@ class WorkerRuntime:
     ) -> None:
         error = error_record(exc)
         log.error("job.failed", dead_letter=True, **{**error, "message": _short(exc)})
-        await self.dead_letters.add(
-            job_id=job_id,
+        await self.queue.dead_letter(
+            job_id,
             function=spec.function_name,
             raw_payload=raw,
             error_type=reason or error["error_type"],

@@ -12,13 +12,11 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import UnsafeRedisError
 from ..metrics import MetricsServer, WorkerMetrics
-from ..queue import RedisRateLimiter, read_eviction_policy
 from ..storage import StorageClient
 from ._runtime import WorkerRuntime
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
-
+    from ..queue import Queue
     from ..settings import Settings
 
 __all__ = ["Started", "start_runtime"]
@@ -46,14 +44,14 @@ class Started:
             log.info("worker.stopped", queue=self.runtime.settings.queue_name)
 
 
-async def start_runtime(settings: Settings, redis: Redis, log: Any) -> Started:
+async def start_runtime(settings: Settings, queue: Queue, log: Any) -> Started:
     """Checks Redis, starts metrics, opens the storage client and logs ``worker.started``.
 
     Raises:
         UnsafeRedisError: If Redis may evict keys and ``STORAGE_JOBS_REQUIRE_NOEVICTION`` is set.
     """
     # On every start: an evicting Redis drops queued jobs and leases without an error.
-    policy = await read_eviction_policy(redis, declared=settings.redis_maxmemory_policy)
+    policy = await queue.eviction_policy(declared=settings.redis_maxmemory_policy)
     if (problem := policy.problem()) is not None:
         log.error(
             "redis.eviction_policy",
@@ -75,9 +73,7 @@ async def start_runtime(settings: Settings, redis: Redis, log: Any) -> Started:
     limiter = None
     if limits := settings.rate_limits():
         # One schedule per bucket in Redis, shared by every worker of the queue.
-        limiter = RedisRateLimiter(
-            redis,
-            settings.queue_name,
+        limiter = queue.rate_limiter(
             limits,
             on_wait=metrics.s3_rate_limited if metrics is not None else None,
             peer_max_age=settings.health_check_interval * 3,
@@ -90,7 +86,7 @@ async def start_runtime(settings: Settings, redis: Redis, log: Any) -> Started:
             server.stop()
         raise
     runtime = WorkerRuntime(
-        settings=settings, storage=storage, redis=redis, log=log, metrics=metrics
+        settings=settings, storage=storage, queue=queue, log=log, metrics=metrics
     )
     log.info(
         "worker.started",
