@@ -22,7 +22,7 @@ pytest_plugins = [
     "tests.fixtures_moto",
 ]
 
-SERVER_FIXTURES = frozenset({"redis_server", "seaweedfs"})
+SERVER_FIXTURES = frozenset({"redis_server", "private_redis", "seaweedfs"})
 """Fixtures that start or reach real servers: only integration tests may use them."""
 
 

@@ -1,14 +1,16 @@
-"""Fixtures for end-to-end tests: real Redis, real SeaweedFS, workers as CLI subprocesses."""
+"""Fixtures for end-to-end tests: real Redis, real SeaweedFS, workers (``tests/workers.py``)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import subprocess
 import sys
+import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -21,7 +23,7 @@ from storage_jobs.devstack import SeaweedFS
 from storage_jobs.settings import Settings
 from storage_jobs.storage import StorageClient, StorageConfig
 from tests.fixtures_redis import TestRedis
-from tests.workers import WorkerProcess
+from tests.workers import InProcessWorker, WorkerProcess, running_worker
 
 E2E_DB = 11
 
@@ -64,7 +66,46 @@ def worker_env(seaweedfs: SeaweedFS, e2e_redis_url: str, queue_name: str) -> dic
         "STORAGE_JOBS_RETRY_MAX_DELAY": "1",
         "STORAGE_JOBS_LEASE_SECONDS": "3",
         "STORAGE_JOBS_HEALTH_CHECK_INTERVAL": "1",
+        # An idle worker blocks this long on the wake list at most: a missed wake costs a second.
+        "STORAGE_JOBS_IDLE_WAIT_MAX": "1",
     }
+
+
+def settings_of(env: dict[str, str]) -> Settings:
+    """The settings a worker started with ``env`` (``STORAGE_JOBS_*`` variables) would read."""
+    return Settings.model_validate(
+        {name.removeprefix("STORAGE_JOBS_").lower(): value for name, value in env.items()}
+    )
+
+
+@pytest.fixture
+def worker_settings(worker_env: dict[str, str]) -> Settings:
+    """Settings of an in-process worker (``running_worker``): those ``worker_env`` gives one."""
+    return settings_of(worker_env)
+
+
+@pytest.fixture
+async def start_in_process(
+    worker_env: dict[str, str], seaweedfs: SeaweedFS
+) -> AsyncIterator[Callable[..., Awaitable[InProcessWorker]]]:
+    """Starts workers in the test's event loop (``running_worker``); stops them after.
+
+    Called as ``start_worker`` is, with environment overrides:
+    ``await start_in_process(STORAGE_JOBS_MAX_JOBS="2")``.
+    """
+    async with contextlib.AsyncExitStack() as stack:
+        started: list[InProcessWorker] = []
+
+        async def start(**env: str) -> InProcessWorker:
+            worker = await stack.enter_async_context(
+                running_worker(settings_of({**worker_env, **env}))
+            )
+            started.append(worker)
+            return worker
+
+        yield start
+    for worker in started:
+        assert seaweedfs.secret_key not in repr(worker.log), "secret key in a worker's log"
 
 
 @pytest.fixture
@@ -148,6 +189,15 @@ async def fill(seaweedfs: SeaweedFS, bucket: str, keys: Sequence[str], data: byt
 
         for start in range(0, len(keys), 5000):
             await asyncio.gather(*(put(k) for k in keys[start : start + 5000]))
+
+
+async def wait_until(predicate: Callable[[], Awaitable[bool]], timeout: float = 120) -> None:
+    """Polls an async predicate until it is true."""
+    deadline = time.monotonic() + timeout
+    while not await predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)
 
 
 async def report_of(storage: StorageClient, result: Any) -> list[dict[str, Any]]:

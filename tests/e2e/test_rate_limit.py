@@ -10,8 +10,7 @@ from __future__ import annotations
 import json
 import sys
 import urllib.request
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -33,13 +32,6 @@ LIMITED = 2000  # 20 s of the limit: two 10 s windows and more
 FREE = 1000
 SLOW_RATE = 30.0  # a limit this shared 2-core box surely outruns, so the cap binds
 SLOW = 450
-
-
-@pytest.fixture
-def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    """A redis-server of this test's own, so its command counts are the workers' alone."""
-    with RedisServer(tmp_path / "redis") as server:
-        yield server
 
 
 def script_calls(server: RedisServer) -> int:
