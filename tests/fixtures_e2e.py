@@ -73,8 +73,14 @@ def worker_env(seaweedfs: SeaweedFS, e2e_redis_url: str, queue_name: str) -> dic
 
 def settings_of(env: dict[str, str]) -> Settings:
     """The settings a worker started with ``env`` (``STORAGE_JOBS_*`` variables) would read."""
+    # As pydantic-settings reads the environment: a value of a mapping or list field is JSON.
     return Settings.model_validate(
-        {name.removeprefix("STORAGE_JOBS_").lower(): value for name, value in env.items()}
+        {
+            name.removeprefix("STORAGE_JOBS_").lower(): json.loads(value)
+            if value[:1] in "{["
+            else value
+            for name, value in env.items()
+        }
     )
 
 

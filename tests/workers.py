@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import AsyncIterator, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +24,14 @@ from storage_jobs.devstack.workers import WorkerProcess, cli_path
 from storage_jobs.settings import Settings
 from storage_jobs.worker import build_worker
 
-__all__ = ["InProcessWorker", "WorkerProcess", "cli_path", "running_worker"]
+__all__ = [
+    "InProcessWorker",
+    "StartInProcess",
+    "StartWorker",
+    "WorkerProcess",
+    "cli_path",
+    "running_worker",
+]
 
 READY_TIMEOUT = 30.0
 """How long a worker may take to connect and start up."""
@@ -109,3 +116,9 @@ async def running_worker(settings: Settings) -> AsyncIterator[InProcessWorker]:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
             await asyncio.wait_for(worker.close(), STOP_TIMEOUT)
+
+
+StartWorker = Callable[..., WorkerProcess]
+"""The ``start_worker`` fixture: starts a worker subprocess with environment overrides."""
+StartInProcess = Callable[..., Awaitable[InProcessWorker]]
+"""The ``start_in_process`` fixture: starts an in-process worker with environment overrides."""

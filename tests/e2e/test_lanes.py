@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
 
 import pytest
 
@@ -19,11 +18,9 @@ from storage_jobs.jobs import MigrateJob, UploadJob, batch_job_id
 from storage_jobs.queue import LANES, Priority, QueueKeys
 from storage_jobs.worker._leases import SHARE_EVERY, reserved_lane
 from tests.fixtures_e2e import fill, wait_until
-from tests.workers import InProcessWorker
+from tests.workers import InProcessWorker, StartInProcess
 
 pytestmark = pytest.mark.integration
-
-StartInProcess = Callable[..., Awaitable[InProcessWorker]]
 
 
 def _at(worker: InProcessWorker, event: str, job_id: str) -> int:

@@ -1,11 +1,10 @@
-"""Pause and resume end to end: the queue, and one migration, with worker subprocesses."""
+"""Pause and resume end to end: the queue, and one migration, with in-process workers."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import uuid
-from collections.abc import Callable
 
 import pytest
 
@@ -14,16 +13,15 @@ from storage_jobs.devstack import FaultProxy, FaultRules, SeaweedFS
 from storage_jobs.jobs import MigrateJob, UploadJob, batch_job_id
 from storage_jobs.storage import StorageClient
 from tests.e2e.test_cancel import cli, events, keys_left, put_via_filer, wait_until
-from tests.workers import WorkerProcess
+from tests.workers import StartInProcess
 
 pytestmark = pytest.mark.integration
 
-StartWorker = Callable[..., WorkerProcess]
 LEASE = {"STORAGE_JOBS_LEASE_SECONDS": "10"}
 
 
 async def test_queue_pause_lets_running_jobs_finish_and_takes_nothing_new(
-    start_worker: StartWorker,
+    start_in_process: StartInProcess,
     jobs: StorageJobsClient,
     worker_env: dict[str, str],
     bucket: str,
@@ -31,7 +29,7 @@ async def test_queue_pause_lets_running_jobs_finish_and_takes_nothing_new(
 ) -> None:
     """Paused (CLI): the job in flight completes, new ones wait; health ok; resume runs them."""
     fault_proxy.rules.latency_s = 1.5
-    worker = start_worker(STORAGE_JOBS_S3_ENDPOINT_URL=fault_proxy.url, **LEASE)
+    worker = await start_in_process(STORAGE_JOBS_S3_ENDPOINT_URL=fault_proxy.url, **LEASE)
     running = await jobs.enqueue(UploadJob(bucket=bucket, key="inflight.txt", data=b"1"))
 
     async def started() -> bool:
@@ -64,7 +62,7 @@ async def test_queue_pause_lets_running_jobs_finish_and_takes_nothing_new(
 
 
 async def test_migration_pause_and_resume_copies_each_object_once(
-    start_worker: StartWorker,
+    start_in_process: StartInProcess,
     jobs: StorageJobsClient,
     worker_env: dict[str, str],
     admin_storage: StorageClient,
@@ -82,7 +80,7 @@ async def test_migration_pause_and_resume_copies_each_object_once(
         latency_s=0.3, methods=frozenset({"PUT"}), path_prefix=f"/{dst}/"
     )
     env = {"STORAGE_JOBS_S3_ENDPOINT_URL": fault_proxy.url, "STORAGE_JOBS_MAX_JOBS": "2", **LEASE}
-    workers = [start_worker(**env), start_worker(**env)]
+    workers = [await start_in_process(**env), await start_in_process(**env)]
     job = MigrateJob(
         src_bucket=bucket, src_prefix="p/", dst_bucket=dst, dst_prefix="p/", batch_size=100
     )
