@@ -23,7 +23,7 @@ from storage_jobs.devstack import SeaweedFS
 from storage_jobs.settings import Settings
 from storage_jobs.storage import StorageClient, StorageConfig
 from tests.fixtures_redis import TestRedis
-from tests.workers import InProcessWorker, WorkerProcess, running_worker
+from tests.workers import InProcessWorker, WorkerProcess, cli_path, running_worker
 
 E2E_DB = 11
 
@@ -204,6 +204,24 @@ async def wait_until(predicate: Callable[[], Awaitable[bool]], timeout: float = 
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(0.05)
+
+
+async def cli(env: dict[str, str], *args: str) -> tuple[int, str]:
+    """Runs ``storage-jobs ARGS``; its exit code and stdout."""
+    proc = await asyncio.create_subprocess_exec(
+        cli_path(), *args, env={**os.environ, **env}, stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), 120)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode()
+
+
+async def keys_left(storage: StorageClient, bucket: str, prefix: str) -> set[str]:
+    """Every key under a prefix."""
+    left: set[str] = set()
+    async for page in storage.iter_pages(bucket=bucket, prefix=prefix):
+        left.update(o.key for o in page)
+    return left
 
 
 async def report_of(storage: StorageClient, result: Any) -> list[dict[str, Any]]:

@@ -8,8 +8,7 @@ poll for states, with generous timeouts.
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 import pytest
 import structlog.testing
@@ -19,7 +18,7 @@ from storage_jobs.client import JobCancelledError, JobHandle, JobStatus, Storage
 from storage_jobs.devstack import FaultProxy, FaultRules, SeaweedFS
 from storage_jobs.jobs import MigrateJob, UploadJob, batch_job_id
 from storage_jobs.storage import StorageClient
-from tests.e2e.test_cancel import put_via_filer
+from tests.fixtures_e2e import fill, wait_until
 from tests.workers import WorkerProcess
 
 from .conftest import DashboardServer
@@ -30,15 +29,6 @@ LEASE = {"STORAGE_JOBS_LEASE_SECONDS": "15"}
 OBJECTS = 1200
 BATCH = 20
 UI_WAIT = 120_000  # ms: states reached on a loaded machine, never a measured speed
-
-
-async def wait_until(predicate: Callable[[], Awaitable[bool]], timeout: float = 180) -> None:
-    """Polls an async predicate until it holds."""
-    deadline = time.monotonic() + timeout
-    while not await predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.2)
 
 
 async def shown_count(locator: Locator) -> int:
@@ -64,7 +54,7 @@ async def slow_migration(
     """A migration of ``OBJECTS`` objects whose copies are slow, on one small worker."""
     dst = f"{bucket}-dst"
     seaweedfs.client().create_bucket(Bucket=dst)
-    await put_via_filer(seaweedfs, bucket, [f"m/{i:05d}" for i in range(OBJECTS)])
+    await fill(seaweedfs, bucket, [f"m/{i:05d}" for i in range(OBJECTS)])
     # Copies wait at the proxy, the listing does not: the batches queue up well ahead.
     fault_proxy.rules = FaultRules(
         latency_s=0.25, methods=frozenset({"PUT"}), path_prefix=f"/{dst}/"
@@ -132,7 +122,7 @@ async def test_pause_and_resume_of_a_running_migration_from_its_card(
         running = JobStatus.IN_PROGRESS in [await jobs.status(job_id) for job_id in ids]
         return not running and progress.done == len(fault_proxy.copies)
 
-    await wait_until(settled)
+    await wait_until(settled, timeout=180)
     copied = dict(fault_proxy.copies)
     assert len(copied) < OBJECTS
     await polls_later(page)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import os
@@ -16,7 +15,7 @@ from storage_jobs.client import StorageJobsClient
 from storage_jobs.devstack import FaultProxy, SeaweedFS
 from storage_jobs.jobs import DeletePrefixJob, MigrateJob
 from storage_jobs.storage import StorageClient, StorageConfig
-from tests.fixtures_e2e import fill
+from tests.fixtures_e2e import fill, wait_until
 from tests.workers import WorkerProcess
 
 pytestmark = pytest.mark.integration
@@ -42,15 +41,6 @@ async def listing(storage: StorageClient, bucket: str, prefix: str) -> dict[str,
     async for page in storage.iter_pages(bucket=bucket, prefix=prefix):
         out.update({o.key: (o.size, o.etag) for o in page})
     return out
-
-
-async def wait_until(predicate: Callable[[], object], timeout: float = 120) -> None:
-    """Polls an async predicate until it is true."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await predicate():  # type: ignore[misc]
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.1)
 
 
 async def test_migration_killed_and_resumed_then_rerun_copies_nothing(

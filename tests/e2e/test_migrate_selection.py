@@ -14,8 +14,8 @@ from storage_jobs.client import StorageJobsClient
 from storage_jobs.devstack import FaultProxy, SeaweedFS
 from storage_jobs.jobs import DeletePrefixJob, Manifest, MigrateJob
 from storage_jobs.storage import StorageClient
-from tests.e2e.test_migrate import listing, wait_until
-from tests.fixtures_e2e import put_many, report_of, run_cli
+from tests.e2e.test_migrate import listing
+from tests.fixtures_e2e import put_many, report_of, run_cli, wait_until
 from tests.workers import WorkerProcess
 
 pytestmark = pytest.mark.integration

@@ -12,7 +12,7 @@ from storage_jobs.client import JobStatus, StorageJobsClient
 from storage_jobs.devstack import FaultProxy, FaultRules, SeaweedFS
 from storage_jobs.jobs import MigrateJob, UploadJob, batch_job_id
 from storage_jobs.storage import StorageClient
-from tests.e2e.test_cancel import cli, events, keys_left, put_via_filer, wait_until
+from tests.fixtures_e2e import cli, fill, keys_left, wait_until
 from tests.workers import StartInProcess
 
 pytestmark = pytest.mark.integration
@@ -33,7 +33,7 @@ async def test_queue_pause_lets_running_jobs_finish_and_takes_nothing_new(
     running = await jobs.enqueue(UploadJob(bucket=bucket, key="inflight.txt", data=b"1"))
 
     async def started() -> bool:
-        return bool(events(worker, "job.start", running.job_id))
+        return bool(worker.events("job.start", job_id=running.job_id))
 
     await wait_until(started)
     code, out = await cli(worker_env, "queue", "pause", "--json")
@@ -46,7 +46,7 @@ async def test_queue_pause_lets_running_jobs_finish_and_takes_nothing_new(
     await asyncio.sleep(2)
     for handle in waiting:
         assert await handle.status() == JobStatus.QUEUED
-        assert not events(worker, "job.start", handle.job_id)
+        assert not worker.events("job.start", job_id=handle.job_id)
     code, out = await cli(worker_env, "queue", "--json")
     assert code == 0 and json.loads(out)["paused"] is True and json.loads(out)["depth"] == 3
     code, out = await cli(worker_env, "health")
@@ -74,7 +74,7 @@ async def test_migration_pause_and_resume_copies_each_object_once(
     dst = f"{bucket}-dst"
     seaweedfs.client().create_bucket(Bucket=dst)
     keys = [f"p/{i:05d}" for i in range(2000)]
-    await put_via_filer(seaweedfs, bucket, keys)
+    await fill(seaweedfs, bucket, keys)
     # Copies are slow, listing is not: every batch is enqueued long before the copies are done.
     fault_proxy.rules = FaultRules(
         latency_s=0.3, methods=frozenset({"PUT"}), path_prefix=f"/{dst}/"
@@ -118,7 +118,7 @@ async def test_migration_pause_and_resume_copies_each_object_once(
     for n in queued_at_pause:
         assert await jobs.status(batch_job_id(handle.job_id, n)) == JobStatus.PAUSED, n
     assert await handle.status() == JobStatus.IN_PROGRESS
-    assert any(events(w, "migration.paused", handle.job_id) for w in workers)
+    assert any(w.events("migration.paused", job_id=handle.job_id) for w in workers)
 
     code, _ = await cli(worker_env, "resume", handle.job_id)
     assert code == 0
@@ -129,7 +129,7 @@ async def test_migration_pause_and_resume_copies_each_object_once(
     assert max(fault_proxy.copies.values()) == 1  # nothing copied twice
     assert len(fault_proxy.copies) == 2000
     assert await keys_left(admin_storage, dst, "p/") == set(keys)
-    assert any(events(w, "migration.resumed", handle.job_id) for w in workers)
+    assert any(w.events("migration.resumed", job_id=handle.job_id) for w in workers)
 
 
 async def test_pause_of_a_job_that_is_no_prefix_job_is_a_usage_error(
