@@ -7,7 +7,6 @@ import contextlib
 import json
 import os
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
@@ -206,16 +205,6 @@ async def wait_until(predicate: Callable[[], Awaitable[bool]], timeout: float = 
         await asyncio.sleep(0.05)
 
 
-async def cli(env: dict[str, str], *args: str) -> tuple[int, str]:
-    """Runs ``storage-jobs ARGS``; its exit code and stdout."""
-    proc = await asyncio.create_subprocess_exec(
-        cli_path(), *args, env={**os.environ, **env}, stdout=asyncio.subprocess.PIPE
-    )
-    out, _ = await asyncio.wait_for(proc.communicate(), 120)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode()
-
-
 async def keys_left(storage: StorageClient, bucket: str, prefix: str) -> set[str]:
     """Every key under a prefix."""
     left: set[str] = set()
@@ -231,13 +220,18 @@ async def report_of(storage: StorageClient, result: Any) -> list[dict[str, Any]]
     return [json.loads(line) for line in raw.splitlines()]
 
 
-def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    """Runs ``storage-jobs`` as a user would, on this test's queue."""
-    return subprocess.run(
-        [sys.executable, "-m", "storage_jobs", *args],
+async def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """Runs ``storage-jobs ARGS`` as a user would, on this test's queue.
+
+    Asynchronously: an in-process worker of the test keeps running while the command waits.
+    """
+    proc = await asyncio.create_subprocess_exec(
+        cli_path(),
+        *args,
         env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
+    out, err = await asyncio.wait_for(proc.communicate(), 180)
+    assert proc.returncode is not None
+    return subprocess.CompletedProcess(list(args), proc.returncode, out.decode(), err.decode())

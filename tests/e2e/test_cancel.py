@@ -20,7 +20,7 @@ from storage_jobs.jobs import DeleteJob, MigrateJob, UploadJob, batch_job_id
 from storage_jobs.queue import DeadLetterStore
 from storage_jobs.settings import Settings
 from storage_jobs.storage import StorageClient
-from tests.fixtures_e2e import cli, fill, keys_left, wait_until
+from tests.fixtures_e2e import fill, keys_left, run_cli, wait_until
 from tests.workers import StartInProcess, StartWorker
 
 pytestmark = pytest.mark.integration
@@ -51,9 +51,11 @@ async def test_cancel_queued_and_deferred_jobs_while_no_worker_runs(
         assert not sync.cancel(f"no-such-{uuid.uuid4().hex}")
     finally:
         sync.close()
-    code, out = await cli(worker_env, "cancel", by_cli.job_id, "--json")
+    run = await run_cli(worker_env, "cancel", by_cli.job_id, "--json")
+    code, out = run.returncode, run.stdout
     assert code == 0 and json.loads(out) == [{"job_id": by_cli.job_id, "cancelled": True}]
-    code, _ = await cli(worker_env, "cancel", f"no-such-{uuid.uuid4().hex}")
+    run = await run_cli(worker_env, "cancel", f"no-such-{uuid.uuid4().hex}")
+    code, _ = run.returncode, run.stdout
     assert code == 3
 
     worker = await start_in_process(**LEASE)
@@ -68,7 +70,8 @@ async def test_cancel_queued_and_deferred_jobs_while_no_worker_runs(
     assert await keys_left(admin_storage, bucket, "") == {"kept.txt"}
     assert not await kept.cancel()  # finished: False
     assert await DeadLetterStore(jobs.redis, jobs.queue_name).count() == 0
-    code, out = await cli(worker_env, "result", queued.job_id, "--json")
+    run = await run_cli(worker_env, "result", queued.job_id, "--json")
+    code, out = run.returncode, run.stdout
     assert code == 1 and json.loads(out)["status"] == "cancelled"
 
 

@@ -12,7 +12,7 @@ from storage_jobs.client import JobStatus, StorageJobsClient
 from storage_jobs.devstack import FaultProxy, FaultRules, SeaweedFS
 from storage_jobs.jobs import MigrateJob, UploadJob, batch_job_id
 from storage_jobs.storage import StorageClient
-from tests.fixtures_e2e import cli, fill, keys_left, wait_until
+from tests.fixtures_e2e import fill, keys_left, run_cli, wait_until
 from tests.workers import StartInProcess
 
 pytestmark = pytest.mark.integration
@@ -36,7 +36,8 @@ async def test_queue_pause_lets_running_jobs_finish_and_takes_nothing_new(
         return bool(worker.events("job.start", job_id=running.job_id))
 
     await wait_until(started)
-    code, out = await cli(worker_env, "queue", "pause", "--json")
+    run = await run_cli(worker_env, "queue", "pause", "--json")
+    code, out = run.returncode, run.stdout
     assert code == 0 and json.loads(out)["changed"] is True
     waiting = [
         await jobs.enqueue(UploadJob(bucket=bucket, key=f"new-{i}.txt", data=b"n"))
@@ -47,13 +48,16 @@ async def test_queue_pause_lets_running_jobs_finish_and_takes_nothing_new(
     for handle in waiting:
         assert await handle.status() == JobStatus.QUEUED
         assert not worker.events("job.start", job_id=handle.job_id)
-    code, out = await cli(worker_env, "queue", "--json")
+    run = await run_cli(worker_env, "queue", "--json")
+    code, out = run.returncode, run.stdout
     assert code == 0 and json.loads(out)["paused"] is True and json.loads(out)["depth"] == 3
-    code, out = await cli(worker_env, "health")
+    run = await run_cli(worker_env, "health")
+    code, out = run.returncode, run.stdout
     assert code == 0 and "queue paused" in out
     assert any(e.get("event") == "queue.paused" for e in worker.events())
 
-    code, _ = await cli(worker_env, "queue", "resume")
+    run = await run_cli(worker_env, "queue", "resume")
+    code, _ = run.returncode, run.stdout
     assert code == 0
     for handle in waiting:
         assert (await handle.result(timeout=60)).size == 1
@@ -120,9 +124,11 @@ async def test_migration_pause_and_resume_copies_each_object_once(
     assert await handle.status() == JobStatus.IN_PROGRESS
     assert any(w.events("migration.paused", job_id=handle.job_id) for w in workers)
 
-    code, _ = await cli(worker_env, "resume", handle.job_id)
+    run = await run_cli(worker_env, "resume", handle.job_id)
+    code, _ = run.returncode, run.stdout
     assert code == 0
-    code, _ = await cli(worker_env, "resume", handle.job_id)
+    run = await run_cli(worker_env, "resume", handle.job_id)
+    code, _ = run.returncode, run.stdout
     assert code == 3  # not paused any more
     result = await handle.result(timeout=180)
     assert (result.listed, result.copied, result.failed) == (2000, 2000, 0)
@@ -137,9 +143,11 @@ async def test_pause_of_a_job_that_is_no_prefix_job_is_a_usage_error(
 ) -> None:
     """Only migrations and prefix deletes pause: exit 2, nothing changed."""
     handle = await jobs.enqueue(UploadJob(bucket=bucket, key="u.txt", data=b"u"))
-    code, _ = await cli(worker_env, "pause", handle.job_id)
+    run = await run_cli(worker_env, "pause", handle.job_id)
+    code, _ = run.returncode, run.stdout
     assert code == 2
-    code, _ = await cli(worker_env, "pause", f"no-such-{uuid.uuid4().hex}")
+    run = await run_cli(worker_env, "pause", f"no-such-{uuid.uuid4().hex}")
+    code, _ = run.returncode, run.stdout
     assert code == 3
     assert await handle.status() == JobStatus.QUEUED
     assert not await jobs.control.job_paused(handle.job_id)
