@@ -54,9 +54,7 @@ async def test_cancel_queued_and_deferred_jobs_while_no_worker_runs(
     run = await run_cli(worker_env, "cancel", by_cli.job_id, "--json")
     code, out = run.returncode, run.stdout
     assert code == 0 and json.loads(out) == [{"job_id": by_cli.job_id, "cancelled": True}]
-    run = await run_cli(worker_env, "cancel", f"no-such-{uuid.uuid4().hex}")
-    code, _ = run.returncode, run.stdout
-    assert code == 3
+    assert (await run_cli(worker_env, "cancel", f"no-such-{uuid.uuid4().hex}")).returncode == 3
 
     worker = await start_in_process(**LEASE)
     assert (await kept.result(timeout=60)).size == 1

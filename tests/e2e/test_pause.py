@@ -18,6 +18,7 @@ from tests.workers import StartInProcess
 pytestmark = pytest.mark.integration
 
 LEASE = {"STORAGE_JOBS_LEASE_SECONDS": "10"}
+OBJECTS = 1000  # a migration of 20 batches of 50
 
 
 async def test_queue_pause_lets_running_jobs_finish_and_takes_nothing_new(
@@ -56,9 +57,7 @@ async def test_queue_pause_lets_running_jobs_finish_and_takes_nothing_new(
     assert code == 0 and "queue paused" in out
     assert any(e.get("event") == "queue.paused" for e in worker.events())
 
-    run = await run_cli(worker_env, "queue", "resume")
-    code, _ = run.returncode, run.stdout
-    assert code == 0
+    assert (await run_cli(worker_env, "queue", "resume")).returncode == 0
     for handle in waiting:
         assert (await handle.result(timeout=60)).size == 1
     assert any(e.get("event") == "queue.resumed" for e in worker.events())
@@ -77,7 +76,7 @@ async def test_migration_pause_and_resume_copies_each_object_once(
     """Paused mid-way: no batch is taken, other jobs flow; resumed: the copied set is exact."""
     dst = f"{bucket}-dst"
     seaweedfs.client().create_bucket(Bucket=dst)
-    keys = [f"p/{i:05d}" for i in range(2000)]
+    keys = [f"p/{i:05d}" for i in range(OBJECTS)]
     await fill(seaweedfs, bucket, keys)
     # Copies are slow, listing is not: every batch is enqueued long before the copies are done.
     fault_proxy.rules = FaultRules(
@@ -86,12 +85,12 @@ async def test_migration_pause_and_resume_copies_each_object_once(
     env = {"STORAGE_JOBS_S3_ENDPOINT_URL": fault_proxy.url, "STORAGE_JOBS_MAX_JOBS": "2", **LEASE}
     workers = [await start_in_process(**env), await start_in_process(**env)]
     job = MigrateJob(
-        src_bucket=bucket, src_prefix="p/", dst_bucket=dst, dst_prefix="p/", batch_size=100
+        src_bucket=bucket, src_prefix="p/", dst_bucket=dst, dst_prefix="p/", batch_size=50
     )
     handle = await jobs.enqueue(job, job_id=f"mig-{uuid.uuid4().hex[:8]}")
 
     async def some_copied() -> bool:
-        return (await jobs.progress(handle.job_id)).done >= 200
+        return (await jobs.progress(handle.job_id)).done >= OBJECTS // 10
 
     await wait_until(some_copied)
     assert await jobs.pause(handle.job_id)
@@ -113,7 +112,7 @@ async def test_migration_pause_and_resume_copies_each_object_once(
     assert (await other.result(timeout=60)).size == 1  # other jobs keep flowing
     await asyncio.sleep(2)
     paused = await jobs.progress(handle.job_id)
-    assert sum(fault_proxy.copies.values()) == copies < 2000
+    assert sum(fault_proxy.copies.values()) == copies < OBJECTS
     assert paused.status == "paused" and paused.done == copies
     statuses = {
         await jobs.status(batch_job_id(handle.job_id, n)) for n in range(1, paused.pages + 1)
@@ -124,16 +123,14 @@ async def test_migration_pause_and_resume_copies_each_object_once(
     assert await handle.status() == JobStatus.IN_PROGRESS
     assert any(w.events("migration.paused", job_id=handle.job_id) for w in workers)
 
-    run = await run_cli(worker_env, "resume", handle.job_id)
-    code, _ = run.returncode, run.stdout
-    assert code == 0
-    run = await run_cli(worker_env, "resume", handle.job_id)
-    code, _ = run.returncode, run.stdout
-    assert code == 3  # not paused any more
+    assert (await run_cli(worker_env, "resume", handle.job_id)).returncode == 0
+    assert (
+        await run_cli(worker_env, "resume", handle.job_id)
+    ).returncode == 3  # not paused any more
     result = await handle.result(timeout=180)
-    assert (result.listed, result.copied, result.failed) == (2000, 2000, 0)
+    assert (result.listed, result.copied, result.failed) == (OBJECTS, OBJECTS, 0)
     assert max(fault_proxy.copies.values()) == 1  # nothing copied twice
-    assert len(fault_proxy.copies) == 2000
+    assert len(fault_proxy.copies) == OBJECTS
     assert await keys_left(admin_storage, dst, "p/") == set(keys)
     assert any(w.events("migration.resumed", job_id=handle.job_id) for w in workers)
 
@@ -143,11 +140,7 @@ async def test_pause_of_a_job_that_is_no_prefix_job_is_a_usage_error(
 ) -> None:
     """Only migrations and prefix deletes pause: exit 2, nothing changed."""
     handle = await jobs.enqueue(UploadJob(bucket=bucket, key="u.txt", data=b"u"))
-    run = await run_cli(worker_env, "pause", handle.job_id)
-    code, _ = run.returncode, run.stdout
-    assert code == 2
-    run = await run_cli(worker_env, "pause", f"no-such-{uuid.uuid4().hex}")
-    code, _ = run.returncode, run.stdout
-    assert code == 3
+    assert (await run_cli(worker_env, "pause", handle.job_id)).returncode == 2
+    assert (await run_cli(worker_env, "pause", f"no-such-{uuid.uuid4().hex}")).returncode == 3
     assert await handle.status() == JobStatus.QUEUED
     assert not await jobs.control.job_paused(handle.job_id)
