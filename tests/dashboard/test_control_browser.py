@@ -19,7 +19,7 @@ from storage_jobs.devstack import FaultProxy, FaultRules, SeaweedFS
 from storage_jobs.jobs import MigrateJob, UploadJob, batch_job_id
 from storage_jobs.storage import StorageClient
 from tests.fixtures_e2e import fill, wait_until
-from tests.workers import WorkerProcess
+from tests.workers import StartInProcess
 
 from .conftest import DashboardServer
 
@@ -49,7 +49,7 @@ async def slow_migration(
     bucket: str,
     seaweedfs: SeaweedFS,
     fault_proxy: FaultProxy,
-    start_worker: Callable[..., WorkerProcess],
+    start_in_process: StartInProcess,
 ) -> tuple[JobHandle, str]:
     """A migration of ``OBJECTS`` objects whose copies are slow, on one small worker."""
     dst = f"{bucket}-dst"
@@ -60,7 +60,9 @@ async def slow_migration(
         latency_s=0.25, methods=frozenset({"PUT"}), path_prefix=f"/{dst}/"
     )
     # Three slots: the coordinator and two batches of 20 (8 copies at a time each).
-    start_worker(STORAGE_JOBS_S3_ENDPOINT_URL=fault_proxy.url, STORAGE_JOBS_MAX_JOBS="3", **LEASE)
+    await start_in_process(
+        STORAGE_JOBS_S3_ENDPOINT_URL=fault_proxy.url, STORAGE_JOBS_MAX_JOBS="3", **LEASE
+    )
     handle = await jobs.enqueue(
         MigrateJob(
             src_bucket=bucket, src_prefix="m/", dst_bucket=dst, dst_prefix="m/", batch_size=BATCH
@@ -88,12 +90,12 @@ async def test_pause_and_resume_of_a_running_migration_from_its_card(
     admin_storage: StorageClient,
     seaweedfs: SeaweedFS,
     fault_proxy: FaultProxy,
-    start_worker: Callable[..., WorkerProcess],
+    start_in_process: StartInProcess,
     start_dashboard: Callable[..., DashboardServer],
     page: Page,
 ) -> None:
     """The bar advances; paused, the copied count stops and says so; resumed, it finishes."""
-    handle, dst = await slow_migration(jobs, bucket, seaweedfs, fault_proxy, start_worker)
+    handle, dst = await slow_migration(jobs, bucket, seaweedfs, fault_proxy, start_in_process)
     server = start_dashboard(dashboard_actions=True)
     card = await open_card(page, server, handle.job_id)
     done, status = card.locator("[data-field=done]"), card.locator("[data-field=status]")
@@ -158,12 +160,12 @@ async def test_cancel_of_a_running_migration_from_its_card_writes_the_report(
     admin_storage: StorageClient,
     seaweedfs: SeaweedFS,
     fault_proxy: FaultProxy,
-    start_worker: Callable[..., WorkerProcess],
+    start_in_process: StartInProcess,
     start_dashboard: Callable[..., DashboardServer],
     page: Page,
 ) -> None:
     """Cancelled from the page: every batch stops, the state says cancelled, a report exists."""
-    handle, dst = await slow_migration(jobs, bucket, seaweedfs, fault_proxy, start_worker)
+    handle, dst = await slow_migration(jobs, bucket, seaweedfs, fault_proxy, start_in_process)
     server = start_dashboard(dashboard_actions=True)
     card = await open_card(page, server, handle.job_id)
     with structlog.testing.capture_logs() as logs:
@@ -198,7 +200,7 @@ async def test_cancel_of_a_queued_job_from_its_detail_page(
     jobs: StorageJobsClient,
     bucket: str,
     admin_storage: StorageClient,
-    start_worker: Callable[..., WorkerProcess],
+    start_in_process: StartInProcess,
     start_dashboard: Callable[..., DashboardServer],
     page: Page,
 ) -> None:
@@ -221,7 +223,7 @@ async def test_cancel_of_a_queued_job_from_its_detail_page(
     await page.goto(server.url + "/")
     await expect(page.locator("#count-cancelled")).to_have_text("1")
 
-    start_worker(**LEASE)  # a worker now runs what comes after it, and never it
+    await start_in_process(**LEASE)  # a worker now runs what comes after it, and never it
     after = await jobs.enqueue(UploadJob(bucket=bucket, key="after.txt", data=b"a"))
     assert (await after.result(timeout=60)).size == 1
     assert await queued.status() == JobStatus.CANCELLED
@@ -231,12 +233,12 @@ async def test_cancel_of_a_queued_job_from_its_detail_page(
 async def test_queue_pause_and_resume_from_the_overview(
     jobs: StorageJobsClient,
     bucket: str,
-    start_worker: Callable[..., WorkerProcess],
+    start_in_process: StartInProcess,
     start_dashboard: Callable[..., DashboardServer],
     page: Page,
 ) -> None:
     """Paused from the overview: it says paused and jobs wait; resumed: they run."""
-    start_worker(**LEASE)
+    await start_in_process(**LEASE)
     server = start_dashboard(dashboard_actions=True)
     await page.goto(server.url + "/")
     await expect(page.locator("#queue-state")).to_have_text("running")
