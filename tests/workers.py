@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import signal
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +41,10 @@ STOP_TIMEOUT = 30.0
 """How long a stopping worker may take to close (running jobs end first)."""
 
 
+WORKER_FIELD = "in_process_worker"
+"""The field that tells which in-process worker logged an event (a context variable of its task)."""
+
+
 @dataclass
 class InProcessWorker:
     """A worker running as a task of the test's event loop."""
@@ -47,19 +53,20 @@ class InProcessWorker:
     """The ``build_worker`` object (its counters, its ``worker_id``)."""
     task: asyncio.Task[None]
     log: list[MutableMapping[str, Any]] = field(repr=False)
-    """Every structlog event logged while it runs, in order (shared by the test's workers)."""
+    """Every structlog event logged while it runs, in order: the test's and all its workers'."""
 
     def running(self) -> bool:
         """Whether its loop is still running (it has not crashed)."""
         return not self.task.done()
 
     def events(self, event: str | None = None, **fields: Any) -> list[MutableMapping[str, Any]]:
-        """Captured events, in the order they were logged, optionally of one name and fields."""
+        """Its events, in the order they were logged, optionally of one name and fields."""
+        mine = {**fields, WORKER_FIELD: self.task.get_name()}
         return [
             e
             for e in self.log
             if (event is None or e.get("event") == event)
-            and all(e.get(k) == v for k, v in fields.items())
+            and all(e.get(k) == v for k, v in mine.items())
         ]
 
 
@@ -75,15 +82,14 @@ async def _captured_logs() -> AsyncIterator[list[MutableMapping[str, Any]]]:
     if (active := _active_capture()) is not None:
         yield active.entries
         return
-    with structlog.testing.capture_logs() as entries:
+    with structlog.testing.capture_logs([structlog.contextvars.merge_contextvars]) as entries:
         yield entries
 
 
 async def _started(worker: InProcessWorker) -> None:
     """Waits, as ``WorkerProcess.start`` does, until the worker logs ``worker.started``."""
-    started = len(worker.events("worker.started"))  # another worker's may be in the log already
     deadline = asyncio.get_running_loop().time() + READY_TIMEOUT
-    while len(worker.events("worker.started")) == started:
+    while not worker.events("worker.started"):
         if worker.task.done():
             await worker.task  # its error, if it failed
             raise AssertionError("the worker stopped before it started")
@@ -106,7 +112,10 @@ async def running_worker(settings: Settings) -> AsyncIterator[InProcessWorker]:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
-        task = asyncio.create_task(worker.main(), name=f"worker-{settings.queue_name}")
+        # Its task, and every task it starts, log with its name in WORKER_FIELD.
+        name, context = f"worker-{uuid.uuid4().hex[:8]}", contextvars.copy_context()
+        context.run(structlog.contextvars.bind_contextvars, **{WORKER_FIELD: name})
+        task = asyncio.create_task(worker.main(), name=name, context=context)
         running = InProcessWorker(worker, task, log)
         try:
             await _started(running)
