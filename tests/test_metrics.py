@@ -7,11 +7,10 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import fakeredis
 import pytest
 from arq.worker import Retry
 from prometheus_client import REGISTRY, CollectorRegistry
@@ -289,14 +288,6 @@ class QuietLog:
 
     def __getattr__(self, name: str) -> Callable[..., None]:
         return lambda *a, **k: None
-
-
-@pytest.fixture
-async def fake_redis() -> AsyncIterator[Any]:
-    """A fresh in-memory Redis."""
-    client = fakeredis.aioredis.FakeRedis(server=fakeredis.FakeServer())
-    yield client
-    await client.aclose()
 
 
 def runtime(fake_redis: Any, storage: StorageClient, metrics: WorkerMetrics) -> WorkerRuntime:
