@@ -33,9 +33,7 @@ from storage_jobs.storage import (
 )
 from storage_jobs.worker import JobFailure, WorkerRuntime, encode
 from tests.fixtures_e2e import fill
-from tests.workers import WorkerProcess
-
-StartWorker = Callable[..., WorkerProcess]
+from tests.workers import StartInProcess
 
 
 def value(metrics: WorkerMetrics, name: str, **labels: str) -> float:
@@ -432,7 +430,7 @@ def sample(samples: dict[Any, float], name: str, **labels: str) -> float:
 
 @pytest.mark.integration
 async def test_worker_serves_metrics_matching_the_jobs_it_ran(
-    start_worker: StartWorker,
+    start_in_process: StartInProcess,
     jobs: StorageJobsClient,
     admin_storage: StorageClient,
     seaweedfs: SeaweedFS,
@@ -445,7 +443,7 @@ async def test_worker_serves_metrics_matching_the_jobs_it_ran(
     keys = [f"del/{i}" for i in range(5)]
     await fill(seaweedfs, bucket, keys)
     fault_proxy.rules.delete_errors = {keys[1]: "AccessDenied", keys[3]: "AccessDenied"}
-    worker = start_worker(
+    worker = await start_in_process(
         STORAGE_JOBS_METRICS_PORT=str(port), STORAGE_JOBS_S3_ENDPOINT_URL=fault_proxy.url
     )
     listening = [e for e in worker.events() if e.get("event") == "metrics.listening"]
@@ -513,9 +511,9 @@ async def test_worker_serves_metrics_matching_the_jobs_it_ran(
 
 
 @pytest.mark.integration
-async def test_worker_without_metrics_port_serves_nothing(start_worker: StartWorker) -> None:
+async def test_worker_without_metrics_port_serves_nothing(start_in_process: StartInProcess) -> None:
     """Without STORAGE_JOBS_METRICS_PORT the worker starts and logs no metrics.listening."""
-    worker = start_worker()
+    worker = await start_in_process()
     assert worker.running()
     assert not [e for e in worker.events() if e.get("event") == "metrics.listening"]
 
