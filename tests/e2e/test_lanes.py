@@ -46,7 +46,7 @@ async def test_normal_uploads_overtake_a_migrations_bulk_batches(
     """
     dst = f"{bucket}-dst"
     seaweedfs.client().create_bucket(Bucket=dst)
-    keys = [f"l/{i:04d}" for i in range(1000)]
+    keys = [f"l/{i:04d}" for i in range(500)]
     await fill(seaweedfs, bucket, keys)
     # Copies are slow, listing is not: the batches pile up in their lane.
     fault_proxy.rules = FaultRules(
@@ -58,7 +58,7 @@ async def test_normal_uploads_overtake_a_migrations_bulk_batches(
         STORAGE_JOBS_LEASE_SECONDS="20",
     )
     job = MigrateJob(
-        src_bucket=bucket, src_prefix="l/", dst_bucket=dst, dst_prefix="l/", batch_size=100
+        src_bucket=bucket, src_prefix="l/", dst_bucket=dst, dst_prefix="l/", batch_size=50
     )
     migration = await jobs.enqueue(job, job_id=f"mig-{uuid.uuid4().hex[:8]}")
     lanes = QueueKeys(jobs.queue_name)
@@ -87,7 +87,7 @@ async def test_normal_uploads_overtake_a_migrations_bulk_batches(
     assert await migration.status() == JobStatus.IN_PROGRESS
     assert await jobs.status(last) == JobStatus.QUEUED
     result = await migration.result(timeout=300)
-    assert (result.listed, result.copied, result.failed) == (1000, 1000, 0)
+    assert (result.listed, result.copied, result.failed) == (500, 500, 0)
     batches = [batch_job_id(migration.job_id, n) for n in range(1, 11)]
     for job_id in uploads:
         came, began = visible[job_id], _at(worker, "job.start", job_id)
