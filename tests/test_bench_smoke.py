@@ -40,6 +40,7 @@ def _runs(row: dict[str, Any], name: str) -> list[float]:
 
 
 @pytest.mark.integration
+@pytest.mark.slow
 @pytest.mark.timeout(1200)
 def test_bench_smoke_writes_every_scenario(tmp_path: Path) -> None:
     """`python -m bench --size smoke` writes results.json, the table and the chart.

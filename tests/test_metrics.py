@@ -7,11 +7,10 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import fakeredis
 import pytest
 from arq.worker import Retry
 from prometheus_client import REGISTRY, CollectorRegistry
@@ -34,9 +33,7 @@ from storage_jobs.storage import (
 )
 from storage_jobs.worker import JobFailure, WorkerRuntime, encode
 from tests.fixtures_e2e import fill
-from tests.workers import WorkerProcess
-
-StartWorker = Callable[..., WorkerProcess]
+from tests.workers import StartInProcess
 
 
 def value(metrics: WorkerMetrics, name: str, **labels: str) -> float:
@@ -291,14 +288,6 @@ class QuietLog:
         return lambda *a, **k: None
 
 
-@pytest.fixture
-async def fake_redis() -> AsyncIterator[Any]:
-    """A fresh in-memory Redis."""
-    client = fakeredis.aioredis.FakeRedis(server=fakeredis.FakeServer())
-    yield client
-    await client.aclose()
-
-
 def runtime(fake_redis: Any, storage: StorageClient, metrics: WorkerMetrics) -> WorkerRuntime:
     settings = Settings(max_tries=3, retry_base_delay=0, queue_name=f"q-{uuid.uuid4().hex[:8]}")
     return WorkerRuntime(
@@ -450,7 +439,7 @@ def sample(samples: dict[Any, float], name: str, **labels: str) -> float:
 
 @pytest.mark.integration
 async def test_worker_serves_metrics_matching_the_jobs_it_ran(
-    start_worker: StartWorker,
+    start_in_process: StartInProcess,
     jobs: StorageJobsClient,
     admin_storage: StorageClient,
     seaweedfs: SeaweedFS,
@@ -463,7 +452,7 @@ async def test_worker_serves_metrics_matching_the_jobs_it_ran(
     keys = [f"del/{i}" for i in range(5)]
     await fill(seaweedfs, bucket, keys)
     fault_proxy.rules.delete_errors = {keys[1]: "AccessDenied", keys[3]: "AccessDenied"}
-    worker = start_worker(
+    worker = await start_in_process(
         STORAGE_JOBS_METRICS_PORT=str(port), STORAGE_JOBS_S3_ENDPOINT_URL=fault_proxy.url
     )
     listening = [e for e in worker.events() if e.get("event") == "metrics.listening"]
@@ -531,9 +520,9 @@ async def test_worker_serves_metrics_matching_the_jobs_it_ran(
 
 
 @pytest.mark.integration
-async def test_worker_without_metrics_port_serves_nothing(start_worker: StartWorker) -> None:
+async def test_worker_without_metrics_port_serves_nothing(start_in_process: StartInProcess) -> None:
     """Without STORAGE_JOBS_METRICS_PORT the worker starts and logs no metrics.listening."""
-    worker = start_worker()
+    worker = await start_in_process()
     assert worker.running()
     assert not [e for e in worker.events() if e.get("event") == "metrics.listening"]
 

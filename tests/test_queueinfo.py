@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
@@ -12,14 +11,6 @@ from redis.asyncio import Redis
 from storage_jobs.queue import QueueKeys, live_workers, queue_depth, queue_info
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def redis(e2e_redis_url: str) -> AsyncIterator[Redis]:
-    """A connection to the tests' Redis database."""
-    client: Redis = Redis.from_url(e2e_redis_url)
-    yield client
-    await client.aclose()
 
 
 def _job(function: str) -> bytes:

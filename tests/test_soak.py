@@ -105,6 +105,7 @@ def test_key_pattern_hides_ids() -> None:
 
 
 @pytest.mark.integration
+@pytest.mark.slow
 @pytest.mark.timeout(600)
 async def test_soak_at_ci_size_stays_flat(tmp_path: Path) -> None:
     """Two minutes of mixed load on two workers with faults: nothing lost, memory flat."""

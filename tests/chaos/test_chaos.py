@@ -51,7 +51,7 @@ from tests.chaos._harness import (
 from tests.fixtures_e2e import fill
 from tests.workers import WorkerProcess
 
-pytestmark = [pytest.mark.chaos, pytest.mark.integration]
+pytestmark = [pytest.mark.chaos, pytest.mark.integration, pytest.mark.slow]
 
 SIZE_NAME = os.environ.get("STORAGE_JOBS_CHAOS_SIZE", "small")
 SEED = int(os.environ.get("STORAGE_JOBS_CHAOS_SEED", "6"))

@@ -9,7 +9,6 @@ import os
 import pickle
 import socket
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,11 +19,9 @@ from storage_jobs.client import StorageJobsClient
 from storage_jobs.jobs import CopyJob, DeleteJob, UploadJob
 from storage_jobs.queue import DeadLetterStore
 from storage_jobs.storage import StorageClient
-from tests.workers import WorkerProcess, cli_path
+from tests.workers import StartInProcess, StartWorker, cli_path
 
 pytestmark = pytest.mark.integration
-
-StartWorker = Callable[..., WorkerProcess]
 
 
 @dataclass
@@ -69,7 +66,7 @@ async def _write_raw_job(jobs: StorageJobsClient, job_id: str, raw: bytes) -> No
 
 
 async def test_enqueue_upload_copy_delete_and_wait(
-    start_worker: StartWorker,
+    start_in_process: StartInProcess,
     cli_env: dict[str, str],
     admin_storage: StorageClient,
     bucket: str,
@@ -80,7 +77,7 @@ async def test_enqueue_upload_copy_delete_and_wait(
     root.mkdir()
     (root / "f.txt").write_bytes(b"from a file")
     env = {**cli_env, "STORAGE_JOBS_UPLOAD_ROOTS": str(root)}
-    start_worker(STORAGE_JOBS_UPLOAD_ROOTS=str(root))
+    await start_in_process(STORAGE_JOBS_UPLOAD_ROOTS=str(root))
     cli = functools.partial(run_cli, env)
     file_id = f"{bucket}-from-file"  # job ids are global to the Redis database
 
@@ -161,14 +158,14 @@ async def test_bad_input_exits_2_and_enqueues_nothing(
 
 
 async def test_failed_job_result_and_dead_letter_replay(
-    start_worker: StartWorker,
+    start_in_process: StartInProcess,
     cli_env: dict[str, str],
     jobs: StorageJobsClient,
     admin_storage: StorageClient,
     bucket: str,
 ) -> None:
     """A copy of a missing key fails (exit 1), is dead-lettered, and replays once the key exists."""
-    start_worker()
+    await start_in_process()
     cli = functools.partial(run_cli, cli_env)
     job_id = f"{bucket}-copy"  # job ids are global to the Redis database
     failed = await cli(
@@ -209,10 +206,10 @@ async def test_failed_job_result_and_dead_letter_replay(
 
 
 async def test_pickle_dead_letter_is_refused_for_replay_and_dropped(
-    start_worker: StartWorker, cli_env: dict[str, str], jobs: StorageJobsClient
+    start_in_process: StartInProcess, cli_env: dict[str, str], jobs: StorageJobsClient
 ) -> None:
     """A pickle payload stays a dead letter on replay (exit 1) until it is dropped."""
-    start_worker()
+    await start_in_process()
     evil = pickle.dumps({"t": 1, "f": "storage_jobs.delete", "a": ["x"], "k": {}, "et": 0})
     evil_id = f"{jobs.queue_name}-evil"  # job ids are global to the Redis database
     await _write_raw_job(jobs, evil_id, evil)

@@ -10,7 +10,6 @@ import functools
 import json
 import os
 import uuid
-from collections.abc import Callable
 
 import pytest
 
@@ -18,11 +17,9 @@ from storage_jobs.devstack import FaultProxy
 from storage_jobs.storage import StorageClient
 from tests.cli.test_ops_commands import run_cli
 from tests.fixtures_e2e import put_many
-from tests.workers import WorkerProcess
+from tests.workers import StartInProcess
 
 pytestmark = pytest.mark.integration
-
-StartWorker = Callable[..., WorkerProcess]
 
 
 @pytest.fixture
@@ -32,7 +29,7 @@ def cli_env(worker_env: dict[str, str]) -> dict[str, str]:
 
 
 async def test_migrate_then_progress_then_rerun_copies_nothing(
-    start_worker: StartWorker,
+    start_in_process: StartInProcess,
     cli_env: dict[str, str],
     admin_storage: StorageClient,
     bucket: str,
@@ -41,7 +38,7 @@ async def test_migrate_then_progress_then_rerun_copies_nothing(
     keys = [f"photos/{i:03d}.jpg" for i in range(25)]
     await put_many(admin_storage, bucket, keys, data=b"jpeg bytes")
     await admin_storage.upload_file(bucket=bucket, key="other/not-me", data=b"x")
-    start_worker()
+    await start_in_process()
     cli = functools.partial(run_cli, cli_env)
     job_id = f"{bucket}-migrate"  # job ids are global to the Redis database
 
@@ -99,7 +96,7 @@ async def test_migrate_then_progress_then_rerun_copies_nothing(
 
 
 async def test_delete_prefix_exits_1_when_keys_fail_and_0_when_all_go(
-    start_worker: StartWorker,
+    start_in_process: StartInProcess,
     cli_env: dict[str, str],
     admin_storage: StorageClient,
     bucket: str,
@@ -110,7 +107,7 @@ async def test_delete_prefix_exits_1_when_keys_fail_and_0_when_all_go(
     await put_many(admin_storage, bucket, keys)
     await admin_storage.upload_file(bucket=bucket, key="keep/me", data=b"x")
     fault_proxy.rules.delete_errors = {"tmp/013": "AccessDenied"}
-    start_worker(STORAGE_JOBS_S3_ENDPOINT_URL=fault_proxy.url)
+    await start_in_process(STORAGE_JOBS_S3_ENDPOINT_URL=fault_proxy.url)
     cli = functools.partial(run_cli, cli_env)
 
     dry = await cli("delete-prefix", f"{bucket}/tmp/", "--dry-run", "--watch", "--json")

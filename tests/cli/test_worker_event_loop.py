@@ -48,7 +48,8 @@ def _in_a_thread(blocked: bool) -> tuple[str, str]:
 
 def test_uvloop_when_installed_else_asyncio() -> None:
     """With uvloop importable the thread's loop is uvloop's; without it, asyncio's default."""
-    pytest.importorskip("uvloop")  # installed by the dev group and the `fast` extra
+    import uvloop  # noqa: F401  # installed by the dev group and the `fast` extra: never skipped
+
     assert _in_a_thread(blocked=False) == ("uvloop", "uvloop")
     assert _in_a_thread(blocked=True) == ("asyncio", "none set")
 

@@ -8,8 +8,7 @@ poll for states, with generous timeouts.
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 import pytest
 import structlog.testing
@@ -19,8 +18,8 @@ from storage_jobs.client import JobCancelledError, JobHandle, JobStatus, Storage
 from storage_jobs.devstack import FaultProxy, FaultRules, SeaweedFS
 from storage_jobs.jobs import MigrateJob, UploadJob, batch_job_id
 from storage_jobs.storage import StorageClient
-from tests.e2e.test_cancel import put_via_filer
-from tests.workers import WorkerProcess
+from tests.fixtures_e2e import fill, wait_until
+from tests.workers import StartInProcess
 
 from .conftest import DashboardServer
 
@@ -30,15 +29,6 @@ LEASE = {"STORAGE_JOBS_LEASE_SECONDS": "15"}
 OBJECTS = 1200
 BATCH = 20
 UI_WAIT = 120_000  # ms: states reached on a loaded machine, never a measured speed
-
-
-async def wait_until(predicate: Callable[[], Awaitable[bool]], timeout: float = 180) -> None:
-    """Polls an async predicate until it holds."""
-    deadline = time.monotonic() + timeout
-    while not await predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.2)
 
 
 async def shown_count(locator: Locator) -> int:
@@ -59,18 +49,20 @@ async def slow_migration(
     bucket: str,
     seaweedfs: SeaweedFS,
     fault_proxy: FaultProxy,
-    start_worker: Callable[..., WorkerProcess],
+    start_in_process: StartInProcess,
 ) -> tuple[JobHandle, str]:
     """A migration of ``OBJECTS`` objects whose copies are slow, on one small worker."""
     dst = f"{bucket}-dst"
     seaweedfs.client().create_bucket(Bucket=dst)
-    await put_via_filer(seaweedfs, bucket, [f"m/{i:05d}" for i in range(OBJECTS)])
+    await fill(seaweedfs, bucket, [f"m/{i:05d}" for i in range(OBJECTS)])
     # Copies wait at the proxy, the listing does not: the batches queue up well ahead.
     fault_proxy.rules = FaultRules(
         latency_s=0.25, methods=frozenset({"PUT"}), path_prefix=f"/{dst}/"
     )
     # Three slots: the coordinator and two batches of 20 (8 copies at a time each).
-    start_worker(STORAGE_JOBS_S3_ENDPOINT_URL=fault_proxy.url, STORAGE_JOBS_MAX_JOBS="3", **LEASE)
+    await start_in_process(
+        STORAGE_JOBS_S3_ENDPOINT_URL=fault_proxy.url, STORAGE_JOBS_MAX_JOBS="3", **LEASE
+    )
     handle = await jobs.enqueue(
         MigrateJob(
             src_bucket=bucket, src_prefix="m/", dst_bucket=dst, dst_prefix="m/", batch_size=BATCH
@@ -98,12 +90,12 @@ async def test_pause_and_resume_of_a_running_migration_from_its_card(
     admin_storage: StorageClient,
     seaweedfs: SeaweedFS,
     fault_proxy: FaultProxy,
-    start_worker: Callable[..., WorkerProcess],
+    start_in_process: StartInProcess,
     start_dashboard: Callable[..., DashboardServer],
     page: Page,
 ) -> None:
     """The bar advances; paused, the copied count stops and says so; resumed, it finishes."""
-    handle, dst = await slow_migration(jobs, bucket, seaweedfs, fault_proxy, start_worker)
+    handle, dst = await slow_migration(jobs, bucket, seaweedfs, fault_proxy, start_in_process)
     server = start_dashboard(dashboard_actions=True)
     card = await open_card(page, server, handle.job_id)
     done, status = card.locator("[data-field=done]"), card.locator("[data-field=status]")
@@ -132,7 +124,7 @@ async def test_pause_and_resume_of_a_running_migration_from_its_card(
         running = JobStatus.IN_PROGRESS in [await jobs.status(job_id) for job_id in ids]
         return not running and progress.done == len(fault_proxy.copies)
 
-    await wait_until(settled)
+    await wait_until(settled, timeout=180)
     copied = dict(fault_proxy.copies)
     assert len(copied) < OBJECTS
     await polls_later(page)
@@ -168,12 +160,12 @@ async def test_cancel_of_a_running_migration_from_its_card_writes_the_report(
     admin_storage: StorageClient,
     seaweedfs: SeaweedFS,
     fault_proxy: FaultProxy,
-    start_worker: Callable[..., WorkerProcess],
+    start_in_process: StartInProcess,
     start_dashboard: Callable[..., DashboardServer],
     page: Page,
 ) -> None:
     """Cancelled from the page: every batch stops, the state says cancelled, a report exists."""
-    handle, dst = await slow_migration(jobs, bucket, seaweedfs, fault_proxy, start_worker)
+    handle, dst = await slow_migration(jobs, bucket, seaweedfs, fault_proxy, start_in_process)
     server = start_dashboard(dashboard_actions=True)
     card = await open_card(page, server, handle.job_id)
     with structlog.testing.capture_logs() as logs:
@@ -208,7 +200,7 @@ async def test_cancel_of_a_queued_job_from_its_detail_page(
     jobs: StorageJobsClient,
     bucket: str,
     admin_storage: StorageClient,
-    start_worker: Callable[..., WorkerProcess],
+    start_in_process: StartInProcess,
     start_dashboard: Callable[..., DashboardServer],
     page: Page,
 ) -> None:
@@ -231,7 +223,7 @@ async def test_cancel_of_a_queued_job_from_its_detail_page(
     await page.goto(server.url + "/")
     await expect(page.locator("#count-cancelled")).to_have_text("1")
 
-    start_worker(**LEASE)  # a worker now runs what comes after it, and never it
+    await start_in_process(**LEASE)  # a worker now runs what comes after it, and never it
     after = await jobs.enqueue(UploadJob(bucket=bucket, key="after.txt", data=b"a"))
     assert (await after.result(timeout=60)).size == 1
     assert await queued.status() == JobStatus.CANCELLED
@@ -241,12 +233,12 @@ async def test_cancel_of_a_queued_job_from_its_detail_page(
 async def test_queue_pause_and_resume_from_the_overview(
     jobs: StorageJobsClient,
     bucket: str,
-    start_worker: Callable[..., WorkerProcess],
+    start_in_process: StartInProcess,
     start_dashboard: Callable[..., DashboardServer],
     page: Page,
 ) -> None:
     """Paused from the overview: it says paused and jobs wait; resumed: they run."""
-    start_worker(**LEASE)
+    await start_in_process(**LEASE)
     server = start_dashboard(dashboard_actions=True)
     await page.goto(server.url + "/")
     await expect(page.locator("#queue-state")).to_have_text("running")

@@ -11,7 +11,7 @@ from storage_jobs.client import JobFailedError, StorageJobsClient
 from storage_jobs.jobs import CopyJob, CopyResult, UploadJob
 from storage_jobs.queue import DeadLetterStore
 from storage_jobs.storage import StorageClient
-from tests.workers import WorkerProcess
+from tests.workers import StartInProcess
 
 from .conftest import DashboardServer
 
@@ -35,12 +35,12 @@ async def test_a_dead_letter_replayed_from_its_page_runs_and_succeeds(
     jobs: StorageJobsClient,
     bucket: str,
     admin_storage: StorageClient,
-    start_worker: Callable[..., WorkerProcess],
+    start_in_process: StartInProcess,
     start_dashboard: Callable[..., DashboardServer],
     page: Page,
 ) -> None:
     """Replay on the letter's page enqueues it again; with its source there now, it succeeds."""
-    start_worker(**LEASE)
+    await start_in_process(**LEASE)
     job_id = f"{jobs.settings.queue_name}-late"
     await dead_copy(jobs, bucket, "late.txt", job_id)
     await admin_storage.upload_file(bucket=bucket, key="late.txt", data=b"arrived")
@@ -62,7 +62,7 @@ async def test_bulk_replay_of_a_filter_replays_exactly_its_matches(
     jobs: StorageJobsClient,
     bucket: str,
     admin_storage: StorageClient,
-    start_worker: Callable[..., WorkerProcess],
+    start_in_process: StartInProcess,
     start_dashboard: Callable[..., DashboardServer],
     page: Page,
 ) -> None:
@@ -70,7 +70,7 @@ async def test_bulk_replay_of_a_filter_replays_exactly_its_matches(
 
     Two uploads to a missing bucket stay dead letters; a selection of them is then dropped.
     """
-    start_worker(**STRICT)
+    await start_in_process(**STRICT)
     q = jobs.settings.queue_name  # job ids are global in Redis: make them the test's own
     for i in range(3):
         await dead_copy(jobs, bucket, f"src-{i}", f"{q}-copy-{i}")
@@ -111,12 +111,12 @@ async def test_bulk_replay_of_a_filter_replays_exactly_its_matches(
 async def test_a_confirmation_whose_count_changed_does_nothing(
     jobs: StorageJobsClient,
     bucket: str,
-    start_worker: Callable[..., WorkerProcess],
+    start_in_process: StartInProcess,
     start_dashboard: Callable[..., DashboardServer],
     page: Page,
 ) -> None:
     """A dead letter added between the confirmation and the click: refused, asked again."""
-    start_worker(**LEASE)
+    await start_in_process(**LEASE)
     q = jobs.settings.queue_name
     await dead_copy(jobs, bucket, "a", f"{q}-a")
     server = start_dashboard(dashboard_actions=True)

@@ -15,7 +15,7 @@ from storage_jobs.devstack import FaultProxy, FaultRules
 from storage_jobs.jobs import DeleteJob, DeleteResult, MigrateJob, UploadJob
 from storage_jobs.storage import StorageClient
 from tests.fixtures_e2e import put_many
-from tests.workers import WorkerProcess
+from tests.workers import StartInProcess
 
 from .conftest import DashboardServer
 
@@ -29,7 +29,7 @@ async def test_job_detail_of_a_partial_delete_lists_its_failed_keys_with_codes(
     bucket: str,
     admin_storage: StorageClient,
     fault_proxy: FaultProxy,
-    start_worker: Callable[..., WorkerProcess],
+    start_in_process: StartInProcess,
     start_dashboard: Callable[..., DashboardServer],
     page: Page,
 ) -> None:
@@ -37,7 +37,7 @@ async def test_job_detail_of_a_partial_delete_lists_its_failed_keys_with_codes(
     keys = [f"k/{i}" for i in range(6)]
     await put_many(admin_storage, bucket, keys)
     fault_proxy.rules.delete_errors = {keys[1]: "AccessDenied", keys[4]: "AccessDenied"}
-    start_worker(STORAGE_JOBS_S3_ENDPOINT_URL=fault_proxy.url, **LEASE)
+    await start_in_process(STORAGE_JOBS_S3_ENDPOINT_URL=fault_proxy.url, **LEASE)
     handle = await jobs.enqueue(DeleteJob(bucket=bucket, keys=keys))
     result = await handle.result(timeout=60)
     assert isinstance(result, DeleteResult) and len(result.failed) == 2
@@ -76,7 +76,7 @@ async def test_a_running_migrations_bar_advances_until_its_report(
     jobs: StorageJobsClient,
     bucket: str,
     admin_storage: StorageClient,
-    start_worker: Callable[..., WorkerProcess],
+    start_in_process: StartInProcess,
     start_dashboard: Callable[..., DashboardServer],
     page: Page,
     screenshot_dir: Path,
@@ -95,7 +95,9 @@ async def test_a_running_migrations_bar_advances_until_its_report(
     fault_proxy.rules = FaultRules(
         latency_s=0.1, methods=frozenset({"PUT"}), path_prefix=f"/{bucket}/dst/"
     )
-    start_worker(STORAGE_JOBS_S3_ENDPOINT_URL=fault_proxy.url, STORAGE_JOBS_MAX_JOBS="2", **LEASE)
+    await start_in_process(
+        STORAGE_JOBS_S3_ENDPOINT_URL=fault_proxy.url, STORAGE_JOBS_MAX_JOBS="2", **LEASE
+    )
     handle = await jobs.enqueue(
         MigrateJob(
             src_bucket=bucket,

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 
-import fakeredis
 import pytest
 from redis.asyncio import Redis
 
@@ -23,22 +21,17 @@ from storage_jobs.settings import Settings
 
 
 @pytest.fixture
-async def redis() -> AsyncIterator[Redis]:
-    client: Redis = fakeredis.aioredis.FakeRedis(server=fakeredis.FakeServer())
-    yield client
-    await client.aclose()
+def reader(fake_redis: Redis) -> Reader:
+    return Reader(Queue(fake_redis, "q"), Settings(queue_name="q", health_check_interval=5))
 
 
-@pytest.fixture
-def reader(redis: Redis) -> Reader:
-    return Reader(Queue(redis, "q"), Settings(queue_name="q", health_check_interval=5))
-
-
-async def test_a_worker_silent_for_three_intervals_is_stale(redis: Redis, reader: Reader) -> None:
+async def test_a_worker_silent_for_three_intervals_is_stale(
+    fake_redis: Redis, reader: Reader
+) -> None:
     now = time.time()
     for worker_id, age in (("fresh", 1.0), ("silent", 16.0)):
         beat = Heartbeat(worker_id=worker_id, heartbeat_at=now - age, version="1.2.3")
-        await write_heartbeat(redis, "q", beat, ttl=3600)
+        await write_heartbeat(fake_redis, "q", beat, ttl=3600)
     page = await reader.workers()
     assert [(w.worker_id, w.stale, w.version) for w in page.workers] == [
         ("fresh", False, "1.2.3"),
@@ -48,8 +41,10 @@ async def test_a_worker_silent_for_three_intervals_is_stale(redis: Redis, reader
     assert [w.worker_id for w in overview.workers] == ["fresh"]
 
 
-async def test_dead_letters_filter_by_kind_and_error_type(redis: Redis, reader: Reader) -> None:
-    store = DeadLetterStore(redis, "q")
+async def test_dead_letters_filter_by_kind_and_error_type(
+    fake_redis: Redis, reader: Reader
+) -> None:
+    store = DeadLetterStore(fake_redis, "q")
     for i, (function, error) in enumerate(
         [
             ("storage_jobs.copy", "NotFound"),
@@ -69,7 +64,7 @@ async def test_dead_letters_filter_by_kind_and_error_type(redis: Redis, reader: 
     assert everything.total == 4 and len(everything.rows) == 3 and everything.next_offset == 3
 
 
-async def test_kind_filtered_jobs_pages(redis: Redis, reader: Reader) -> None:
+async def test_kind_filtered_jobs_pages(fake_redis: Redis, reader: Reader) -> None:
     """Every third job a copy: pages of two copies resume where the last one stopped."""
     # fakeredis has no Lua, so jobs are written as the enqueue primitive writes them.
     for i in range(9):
@@ -79,8 +74,8 @@ async def test_kind_filtered_jobs_pages(redis: Redis, reader: Reader) -> None:
             else UploadJob(bucket="media", key=f"u{i}", data=b"x")
         )
         envelope = build_envelope(spec_for_job(job).function_name, job.model_dump_json(), 0)
-        await redis.set(QueueKeys.job(f"j{i}"), envelope)
-        await redis.zadd("q", {f"j{i}": 1000 + i})
+        await fake_redis.set(QueueKeys.job(f"j{i}"), envelope)
+        await fake_redis.zadd("q", {f"j{i}": 1000 + i})
     page = await reader.jobs("queued", "copy", 0, 2)
     assert [r.job_id for r in page.rows] == ["j0", "j3"] and page.next_offset == 4
     rest = await reader.jobs("queued", "copy", page.next_offset or 0, 2)
@@ -88,26 +83,26 @@ async def test_kind_filtered_jobs_pages(redis: Redis, reader: Reader) -> None:
 
 
 async def test_overview_says_paused_and_counts_each_finished_status(
-    redis: Redis, reader: Reader
+    fake_redis: Redis, reader: Reader
 ) -> None:
     keys = QueueKeys("q")
-    await redis.set(keys.paused, "1")
+    await fake_redis.set(keys.paused, "1")
     for state, n in (("complete", 3), ("failed", 2), ("cancelled", 1)):
-        await redis.zadd(keys.finished(state), {f"{state}-{i}": i for i in range(n)})
+        await fake_redis.zadd(keys.finished(state), {f"{state}-{i}": i for i in range(n)})
     (queue,) = (await reader.overview(actions_enabled=True)).queues
     assert queue.paused
     assert (queue.finished.complete, queue.finished.failed, queue.finished.cancelled) == (3, 2, 1)
-    await redis.delete(keys.paused)
+    await fake_redis.delete(keys.paused)
     assert not (await reader.overview(actions_enabled=True)).queues[0].paused
 
 
 async def test_a_prefix_jobs_progress_carries_its_pause_and_cancel_flags(
-    redis: Redis, reader: Reader
+    fake_redis: Redis, reader: Reader
 ) -> None:
     for job_id in ("running", "paused", "cancelling"):
-        await redis.zadd(QueueKeys("q").prefix_jobs, {job_id: time.time()})
-    await redis.set(QueueKeys.job_paused("paused"), "1")
-    await redis.set(QueueKeys.cancel("cancelling"), "1")
+        await fake_redis.zadd(QueueKeys("q").prefix_jobs, {job_id: time.time()})
+    await fake_redis.set(QueueKeys.job_paused("paused"), "1")
+    await fake_redis.set(QueueKeys.cancel("cancelling"), "1")
     page = await reader.prefix_jobs(0, 20)
     flags = {r.migration_id: (r.pause_requested, r.cancel_requested) for r in page.rows}
     assert flags == {
@@ -119,13 +114,13 @@ async def test_a_prefix_jobs_progress_carries_its_pause_and_cancel_flags(
 
 
 async def test_overview_has_a_row_per_lane_and_queued_pages_span_lanes(
-    redis: Redis, reader: Reader
+    fake_redis: Redis, reader: Reader
 ) -> None:
     """Two high, one normal, three bulk: a row per lane; queued pages go high first."""
     keys = QueueKeys("q")
-    await redis.zadd(keys.lane("high"), {"h1": 1000, "h2": 1001})
-    await redis.zadd(keys.lane("normal"), {"n1": 900})
-    await redis.zadd(keys.lane("bulk"), {"b1": 800, "b2": 801, "b3": 802})
+    await fake_redis.zadd(keys.lane("high"), {"h1": 1000, "h2": 1001})
+    await fake_redis.zadd(keys.lane("normal"), {"n1": 900})
+    await fake_redis.zadd(keys.lane("bulk"), {"b1": 800, "b2": 801, "b3": 802})
     (queue,) = (await reader.overview(actions_enabled=False)).queues
     assert queue.counts.ready == 6
     assert {name: lane.ready for name, lane in queue.lanes.items()} == {
@@ -140,17 +135,17 @@ async def test_overview_has_a_row_per_lane_and_queued_pages_span_lanes(
 
 
 async def test_running_jobs_are_in_progress_on_the_overview_and_not_deferred(
-    redis: Redis, reader: Reader
+    fake_redis: Redis, reader: Reader
 ) -> None:
     """A busy queue: more ready jobs than are checked; running ones scored at their deadline."""
     keys = QueueKeys("q")
     now_ms = int(time.time() * 1000)
     ready = IN_PROGRESS_CHECKED + 50
-    await redis.zadd("q", {f"ready-{i:05d}": now_ms - 60_000 + i for i in range(ready)})
-    await redis.zadd(keys.lane("bulk"), {"later": now_ms + 3_600_000})
+    await fake_redis.zadd("q", {f"ready-{i:05d}": now_ms - 60_000 + i for i in range(ready)})
+    await fake_redis.zadd(keys.lane("bulk"), {"later": now_ms + 3_600_000})
     for job_id in ("running-1", "running-2"):  # as the claim leaves them
-        await redis.zadd("q", {job_id: now_ms + 10_000})
-        await redis.set(QueueKeys.in_progress(job_id), b"w1", px=60_000)
+        await fake_redis.zadd("q", {job_id: now_ms + 10_000})
+        await fake_redis.set(QueueKeys.in_progress(job_id), b"w1", px=60_000)
     (queue,) = (await reader.overview(actions_enabled=False)).queues
     counts = queue.counts
     assert (counts.ready, counts.in_progress, counts.deferred) == (ready, 2, 1)

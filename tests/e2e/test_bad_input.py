@@ -16,7 +16,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -56,13 +56,6 @@ BASE: dict[type[JobModel], dict[str, Any]] = {
     MigrateJob: {"src_bucket": "bkt", "src_prefix": "a/", "dst_bucket": "dst"},
     DeletePrefixJob: {"bucket": "bkt", "prefix": "p/"},
 }
-
-
-@pytest.fixture(scope="module")
-def private_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    """A redis-server of this module's own: "nothing written" compares all of its keys."""
-    with RedisServer(tmp_path_factory.mktemp("bad-input-redis")) as server:
-        yield server
 
 
 @pytest.fixture
@@ -435,6 +428,7 @@ class _RssSampler:
 
 
 # A million keys through SeaweedFS: ~2 min on a quiet 2-core machine, far more on a busy one.
+@pytest.mark.slow
 @pytest.mark.timeout(900)
 async def test_million_key_delete(
     start_worker: StartWorker, private_redis: RedisServer, queue_name: str, bucket: str

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 
-import aiohttp
 import pytest
 
 from storage_jobs.client import (
@@ -23,65 +20,17 @@ from storage_jobs.jobs import DeleteJob, MigrateJob, UploadJob, batch_job_id
 from storage_jobs.queue import DeadLetterStore
 from storage_jobs.settings import Settings
 from storage_jobs.storage import StorageClient
-from tests.workers import WorkerProcess, cli_path
+from tests.fixtures_e2e import fill, keys_left, run_cli, wait_until
+from tests.workers import StartInProcess, StartWorker
 
 pytestmark = pytest.mark.integration
 
-StartWorker = Callable[..., WorkerProcess]
 # This machine is shared and loaded: a 3 s lease can lapse under a busy worker.
 LEASE = {"STORAGE_JOBS_LEASE_SECONDS": "10"}
 
 
-async def wait_until(predicate: Callable[[], Awaitable[bool]], timeout: float = 120) -> None:
-    """Polls an async predicate until it is true."""
-    deadline = time.monotonic() + timeout
-    while not await predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
-
-
-def events(worker: WorkerProcess, event: str, job_id: str) -> list[dict[str, object]]:
-    """The worker's log events of one kind for one job."""
-    return [e for e in worker.events() if e.get("event") == event and e.get("job_id") == job_id]
-
-
-async def cli(env: dict[str, str], *args: str) -> tuple[int, str]:
-    """Runs ``storage-jobs ARGS``; its exit code and stdout."""
-    proc = await asyncio.create_subprocess_exec(
-        cli_path(), *args, env={**os.environ, **env}, stdout=asyncio.subprocess.PIPE
-    )
-    out, _ = await asyncio.wait_for(proc.communicate(), 120)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode()
-
-
-async def put_via_filer(seaweedfs: SeaweedFS, bucket: str, keys: list[str]) -> None:
-    """Writes one-byte objects through SeaweedFS's filer, served by its S3 gateway as usual.
-
-    Unsigned filer PUTs cost far less CPU than signed S3 PUTs on this loaded machine.
-    """
-    base = f"http://127.0.0.1:{seaweedfs.ports['filer.port']}/buckets/{bucket}/"
-    slots = asyncio.Semaphore(32)
-    async with aiohttp.ClientSession() as session:
-
-        async def put(key: str) -> None:
-            async with slots, session.put(base + key, data=b"x") as answer:
-                assert answer.status < 300, await answer.text()
-
-        await asyncio.gather(*(put(k) for k in keys))
-
-
-async def keys_left(storage: StorageClient, bucket: str, prefix: str) -> set[str]:
-    """Every key under a prefix."""
-    left: set[str] = set()
-    async for page in storage.iter_pages(bucket=bucket, prefix=prefix):
-        left.update(o.key for o in page)
-    return left
-
-
 async def test_cancel_queued_and_deferred_jobs_while_no_worker_runs(
-    start_worker: StartWorker,
+    start_in_process: StartInProcess,
     jobs: StorageJobsClient,
     settings: Settings,
     worker_env: dict[str, str],
@@ -102,12 +51,12 @@ async def test_cancel_queued_and_deferred_jobs_while_no_worker_runs(
         assert not sync.cancel(f"no-such-{uuid.uuid4().hex}")
     finally:
         sync.close()
-    code, out = await cli(worker_env, "cancel", by_cli.job_id, "--json")
+    run = await run_cli(worker_env, "cancel", by_cli.job_id, "--json")
+    code, out = run.returncode, run.stdout
     assert code == 0 and json.loads(out) == [{"job_id": by_cli.job_id, "cancelled": True}]
-    code, _ = await cli(worker_env, "cancel", f"no-such-{uuid.uuid4().hex}")
-    assert code == 3
+    assert (await run_cli(worker_env, "cancel", f"no-such-{uuid.uuid4().hex}")).returncode == 3
 
-    worker = start_worker(**LEASE)
+    worker = await start_in_process(**LEASE)
     assert (await kept.result(timeout=60)).size == 1
     await asyncio.sleep(1.5)  # the deferred job is due now: it must still not run
     for handle in (queued, deferred, by_cli):
@@ -115,16 +64,17 @@ async def test_cancel_queued_and_deferred_jobs_while_no_worker_runs(
         with pytest.raises(JobCancelledError) as caught:
             await handle.result(timeout=1)
         assert caught.value.progress == {}
-        assert not events(worker, "job.start", handle.job_id)
+        assert not worker.events("job.start", job_id=handle.job_id)
     assert await keys_left(admin_storage, bucket, "") == {"kept.txt"}
     assert not await kept.cancel()  # finished: False
     assert await DeadLetterStore(jobs.redis, jobs.queue_name).count() == 0
-    code, out = await cli(worker_env, "result", queued.job_id, "--json")
+    run = await run_cli(worker_env, "result", queued.job_id, "--json")
+    code, out = run.returncode, run.stdout
     assert code == 1 and json.loads(out)["status"] == "cancelled"
 
 
 async def test_cancel_running_delete_of_50000_keys(
-    start_worker: StartWorker,
+    start_in_process: StartInProcess,
     jobs: StorageJobsClient,
     admin_storage: StorageClient,
     bucket: str,
@@ -139,10 +89,10 @@ async def test_cancel_running_delete_of_50000_keys(
     """
     keys = [f"bulk/{i:05d}" for i in range(50_000)]
     existing = set(keys[::5])
-    await put_via_filer(seaweedfs, bucket, sorted(existing))
+    await fill(seaweedfs, bucket, sorted(existing))
     assert await keys_left(admin_storage, bucket, "bulk/") == existing
     fault_proxy.rules.latency_s = 0.3  # ~4 batches in flight at a time, 50 in all
-    worker = start_worker(STORAGE_JOBS_S3_ENDPOINT_URL=fault_proxy.url, **LEASE)
+    worker = await start_in_process(STORAGE_JOBS_S3_ENDPOINT_URL=fault_proxy.url, **LEASE)
     handle = await jobs.enqueue(DeleteJob(bucket=bucket, keys=keys))
 
     async def some_batches_answered() -> bool:
@@ -167,13 +117,13 @@ async def test_cancel_running_delete_of_50000_keys(
     assert len(gone) == len(deleted) // 5
     assert await handle.status() == JobStatus.CANCELLED
     assert await DeadLetterStore(jobs.redis, jobs.queue_name).count() == 0
-    assert events(worker, "job.cancelled", handle.job_id)
+    assert worker.events("job.cancelled", job_id=handle.job_id)
     await asyncio.sleep(1)
     assert len(fault_proxy.delete_batches) == sent  # nothing after the cancel settled
 
 
 async def test_cancel_running_migration_settles_every_batch_and_reports(
-    start_worker: StartWorker,
+    start_in_process: StartInProcess,
     jobs: StorageJobsClient,
     admin_storage: StorageClient,
     bucket: str,
@@ -184,14 +134,14 @@ async def test_cancel_running_migration_settles_every_batch_and_reports(
     dst = f"{bucket}-dst"
     seaweedfs.client().create_bucket(Bucket=dst)
     keys = [f"m/{i:05d}" for i in range(3000)]
-    await put_via_filer(seaweedfs, bucket, keys)
+    await fill(seaweedfs, bucket, keys)
     # Copies are slow, the report's upload is not: a coordinator that wrote its report without
     # waiting for its running batches would miss the copies still in flight.
     fault_proxy.rules = FaultRules(
         latency_s=2.0, methods=frozenset({"PUT"}), path_prefix=f"/{dst}/m/"
     )
     env = {"STORAGE_JOBS_S3_ENDPOINT_URL": fault_proxy.url, **LEASE}
-    workers = [start_worker(**env), start_worker(**env)]
+    workers = [await start_in_process(**env), await start_in_process(**env)]
     job = MigrateJob(
         src_bucket=bucket,
         src_prefix="m/",
@@ -225,11 +175,12 @@ async def test_cancel_running_migration_settles_every_batch_and_reports(
     report = await admin_storage.fetch_file(bucket=progress.report_bucket, key=progress.report_key)
     lines = [json.loads(line) for line in report.splitlines()]
     assert {line["key"] for line in lines if line["status"] == "copied"} == copied
-    assert any(events(w, "migration.cancelled", handle.job_id) for w in workers)
+    assert any(w.events("migration.cancelled", job_id=handle.job_id) for w in workers)
 
 
 async def test_cancel_while_workers_are_down_then_sigkill_is_not_rerun(
     start_worker: StartWorker,
+    start_in_process: StartInProcess,
     jobs: StorageJobsClient,
     admin_storage: StorageClient,
     bucket: str,
@@ -253,12 +204,12 @@ async def test_cancel_while_workers_are_down_then_sigkill_is_not_rerun(
     first.kill()
     sent = len(fault_proxy.delete_batches)
     assert await jobs.cancel(handle.job_id)  # its lease is still live: marked
-    second = start_worker(**env)
+    second = await start_in_process(**env)
     with pytest.raises(JobCancelledError):
         await handle.result(timeout=60)  # once the dead worker's lease lapses
     await asyncio.sleep(1)
-    assert not events(second, "job.start", handle.job_id)
-    (settled,) = events(second, "job.cancelled", handle.job_id)
+    assert not second.events("job.start", job_id=handle.job_id)
+    (settled,) = second.events("job.cancelled", job_id=handle.job_id)
     assert settled["ran"] is False
     assert len(fault_proxy.delete_batches) == sent
     assert await handle.status() == JobStatus.CANCELLED

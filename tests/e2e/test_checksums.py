@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import Callable
 
 import pytest
 
@@ -19,11 +18,10 @@ from storage_jobs.jobs import CopyJob, DeletePrefixJob, Manifest, MigrateJob, Up
 from storage_jobs.storage import StorageClient
 from storage_jobs.storage._checksums import Hasher
 from tests.fixtures_e2e import put_many, report_of
-from tests.workers import WorkerProcess
+from tests.workers import StartInProcess
 
 pytestmark = pytest.mark.integration
 
-StartWorker = Callable[..., WorkerProcess]
 MiB = 1024 * 1024
 
 
@@ -45,14 +43,14 @@ def self_profile(seaweedfs: SeaweedFS) -> str:
 
 
 async def test_crc32c_on_upload_copy_and_migration_with_verify(
-    start_worker: StartWorker,
+    start_in_process: StartInProcess,
     jobs: StorageJobsClient,
     admin_storage: StorageClient,
     bucket: str,
     seaweedfs: SeaweedFS,
 ) -> None:
     """Each copy carries its source's CRC32C; SeaweedFS holds (and checked) the uploaded ones."""
-    start_worker(
+    await start_in_process(
         STORAGE_JOBS_SOURCE_PROFILES=self_profile(seaweedfs),
         STORAGE_JOBS_S3_MULTIPART_THRESHOLD=str(5 * MiB),
         STORAGE_JOBS_S3_MULTIPART_CHUNKSIZE=str(5 * MiB),
@@ -112,7 +110,7 @@ async def test_crc32c_on_upload_copy_and_migration_with_verify(
 
 
 async def test_a_corrupted_destination_is_caught_by_crc32c(
-    start_worker: StartWorker,
+    start_in_process: StartInProcess,
     jobs: StorageJobsClient,
     admin_storage: StorageClient,
     bucket: str,
@@ -122,7 +120,9 @@ async def test_a_corrupted_destination_is_caught_by_crc32c(
     keys = [f"v/{i:02d}.bin" for i in range(12)]
     await put_many(admin_storage, bucket, keys, data=os.urandom(3000))
     fault_proxy.rules = FaultRules(corrupt_get_paths=frozenset({f"/{bucket}/w/05.bin"}))
-    start_worker(STORAGE_JOBS_S3_ENDPOINT_URL=fault_proxy.url, STORAGE_JOBS_LEASE_SECONDS="20")
+    await start_in_process(
+        STORAGE_JOBS_S3_ENDPOINT_URL=fault_proxy.url, STORAGE_JOBS_LEASE_SECONDS="20"
+    )
     job = MigrateJob(
         src_bucket=bucket,
         src_prefix="v/",
@@ -163,7 +163,7 @@ async def test_a_corrupted_destination_is_caught_by_crc32c(
 
 
 async def test_manifest_lines_with_version_ids_copy_and_delete_those_versions(
-    start_worker: StartWorker,
+    start_in_process: StartInProcess,
     jobs: StorageJobsClient,
     admin_storage: StorageClient,
     seaweedfs: SeaweedFS,
@@ -179,7 +179,7 @@ async def test_manifest_lines_with_version_ids_copy_and_delete_those_versions(
     s3.put_object(Bucket=src, Key="p/j", Body=b"current")
     lines = f"{src},p/k,{old}\n{src},p/j\n{src},p/gone,no-such-version\n"
     s3.put_object(Bucket=src, Key="manifests/m.csv", Body=lines.encode())
-    start_worker(STORAGE_JOBS_LEASE_SECONDS="20")
+    await start_in_process(STORAGE_JOBS_LEASE_SECONDS="20")
 
     manifest = Manifest(bucket=src, key="manifests/m.csv")
     job = MigrateJob(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 
 import pytest
 
@@ -12,17 +11,16 @@ from storage_jobs.devstack import FaultProxy, FaultRules, SeaweedFS
 from storage_jobs.jobs import MigrateJob
 from storage_jobs.storage import StorageClient
 from tests.fixtures_e2e import put_many
-from tests.workers import WorkerProcess
+from tests.workers import StartInProcess
 
 pytestmark = pytest.mark.integration
 
-StartWorker = Callable[..., WorkerProcess]
 N_KEYS = 3000
 MIN_TASKS = 1000
 
 
 async def test_every_key_denied_stops_after_the_threshold_not_after_all_keys(
-    start_worker: StartWorker,
+    start_in_process: StartInProcess,
     jobs: StorageJobsClient,
     admin_storage: StorageClient,
     bucket: str,
@@ -35,8 +33,8 @@ async def test_every_key_denied_stops_after_the_threshold_not_after_all_keys(
     await put_many(admin_storage, bucket, [f"k/{i:05d}" for i in range(N_KEYS)])
     fault_proxy.rules = FaultRules(deny_copy_sources=f"{bucket}/k/")
     env = {"STORAGE_JOBS_S3_ENDPOINT_URL": fault_proxy.url, "STORAGE_JOBS_LEASE_SECONDS": "30"}
-    start_worker(**env)
-    start_worker(**env)
+    await start_in_process(**env)
+    await start_in_process(**env)
     job = MigrateJob(
         src_bucket=bucket,
         src_prefix="k/",

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -18,15 +17,6 @@ pytestmark = pytest.mark.integration
 
 WINDOW_S = 12.0
 GOAL_PER_S = 5.0  # issue 11: an idle worker sends at most 5 commands a second
-
-
-@pytest.fixture
-def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    """A redis-server nothing else talks to: its command counts are the worker's."""
-    server = RedisServer(tmp_path / "redis")
-    server.start()
-    yield server
-    server.stop()
 
 
 def _calls(client: redis.Redis) -> dict[str, int]:
@@ -43,6 +33,7 @@ def test_an_idle_worker_sends_at_most_five_commands_a_second(
         # The worker's defaults, not the e2e fixtures' short ones: the goal is for a default worker.
         STORAGE_JOBS_LEASE_SECONDS=str(defaults["lease_seconds"].default),
         STORAGE_JOBS_HEALTH_CHECK_INTERVAL=str(defaults["health_check_interval"].default),
+        STORAGE_JOBS_IDLE_WAIT_MAX=str(defaults["idle_wait_max"].default),
     )
     client = redis.Redis.from_url(private_redis.url)
     try:

@@ -1,10 +1,9 @@
-"""Jobs end to end: producer in the test, two CLI worker subprocesses, Redis and SeaweedFS."""
+"""Jobs end to end: producer in the test, two in-process workers, Redis and SeaweedFS."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,15 +13,13 @@ from storage_jobs.devstack import FaultProxy, SeaweedFS
 from storage_jobs.jobs import CopyJob, CopyResult, DeleteJob, DeleteResult, UploadJob, UploadResult
 from storage_jobs.storage import StorageClient
 from tests.fixtures_e2e import fill
-from tests.workers import WorkerProcess
+from tests.workers import StartInProcess
 
 pytestmark = pytest.mark.integration
 
-StartWorker = Callable[..., WorkerProcess]
-
 
 async def test_upload_copy_delete_round_trip(
-    start_worker: StartWorker,
+    start_in_process: StartInProcess,
     jobs: StorageJobsClient,
     admin_storage: StorageClient,
     bucket: str,
@@ -34,8 +31,8 @@ async def test_upload_copy_delete_round_trip(
     roots.mkdir()
     big = roots / "big.bin"
     big.write_bytes(bytes(range(256)) * (20 * 1024 * 1024 // 256))
-    start_worker(STORAGE_JOBS_UPLOAD_ROOTS=str(roots))
-    start_worker(STORAGE_JOBS_UPLOAD_ROOTS=str(roots))
+    await start_in_process(STORAGE_JOBS_UPLOAD_ROOTS=str(roots))
+    await start_in_process(STORAGE_JOBS_UPLOAD_ROOTS=str(roots))
     other = f"{bucket}-dst"
     seaweedfs.client().create_bucket(Bucket=other)
     jobs.limits = jobs.limits.__class__(upload_roots=(roots.resolve(),))
@@ -79,10 +76,10 @@ async def test_upload_copy_delete_round_trip(
 
 
 async def test_permanent_failure_is_reported_once_and_dead_lettered(
-    start_worker: StartWorker, jobs: StorageJobsClient, bucket: str
+    start_in_process: StartInProcess, jobs: StorageJobsClient, bucket: str
 ) -> None:
     """A copy of a missing key fails at once with a typed error and one dead letter."""
-    worker = start_worker()
+    worker = await start_in_process()
     handle = await jobs.enqueue(CopyJob(src_bucket=bucket, src_key="missing", dst_key="x"))
     with pytest.raises(JobFailedError) as info:
         await handle.result(timeout=30)
@@ -99,10 +96,10 @@ async def test_permanent_failure_is_reported_once_and_dead_lettered(
 
 
 async def test_same_job_id_runs_once(
-    start_worker: StartWorker, jobs: StorageJobsClient, bucket: str
+    start_in_process: StartInProcess, jobs: StorageJobsClient, bucket: str
 ) -> None:
     """Enqueueing one job id twice runs it once; the second call says so."""
-    worker = start_worker()
+    worker = await start_in_process()
     job = UploadJob(bucket=bucket, key="once", data=b"1")
     job_id = f"upload-once-{jobs.queue_name}"  # job ids are global; queues are per test
     first = await jobs.enqueue(job, job_id=job_id)
@@ -116,7 +113,7 @@ async def test_same_job_id_runs_once(
 
 
 async def test_bulk_delete_retries_only_failed_keys(
-    start_worker: StartWorker,
+    start_in_process: StartInProcess,
     jobs: StorageJobsClient,
     admin_storage: StorageClient,
     seaweedfs: SeaweedFS,
@@ -130,7 +127,7 @@ async def test_bulk_delete_retries_only_failed_keys(
     denied = {keys[i]: "AccessDenied" for i in (7, 1207)}
     fault_proxy.rules.delete_errors = {**flaky, **denied}
     fault_proxy.rules.delete_error_times = dict.fromkeys(flaky, 1)
-    worker = start_worker(STORAGE_JOBS_S3_ENDPOINT_URL=fault_proxy.url)
+    worker = await start_in_process(STORAGE_JOBS_S3_ENDPOINT_URL=fault_proxy.url)
 
     handle = await jobs.enqueue(DeleteJob(bucket=bucket, keys=keys))
     result = await handle.result(timeout=60)
@@ -148,7 +145,7 @@ async def test_bulk_delete_retries_only_failed_keys(
 
 
 async def test_transient_errors_retry_with_backoff(
-    start_worker: StartWorker,
+    start_in_process: StartInProcess,
     jobs: StorageJobsClient,
     admin_storage: StorageClient,
     bucket: str,
@@ -157,7 +154,7 @@ async def test_transient_errors_retry_with_backoff(
     """A copy meeting 503 SlowDown is retried with backoff and succeeds once S3 recovers."""
     await admin_storage.upload_file(bucket=bucket, key="src", data=b"payload")
     fault_proxy.rules.slowdown_rate = 1.0
-    worker = start_worker(
+    worker = await start_in_process(
         STORAGE_JOBS_S3_ENDPOINT_URL=fault_proxy.url,
         STORAGE_JOBS_S3_MAX_ATTEMPTS="1",
         STORAGE_JOBS_MAX_TRIES="10",

@@ -1,45 +1,36 @@
 """Priority lanes end to end: high before normal before bulk, with the stated share below.
 
 A migration's batches wait in bulk while a normal job runs; one worker taking one job at a time
-runs a backlog of all three lanes in the order the claim's share rule gives.
+runs a backlog of all three lanes in the order the claim's share rule gives. Order is read off
+the sequence of events the (in-process) worker logs, never off clocks.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
-from collections.abc import Callable
 
 import pytest
 
 from storage_jobs.client import JobStatus, StorageJobsClient
 from storage_jobs.devstack import FaultProxy, FaultRules, SeaweedFS
 from storage_jobs.jobs import MigrateJob, UploadJob, batch_job_id
-from storage_jobs.queue import LANES, SHARE_EVERY, Priority, QueueKeys, decode, reserved_lane
-from tests.e2e.test_cancel import put_via_filer, wait_until
-from tests.workers import WorkerProcess
+from storage_jobs.queue import LANES, SHARE_EVERY, Priority, QueueKeys, reserved_lane
+from tests.fixtures_e2e import fill, wait_until
+from tests.workers import InProcessWorker, StartInProcess
 
 pytestmark = pytest.mark.integration
 
-StartWorker = Callable[..., WorkerProcess]
 
-
-async def _record(jobs: StorageJobsClient, job_id: str) -> dict[str, object]:
-    """A finished job's stored result (``et`` enqueued, ``st`` started, ``ft`` finished, ms)."""
-    raw = await jobs.redis.get(QueueKeys.result(job_id))
-    assert raw is not None, job_id
-    return decode(raw)
-
-
-def _ms(record: dict[str, object], field: str) -> int:
-    value = record[field]
-    assert isinstance(value, int), (field, value)
-    return value
+def _at(worker: InProcessWorker, event: str, job_id: str) -> int:
+    """Where in the worker's log ``event`` for ``job_id`` is (an index: a point in its order)."""
+    return next(
+        i for i, e in enumerate(worker.log) if e.get("event") == event and e.get("job_id") == job_id
+    )
 
 
 async def test_normal_uploads_overtake_a_migrations_bulk_batches(
-    start_worker: StartWorker,
+    start_in_process: StartInProcess,
     jobs: StorageJobsClient,
     bucket: str,
     seaweedfs: SeaweedFS,
@@ -51,23 +42,22 @@ async def test_normal_uploads_overtake_a_migrations_bulk_batches(
     to normal, which the worker takes first. Three uploads one after another, because one alone
     cannot tell lane order from the share: the claim that gives normal its 1-in-``SHARE_EVERY``
     slot takes it under any order, and which call that is depends on the worker's history.
-    Ordering is read off the results in Redis.
     """
     dst = f"{bucket}-dst"
     seaweedfs.client().create_bucket(Bucket=dst)
-    keys = [f"l/{i:04d}" for i in range(1000)]
-    await put_via_filer(seaweedfs, bucket, keys)
+    keys = [f"l/{i:04d}" for i in range(500)]
+    await fill(seaweedfs, bucket, keys)
     # Copies are slow, listing is not: the batches pile up in their lane.
     fault_proxy.rules = FaultRules(
         latency_s=0.3, methods=frozenset({"PUT"}), path_prefix=f"/{dst}/"
     )
-    start_worker(
+    worker = await start_in_process(
         STORAGE_JOBS_S3_ENDPOINT_URL=fault_proxy.url,
         STORAGE_JOBS_MAX_JOBS="2",
         STORAGE_JOBS_LEASE_SECONDS="20",
     )
     job = MigrateJob(
-        src_bucket=bucket, src_prefix="l/", dst_bucket=dst, dst_prefix="l/", batch_size=100
+        src_bucket=bucket, src_prefix="l/", dst_bucket=dst, dst_prefix="l/", batch_size=50
     )
     migration = await jobs.enqueue(job, job_id=f"mig-{uuid.uuid4().hex[:8]}")
     lanes = QueueKeys(jobs.queue_name)
@@ -79,16 +69,16 @@ async def test_normal_uploads_overtake_a_migrations_bulk_batches(
     await wait_until(all_listed)
     assert await jobs.redis.zscore(lanes.queue, last) is None  # not in the normal lane
     uploads: list[str] = []
-    visible: dict[str, int] = {}  # upload -> ms by which every claim could see it
+    visible: dict[str, int] = {}  # upload -> the log's length once every claim could see it
     for n in range(3):
         # Enqueued while the queue is paused, so no claim runs while the upload is being
-        # written: a batch claimed in that instant would start after its ``et`` without the
-        # claim having seen it (CI once saw that, plus the share's batch: two "jumped").
+        # written: a batch claimed in that instant would start after the upload was
+        # enqueued without the claim having seen it.
         assert await jobs.pause_queue()
         upload = await jobs.enqueue(UploadJob(bucket=bucket, key=f"urgent-{n}.txt", data=b"u"))
         assert await jobs.redis.zscore(lanes.queue, upload.job_id) is not None
         await asyncio.sleep(0.1)  # a batch claimed just before the pause has started by now
-        visible[upload.job_id] = int(time.time() * 1000)
+        visible[upload.job_id] = len(worker.log)
         assert await jobs.resume_queue()
         assert (await upload.result(timeout=120)).size == 1
         uploads.append(upload.job_id)
@@ -96,20 +86,17 @@ async def test_normal_uploads_overtake_a_migrations_bulk_batches(
     assert await migration.status() == JobStatus.IN_PROGRESS
     assert await jobs.status(last) == JobStatus.QUEUED
     result = await migration.result(timeout=300)
-    assert (result.listed, result.copied, result.failed) == (1000, 1000, 0)
-    batches = [await _record(jobs, batch_job_id(migration.job_id, n)) for n in range(1, 11)]
+    assert (result.listed, result.copied, result.failed) == (500, 500, 0)
+    batches = [batch_job_id(migration.job_id, n) for n in range(1, 11)]
     for job_id in uploads:
-        upload_record = await _record(jobs, job_id)
-        came, began = visible[job_id], _ms(upload_record, "st")
+        came, began = visible[job_id], _at(worker, "job.start", job_id)
         # One slot runs batches (the coordinator holds the other): when the batch running at
         # the upload's arrival ends, the next claim takes the upload, unless it is the call
         # that gives bulk its share: then the one after. So one batch may start before it.
-        jumped = [b["id"] for b in batches if came < _ms(b, "st") < began]
+        jumped = [b for b in batches if came < _at(worker, "job.start", b) < began]
         assert len(jumped) <= 1, (job_id, jumped)
-        assert _ms(upload_record, "ft") < _ms(batches[-1], "ft")
-    assert _ms(await _record(jobs, uploads[-1]), "ft") < _ms(
-        await _record(jobs, migration.job_id), "ft"
-    )
+        assert _at(worker, "job.done", job_id) < _at(worker, "job.done", batches[-1])
+    assert _at(worker, "job.done", uploads[-1]) < _at(worker, "job.done", migration.job_id)
 
 
 def _claim_order(backlog: dict[Priority, list[str]], first_call: int) -> list[str]:
@@ -132,17 +119,17 @@ def _claim_order(backlog: dict[Priority, list[str]], first_call: int) -> list[st
 
 
 async def test_one_slot_runs_high_then_normal_then_bulk_with_the_stated_share(
-    start_worker: StartWorker, jobs: StorageJobsClient, bucket: str
+    start_in_process: StartInProcess, jobs: StorageJobsClient, bucket: str
 ) -> None:
     """One slot runs a backlog high first, then normal, then bulk, with the stated share.
 
     A paused queue gets bulk, normal and high uploads (in that order); resumed, the worker runs
     them by lane, except that of every ``SHARE_EVERY`` claims one goes to the oldest normal job
-    and one to the oldest bulk job while they wait. The start order is read off the results'
-    start times. The worker's claim calls while paused count towards the share's cycle, so the
-    order must be the one of some phase of it.
+    and one to the oldest bulk job while they wait. The start order is the order of the
+    worker's ``job.start`` events. The worker's claim calls while paused count towards the
+    share's cycle, so the order must be the one of some phase of it.
     """
-    start_worker(STORAGE_JOBS_MAX_JOBS="1")
+    worker = await start_in_process(STORAGE_JOBS_MAX_JOBS="1")
     assert await jobs.pause_queue()
     tag = uuid.uuid4().hex[:8]
     counts: dict[Priority, int] = {"high": 2 * SHARE_EVERY, "normal": SHARE_EVERY, "bulk": 4}
@@ -157,11 +144,7 @@ async def test_one_slot_runs_high_then_normal_then_bulk_with_the_stated_share(
     ids = [job_id for lane in LANES for job_id in backlog[lane]]
     for job_id in ids:
         assert (await jobs.handle(job_id).result(timeout=120)).size == 1
-    records = [decode(raw) for raw in await jobs.redis.mget([QueueKeys.result(j) for j in ids])]
-    started = [
-        job_id
-        for _, _, job_id in sorted((r["st"], r["ft"], j) for j, r in zip(ids, records, strict=True))
-    ]
+    started = [e["job_id"] for e in worker.events("job.start")]
     expected = [_claim_order(backlog, phase) for phase in range(SHARE_EVERY)]
     assert started in expected, started
     # Not vacuous: no phase of the cycle runs the lanes one after the other (no share).
@@ -169,18 +152,19 @@ async def test_one_slot_runs_high_then_normal_then_bulk_with_the_stated_share(
 
 
 async def test_a_reserved_slot_starts_a_normal_job_while_bulk_jobs_wait(
-    start_worker: StartWorker, jobs: StorageJobsClient, bucket: str, fault_proxy: FaultProxy
+    start_in_process: StartInProcess, jobs: StorageJobsClient, bucket: str, fault_proxy: FaultProxy
 ) -> None:
     """Two slots, one reserved: bulk jobs run one at a time, a normal one starts beside them.
 
-    Each bulk upload's PUT waits 8 s at the proxy (a margin for a loaded machine). Without the
-    reserved slot both slots would run bulk jobs and the normal upload would wait for one to
-    end; with it, the upload enqueued while the first bulk job runs starts before either ends.
+    Each bulk upload's PUT waits 4 s at the proxy. Without the reserved slot both slots would
+    run bulk jobs and the normal upload would wait for one to end; with it, the upload enqueued
+    while the first bulk job runs starts before either ends (in the worker's order of events;
+    ``STORAGE_JOBS_RESERVED_SLOTS=0`` fails this test).
     """
     fault_proxy.rules = FaultRules(
-        latency_s=8.0, methods=frozenset({"PUT"}), path_prefix=f"/{bucket}/slow/"
+        latency_s=4.0, methods=frozenset({"PUT"}), path_prefix=f"/{bucket}/slow/"
     )
-    start_worker(
+    worker = await start_in_process(
         STORAGE_JOBS_S3_ENDPOINT_URL=fault_proxy.url,
         STORAGE_JOBS_MAX_JOBS="2",
         STORAGE_JOBS_RESERVED_SLOTS="1",
@@ -189,7 +173,7 @@ async def test_a_reserved_slot_starts_a_normal_job_while_bulk_jobs_wait(
     # Queued while paused, so the first claim after the resume sees both at once.
     assert await jobs.pause_queue()
     bulk = [
-        (await jobs.enqueue(UploadJob(bucket=bucket, key=f"slow/{i}", data=b"b"), priority="bulk"))
+        await jobs.enqueue(UploadJob(bucket=bucket, key=f"slow/{i}", data=b"b"), priority="bulk")
         for i in range(2)
     ]
     assert await jobs.resume_queue()
@@ -202,10 +186,12 @@ async def test_a_reserved_slot_starts_a_normal_job_while_bulk_jobs_wait(
     assert (await upload.result(timeout=120)).size == 1
     for handle in bulk:
         assert (await handle.result(timeout=120)).size == 1
-    records = [await _record(jobs, h.job_id) for h in bulk]
+    first, second = sorted((h.job_id for h in bulk), key=lambda j: _at(worker, "job.start", j))
     # It started without waiting for a bulk job to end (how soon its own PUT is answered is
     # the S3 side's business).
-    assert _ms(await _record(jobs, upload.job_id), "st") < min(_ms(r, "ft") for r in records)
+    assert _at(worker, "job.start", upload.job_id) < _at(worker, "job.done", first), [
+        (e.get("event"), e.get("job_id")) for e in worker.log
+    ]
     # One bulk slot: each bulk job starts once the one before it has finished.
-    (first_st, first_ft), (second_st, _) = sorted((_ms(r, "st"), _ms(r, "ft")) for r in records)
-    assert first_st < first_ft <= second_st
+    assert _at(worker, "job.start", first) < _at(worker, "job.done", first)
+    assert _at(worker, "job.done", first) < _at(worker, "job.start", second)

@@ -1,13 +1,12 @@
-"""Migrations at size: 10,000 objects killed mid-way and resumed, cross-endpoint, prefix delete."""
+"""Migrations: 2,000 objects killed mid-way and resumed, cross-endpoint, prefix delete."""
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import os
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -16,14 +15,14 @@ from storage_jobs.client import StorageJobsClient
 from storage_jobs.devstack import FaultProxy, SeaweedFS
 from storage_jobs.jobs import DeletePrefixJob, MigrateJob
 from storage_jobs.storage import StorageClient, StorageConfig
-from tests.fixtures_e2e import fill
-from tests.workers import WorkerProcess
+from tests.fixtures_e2e import fill, wait_until
+from tests.workers import StartInProcess, StartWorker
 
 pytestmark = pytest.mark.integration
 
-StartWorker = Callable[..., WorkerProcess]
 MiB = 1024 * 1024
-N_SMALL = 10_000
+N_SMALL = 2_000
+BATCH = 100  # 20 batches: the kill lands between recorded batches and running ones
 
 
 async def put_multipart(storage: StorageClient, bucket: str, key: str, data: bytes) -> None:
@@ -44,24 +43,16 @@ async def listing(storage: StorageClient, bucket: str, prefix: str) -> dict[str,
     return out
 
 
-async def wait_until(predicate: Callable[[], object], timeout: float = 120) -> None:
-    """Polls an async predicate until it is true."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await predicate():  # type: ignore[misc]
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.1)
-
-
 async def test_migration_killed_and_resumed_then_rerun_copies_nothing(
     start_worker: StartWorker,
+    start_in_process: StartInProcess,
     jobs: StorageJobsClient,
     admin_storage: StorageClient,
     bucket: str,
     seaweedfs: SeaweedFS,
     fault_proxy: FaultProxy,
 ) -> None:
-    """10,003 objects (3 multipart): kill every worker mid-way, restart, finish byte-identical."""
+    """2,003 objects (3 multipart): kill every worker mid-way, restart, finish byte-identical."""
     dst = f"{bucket}-dst"
     seaweedfs.client().create_bucket(Bucket=dst)
     small = [f"data/{i:05d}.bin" for i in range(N_SMALL)]
@@ -75,7 +66,12 @@ async def test_migration_killed_and_resumed_then_rerun_copies_nothing(
     first = [start_worker(**env), start_worker(**env)]
 
     job = MigrateJob(
-        src_bucket=bucket, src_prefix="data/", dst_bucket=dst, dst_prefix="moved/", report="all"
+        src_bucket=bucket,
+        src_prefix="data/",
+        dst_bucket=dst,
+        dst_prefix="moved/",
+        batch_size=BATCH,
+        report="all",
     )
     handle = await jobs.enqueue(job, job_id=f"migration-{uuid.uuid4().hex[:8]}")
 
@@ -87,7 +83,8 @@ async def test_migration_killed_and_resumed_then_rerun_copies_nothing(
         worker.kill()
     at_kill = await jobs.progress(handle.job_id)
     assert at_kill.status != "done" and at_kill.processed < N_SMALL
-    [start_worker(**env), start_worker(**env)]
+    # The workers that finish it die of nothing: they run in this process.
+    [await start_in_process(**env), await start_in_process(**env)]
     result = await handle.result(timeout=600)
 
     total = N_SMALL + len(big)
@@ -148,7 +145,7 @@ async def source_storage(second_seaweedfs: SeaweedFS) -> AsyncIterator[StorageCl
 
 
 async def test_cross_endpoint_migration(
-    start_worker: StartWorker,
+    start_in_process: StartInProcess,
     jobs: StorageJobsClient,
     admin_storage: StorageClient,
     bucket: str,
@@ -168,7 +165,7 @@ async def test_cross_endpoint_migration(
             "secret_access_key": second_seaweedfs.secret_key,
         }
     }
-    start_worker(STORAGE_JOBS_SOURCE_PROFILES=json.dumps(profiles))
+    await start_in_process(STORAGE_JOBS_SOURCE_PROFILES=json.dumps(profiles))
     job = MigrateJob(
         src_bucket="legacy", src_prefix="old/", dst_bucket=bucket, src_endpoint="legacy"
     )
@@ -189,7 +186,7 @@ async def test_cross_endpoint_migration(
 
 
 async def test_prefix_delete_of_10000_keys_with_per_key_failures(
-    start_worker: StartWorker,
+    start_in_process: StartInProcess,
     jobs: StorageJobsClient,
     admin_storage: StorageClient,
     seaweedfs: SeaweedFS,
@@ -204,8 +201,8 @@ async def test_prefix_delete_of_10000_keys_with_per_key_failures(
     denied = {keys[i]: "AccessDenied" for i in (17, 5017, 8123)}
     fault_proxy.rules.delete_errors = {**flaky, **denied}
     fault_proxy.rules.delete_error_times = dict.fromkeys(flaky, 1)
-    start_worker(STORAGE_JOBS_S3_ENDPOINT_URL=fault_proxy.url)
-    start_worker(STORAGE_JOBS_S3_ENDPOINT_URL=fault_proxy.url)
+    await start_in_process(STORAGE_JOBS_S3_ENDPOINT_URL=fault_proxy.url)
+    await start_in_process(STORAGE_JOBS_S3_ENDPOINT_URL=fault_proxy.url)
 
     result = await (await jobs.enqueue(DeletePrefixJob(bucket=bucket, prefix="logs/"))).result(
         timeout=300

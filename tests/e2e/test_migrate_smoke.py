@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 
 import pytest
 
@@ -12,15 +11,13 @@ from storage_jobs.devstack import SeaweedFS
 from storage_jobs.jobs import DeletePrefixJob, MigrateJob
 from storage_jobs.storage import StorageClient
 from tests.fixtures_e2e import fill
-from tests.workers import WorkerProcess
+from tests.workers import StartInProcess
 
 pytestmark = pytest.mark.integration
 
-StartWorker = Callable[..., WorkerProcess]
-
 
 async def test_small_migration_and_rerun(
-    start_worker: StartWorker,
+    start_in_process: StartInProcess,
     jobs: StorageJobsClient,
     admin_storage: StorageClient,
     bucket: str,
@@ -31,8 +28,8 @@ async def test_small_migration_and_rerun(
     seaweedfs.client().create_bucket(Bucket=dst)
     keys = [f"src/{i:04d}.txt" for i in range(250)]
     await fill(seaweedfs, bucket, keys, data=b"payload")
-    start_worker()
-    start_worker()
+    await start_in_process()
+    await start_in_process()
     job = MigrateJob(
         src_bucket=bucket,
         src_prefix="src/",
@@ -63,7 +60,7 @@ async def test_small_migration_and_rerun(
 
 
 async def test_small_prefix_delete(
-    start_worker: StartWorker,
+    start_in_process: StartInProcess,
     jobs: StorageJobsClient,
     admin_storage: StorageClient,
     seaweedfs: SeaweedFS,
@@ -71,7 +68,7 @@ async def test_small_prefix_delete(
 ) -> None:
     """A prefix delete removes everything under the prefix and nothing else."""
     await fill(seaweedfs, bucket, [f"tmp/{i:04d}" for i in range(300)] + ["keep/a"])
-    start_worker()
+    await start_in_process()
     dry = await (
         await jobs.enqueue(DeletePrefixJob(bucket=bucket, prefix="tmp/", dry_run=True))
     ).result(timeout=60)

@@ -1,11 +1,10 @@
-"""Pause and resume end to end: the queue, and one migration, with worker subprocesses."""
+"""Pause and resume end to end: the queue, and one migration, with in-process workers."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import uuid
-from collections.abc import Callable
 
 import pytest
 
@@ -13,17 +12,17 @@ from storage_jobs.client import JobStatus, StorageJobsClient
 from storage_jobs.devstack import FaultProxy, FaultRules, SeaweedFS
 from storage_jobs.jobs import MigrateJob, UploadJob, batch_job_id
 from storage_jobs.storage import StorageClient
-from tests.e2e.test_cancel import cli, events, keys_left, put_via_filer, wait_until
-from tests.workers import WorkerProcess
+from tests.fixtures_e2e import fill, keys_left, run_cli, wait_until
+from tests.workers import StartInProcess
 
 pytestmark = pytest.mark.integration
 
-StartWorker = Callable[..., WorkerProcess]
 LEASE = {"STORAGE_JOBS_LEASE_SECONDS": "10"}
+OBJECTS = 1000  # a migration of 20 batches of 50
 
 
 async def test_queue_pause_lets_running_jobs_finish_and_takes_nothing_new(
-    start_worker: StartWorker,
+    start_in_process: StartInProcess,
     jobs: StorageJobsClient,
     worker_env: dict[str, str],
     bucket: str,
@@ -31,14 +30,15 @@ async def test_queue_pause_lets_running_jobs_finish_and_takes_nothing_new(
 ) -> None:
     """Paused (CLI): the job in flight completes, new ones wait; health ok; resume runs them."""
     fault_proxy.rules.latency_s = 1.5
-    worker = start_worker(STORAGE_JOBS_S3_ENDPOINT_URL=fault_proxy.url, **LEASE)
+    worker = await start_in_process(STORAGE_JOBS_S3_ENDPOINT_URL=fault_proxy.url, **LEASE)
     running = await jobs.enqueue(UploadJob(bucket=bucket, key="inflight.txt", data=b"1"))
 
     async def started() -> bool:
-        return bool(events(worker, "job.start", running.job_id))
+        return bool(worker.events("job.start", job_id=running.job_id))
 
     await wait_until(started)
-    code, out = await cli(worker_env, "queue", "pause", "--json")
+    run = await run_cli(worker_env, "queue", "pause", "--json")
+    code, out = run.returncode, run.stdout
     assert code == 0 and json.loads(out)["changed"] is True
     waiting = [
         await jobs.enqueue(UploadJob(bucket=bucket, key=f"new-{i}.txt", data=b"n"))
@@ -48,15 +48,16 @@ async def test_queue_pause_lets_running_jobs_finish_and_takes_nothing_new(
     await asyncio.sleep(2)
     for handle in waiting:
         assert await handle.status() == JobStatus.QUEUED
-        assert not events(worker, "job.start", handle.job_id)
-    code, out = await cli(worker_env, "queue", "--json")
+        assert not worker.events("job.start", job_id=handle.job_id)
+    run = await run_cli(worker_env, "queue", "--json")
+    code, out = run.returncode, run.stdout
     assert code == 0 and json.loads(out)["paused"] is True and json.loads(out)["depth"] == 3
-    code, out = await cli(worker_env, "health")
+    run = await run_cli(worker_env, "health")
+    code, out = run.returncode, run.stdout
     assert code == 0 and "queue paused" in out
     assert any(e.get("event") == "queue.paused" for e in worker.events())
 
-    code, _ = await cli(worker_env, "queue", "resume")
-    assert code == 0
+    assert (await run_cli(worker_env, "queue", "resume")).returncode == 0
     for handle in waiting:
         assert (await handle.result(timeout=60)).size == 1
     assert any(e.get("event") == "queue.resumed" for e in worker.events())
@@ -64,7 +65,7 @@ async def test_queue_pause_lets_running_jobs_finish_and_takes_nothing_new(
 
 
 async def test_migration_pause_and_resume_copies_each_object_once(
-    start_worker: StartWorker,
+    start_in_process: StartInProcess,
     jobs: StorageJobsClient,
     worker_env: dict[str, str],
     admin_storage: StorageClient,
@@ -75,21 +76,21 @@ async def test_migration_pause_and_resume_copies_each_object_once(
     """Paused mid-way: no batch is taken, other jobs flow; resumed: the copied set is exact."""
     dst = f"{bucket}-dst"
     seaweedfs.client().create_bucket(Bucket=dst)
-    keys = [f"p/{i:05d}" for i in range(2000)]
-    await put_via_filer(seaweedfs, bucket, keys)
+    keys = [f"p/{i:05d}" for i in range(OBJECTS)]
+    await fill(seaweedfs, bucket, keys)
     # Copies are slow, listing is not: every batch is enqueued long before the copies are done.
     fault_proxy.rules = FaultRules(
         latency_s=0.3, methods=frozenset({"PUT"}), path_prefix=f"/{dst}/"
     )
     env = {"STORAGE_JOBS_S3_ENDPOINT_URL": fault_proxy.url, "STORAGE_JOBS_MAX_JOBS": "2", **LEASE}
-    workers = [start_worker(**env), start_worker(**env)]
+    workers = [await start_in_process(**env), await start_in_process(**env)]
     job = MigrateJob(
-        src_bucket=bucket, src_prefix="p/", dst_bucket=dst, dst_prefix="p/", batch_size=100
+        src_bucket=bucket, src_prefix="p/", dst_bucket=dst, dst_prefix="p/", batch_size=50
     )
     handle = await jobs.enqueue(job, job_id=f"mig-{uuid.uuid4().hex[:8]}")
 
     async def some_copied() -> bool:
-        return (await jobs.progress(handle.job_id)).done >= 200
+        return (await jobs.progress(handle.job_id)).done >= OBJECTS // 10
 
     await wait_until(some_copied)
     assert await jobs.pause(handle.job_id)
@@ -111,7 +112,7 @@ async def test_migration_pause_and_resume_copies_each_object_once(
     assert (await other.result(timeout=60)).size == 1  # other jobs keep flowing
     await asyncio.sleep(2)
     paused = await jobs.progress(handle.job_id)
-    assert sum(fault_proxy.copies.values()) == copies < 2000
+    assert sum(fault_proxy.copies.values()) == copies < OBJECTS
     assert paused.status == "paused" and paused.done == copies
     statuses = {
         await jobs.status(batch_job_id(handle.job_id, n)) for n in range(1, paused.pages + 1)
@@ -120,18 +121,18 @@ async def test_migration_pause_and_resume_copies_each_object_once(
     for n in queued_at_pause:
         assert await jobs.status(batch_job_id(handle.job_id, n)) == JobStatus.PAUSED, n
     assert await handle.status() == JobStatus.IN_PROGRESS
-    assert any(events(w, "migration.paused", handle.job_id) for w in workers)
+    assert any(w.events("migration.paused", job_id=handle.job_id) for w in workers)
 
-    code, _ = await cli(worker_env, "resume", handle.job_id)
-    assert code == 0
-    code, _ = await cli(worker_env, "resume", handle.job_id)
-    assert code == 3  # not paused any more
+    assert (await run_cli(worker_env, "resume", handle.job_id)).returncode == 0
+    assert (
+        await run_cli(worker_env, "resume", handle.job_id)
+    ).returncode == 3  # not paused any more
     result = await handle.result(timeout=180)
-    assert (result.listed, result.copied, result.failed) == (2000, 2000, 0)
+    assert (result.listed, result.copied, result.failed) == (OBJECTS, OBJECTS, 0)
     assert max(fault_proxy.copies.values()) == 1  # nothing copied twice
-    assert len(fault_proxy.copies) == 2000
+    assert len(fault_proxy.copies) == OBJECTS
     assert await keys_left(admin_storage, dst, "p/") == set(keys)
-    assert any(events(w, "migration.resumed", handle.job_id) for w in workers)
+    assert any(w.events("migration.resumed", job_id=handle.job_id) for w in workers)
 
 
 async def test_pause_of_a_job_that_is_no_prefix_job_is_a_usage_error(
@@ -139,9 +140,7 @@ async def test_pause_of_a_job_that_is_no_prefix_job_is_a_usage_error(
 ) -> None:
     """Only migrations and prefix deletes pause: exit 2, nothing changed."""
     handle = await jobs.enqueue(UploadJob(bucket=bucket, key="u.txt", data=b"u"))
-    code, _ = await cli(worker_env, "pause", handle.job_id)
-    assert code == 2
-    code, _ = await cli(worker_env, "pause", f"no-such-{uuid.uuid4().hex}")
-    assert code == 3
+    assert (await run_cli(worker_env, "pause", handle.job_id)).returncode == 2
+    assert (await run_cli(worker_env, "pause", f"no-such-{uuid.uuid4().hex}")).returncode == 3
     assert await handle.status() == JobStatus.QUEUED
     assert not await jobs.control.job_paused(handle.job_id)

@@ -3,28 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import time
-from collections.abc import Callable, Iterator
 from datetime import datetime
-from pathlib import Path
 
 import pytest
-import redis
 
 from storage_jobs.client import JobStatus, StorageJobsClient
-from storage_jobs.devstack import FaultProxy, SeaweedFS
-from storage_jobs.devstack.ports import free_port
-from storage_jobs.devstack.redis import find_redis_server
+from storage_jobs.devstack import FaultProxy, RedisServer, SeaweedFS
 from storage_jobs.jobs import DeleteJob, UploadJob
 from storage_jobs.settings import Settings
 from storage_jobs.storage import StorageClient
 from tests.fixtures_e2e import fill
-from tests.workers import WorkerProcess
+from tests.workers import StartInProcess, StartWorker, WorkerProcess
 
 pytestmark = pytest.mark.integration
-
-StartWorker = Callable[..., WorkerProcess]
 
 
 async def wait_for_event(
@@ -139,69 +131,26 @@ async def test_shutdown_past_grace_requeues_the_job(
     assert any(e.get("event") == "job.start" for e in second.events())
 
 
-@pytest.fixture
-def private_redis(tmp_path: Path) -> Iterator[Callable[[], subprocess.Popen[bytes]]]:
-    """Starts (and restarts) a private redis-server on one fixed free port."""
-    port = free_port()
-    procs: list[subprocess.Popen[bytes]] = []
-
-    def start() -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen(
-            [
-                find_redis_server(),
-                "--port",
-                str(port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(tmp_path),
-            ],
-            stdout=subprocess.DEVNULL,
-        )
-        procs.append(proc)
-        client = redis.Redis(port=port)
-        for _ in range(100):
-            try:
-                client.ping()
-                return proc
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        raise RuntimeError("private redis-server did not start")
-
-    start.port = port  # type: ignore[attr-defined]
-    yield start
-    for proc in procs:
-        proc.terminate()
-        proc.wait(10)
-
-
 async def test_worker_rides_out_a_redis_outage(
-    start_worker: StartWorker,
-    private_redis: Callable[[], subprocess.Popen[bytes]],
+    private_redis: RedisServer,  # first: set up before the worker, torn down after it
+    start_in_process: StartInProcess,
     queue_name: str,
     bucket: str,
     admin_storage: StorageClient,
 ) -> None:
-    """Redis gone for 12 s: the same worker process resumes taking jobs when it is back."""
-    server = private_redis()
-    url = f"redis://127.0.0.1:{private_redis.port}/0"  # type: ignore[attr-defined]
-    worker = start_worker(STORAGE_JOBS_REDIS_URL=url)
+    """Redis gone for 12 s (past the client's own retries): the same worker takes jobs again."""
+    url = private_redis.url
+    worker = await start_in_process(STORAGE_JOBS_REDIS_URL=url)
     settings = Settings(redis_url=url, queue_name=queue_name)
     async with StorageJobsClient(settings=settings) as jobs:
         before = await jobs.enqueue(UploadJob(bucket=bucket, key="before", data=b"1"))
         await before.result(timeout=20)
-    server.terminate()
-    server.wait(10)
+    private_redis.stop()
     await asyncio.sleep(12)
     assert worker.running()
-    private_redis()
+    private_redis.start()  # same port
     async with StorageJobsClient(settings=settings) as jobs:
         after = await jobs.enqueue(UploadJob(bucket=bucket, key="after", data=b"2"))
         assert (await after.result(timeout=30)).key == "after"
-    events = [e.get("event") for e in worker.events()]
-    assert "redis.unavailable" in events and "redis.recovered" in events
+    assert worker.events("redis.unavailable") and worker.events("redis.recovered")
     assert await admin_storage.fetch_file(bucket=bucket, key="after") == b"2"

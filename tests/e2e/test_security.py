@@ -18,11 +18,9 @@ from storage_jobs.devstack import SeaweedFS
 from storage_jobs.jobs import DeleteJob, JobRejectedError, UploadJob
 from storage_jobs.queue import DeadLetterStore
 from storage_jobs.settings import Settings
-from tests.workers import WorkerProcess
+from tests.workers import StartInProcess
 
 pytestmark = pytest.mark.integration
-
-StartWorker = Callable[..., WorkerProcess]
 
 
 class _Marker:
@@ -43,11 +41,11 @@ async def _write_raw_job(jobs: StorageJobsClient, job_id: str, raw: bytes) -> No
 
 
 async def test_pickle_and_garbage_payloads_never_run(
-    start_worker: StartWorker, jobs: StorageJobsClient, bucket: str, tmp_path: Path
+    start_in_process: StartInProcess, jobs: StorageJobsClient, bucket: str, tmp_path: Path
 ) -> None:
     """Pickles, garbage and unknown kinds written straight into Redis are dead-lettered unrun."""
     marker = tmp_path / "pwned"
-    worker = start_worker()
+    worker = await start_in_process()
     evil = pickle.dumps(
         {"t": 1, "f": "storage_jobs.delete", "a": [_Marker(str(marker))], "k": {}, "et": 0}
     )

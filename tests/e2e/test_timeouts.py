@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 
 import pytest
 
@@ -12,18 +11,17 @@ from storage_jobs.devstack import FaultProxy
 from storage_jobs.jobs import UploadJob
 from storage_jobs.queue import DeadLetterStore
 from storage_jobs.settings import Settings
-from tests.workers import WorkerProcess
+from tests.workers import StartInProcess
 
 pytestmark = pytest.mark.integration
 
-StartWorker = Callable[..., WorkerProcess]
 
 TIMEOUT_S = 2.0
-LATENCY_S = 10.0  # of each PUT through the proxy: far past the timeout
+LATENCY_S = 6.0  # of each PUT through the proxy: far past the timeout
 
 
 async def test_job_past_the_timeout_is_cancelled_and_dead_lettered(
-    start_worker: StartWorker,
+    start_in_process: StartInProcess,
     jobs: StorageJobsClient,
     settings: Settings,
     bucket: str,
@@ -36,7 +34,7 @@ async def test_job_past_the_timeout_is_cancelled_and_dead_lettered(
     """
     fault_proxy.rules.latency_s = LATENCY_S
     fault_proxy.rules.methods = frozenset({"PUT"})
-    worker = start_worker(
+    worker = await start_in_process(
         STORAGE_JOBS_S3_ENDPOINT_URL=fault_proxy.url, STORAGE_JOBS_JOB_TIMEOUT=str(TIMEOUT_S)
     )
     started = time.monotonic()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
 
 import pytest
 
@@ -13,15 +12,13 @@ from storage_jobs.devstack import FaultProxy, FaultRules
 from storage_jobs.jobs import MigrateJob, VerifyJob
 from storage_jobs.storage import StorageClient
 from tests.fixtures_e2e import put_many, report_of, run_cli
-from tests.workers import WorkerProcess
+from tests.workers import StartInProcess
 
 pytestmark = pytest.mark.integration
 
-StartWorker = Callable[..., WorkerProcess]
-
 
 async def test_verify_catches_a_copy_that_reads_back_corrupted(
-    start_worker: StartWorker,
+    start_in_process: StartInProcess,
     jobs: StorageJobsClient,
     admin_storage: StorageClient,
     bucket: str,
@@ -31,7 +28,7 @@ async def test_verify_catches_a_copy_that_reads_back_corrupted(
     keys = [f"v/{i:02d}.bin" for i in range(20)]
     await put_many(admin_storage, bucket, keys, data=os.urandom(3000))
     fault_proxy.rules = FaultRules(corrupt_get_paths=frozenset({f"/{bucket}/w/07.bin"}))
-    start_worker(STORAGE_JOBS_S3_ENDPOINT_URL=fault_proxy.url)
+    await start_in_process(STORAGE_JOBS_S3_ENDPOINT_URL=fault_proxy.url)
     job = MigrateJob(
         src_bucket=bucket, src_prefix="v/", dst_bucket=bucket, dst_prefix="w/", verify=True
     )
@@ -47,7 +44,7 @@ async def test_verify_catches_a_copy_that_reads_back_corrupted(
 
 
 async def test_verify_job_reports_missing_extra_and_different(
-    start_worker: StartWorker,
+    start_in_process: StartInProcess,
     jobs: StorageJobsClient,
     admin_storage: StorageClient,
     bucket: str,
@@ -56,11 +53,11 @@ async def test_verify_job_reports_missing_extra_and_different(
     """A clean copy verifies (exit 0); then one key corrupted, one deleted, one added (exit 1)."""
     keys = [f"s/{i:02d}.bin" for i in range(30)]
     await put_many(admin_storage, bucket, keys, data=b"original-bytes")
-    start_worker()
+    await start_in_process()
     migrate = MigrateJob(src_bucket=bucket, src_prefix="s/", dst_bucket=bucket, dst_prefix="d/")
     assert (await (await jobs.enqueue(migrate)).result(timeout=120)).copied == 30
 
-    clean = run_cli(worker_env, "verify", f"{bucket}/s/", f"{bucket}/d/", "--watch", "--json")
+    clean = await run_cli(worker_env, "verify", f"{bucket}/s/", f"{bucket}/d/", "--watch", "--json")
     assert clean.returncode == 0, clean.stderr
     assert json.loads(clean.stdout[clean.stdout.index("{") :])["matched"] == 30
 
@@ -83,14 +80,17 @@ async def test_verify_job_reports_missing_extra_and_different(
         assert report == {"d/03.bin": "different", "d/04.bin": "missing", "d/zz-extra.bin": "extra"}
 
     # Without --watch the command still waits: its exit code is the verdict, not "enqueued".
-    broken = run_cli(worker_env, "verify", f"{bucket}/s/", f"{bucket}/d/", "--json")
+    broken = await run_cli(worker_env, "verify", f"{bucket}/s/", f"{bucket}/d/", "--json")
     assert broken.returncode == 1, broken.stderr
     summary = json.loads(broken.stdout[broken.stdout.index("{") :])
     assert (summary["missing"], summary["extra"], summary["different"]) == (1, 1, 1)
 
 
 async def test_sync_deletes_exactly_the_extraneous_keys_and_refuses_past_max_delete(
-    start_worker: StartWorker, jobs: StorageJobsClient, admin_storage: StorageClient, bucket: str
+    start_in_process: StartInProcess,
+    jobs: StorageJobsClient,
+    admin_storage: StorageClient,
+    bucket: str,
 ) -> None:
     """Past max_delete nothing is deleted and the job fails with the count; then exactly 3 go."""
     keys = [f"src/{i:02d}.txt" for i in range(25)]
@@ -99,7 +99,7 @@ async def test_sync_deletes_exactly_the_extraneous_keys_and_refuses_past_max_del
     await put_many(admin_storage, bucket, extras, data=b"extra")
     # Outside dst_prefix, and a source key the filter leaves out: neither is extraneous.
     await put_many(admin_storage, bucket, ["dstX/other.txt", "dst/skip.log", "src/skip.log"])
-    start_worker()
+    await start_in_process()
     job = MigrateJob(
         src_bucket=bucket,
         src_prefix="src/",
@@ -146,14 +146,17 @@ async def test_sync_deletes_exactly_the_extraneous_keys_and_refuses_past_max_del
 
 
 async def test_checksums_on_upload_copy_and_migration(
-    start_worker: StartWorker, jobs: StorageJobsClient, admin_storage: StorageClient, bucket: str
+    start_in_process: StartInProcess,
+    jobs: StorageJobsClient,
+    admin_storage: StorageClient,
+    bucket: str,
 ) -> None:
     """checksum="sha256" stores the bytes' SHA-256 in sj-sha256; a re-run finds them identical."""
     import hashlib
 
     from storage_jobs.jobs import CopyJob, UploadJob
 
-    start_worker()
+    await start_in_process()
     data = os.urandom(5000)
     want = hashlib.sha256(data).hexdigest()
     await (

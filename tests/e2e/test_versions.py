@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -14,11 +13,9 @@ from storage_jobs.client import StorageJobsClient
 from storage_jobs.devstack import SeaweedFS
 from storage_jobs.jobs import DeletePrefixJob, MigrateJob
 from storage_jobs.storage import StorageClient
-from tests.workers import WorkerProcess
+from tests.workers import StartInProcess
 
 pytestmark = pytest.mark.integration
-
-StartWorker = Callable[..., WorkerProcess]
 
 
 def versions_of(s3: Any, bucket: str, prefix: str) -> dict[str, list[tuple[str, bool, bool]]]:
@@ -46,7 +43,7 @@ def versions_of(s3: Any, bucket: str, prefix: str) -> dict[str, list[tuple[str, 
 
 
 async def test_all_versions_copied_oldest_first_then_deleted_with_markers(
-    start_worker: StartWorker,
+    start_in_process: StartInProcess,
     jobs: StorageJobsClient,
     admin_storage: StorageClient,
     seaweedfs: SeaweedFS,
@@ -65,7 +62,7 @@ async def test_all_versions_copied_oldest_first_then_deleted_with_markers(
     await asyncio.sleep(1.1)
     s3.delete_object(Bucket=src, Key="h/b")
     s3.put_object(Bucket=src, Key="h/c", Body=b"only")
-    start_worker()
+    await start_in_process()
 
     job = MigrateJob(
         src_bucket=src,

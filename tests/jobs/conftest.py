@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
-import fakeredis
 import pytest
 
 from storage_jobs.jobs import JobContext, JobLimits, RetryPolicy
@@ -46,14 +44,6 @@ class RecordingLog:
     def named(self, event: str) -> list[dict[str, Any]]:
         """The fields of every recorded event with this name."""
         return [fields for _, name, fields in self.events if name == event]
-
-
-@pytest.fixture
-async def fake_redis() -> AsyncIterator[Any]:
-    """A fresh in-memory Redis (its own server, so tests never share state)."""
-    redis = fakeredis.aioredis.FakeRedis(server=fakeredis.FakeServer())
-    yield redis
-    await redis.aclose()
 
 
 @pytest.fixture

@@ -20,19 +20,9 @@ from storage_jobs.jobs._migrate import run_migrate_batch
 from storage_jobs.jobs._migrate_sync import delete_extraneous
 from storage_jobs.jobs._state import ProgressStore
 from storage_jobs.storage import ObjectInfo, StorageAccessDeniedError, StorageClient
-from tests.fixtures_redis import TestRedis
 from tests.jobs.conftest import RecordingLog, make_ctx
 
 pytestmark = pytest.mark.integration
-
-REDIS_DB = 11  # the e2e tests' database: never flushed, every job id here is unique
-
-
-@pytest.fixture
-async def redis(redis_server: TestRedis) -> AsyncIterator[Redis]:
-    client: Redis = Redis.from_url(redis_server.url(REDIS_DB))
-    yield client
-    await client.aclose()
 
 
 async def report(store: ProgressStore) -> list[dict[str, Any]]:
