@@ -3,20 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
-from redis.asyncio import Redis
-
-from tests.fixtures_redis import TestRedis
-
-
-@pytest.fixture
-async def redis(redis_server: TestRedis) -> AsyncIterator[Redis]:
-    """The session's Redis, database 14 (each test on a queue of its own)."""
-    client: Redis = Redis.from_url(redis_server.url(14))
-    yield client
-    await client.aclose()
 
 
 @pytest.fixture

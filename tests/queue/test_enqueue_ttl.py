@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
@@ -11,16 +10,8 @@ from redis.asyncio import Redis
 from storage_jobs.jobs import UploadJob
 from storage_jobs.queue import Enqueuer, NewJob, QueueKeys
 from storage_jobs.queue._enqueue import QUEUED_JOB_MIN_TTL
-from tests.fixtures_redis import TestRedis
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def redis(redis_server: TestRedis) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_server.url(11))
-    yield client
-    await client.aclose()
 
 
 async def test_a_short_result_ttl_does_not_expire_queued_jobs(redis: Redis) -> None:

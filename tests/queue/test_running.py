@@ -8,9 +8,7 @@ ready jobs than are checked for a lease, as a busy queue does.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 
-import fakeredis
 import pytest
 from redis.asyncio import Redis
 
@@ -19,24 +17,17 @@ from storage_jobs.queue import LEASES_CHECKED, QueueKeys, list_ids, queue_depth
 READY = LEASES_CHECKED + 200  # more ready jobs than the ids checked on that side
 
 
-@pytest.fixture
-async def redis() -> AsyncIterator[Redis]:
-    client: Redis = fakeredis.aioredis.FakeRedis(server=fakeredis.FakeServer())
-    yield client
-    await client.aclose()
-
-
-async def run(redis: Redis, lane: str, job_id: str, score_ms: int) -> None:
+async def run(fake_redis: Redis, lane: str, job_id: str, score_ms: int) -> None:
     """Puts a job in a lane as the claim leaves it: leased, scored at the lease's deadline."""
-    await redis.zadd(lane, {job_id: score_ms})
-    await redis.set(QueueKeys.in_progress(job_id), b"worker-1", px=60_000)
+    await fake_redis.zadd(lane, {job_id: score_ms})
+    await fake_redis.set(QueueKeys.in_progress(job_id), b"worker-1", px=60_000)
 
 
-async def busy_queue(redis: Redis, now_ms: int) -> QueueKeys:
+async def busy_queue(fake_redis: Redis, now_ms: int) -> QueueKeys:
     """READY ready jobs; deferred and running jobs interleaved by score after now."""
     keys = QueueKeys("q")
-    await redis.zadd("q", {f"ready-{i:05d}": now_ms - 60_000 + i for i in range(READY)})
-    await redis.zadd(
+    await fake_redis.zadd("q", {f"ready-{i:05d}": now_ms - 60_000 + i for i in range(READY)})
+    await fake_redis.zadd(
         "q",
         {
             "deferred-0": now_ms + 1_000,  # due before the running jobs' deadlines
@@ -46,14 +37,14 @@ async def busy_queue(redis: Redis, now_ms: int) -> QueueKeys:
         },
     )
     for n, offset in enumerate((2_000, 4_000, 10_000)):
-        await run(redis, "q", f"running-{n}", now_ms + offset)
+        await run(fake_redis, "q", f"running-{n}", now_ms + offset)
     return keys
 
 
-async def test_running_jobs_are_counted_in_progress_not_deferred(redis: Redis) -> None:
+async def test_running_jobs_are_counted_in_progress_not_deferred(fake_redis: Redis) -> None:
     now_ms = int(time.time() * 1000)
-    await busy_queue(redis, now_ms)
-    depth = await queue_depth(redis, "q", in_progress_limit=LEASES_CHECKED)
+    await busy_queue(fake_redis, now_ms)
+    depth = await queue_depth(fake_redis, "q", in_progress_limit=LEASES_CHECKED)
     assert (depth.depth, depth.in_progress, depth.deferred) == (READY, 3, 4)
     assert depth.total == READY + 7
     assert not depth.in_progress_exact  # more ready jobs than were checked
@@ -62,50 +53,50 @@ async def test_running_jobs_are_counted_in_progress_not_deferred(redis: Redis) -
     assert 55 < depth.oldest_age < 120
 
 
-async def test_the_deferred_list_leaves_running_jobs_out_on_every_page(redis: Redis) -> None:
+async def test_the_deferred_list_leaves_running_jobs_out_on_every_page(fake_redis: Redis) -> None:
     now_ms = int(time.time() * 1000)
-    await busy_queue(redis, now_ms)
+    await busy_queue(fake_redis, now_ms)
     expected = ["deferred-0", "deferred-1", "deferred-2", "deferred-3"]
     for size in (1, 2, 3, 10):
         seen: list[str] = []
         for offset in range(0, 6, size):
-            page, total = await list_ids(redis, "q", "deferred", offset=offset, limit=size)
+            page, total = await list_ids(fake_redis, "q", "deferred", offset=offset, limit=size)
             assert total == 4
             seen += [job_id for job_id, _ in page]
         assert seen == expected, size
-    page, _ = await list_ids(redis, "q", "deferred", offset=0, limit=1)
+    page, _ = await list_ids(fake_redis, "q", "deferred", offset=0, limit=1)
     assert page == [("deferred-0", (now_ms + 1_000) / 1000)]
 
 
-async def test_a_job_held_while_due_is_neither_queued_nor_deferred(redis: Redis) -> None:
+async def test_a_job_held_while_due_is_neither_queued_nor_deferred(fake_redis: Redis) -> None:
     """Plain arq leases a job without moving its score: it is running, not queued."""
     now_ms = int(time.time() * 1000)
-    await redis.zadd("q", {f"r{i}": now_ms - 10_000 + i for i in range(5)})
+    await fake_redis.zadd("q", {f"r{i}": now_ms - 10_000 + i for i in range(5)})
     for job_id in ("r0", "r3"):
-        await redis.set(QueueKeys.in_progress(job_id), b"arq", px=60_000)
-    page, total = await list_ids(redis, "q", "queued", offset=0, limit=10)
+        await fake_redis.set(QueueKeys.in_progress(job_id), b"arq", px=60_000)
+    page, total = await list_ids(fake_redis, "q", "queued", offset=0, limit=10)
     assert [job_id for job_id, _ in page] == ["r1", "r2", "r4"] and total == 3
-    page, _ = await list_ids(redis, "q", "queued", offset=1, limit=1)
+    page, _ = await list_ids(fake_redis, "q", "queued", offset=1, limit=1)
     assert [job_id for job_id, _ in page] == ["r2"]
-    depth = await queue_depth(redis, "q")
+    depth = await queue_depth(fake_redis, "q")
     assert (depth.depth, depth.in_progress, depth.deferred) == (3, 2, 0)
     assert depth.in_progress_exact
 
 
-async def test_lanes_page_in_order_without_their_running_jobs(redis: Redis) -> None:
+async def test_lanes_page_in_order_without_their_running_jobs(fake_redis: Redis) -> None:
     now_ms = int(time.time() * 1000)
     keys = QueueKeys("q")
     high, bulk = keys.lane("high"), keys.lane("bulk")
-    await run(redis, high, "high-running", now_ms + 10_000)
-    await redis.zadd(high, {"high-later": now_ms + 60_000})
-    await run(redis, "q", "normal-running", now_ms + 10_000)
-    await redis.zadd(bulk, {"bulk-later": now_ms + 20_000})
-    await run(redis, bulk, "bulk-running", now_ms + 10_000)
-    page, total = await list_ids(redis, "q", "deferred", offset=0, limit=10)
+    await run(fake_redis, high, "high-running", now_ms + 10_000)
+    await fake_redis.zadd(high, {"high-later": now_ms + 60_000})
+    await run(fake_redis, "q", "normal-running", now_ms + 10_000)
+    await fake_redis.zadd(bulk, {"bulk-later": now_ms + 20_000})
+    await run(fake_redis, bulk, "bulk-running", now_ms + 10_000)
+    page, total = await list_ids(fake_redis, "q", "deferred", offset=0, limit=10)
     assert [job_id for job_id, _ in page] == ["high-later", "bulk-later"] and total == 2
-    page, _ = await list_ids(redis, "q", "deferred", offset=1, limit=10)
+    page, _ = await list_ids(fake_redis, "q", "deferred", offset=1, limit=10)
     assert [job_id for job_id, _ in page] == ["bulk-later"]
-    depth = await queue_depth(redis, "q")
+    depth = await queue_depth(fake_redis, "q")
     assert (depth.depth, depth.in_progress, depth.deferred) == (0, 3, 2)
     assert {name: lane.in_progress for name, lane in depth.lanes.items()} == {
         "high": 1,
@@ -114,16 +105,16 @@ async def test_lanes_page_in_order_without_their_running_jobs(redis: Redis) -> N
     }
 
 
-async def test_a_lapsed_lease_makes_a_running_job_deferred_until_due(redis: Redis) -> None:
+async def test_a_lapsed_lease_makes_a_running_job_deferred_until_due(fake_redis: Redis) -> None:
     """A dead worker's job: no lease, its score still ahead: it waits like a deferred one."""
     now_ms = int(time.time() * 1000)
-    await redis.zadd("q", {"orphan": now_ms + 10_000})
-    depth = await queue_depth(redis, "q")
+    await fake_redis.zadd("q", {"orphan": now_ms + 10_000})
+    depth = await queue_depth(fake_redis, "q")
     assert (depth.depth, depth.in_progress, depth.deferred) == (0, 0, 1)
 
 
 async def test_an_idle_queue_is_read_with_one_command_a_side(
-    redis: Redis, monkeypatch: pytest.MonkeyPatch
+    fake_redis: Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An empty queue costs one ``ZRANGEBYSCORE`` a side: an idle worker's gauges, every 5 s.
 
@@ -139,13 +130,13 @@ async def test_an_idle_queue_is_read_with_one_command_a_side(
         return await execute(self, raise_on_error)
 
     monkeypatch.setattr(Pipeline, "execute", counting)
-    depth = await queue_depth(redis, "idle", in_progress_limit=LEASES_CHECKED)
+    depth = await queue_depth(fake_redis, "idle", in_progress_limit=LEASES_CHECKED)
     assert (depth.depth, depth.deferred, depth.in_progress) == (0, 0, 0)
     assert sent == ["ZRANGEBYSCORE"] * 6  # three lanes, two sides each
     sent.clear()
     now_ms = int(time.time() * 1000)
-    await busy_queue(redis, now_ms)
+    await busy_queue(fake_redis, now_ms)
     sent.clear()
-    depth = await queue_depth(redis, "q", in_progress_limit=LEASES_CHECKED)
+    depth = await queue_depth(fake_redis, "q", in_progress_limit=LEASES_CHECKED)
     assert (depth.depth, depth.in_progress, depth.deferred) == (READY, 3, 4)
     assert sent.count("ZCOUNT") == 1  # only the ready side holds more than were checked

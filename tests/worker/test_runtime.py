@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
-import fakeredis
 import pytest
 from arq.worker import Retry
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -81,14 +79,6 @@ class FakeStorage(StorageClient):
 
 
 @pytest.fixture
-async def redis() -> AsyncIterator[Any]:
-    """A fresh in-memory Redis."""
-    client = fakeredis.aioredis.FakeRedis(server=fakeredis.FakeServer())
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
 def settings() -> Settings:
     """Explicit settings: 3 tries, no backoff, a small inline cap, a queue of its own."""
     return Settings(
@@ -100,13 +90,13 @@ def settings() -> Settings:
 
 
 def runtime_with(
-    settings: Settings, redis: Any, storage: StorageClient | None = None
+    settings: Settings, fake_redis: Any, storage: StorageClient | None = None
 ) -> tuple[WorkerRuntime, RecordingLog]:
     log = RecordingLog()
     runtime = WorkerRuntime(
         settings=settings,
         storage=storage or FakeStorage(),
-        queue=Queue(redis, settings.queue_name),
+        queue=Queue(fake_redis, settings.queue_name),
         log=log,
     )
     return runtime, log
@@ -147,7 +137,7 @@ async def dead_letter(runtime: WorkerRuntime, ctx: dict[str, Any]) -> DeadLetter
 )
 async def test_invalid_payload_is_dead_lettered(
     settings: Settings,
-    redis: Any,
+    fake_redis: Any,
     kind: str,
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
@@ -155,7 +145,7 @@ async def test_invalid_payload_is_dead_lettered(
 ) -> None:
     """Unreadable, mismatched or over-limit payloads fail as InvalidPayload without running."""
     storage = FakeStorage()
-    runtime, log = runtime_with(settings, redis, storage)
+    runtime, log = runtime_with(settings, fake_redis, storage)
     ctx = arq_ctx(attempt=1)
     with pytest.raises(JobFailure) as info:
         await runtime.execute(spec(kind), ctx, args, kwargs)
@@ -178,17 +168,19 @@ async def test_invalid_payload_is_dead_lettered(
     assert failed["job_id"] == ctx["job_id"]
 
 
-async def test_over_limit_names_the_field(settings: Settings, redis: Any) -> None:
+async def test_over_limit_names_the_field(settings: Settings, fake_redis: Any) -> None:
     """A limit breach says which field and which setting in the failure message."""
-    runtime, _ = runtime_with(settings, redis)
+    runtime, _ = runtime_with(settings, fake_redis)
     payload = UploadJob(bucket="bkt", key="k", data=b"x" * 17).model_dump_json()
     with pytest.raises(JobFailure, match=r"^data: .*STORAGE_JOBS_MAX_INLINE_BYTES"):
         await runtime.execute(spec("upload"), arq_ctx(), (payload,), {})
 
 
-async def test_validation_message_has_locations_not_values(settings: Settings, redis: Any) -> None:
+async def test_validation_message_has_locations_not_values(
+    settings: Settings, fake_redis: Any
+) -> None:
     """The failure names the broken field but never echoes the (possibly huge) input."""
-    runtime, _ = runtime_with(settings, redis)
+    runtime, _ = runtime_with(settings, fake_redis)
     payload = DeleteJob.model_construct(bucket="Bad_" + "x" * 40, keys=["k"]).model_dump_json()
     with pytest.raises(JobFailure) as info:
         await runtime.execute(spec("delete"), arq_ctx(), (payload,), {})
@@ -207,23 +199,25 @@ async def test_validation_message_has_locations_not_values(settings: Settings, r
     ids=["SlowDown", "NetworkError", "redis", "os-connection"],
 )
 async def test_transient_failure_with_attempts_left_retries(
-    settings: Settings, redis: Any, error: Exception
+    settings: Settings, fake_redis: Any, error: Exception
 ) -> None:
     """A transient failure before the last attempt raises arq's Retry; no dead letter."""
-    runtime, log = runtime_with(settings, redis, FakeStorage(fail=error))
+    runtime, log = runtime_with(settings, fake_redis, FakeStorage(fail=error))
     ctx = arq_ctx(attempt=2)
     with pytest.raises(Retry) as info:
         await runtime.execute(spec("copy"), ctx, (COPY.model_dump_json(),), {})
     assert info.value.defer_score == 0
-    assert await DeadLetterStore(redis, settings.queue_name).get(ctx["job_id"]) is None
+    assert await DeadLetterStore(fake_redis, settings.queue_name).get(ctx["job_id"]) is None
     (retry,) = log.named("job.retry")
     assert retry["attempt"] == 2
 
 
-async def test_retry_delay_follows_the_job_policy(settings: Settings, redis: Any) -> None:
+async def test_retry_delay_follows_the_job_policy(settings: Settings, fake_redis: Any) -> None:
     """The Retry defer comes from retry_base_delay with equal jitter (attempt 2: 2-4 s)."""
     slow = settings.model_copy(update={"retry_base_delay": 2.0})
-    runtime, _ = runtime_with(slow, redis, FakeStorage(fail=StorageBackendError("x", status=500)))
+    runtime, _ = runtime_with(
+        slow, fake_redis, FakeStorage(fail=StorageBackendError("x", status=500))
+    )
     with pytest.raises(Retry) as info:
         await runtime.execute(spec("copy"), arq_ctx(attempt=2), (COPY.model_dump_json(),), {})
     assert info.value.defer_score is not None
@@ -231,11 +225,11 @@ async def test_retry_delay_follows_the_job_policy(settings: Settings, redis: Any
 
 
 async def test_transient_failure_at_last_attempt_is_dead_lettered(
-    settings: Settings, redis: Any
+    settings: Settings, fake_redis: Any
 ) -> None:
     """At attempt max_tries a transient failure is final: JobFailure and a dead letter."""
     error = StorageBackendError("slow down", code="SlowDown", status=503)
-    runtime, _ = runtime_with(settings, redis, FakeStorage(fail=error))
+    runtime, _ = runtime_with(settings, fake_redis, FakeStorage(fail=error))
     ctx = arq_ctx(attempt=settings.max_tries)
     with pytest.raises(JobFailure) as info:
         await runtime.execute(spec("copy"), ctx, (COPY.model_dump_json(),), {})
@@ -253,10 +247,12 @@ async def test_transient_failure_at_last_attempt_is_dead_lettered(
     assert letter.raw_payload() == COPY.model_dump_json().encode()
 
 
-async def test_permanent_failure_is_dead_lettered_at_once(settings: Settings, redis: Any) -> None:
+async def test_permanent_failure_is_dead_lettered_at_once(
+    settings: Settings, fake_redis: Any
+) -> None:
     """NoSuchKey is final on the first attempt, with its code in the dead letter."""
     error = StorageObjectNotFoundError("object not found: bkt/src", bucket="bkt", key="src")
-    runtime, log = runtime_with(settings, redis, FakeStorage(fail=error))
+    runtime, log = runtime_with(settings, fake_redis, FakeStorage(fail=error))
     ctx = arq_ctx(attempt=1)
     with pytest.raises(JobFailure) as info:
         await runtime.execute(spec("copy"), ctx, (COPY.model_dump_json(),), {})
@@ -266,9 +262,9 @@ async def test_permanent_failure_is_dead_lettered_at_once(settings: Settings, re
     assert log.named("job.retry") == []
 
 
-async def test_bug_in_handler_is_not_retried(settings: Settings, redis: Any) -> None:
+async def test_bug_in_handler_is_not_retried(settings: Settings, fake_redis: Any) -> None:
     """An unexpected exception is final (retrying a bug helps nobody)."""
-    runtime, _ = runtime_with(settings, redis, FakeStorage(fail=KeyError("size")))
+    runtime, _ = runtime_with(settings, fake_redis, FakeStorage(fail=KeyError("size")))
     ctx = arq_ctx(attempt=1)
     with pytest.raises(JobFailure) as info:
         await runtime.execute(spec("copy"), ctx, (COPY.model_dump_json(),), {})
@@ -276,10 +272,10 @@ async def test_bug_in_handler_is_not_retried(settings: Settings, redis: Any) -> 
     assert (await dead_letter(runtime, ctx)).error_type == "KeyError"
 
 
-async def test_success_returns_json_result(settings: Settings, redis: Any) -> None:
+async def test_success_returns_json_result(settings: Settings, fake_redis: Any) -> None:
     """A successful job returns its result model as JSON-ready data and logs start/done."""
     storage = FakeStorage()
-    runtime, log = runtime_with(settings, redis, storage)
+    runtime, log = runtime_with(settings, fake_redis, storage)
     ctx = arq_ctx(attempt=1)
     result = await runtime.execute(spec("copy"), ctx, (COPY.model_dump_json(),), {})
     assert result == {
@@ -295,12 +291,12 @@ async def test_success_returns_json_result(settings: Settings, redis: Any) -> No
     assert (start["kind"], start["bucket"], start["dst_key"]) == ("copy", "bkt", "dst")
     (done,) = log.named("job.done")
     assert done["skipped"] is False
-    assert await DeadLetterStore(redis, settings.queue_name).count() == 0
+    assert await DeadLetterStore(fake_redis, settings.queue_name).count() == 0
 
 
-async def test_inline_data_is_never_logged(settings: Settings, redis: Any) -> None:
+async def test_inline_data_is_never_logged(settings: Settings, fake_redis: Any) -> None:
     """job.start logs the size of inline data, not the bytes."""
-    runtime, log = runtime_with(settings, redis)
+    runtime, log = runtime_with(settings, fake_redis)
     payload = UploadJob(bucket="bkt", key="k", data=b"TOPSECRET").model_dump_json()
     result = await runtime.execute(spec("upload"), arq_ctx(), (payload,), {})
     assert result == {"kind": "upload", "bucket": "bkt", "key": "k", "size": 9, "etag": "e"}
@@ -309,15 +305,15 @@ async def test_inline_data_is_never_logged(settings: Settings, redis: Any) -> No
     assert "TOPSECRET" not in repr(log.events)
 
 
-async def test_source_profiles_share_the_workers_rate_limiter(redis: Any) -> None:
+async def test_source_profiles_share_the_workers_rate_limiter(fake_redis: Any) -> None:
     """A migration's source client waits for the same limiter (limits go by bucket name)."""
     settings = Settings(
         queue_name=f"q-{uuid.uuid4().hex[:8]}",
         s3_rate_limits={"*": 50.0},
         source_profiles={"old": {"endpoint_url": "http://127.0.0.1:1"}},
     )
-    limiter = RedisRateLimiter(redis, settings.queue_name, settings.rate_limits())
-    runtime, _ = runtime_with(settings, redis, StorageClient(StorageConfig(), limiter=limiter))
+    limiter = RedisRateLimiter(fake_redis, settings.queue_name, settings.rate_limits())
+    runtime, _ = runtime_with(settings, fake_redis, StorageClient(StorageConfig(), limiter=limiter))
     try:
         source = await runtime.source("old")
         assert source.limiter is limiter
@@ -327,10 +323,10 @@ async def test_source_profiles_share_the_workers_rate_limiter(redis: Any) -> Non
 
 
 async def test_a_dead_letter_keeps_the_priority_the_job_was_enqueued_with(
-    settings: Settings, redis: Any
+    settings: Settings, fake_redis: Any
 ) -> None:
     """The claim's ``priority`` (the envelope's ``"p"``) is kept, so a replay goes to that lane."""
-    runtime, _ = runtime_with(settings, redis)
+    runtime, _ = runtime_with(settings, fake_redis)
     ctx = {**arq_ctx(), "priority": "high"}
     with pytest.raises(JobFailure):
         await runtime.execute(spec("copy"), ctx, ("not json",), {})
