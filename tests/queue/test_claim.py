@@ -9,6 +9,7 @@ back for them.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from arq.jobs import Job
@@ -26,6 +27,7 @@ from storage_jobs.queue import (
     QueueKeys,
     read_history,
 )
+from storage_jobs.queue._claim import MAX_CALLS
 
 pytestmark = pytest.mark.integration
 
@@ -140,6 +142,37 @@ async def test_a_lookahead_taken_by_another_worker_still_fills_the_claim(
     claim = await q.claim(4, FAR)
     assert [c.job_id for c in claim.run] == ids[5:]
     assert await redis.get(QueueKeys.in_progress(ids[1])) == b"w2"  # never taken twice
+
+
+async def test_a_claim_cut_short_by_jobs_written_under_it_says_so(
+    redis: Redis, queue: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An enqueue still writing puts an id ahead of the lookahead before every call.
+
+    After ``MAX_CALLS`` the claim returns what it took and says it missed (due jobs are left,
+    and it knows no soonest score), rather than look like a queue with nothing more due.
+    """
+    q = _worker(redis, queue)
+    older = await _enqueue(q, ["a", "b"])
+    script = q.scripts.claim
+    written: list[str] = []
+
+    async def new_job_first(**call: Any) -> Any:
+        (job_id,) = await _enqueue(q, [f"new{len(written)}"])
+        await redis.zadd(queue, {job_id: 1}, xx=True)  # before every queued job
+        written.append(job_id)
+        return await script(**call)
+
+    monkeypatch.setattr(q.scripts, "claim", new_job_first)
+    claim = await q.claim(10, FAR)
+    assert claim.calls == MAX_CALLS == len(written)
+    # Each call took the id the one before it met, and stopped at the newest.
+    assert [c.job_id for c in claim.run] == written[:-1]
+    assert claim.missed and claim.next_due_ms is None
+    monkeypatch.undo()
+    rest = await q.claim(10, FAR)
+    assert [c.job_id for c in rest.run] == [written[-1], *older]
+    assert not rest.missed and rest.calls == 1
 
 
 async def test_a_lapsed_lease_makes_the_job_due_again_with_its_next_try(

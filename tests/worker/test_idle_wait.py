@@ -6,6 +6,9 @@ in ``tests/queue/test_claim.py``.
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 import pytest
 from arq.utils import timestamp_ms
 from redis.asyncio import Redis
@@ -75,3 +78,34 @@ async def test_the_worker_blocks_until_the_deferred_job_is_due(redis: Redis, que
         push_wake(tx, wake)
         await tx.execute()
     assert await wait_for_wake(redis, wake, worker._wait_s)
+
+
+async def test_a_claim_cut_short_by_an_enqueue_is_followed_by_another_at_once(
+    redis: Redis, queue: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each claim call met a job written under it and took nothing: the lanes are not empty.
+
+    The worker claims again without blocking on the wake list (even with no token there), and
+    a burst worker does not stop there: an empty claim that missed says nothing of the lanes.
+    """
+    await _enqueue(redis, queue, "old", NOW)
+    worker = build_worker(Settings(queue_name=queue, max_jobs=4), burst=True)
+    worker._pool = redis
+    script = worker.queue.scripts.claim
+    calls = 0
+
+    async def newer_job_first(**call: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        # Ids sorting ever earlier at the lowest score: each call meets one it was not told of.
+        await _enqueue(redis, queue, f"new{10 - calls}", 1)
+        return await script(**call)
+
+    monkeypatch.setattr(worker.queue.scripts, "claim", newer_job_first)
+    await worker._poll_once()
+    await redis.delete(QueueKeys(queue).wake)  # the token each write pushed
+    assert worker._last_claim is not None
+    claim, _ = worker._last_claim
+    assert len(claim) == 0 and claim.missed and calls > 1
+    assert not worker._burst_done()
+    await asyncio.wait_for(worker._wait_for_work(), 0.5)  # not the idle wait (5 s)

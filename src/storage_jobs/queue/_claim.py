@@ -20,6 +20,10 @@ the due ids the previous claim saw and left. So a claim stays one round trip whi
 hold what the last one saw. Meeting an id it was not given (another worker took the lookahead,
 a new job came first in a higher lane, the first claim) stops the script there: it returns what
 it took and the due ids it read, and the claim calls again with those (a second round trip).
+While an enqueue is still writing, its ids can come first on every call (one ``enqueue_many``
+gives its jobs one score, so they sort by id): after ``MAX_CALLS`` the claim returns what it
+took, saying it was cut short (``Claim.missed``), and the worker claims again at once rather
+than wait as if the lanes held nothing more.
 
 **Lanes.** Jobs wait in three sorted sets (``QueueKeys.lane``): ``high``, ``normal`` (arq's
 queue) and ``bulk``. A claim fills its slots from ``high``, then ``normal``, then ``bulk``. So that
@@ -109,6 +113,8 @@ class Claim:
         next_due_ms: When nothing was taken: the soonest score over the lanes (a deferred
             job, a retry, a running job's lease deadline), or None if they are empty.
         calls: Script calls the claim made (1 while the lookahead held).
+        missed: Its last call met an id it was not told of: due jobs may be left (and
+            ``next_due_ms`` says nothing).
     """
 
     paused: bool = False
@@ -117,6 +123,7 @@ class Claim:
     bulk_capped: bool = False
     next_due_ms: int | None = None
     calls: int = 1
+    missed: bool = False
 
     def __len__(self) -> int:
         return len(self.run) + len(self.cancelled)
@@ -219,6 +226,7 @@ class LeaseHolder:
             bulk_capped=capped,
             next_due_ms=soonest if soonest >= 0 and not run and not cancelled else None,
             calls=calls,
+            missed=status == _MISSED and len(run) + len(cancelled) < want,
         )
 
     def _took(self, flat: list[Any], cancelled: list[Any]) -> tuple[list[Claimed], list[str]]:

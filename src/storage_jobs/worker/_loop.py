@@ -72,7 +72,7 @@ class StorageWorker(Housekeeping):
         self._stop = asyncio.Event()
         self._no_grace = asyncio.Event()
         self._main: asyncio.Task[Any] | None = None
-        self._claimed_last_poll = 0
+        self._claim_again = False  # the last claim may have left due jobs: no wait before the next
         self._last_claim: tuple[Claim, int] | None = None  # the last claim that ran, and when
         self._wait_s = self.poll_delay_s  # how long the next wait blocks on the wake list
 
@@ -160,7 +160,7 @@ class StorageWorker(Housekeeping):
         if self.tasks or self._last_claim is None:
             return False
         claim, at_ms = self._last_claim
-        if len(claim) or claim.paused:
+        if len(claim) or claim.paused or claim.missed:
             return False
         return claim.next_due_ms is None or claim.next_due_ms > at_ms + BURST_HORIZON_MS
 
@@ -172,7 +172,7 @@ class StorageWorker(Housekeeping):
             # idle workers still wake.
             await self._until(self._wait_for_slots())
             return
-        if self._claimed_last_poll:
+        if self._claim_again:
             return  # the queue may hold more ready jobs: read it again now
         wait: Awaitable[Any] = self.queue.wait_for_wake(self._wait_s)
         if self.burst and self.tasks:
@@ -215,7 +215,7 @@ class StorageWorker(Housekeeping):
 
     async def _poll_once(self) -> None:
         """One batched claim for the free slots; starts what it took."""
-        self._claimed_last_poll = 0
+        self._claim_again = False
         want = self.max_jobs - len(self.tasks)
         if self._stop.is_set() or want <= 0:
             return
@@ -233,8 +233,9 @@ class StorageWorker(Housekeeping):
             )
         )
         self._note_queue_paused(claim.paused)
-        # All it asked for: more may be due (a paused queue waits for resume's wake token).
-        self._claimed_last_poll = len(claim) if len(claim) >= want else 0
+        # All it asked for, or cut short by an enqueue writing under it: more may be due (a
+        # paused queue waits for resume's wake token).
+        self._claim_again = len(claim) >= want or claim.missed
         await self._start_claimed(claim)
 
     async def _start_claimed(self, claim: Claim) -> None:
