@@ -80,7 +80,7 @@ async def test_migration_pause_and_resume_copies_each_object_once(
     await fill(seaweedfs, bucket, keys)
     # Copies are slow, listing is not: every batch is enqueued long before the copies are done.
     fault_proxy.rules = FaultRules(
-        latency_s=0.15, methods=frozenset({"PUT"}), path_prefix=f"/{dst}/"
+        latency_s=0.3, methods=frozenset({"PUT"}), path_prefix=f"/{dst}/"
     )
     env = {"STORAGE_JOBS_S3_ENDPOINT_URL": fault_proxy.url, "STORAGE_JOBS_MAX_JOBS": "2", **LEASE}
     workers = [await start_in_process(**env), await start_in_process(**env)]
