@@ -1,4 +1,4 @@
-"""Migrations: 2,000 objects killed mid-way and resumed, cross-endpoint, prefix delete."""
+"""Migrations: 1,000 objects killed mid-way and resumed, cross-endpoint, prefix delete."""
 
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ from tests.workers import StartInProcess, StartWorker
 pytestmark = pytest.mark.integration
 
 MiB = 1024 * 1024
-N_SMALL = 2_000
-BATCH = 100  # 20 batches: the kill lands between recorded batches and running ones
+N_SMALL = 1_000
+BATCH = 50  # 20 batches: the kill lands between recorded batches and running ones
 
 
 async def put_multipart(storage: StorageClient, bucket: str, key: str, data: bytes) -> None:
@@ -52,7 +52,7 @@ async def test_migration_killed_and_resumed_then_rerun_copies_nothing(
     seaweedfs: SeaweedFS,
     fault_proxy: FaultProxy,
 ) -> None:
-    """2,003 objects (3 multipart): kill every worker mid-way, restart, finish byte-identical."""
+    """1,003 objects (3 multipart): kill every worker mid-way, restart, finish byte-identical."""
     dst = f"{bucket}-dst"
     seaweedfs.client().create_bucket(Bucket=dst)
     small = [f"data/{i:05d}.bin" for i in range(N_SMALL)]

@@ -54,11 +54,12 @@ async def test_a_manifest_with_bad_lines_killed_and_resumed(
         bucket=bucket, key=manifest_key, data=("\n".join(lines) + "\n").encode()
     )
 
-    # A long lease: a starved worker that loses its lease hands the batch over (correctly,
-    # but a loaded machine would spend the test on hand-overs).
+    # A longer lease than the other e2e tests: a starved worker that loses its lease hands the
+    # batch over (correctly, but a loaded machine would spend the test on hand-overs). Not
+    # longer still: the killed workers' batches wait out their lease before they run again.
     env = {
         "STORAGE_JOBS_S3_ENDPOINT_URL": fault_proxy.url,
-        "STORAGE_JOBS_LEASE_SECONDS": "30",
+        "STORAGE_JOBS_LEASE_SECONDS": "10",
         "STORAGE_JOBS_MAX_JOBS": "4",
     }
     first = [start_worker(**env), start_worker(**env)]

@@ -36,6 +36,7 @@ from storage_jobs.storage import (
     StorageObjectNotFoundError,
     StoragePartialDeleteError,
 )
+from tests.fixtures_e2e import fill
 
 pytestmark = pytest.mark.integration
 
@@ -560,11 +561,15 @@ async def test_delete_objects_sends_a_checksum_header(client: StorageClient, buc
 
 
 async def test_delete_2500_keys_in_three_batches(
-    client: StorageClient, proxy_client: StorageClient, bucket: str, fault_proxy: FaultProxy
+    client: StorageClient,
+    proxy_client: StorageClient,
+    bucket: str,
+    fault_proxy: FaultProxy,
+    seaweedfs: SeaweedFS,
 ) -> None:
     """2,500 keys (plus duplicates) go in exactly 3 DeleteObjects of <= 1,000 keys each."""
     keys = [f"bulk/{i:05d}" for i in range(2_500)]
-    await put_many(client, bucket, keys)
+    await fill(seaweedfs, bucket, keys)  # setup through the filer: only the deletes are tested
     deleted = await proxy_client.delete_files(bucket=bucket, keys=keys + keys[:10])
     assert len(deleted) == len(keys)
     assert sorted(deleted) == keys
@@ -654,12 +659,12 @@ async def test_presigned_put_with_content_type(client: StorageClient, bucket: st
 # -- listings ---------------------------------------------------------------------------------
 
 
-async def test_listing_1500_keys(client: StorageClient, bucket: str) -> None:
+async def test_listing_1500_keys(client: StorageClient, bucket: str, seaweedfs: SeaweedFS) -> None:
     """list_files follows pages in order and caps the total; list_objects pages folder views."""
     files = [f"file-{i:04d}" for i in range(1_400)]
     nested = [f"dir-{j:02d}/{leaf}" for j in range(50) for leaf in ("a", "b")]
     keys = sorted(files + nested)
-    await put_many(client, bucket, keys)
+    await fill(seaweedfs, bucket, keys)  # setup through the filer: only the listings are tested
     listings = record_calls(client, "ListObjectsV2")
     assert await client.list_files(bucket=bucket) == keys
     assert len(listings) == 2
