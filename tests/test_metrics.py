@@ -487,10 +487,16 @@ async def test_worker_serves_metrics_matching_the_jobs_it_ran(
         await jobs.handle(pickled_id).result(timeout=30)
     await jobs.enqueue(UploadJob(bucket=bucket, key="later", data=b"1"), defer_by=600)
 
-    deadline = time.monotonic() + 15  # the queue gauges refresh every 5 s
+    # The queue gauges refresh every 5 s, each from one read of the lanes: wait for a refresh
+    # that saw the deferred job and no ready one (a job still in its lane at a refresh taken
+    # while its finish was being written counts once; one left there for good fails here).
+    deadline = time.monotonic() + 15
     samples = scrape(port)
-    while sample(samples, "storage_jobs_queue_deferred", queue=queue_name) != 1:
-        assert time.monotonic() < deadline, "queue gauges never showed the deferred job"
+    while (
+        sample(samples, "storage_jobs_queue_deferred", queue=queue_name),
+        sample(samples, "storage_jobs_queue_depth", queue=queue_name),
+    ) != (1, 0):
+        assert time.monotonic() < deadline, "queue gauges never showed only the deferred job"
         await asyncio.sleep(0.5)
         samples = scrape(port)
 
