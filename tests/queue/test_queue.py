@@ -87,8 +87,8 @@ async def test_status_and_result_follow_a_job_through_its_life(redis: Redis, que
 async def test_a_dead_letter_is_kept_and_replayed_into_its_lane(redis: Redis, queue: str) -> None:
     q = Queue(redis, queue, result_ttl=60)
     job_id = f"{queue}-d"
-    await q.dead_letter(
-        job_id,
+    await q.dead_letters.add(
+        job_id=job_id,
         function="storage_jobs.upload",
         raw_payload=_upload().model_dump_json().encode(),
         error_type="JobFailed",

@@ -21,7 +21,7 @@ from ..settings import Settings
 from ._cancelled import finish_cancelled
 from ._claim import Claim, LeaseHolder
 from ._control import Control, RedisJobControl
-from ._dead_letters import DeadLetter, DeadLetterStore
+from ._dead_letters import DeadLetterStore
 from ._enqueue import Enqueuer, NewJob
 from ._finish import Finish, finish_batch
 from ._heartbeat import Heartbeat, remove_heartbeat, write_heartbeat
@@ -149,30 +149,6 @@ class Queue:
     def dead_letters(self) -> DeadLetterStore:
         """The queue's dead letters (a replay enqueues through these scripts)."""
         return DeadLetterStore(self.redis, self.name, scripts=self.scripts)
-
-    async def dead_letter(
-        self,
-        job_id: str,
-        *,
-        function: str | None,
-        raw_payload: bytes | None,
-        error_type: str,
-        message: str,
-        code: str | None = None,
-        attempts: int = 0,
-        priority: str | None = None,
-    ) -> DeadLetter:
-        """Keeps a job that failed for good (``DeadLetterStore.add``)."""
-        return await self.dead_letters.add(
-            job_id=job_id,
-            function=function,
-            raw_payload=raw_payload,
-            error_type=error_type,
-            message=message,
-            code=code,
-            attempts=attempts,
-            priority=priority,
-        )
 
     def progress(self, job_id: str) -> RedisProgressStore:
         """A prefix job's progress (indexed on this queue when it starts)."""

@@ -30,8 +30,8 @@ async def keep_unrun(
     attempts: int,
 ) -> None:
     """Stores the dead letter of a job that failed before it could run, with its stored bytes."""
-    await queue.dead_letter(
-        job_id,
+    await queue.dead_letters.add(
+        job_id=job_id,
         function=function,
         raw_payload=raw,
         error_type=error_type,
@@ -60,8 +60,8 @@ async def keep_timed_out(
     payload = raw
     with contextlib.suppress(ValueError):
         payload = parse_envelope(raw).payload.encode()  # the payload, as the runtime keeps it
-    await queue.dead_letter(
-        job_id,
+    await queue.dead_letters.add(
+        job_id=job_id,
         function=function,
         raw_payload=payload,
         error_type="TimeoutError",

@@ -261,8 +261,8 @@ class WorkerRuntime:
     ) -> None:
         error = error_record(exc)
         log.error("job.failed", dead_letter=True, **{**error, "message": _short(exc)})
-        await self.queue.dead_letter(
-            job_id,
+        await self.queue.dead_letters.add(
+            job_id=job_id,
             function=spec.function_name,
             raw_payload=raw,
             error_type=reason or error["error_type"],
