@@ -13,7 +13,7 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 from ._api import api_routes
-from ._dashboard import HERE, Dashboard, template_environment
+from ._dashboard import HERE, Dashboard, QueueOpening, template_environment
 from ._pages import page_routes
 from ._security import Access, AccessMiddleware
 
@@ -48,7 +48,10 @@ def create_app(settings: Settings) -> Starlette:
             *api_routes(),
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         ],
-        middleware=[Middleware(AccessMiddleware, access=access)],
+        middleware=[
+            Middleware(AccessMiddleware, access=access),
+            Middleware(QueueOpening, dashboard=dashboard),
+        ],
         lifespan=lifespan,
     )
     app.state.dashboard = dashboard

@@ -262,14 +262,16 @@ class LeaseHolder:
         if not running:
             return []
         deadline = now_ms + self.lease_ms
-        async with redis.pipeline(transaction=False) as pipe:
-            for job_id in running:
-                await scripts.renew(
-                    keys=[self.keys.in_progress(job_id), self.lane_key(job_id)],
-                    args=[self.worker_id, self.lease_ms, deadline, job_id],
-                    client=pipe,
+        answers = await scripts.run_many(
+            [
+                (
+                    "renew",
+                    [self.keys.in_progress(job_id), self.lane_key(job_id)],
+                    [self.worker_id, self.lease_ms, deadline, job_id],
                 )
-            answers = await pipe.execute()
+                for job_id in running
+            ]
+        )
         newly_lost = [j for j, kept in zip(running, answers, strict=True) if not kept]
         newly_lost = [j for j in newly_lost if j not in self.lost]
         self.lost.update(newly_lost)
