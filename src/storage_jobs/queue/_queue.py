@@ -35,8 +35,8 @@ from ._control import Control, RedisJobControl
 from ._dead_letters import DeadLetterStore
 from ._enqueue import NewJob, check_new_jobs
 from ._finish import Finish
-from ._heartbeat import Heartbeat
-from ._info import IN_PROGRESS_LIMIT, QueueDepth
+from ._heartbeat import Heartbeat, remove_heartbeat, write_heartbeat
+from ._info import IN_PROGRESS_LIMIT, KIND_SAMPLE, QueueDepth, QueueInfo, queue_info
 from ._job_state import RedisJobState
 from ._keys import Priority, QueueKeys
 from ._memory import EvictionPolicy
@@ -44,7 +44,13 @@ from ._progress import RedisProgressStore
 from ._rate_limit import RedisRateLimiter
 from ._scripts import Scripts
 from ._shard import RESULT_TTL_S, Shard
-from ._sharded import ShardedControl, ShardedDeadLetters, merge_claims, merge_depths
+from ._sharded import (
+    ShardedControl,
+    ShardedDeadLetters,
+    merge_claims,
+    merge_depths,
+    sharded_info,
+)
 from ._shards import ShardLayout
 from ._status import JobStatus
 from ._wake import wait_for_any_wake
@@ -344,6 +350,29 @@ class Queue:
         )
         return merge_depths(self.name, depths)
 
+    async def info(
+        self,
+        *,
+        health_check_interval: float = 5.0,
+        kind_sample: int = KIND_SAMPLE,
+        in_progress_limit: int = IN_PROGRESS_LIMIT,
+    ) -> QueueInfo:
+        """Everything ``storage-jobs queue`` shows (``queue_info``), every shard's merged."""
+        if self.single is not None and not self.layout.tagged:
+            return await queue_info(
+                self.redis,
+                self.name,
+                health_check_interval=health_check_interval,
+                kind_sample=kind_sample,
+                in_progress_limit=in_progress_limit,
+            )
+        return await sharded_info(
+            self,
+            health_check_interval=health_check_interval,
+            kind_sample=kind_sample,
+            in_progress_limit=in_progress_limit,
+        )
+
     async def eviction_policy(self, *, declared: str | None = None) -> EvictionPolicy:
         """Redis's eviction policy, and whether queued jobs are safe from it."""
         return await self.shards[0].eviction_policy(declared=declared)
@@ -351,12 +380,15 @@ class Queue:
     # -- heartbeats -------------------------------------------------------------------------------
 
     async def heartbeat(self, beat: Heartbeat, *, ttl: float, also: str | None = None) -> None:
-        """Stores a worker's heartbeat (on the first shard) for ``ttl`` seconds."""
-        await self.shards[0].heartbeat(beat, ttl=ttl, also=also)
+        """Stores a worker's heartbeat for ``ttl`` seconds, under the logical queue's name.
+
+        Its commands are pipelined without a transaction: on a cluster they may span slots.
+        """
+        await write_heartbeat(self.redis, self.name, beat, ttl=ttl, also=also)
 
     async def remove_heartbeat(self, worker_id: str) -> None:
         """Forgets a worker at once (it stopped cleanly)."""
-        await self.shards[0].remove_heartbeat(worker_id)
+        await remove_heartbeat(self.redis, self.name, worker_id)
 
     # -- waking -----------------------------------------------------------------------------------
 

@@ -12,18 +12,27 @@ import builtins
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from redis.asyncio import RedisCluster
+
 from ._claim import Claim
 from ._control import Control
 from ._dead_letters import DeadLetterStore
-from ._info import QueueDepth
+from ._info import QueueDepth, QueueInfo, ShardInfo, live_workers, queue_info
 from ._keys import LANES
+from ._shards import shard_nodes, slot_ranges
 
 if TYPE_CHECKING:
     from ..jobs import JobLimits
     from ._dead_letters import DeadLetter
     from ._queue import Queue
 
-__all__ = ["ShardedControl", "ShardedDeadLetters", "merge_claims", "merge_depths"]
+__all__ = [
+    "ShardedControl",
+    "ShardedDeadLetters",
+    "merge_claims",
+    "merge_depths",
+    "sharded_info",
+]
 
 
 def merge_claims(claims: Sequence[Claim], *, complete: bool) -> Claim:
@@ -201,3 +210,46 @@ class ShardedDeadLetters(DeadLetterStore):
         """Enqueues a dead letter's job again on its shard (``DeadLetterStore.replay``)."""
         job_id = self.logical.job_id(job_id)
         return await self._store(job_id).replay(job_id, limits=limits, result_ttl=result_ttl)
+
+
+async def sharded_info(
+    queue: Queue, *, health_check_interval: float, kind_sample: int, in_progress_limit: int
+) -> QueueInfo:
+    """``queue_info`` of a sharded queue: every shard's, merged, and where each shard lives."""
+    parts = await asyncio.gather(
+        *(
+            queue_info(
+                queue.redis,
+                shard.name,
+                health_check_interval=health_check_interval,
+                kind_sample=max(1, kind_sample // len(queue.shards)),
+                in_progress_limit=in_progress_limit,
+            )
+            for shard in queue.shards
+        )
+    )
+    nodes: list[str | None] = [None] * len(queue.shards)
+    if isinstance(queue.redis, RedisCluster):
+        ranges = slot_ranges(await queue.redis.cluster_slots())
+        nodes = [r.address if r else None for r in shard_nodes(queue.layout.tags, ranges)]
+    kinds: dict[str, int] = {}
+    for part in parts:
+        for name, count in part.kinds.items():
+            kinds[name] = kinds.get(name, 0) + count
+    max_age = 3 * health_check_interval
+    workers = await live_workers(queue.redis, queue.name, max_age=max_age)
+    return QueueInfo(
+        counts=merge_depths(queue.name, [p.counts for p in parts]),
+        kinds=kinds,
+        kinds_sampled=any(p.kinds_sampled for p in parts),
+        kinds_sample_size=sum(p.kinds_sample_size for p in parts),
+        dead_letters=sum(p.dead_letters for p in parts),
+        workers=tuple(workers),
+        worker_max_age=max_age,
+        at=min(p.at for p in parts),
+        paused=any(p.paused for p in parts),
+        shards=tuple(
+            ShardInfo(shard.name, node, part.counts)
+            for shard, node, part in zip(queue.shards, nodes, parts, strict=True)
+        ),
+    )
