@@ -243,8 +243,9 @@ def _operator(f: _Families) -> _Role:
             _Grant(("set",), control),
             _Grant(("psetex",), f.cancel),
             _Grant(("set", "del"), f.job_paused),
-            _Grant(("zrem", "del"), f.parked),
-            _Grant(("del",), f.parked_lane),
+            _Grant(("zrem",), f.parked),
+            # resume_job.lua drops both in one DEL.
+            _Grant(("del",), (*f.parked, *f.parked_lane)),
             _Grant(("zadd", "zremrangebyrank"), cancelled),
             _Grant(("hincrby", "expire"), history),
             _Grant(("zadd", "zrem"), dead),
