@@ -92,6 +92,8 @@ PUBLIC: dict[str, list[str]] = {
         "spec_for_name",
     ],
     "storage_jobs.queue": [
+        "ACL_ROLES",
+        "ARQ_HEALTH_SUFFIX",
         "ATTEMPTS_TTL_S",
         "CANCELLED",
         "CANCEL_MESSAGE",
@@ -145,6 +147,8 @@ PUBLIC: dict[str, list[str]] = {
         "ResultWaiter",
         "Scripts",
         "WorkerInfo",
+        "acl_user",
+        "acl_users",
         "build_envelope",
         "build_result",
         "check_priority",

@@ -9,6 +9,7 @@ heartbeats, and the Redis side of each job's crash-safe state. It imports no arq
 that import it load neither arq's worker nor an S3 stack.
 """
 
+from ._acl import ACL_ROLES, ARQ_HEALTH_SUFFIX, acl_user, acl_users
 from ._cancelled import CANCEL_MESSAGE, finish_cancelled
 from ._claim import MAX_CLAIM, SHARE_EVERY, Claim, Claimed, LeaseHolder, reserved_lane
 from ._cluster import AnyRedis, ClusterDatabaseError, connect_detected, is_cluster
@@ -105,6 +106,8 @@ from ._wire import (
 )
 
 __all__ = [
+    "ACL_ROLES",
+    "ARQ_HEALTH_SUFFIX",
     "ATTEMPTS_TTL_S",
     "CANCELLED",
     "CANCEL_MESSAGE",
@@ -166,6 +169,8 @@ __all__ = [
     "ShardLayout",
     "SlotRange",
     "WorkerInfo",
+    "acl_user",
+    "acl_users",
     "build_envelope",
     "build_result",
     "check_priority",
