@@ -125,6 +125,11 @@ class _Families:
         return tuple(getattr(k, method)(arg) for k in self.forms)
 
     @property
+    def meta(self) -> tuple[str, ...]:
+        """The queue's record of its shard count: named after the queue, never a shard."""
+        return (self.forms[0].meta,)
+
+    @property
     def job_keys(self) -> tuple[str, ...]:
         return (*self.job, *self.result, *self.lease, *self.attempts, *self.state)
 
@@ -133,9 +138,11 @@ def _producer(f: _Families) -> _Role:
     wake = f.each("wake")
     return _Role(
         commands=(*_KEYLESS, "subscribe", "unsubscribe", *_READS),
-        reads=(*f.lanes, *f.each("dead_data"), *f.job_keys),
+        reads=(*f.lanes, *f.each("dead_data"), *f.job_keys, *f.meta),
         channels=f.each("done_channel"),
         grants=(
+            # The shard count, recorded by whoever opens the queue first (never overwritten).
+            _Grant(("hsetnx",), f.meta),
             # enqueue.lua: EXISTS job, result; SET job PX; ZADD lane; LPUSH, LTRIM wake.
             _Grant(("evalsha",), (*f.lanes, *wake, *f.job, *f.result)),
             _Grant(("set",), f.job),
@@ -206,6 +213,7 @@ def _worker(f: _Families) -> _Role:
             _Grant(("set",), rate),
             _Grant(("zadd",), f.each("dead_index")),
             _Grant(("hset",), f.each("dead_data")),
+            _Grant(("hsetnx",), f.meta),
         ),
     )
 
@@ -250,6 +258,7 @@ def _operator(f: _Families) -> _Role:
             _Grant(("hincrby", "expire"), history),
             _Grant(("zadd", "zrem"), dead),
             _Grant(("hset", "hdel"), dead_data),
+            _Grant(("hsetnx",), f.meta),
         ),
     )
 
