@@ -17,7 +17,7 @@ from ._connection import RedisTarget, connect_redis, open_redis, redis_password
 from ._control import PAUSABLE_KINDS, Control, RedisJobControl, control_keys
 from ._dead_letters import MAX_KEPT_PAYLOAD, DeadLetter, DeadLetterStore
 from ._enqueue import Enqueuer, NewJob
-from ._finish import Finish
+from ._finish import FINISH_CALL_JOBS, Finish
 from ._heartbeat import Heartbeat, read_heartbeats, remove_heartbeat, write_heartbeat
 from ._history import (
     FINISHED_KEPT,
@@ -112,6 +112,7 @@ __all__ = [
     "CANCELLED",
     "CANCEL_MESSAGE",
     "FINISHED_KEPT",
+    "FINISH_CALL_JOBS",
     "HISTORY_TTL",
     "IDLE_WAIT_MAX_S",
     "IN_PROGRESS_LIMIT",

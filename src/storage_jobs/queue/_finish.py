@@ -23,7 +23,11 @@ if TYPE_CHECKING:
 
     from ._scripts import Scripts
 
-__all__ = ["Finish", "finish_batch"]
+__all__ = ["FINISH_CALL_JOBS", "Finish", "finish_batch"]
+
+FINISH_CALL_JOBS = 256
+"""Jobs one finish call holds at most: 5 keys and 9 arguments each, so a call stays under the
+3,999 arguments ElastiCache Serverless allows a command (3,600 at 256 jobs)."""
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from ._claim import Claim, LeaseHolder
 from ._control import Control, RedisJobControl
 from ._dead_letters import DeadLetterStore
 from ._enqueue import Enqueuer, NewJob
-from ._finish import Finish, finish_batch
+from ._finish import FINISH_CALL_JOBS, Finish, finish_batch
 from ._heartbeat import Heartbeat, remove_heartbeat, write_heartbeat
 from ._info import IN_PROGRESS_LIMIT, QueueDepth, queue_depth
 from ._job_state import RedisJobState
@@ -134,10 +134,22 @@ class Shard:
         return await self.leases.renew(self.redis, self.scripts, running, now_ms)
 
     async def finish(self, items: Sequence[Finish], *, trim: bool = False) -> int:
-        """Finishes a batch of jobs in one script call; returns how many were removed."""
-        return await finish_batch(
-            self.redis, self.scripts, self.keys, items, trim=trim, channel=self.done_channel
-        )
+        """Finishes a batch of jobs in one script call (``FINISH_CALL_JOBS`` jobs at most each).
+
+        Returns:
+            How many were removed.
+        """
+        removed = 0
+        for start in range(0, len(items), FINISH_CALL_JOBS):
+            removed += await finish_batch(
+                self.redis,
+                self.scripts,
+                self.keys,
+                items[start : start + FINISH_CALL_JOBS],
+                trim=trim,
+                channel=self.done_channel,
+            )
+        return removed
 
     async def retry(
         self, job_id: str, *, score: int | None, delay_ms: int, lane: Priority = "normal"
