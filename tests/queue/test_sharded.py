@@ -172,10 +172,10 @@ async def test_no_command_has_more_than_3999_arguments(
 
         monkeypatch.setattr(cls, name, counting)
 
-    for cls in (Pipeline, ClusterPipeline):
-        watch(cls, "execute")
-    for cls in (Redis, RedisCluster):
-        watch(cls, "execute_command")
+    for pipeline in (Pipeline, ClusterPipeline):
+        watch(pipeline, "execute")
+    for client in (Redis, RedisCluster):
+        watch(client, "execute_command")
     await producer.enqueue_many([NewJob(_job(), job_id=f"j{i}") for i in range(3000)])
     await producer.cancel(["no-such-job"])  # sets the control flag: claims declare markers
     # A wide scan leaves hundreds of due ids per shard for the next claims to declare.
