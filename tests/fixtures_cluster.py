@@ -9,33 +9,18 @@ the cluster tests on Valkey). Unset, the first ``redis-server`` on ``PATH`` of v
 from __future__ import annotations
 
 import os
-import re
-import shutil
-import subprocess
 from collections.abc import Iterator
 
 import pytest
 
-from storage_jobs.devstack.redis_cluster import RedisCluster
+from storage_jobs.devstack.redis_cluster import RedisCluster, find_cluster_server
 
 SERVER_ENV = "STORAGE_JOBS_TEST_CLUSTER_SERVER"
 
 
 def cluster_server() -> str | None:
     """The server binary for test clusters; None for the devstack's default."""
-    if os.environ.get(SERVER_ENV):
-        return os.environ[SERVER_ENV]
-    for directory in os.environ.get("PATH", "").split(os.pathsep):
-        found = shutil.which("redis-server", path=directory)
-        if found is None:
-            continue
-        version = subprocess.run(
-            [found, "--version"], capture_output=True, text=True, check=False
-        ).stdout
-        major = re.search(r"v=(\d+)\.", version)
-        if major and int(major.group(1)) >= 7:
-            return found
-    return None
+    return os.environ.get(SERVER_ENV) or find_cluster_server()
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -20,6 +20,7 @@ from storage_jobs.queue import (
     Finish,
     NewJob,
     Queue,
+    QueueKeys,
     ShardCountError,
     ShardLayout,
     open_queue,
@@ -185,3 +186,25 @@ async def test_no_command_has_more_than_3999_arguments(
     removed = await worker.finish([Finish(c.job_id, True, lane=c.lane) for c in took])
     assert longest and max(longest) <= 3999
     assert removed == len(took) == 1024 > FINISH_CALL_JOBS
+
+
+async def test_the_shard_count_changes_by_the_documented_procedure(
+    settings: Settings, producer: Queue, worker: Queue
+) -> None:
+    """docs/cluster.md: drain, delete the record, start with the new count."""
+    answers = await producer.enqueue_many([NewJob(_job(), job_id=f"j{i}") for i in range(20)])
+    claim = await worker.claim(20, FAR)
+    assert await worker.finish([Finish(c.job_id, True, lane=c.lane) for c in claim.run]) == 20
+    assert (await producer.depth()).total == 0  # drained
+    two = settings.model_copy(update={"queue_shards": 2})
+    with pytest.raises(ShardCountError):
+        await open_queue(two)
+    await producer.redis.delete(QueueKeys(settings.queue_name).meta)
+    reopened = await open_queue(two)
+    try:
+        assert len(reopened.shards) == 2
+        (job_id, ok), *_ = await reopened.enqueue_many([NewJob(_job(), job_id="after")])
+        assert ok and await reopened.status("after") == "queued"
+        assert job_id not in {j for j, _ in answers}
+    finally:
+        await reopened.redis.aclose()
