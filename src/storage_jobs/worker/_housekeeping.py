@@ -18,8 +18,8 @@ import uuid
 from typing import TYPE_CHECKING, Any, cast
 
 from arq.constants import health_check_key_suffix
+from redis.exceptions import ClusterError, RedisClusterException, RedisError, TryAgainError
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..jobs import spec_for_name
@@ -44,7 +44,15 @@ if TYPE_CHECKING:
 
 __all__ = ["REDIS_DOWN", "Housekeeping"]
 
-REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
+REDIS_DOWN = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    ConnectionError,
+    OSError,
+    ClusterError,  # a cluster without a master for some slots (CLUSTERDOWN, MASTERDOWN)
+    TryAgainError,  # a slot moving or an election under way
+    RedisClusterException,  # redis-py's cluster client gave up on its retries
+)
 """The errors that mean Redis cannot be reached (the worker backs off and carries on)."""
 
 _QUEUE_GAUGE_INTERVAL = 5.0  # seconds between refreshes of the queue gauges
