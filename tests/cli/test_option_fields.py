@@ -191,7 +191,8 @@ def test_verify_options_and_it_waits_unless_told(
 def test_upload_and_copy_checksums(built: list[tuple[JobModel, dict[str, Any]]]) -> None:
     run("enqueue", "upload", "b-b", "k", "--data", "hi", "--checksum", "crc32c")
     run("enqueue", "copy", "b-b", "a", "c", "--dst-bucket", "d-b", "--checksum", "sha256")
-    assert [job for job, _ in built] == [
+    expected: list[JobModel] = [
         UploadJob(bucket="b-b", key="k", data=b"hi", checksum="crc32c"),
         CopyJob(src_bucket="b-b", src_key="a", dst_key="c", dst_bucket="d-b", checksum="sha256"),
     ]
+    assert [job for job, _ in built] == expected
