@@ -186,11 +186,12 @@ async def test_every_copy_path_keeps_every_attribute(
         assert result.lost == []
     else:
         client = small_copies if path == "multipart_source" else moto_client
-        fields: dict[str, Any] = {
+        by_path: dict[str, dict[str, Any]] = {
             "checksum": {"checksum": "sha256"},
             "cross_endpoint": {"src_endpoint": "other"},
             "versioned": {"all_versions": True},
-        }.get(path, {})
+        }
+        fields = by_path.get(path, {})
         source = moto_client if path == "cross_endpoint" else None
         version, result = await migrate(
             client, redis, recording_log, ref, src, dst, source, **fields

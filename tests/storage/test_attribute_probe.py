@@ -49,7 +49,7 @@ def _kept(s3: Any, bucket: str, key: str, name: str) -> bool:
     if name == "tags":
         return bool(s3.get_object_tagging(Bucket=bucket, Key=key)["TagSet"])
     if name == "object_lock":
-        return head.get("ObjectLockMode") == "GOVERNANCE"
+        return bool(head.get("ObjectLockMode") == "GOVERNANCE")
     [(field, value)] = [(f, v) for f, v in ATTRIBUTES[name].items() if f != "SSEKMSKeyId"]
     return bool(head.get(field) == value)
 
