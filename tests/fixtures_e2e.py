@@ -38,12 +38,18 @@ def e2e_redis_url(redis_server: TestRedis) -> str:
     return redis_server.url(E2E_DB)
 
 
-LAYOUTS = ("one", "sharded", "cluster")
+LAYOUTS = ("one", "sharded", "cluster", "valkey")
 """Where a test's queue lives: one server unsharded (the default), three shards on that server,
-or three shards on the session's 3-master Redis Cluster (``tests/fixtures_cluster.py``)."""
+three shards on the session's 3-master Redis Cluster, or on a 3-master Valkey cluster
+(``tests/fixtures_cluster.py``)."""
 
-on_every_layout = pytest.mark.parametrize("layout", LAYOUTS, indirect=True)
-"""Runs an end-to-end test once per ``LAYOUTS``: the same test, parametrized, not copied."""
+on_every_layout = pytest.mark.parametrize(
+    "layout",
+    [*LAYOUTS[:3], pytest.param("valkey", marks=pytest.mark.slow)],
+    indirect=True,
+)
+"""Runs an end-to-end test once per ``LAYOUTS``: the same test, parametrized, not copied. The
+Valkey run goes with the slow tests (``uv run pytest -m slow``): same cases, a second server."""
 
 
 @pytest.fixture
@@ -55,8 +61,8 @@ def layout(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def queue_redis_url(layout: str, e2e_redis_url: str, request: pytest.FixtureRequest) -> str:
     """The Redis URL of this test's queue: the cluster's for the ``cluster`` layout."""
-    if layout == "cluster":
-        return str(request.getfixturevalue("redis_cluster").url)
+    if layout in ("cluster", "valkey"):
+        return str(request.getfixturevalue(f"{layout.replace('cluster', 'redis')}_cluster").url)
     return e2e_redis_url
 
 

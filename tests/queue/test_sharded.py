@@ -40,11 +40,12 @@ def _job() -> DeleteJob:
     return DeleteJob(bucket="bkt", keys=["k"])
 
 
-@pytest.fixture(params=["one-server", "cluster"])
+@pytest.fixture(params=["one-server", "cluster", "valkey"])
 def settings(request: pytest.FixtureRequest, redis_server: TestRedis, queue: str) -> Settings:
-    """Settings of a queue of three shards on one server (db 13) or on the session's cluster."""
-    if request.param == "cluster":
-        cluster: ClusterServers = request.getfixturevalue("redis_cluster")
+    """Settings of a queue of three shards: on one server (db 13), or a cluster of each kind."""
+    if request.param in ("cluster", "valkey"):
+        name = "redis_cluster" if request.param == "cluster" else "valkey_cluster"
+        cluster: ClusterServers = request.getfixturevalue(name)
         url = cluster.url
     else:
         url = redis_server.url(13)
