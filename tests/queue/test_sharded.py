@@ -209,3 +209,31 @@ async def test_the_shard_count_changes_by_the_documented_procedure(
         assert job_id not in {j for j, _ in answers}
     finally:
         await reopened.redis.aclose()
+
+
+async def test_dead_letters_of_every_shard_list_replay_and_drop(
+    producer: Queue, worker: Queue
+) -> None:
+    answers = await producer.enqueue_many([NewJob(_job(), job_id=f"j{i}") for i in range(12)])
+    claim = await worker.claim(12, FAR)
+    for claimed in claim.run:
+        await worker.dead_letters.add(
+            job_id=claimed.job_id,
+            function="storage_jobs.delete",
+            raw_payload=claimed.payload,
+            error_type="JobFailed",
+            message="no",
+        )
+    await worker.finish([Finish(c.job_id, True, lane=c.lane) for c in claim.run])
+    assert {worker.layout.index(j) for j, _ in answers} == {0, 1, 2}
+    assert await producer.dead_letters.count() == 12
+    listed = await producer.dead_letters.list(limit=100)
+    assert sorted(d.job_id for d in listed) == sorted(j for j, _ in answers)
+    assert [d.failed_at for d in listed] == sorted(d.failed_at for d in listed)  # oldest first
+    page = await producer.dead_letters.list(offset=4, limit=4)
+    assert [d.job_id for d in page] == [d.job_id for d in listed[4:8]]
+    limits = Settings().job_limits()
+    assert await producer.dead_letters.replay("j3", limits=limits, result_ttl=60)
+    assert await producer.status("j3") == "queued"
+    assert await producer.dead_letters.drop("j5")
+    assert await producer.dead_letters.count() == 10
