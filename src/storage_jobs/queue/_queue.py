@@ -23,17 +23,14 @@ are those of a queue without shards.
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, cast
 
-from ..errors import QueueUnavailableError
 from ._claim import Claim, LeaseHolder
 from ._control import Control, RedisJobControl
 from ._dead_letters import DeadLetterStore
-from ._enqueue import NewJob, check_new_jobs
+from ._enqueue import NewJob
 from ._finish import Finish
 from ._heartbeat import Heartbeat, remove_heartbeat, write_heartbeat
 from ._info import IN_PROGRESS_LIMIT, KIND_SAMPLE, QueueDepth, QueueInfo, queue_info
@@ -44,14 +41,9 @@ from ._progress import RedisProgressStore
 from ._rate_limit import RedisRateLimiter
 from ._scripts import Scripts
 from ._shard import RESULT_TTL_S, Shard
-from ._sharded import (
-    ShardedControl,
-    ShardedDeadLetters,
-    merge_claims,
-    merge_depths,
-    sharded_info,
-)
+from ._sharded import ShardedControl, ShardedDeadLetters
 from ._shards import ShardLayout
+from ._spread import claim_over_shards, enqueue_over_shards, merge_depths, sharded_info
 from ._status import JobStatus
 from ._wake import wait_for_any_wake
 from ._wire import ResultRecord
@@ -171,25 +163,7 @@ class Queue:
         """
         if self.single is not None and not self.layout.tagged:
             return await self.single.enqueue_many(items, limits=limits)
-        check_new_jobs(items, limits)
-        tagged = [replace(i, job_id=self.job_id(i.job_id or uuid.uuid4().hex)) for i in items]
-        groups: dict[int, list[int]] = {}
-        for position, item in enumerate(tagged):
-            groups.setdefault(self.layout.index(item.job_id or ""), []).append(position)
-        order = list(groups)
-        answers = await asyncio.gather(
-            *(self.shards[s].enqueue_many([tagged[p] for p in groups[s]]) for s in order),
-            return_exceptions=True,
-        )
-        failures = [a for a in answers if isinstance(a, BaseException)]
-        if failures:
-            raise _with_enqueued(failures[0], answers)
-        out: list[tuple[str, bool]] = [("", False)] * len(items)
-        for shard_index, answer in zip(order, answers, strict=True):
-            assert not isinstance(answer, BaseException)
-            for position, pair in zip(groups[shard_index], answer, strict=True):
-                out[position] = pair
-        return out
+        return await enqueue_over_shards(self, items, limits)
 
     # -- a worker's side --------------------------------------------------------------------------
 
@@ -199,18 +173,9 @@ class Queue:
         """Takes up to ``want`` due jobs for the worker, shards in turn (``LeaseHolder.claim``)."""
         if self.single is not None:
             return await self.single.claim(want, now_ms, scan=scan, bulk=bulk)
-        start, count = self._turn, len(self.shards)
-        self._turn = (start + 1) % count
-        claims: list[Claim] = []
-        for step in range(count):
-            left = want - sum(len(c) for c in claims)
-            if left <= 0:
-                break
-            taken_bulk = sum(c.lane == "bulk" for claim in claims for c in claim.run)
-            shard_bulk = None if bulk is None else max(0, bulk - taken_bulk)
-            shard = self.shards[(start + step) % count]
-            claims.append(await shard.claim(left, now_ms, scan=scan, bulk=shard_bulk))
-        return merge_claims(claims, complete=len(claims) == count)
+        start = self._turn
+        self._turn = (start + 1) % len(self.shards)
+        return await claim_over_shards(self, start, want, now_ms, scan=scan, bulk=bulk)
 
     async def renew(self, running: Iterable[str], now_ms: int) -> list[str]:
         """Renews the worker's leases of running jobs; returns those newly found lost."""
@@ -401,18 +366,3 @@ class Queue:
         if self.single is not None:
             return await self.single.wait_for_wake(timeout_s)
         return await wait_for_any_wake(self.redis, [s.keys.wake for s in self.shards], timeout_s)
-
-
-def _with_enqueued(failure: BaseException, answers: Sequence[Any]) -> BaseException:
-    """A shard's refusal, naming the jobs every other shard wrote too."""
-    if not isinstance(failure, QueueUnavailableError):
-        return failure
-    written = [
-        job_id
-        for answer in answers
-        if not isinstance(answer, BaseException)
-        for job_id, ok in answer
-        if ok
-    ]
-    merged = type(failure)(failure.reason, (*failure.enqueued, *written))
-    return merged

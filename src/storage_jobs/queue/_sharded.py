@@ -1,4 +1,4 @@
-"""What a queue of many shards answers as one: control, dead letters, claims and depths merged.
+"""The operator's side of a queue of many shards: control and dead letters answered as one.
 
 Each piece here takes the logical ``Queue`` and asks its shards: a job's call goes to the job's
 shard, a queue-wide one to every shard (concurrently), and the answers are merged the way a
@@ -12,69 +12,15 @@ import builtins
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from redis.asyncio import RedisCluster
-
-from ._claim import Claim
 from ._control import Control
 from ._dead_letters import DeadLetterStore
-from ._info import QueueDepth, QueueInfo, ShardInfo, live_workers, queue_info
-from ._keys import LANES
-from ._shards import shard_nodes, slot_ranges
 
 if TYPE_CHECKING:
     from ..jobs import JobLimits
     from ._dead_letters import DeadLetter
     from ._queue import Queue
 
-__all__ = [
-    "ShardedControl",
-    "ShardedDeadLetters",
-    "merge_claims",
-    "merge_depths",
-    "sharded_info",
-]
-
-
-def merge_claims(claims: Sequence[Claim], *, complete: bool) -> Claim:
-    """One claim from the shards' claims of one turn.
-
-    Args:
-        claims: Each asked shard's claim, in the order asked.
-        complete: Every shard was asked (else the first ones filled the worker's slots).
-    """
-    run = [c for claim in claims for c in claim.run]
-    cancelled = [j for claim in claims for j in claim.cancelled]
-    soonest = [c.next_due_ms for c in claims if c.next_due_ms is not None]
-    took = bool(run or cancelled)
-    return Claim(
-        paused=complete and all(c.paused for c in claims),
-        run=run,
-        cancelled=cancelled,
-        bulk_capped=any(c.bulk_capped for c in claims),
-        next_due_ms=min(soonest) if soonest and not took and complete else None,
-        calls=sum(c.calls for c in claims),
-        missed=any(c.missed for c in claims),
-    )
-
-
-def merge_depths(queue: str, depths: Sequence[QueueDepth]) -> QueueDepth:
-    """The shards' depths as one queue's: counts summed, the oldest age the largest."""
-    total = _sum(queue, depths)
-    for lane in LANES:
-        if per_shard := [d.lanes[lane] for d in depths if lane in d.lanes]:
-            total.lanes[lane] = _sum(queue, per_shard)
-    return total
-
-
-def _sum(queue: str, depths: Sequence[QueueDepth]) -> QueueDepth:
-    return QueueDepth(
-        queue=queue,
-        depth=sum(d.depth for d in depths),
-        in_progress=sum(d.in_progress for d in depths),
-        deferred=sum(d.deferred for d in depths),
-        oldest_age=max(d.oldest_age for d in depths),
-        in_progress_exact=all(d.in_progress_exact for d in depths),
-    )
+__all__ = ["ShardedControl", "ShardedDeadLetters"]
 
 
 class ShardedControl(Control):
@@ -210,46 +156,3 @@ class ShardedDeadLetters(DeadLetterStore):
         """Enqueues a dead letter's job again on its shard (``DeadLetterStore.replay``)."""
         job_id = self.logical.job_id(job_id)
         return await self._store(job_id).replay(job_id, limits=limits, result_ttl=result_ttl)
-
-
-async def sharded_info(
-    queue: Queue, *, health_check_interval: float, kind_sample: int, in_progress_limit: int
-) -> QueueInfo:
-    """``queue_info`` of a sharded queue: every shard's, merged, and where each shard lives."""
-    parts = await asyncio.gather(
-        *(
-            queue_info(
-                queue.redis,
-                shard.name,
-                health_check_interval=health_check_interval,
-                kind_sample=max(1, kind_sample // len(queue.shards)),
-                in_progress_limit=in_progress_limit,
-            )
-            for shard in queue.shards
-        )
-    )
-    nodes: list[str | None] = [None] * len(queue.shards)
-    if isinstance(queue.redis, RedisCluster):
-        ranges = slot_ranges(await queue.redis.cluster_slots())
-        nodes = [r.address if r else None for r in shard_nodes(queue.layout.tags, ranges)]
-    kinds: dict[str, int] = {}
-    for part in parts:
-        for name, count in part.kinds.items():
-            kinds[name] = kinds.get(name, 0) + count
-    max_age = 3 * health_check_interval
-    workers = await live_workers(queue.redis, queue.name, max_age=max_age)
-    return QueueInfo(
-        counts=merge_depths(queue.name, [p.counts for p in parts]),
-        kinds=kinds,
-        kinds_sampled=any(p.kinds_sampled for p in parts),
-        kinds_sample_size=sum(p.kinds_sample_size for p in parts),
-        dead_letters=sum(p.dead_letters for p in parts),
-        workers=tuple(workers),
-        worker_max_age=max_age,
-        at=min(p.at for p in parts),
-        paused=any(p.paused for p in parts),
-        shards=tuple(
-            ShardInfo(shard.name, node, part.counts)
-            for shard, node, part in zip(queue.shards, nodes, parts, strict=True)
-        ),
-    )
