@@ -15,8 +15,8 @@ import pytest
 from storage_jobs.client import JobStatus, StorageJobsClient
 from storage_jobs.devstack import FaultProxy, FaultRules, SeaweedFS
 from storage_jobs.jobs import MigrateJob, UploadJob, batch_job_id
-from storage_jobs.queue import LANES, SHARE_EVERY, Priority, QueueKeys, reserved_lane
-from tests.fixtures_e2e import fill, wait_until
+from storage_jobs.queue import LANES, SHARE_EVERY, Priority, reserved_lane
+from tests.fixtures_e2e import fill, on_every_layout, wait_until
 from tests.workers import InProcessWorker, StartInProcess
 
 pytestmark = pytest.mark.integration
@@ -29,6 +29,7 @@ def _at(worker: InProcessWorker, event: str, job_id: str) -> int:
     )
 
 
+@on_every_layout
 async def test_normal_uploads_overtake_a_migrations_bulk_batches(
     start_in_process: StartInProcess,
     jobs: StorageJobsClient,
@@ -60,7 +61,7 @@ async def test_normal_uploads_overtake_a_migrations_bulk_batches(
         src_bucket=bucket, src_prefix="l/", dst_bucket=dst, dst_prefix="l/", batch_size=50
     )
     migration = await jobs.enqueue(job, job_id=f"mig-{uuid.uuid4().hex[:8]}")
-    lanes = QueueKeys(jobs.queue_name)
+    lanes = jobs.queue.shard(migration.job_id).keys  # a prefix job's batches share its shard
     last = batch_job_id(migration.job_id, 10)
 
     async def all_listed() -> bool:
@@ -76,7 +77,8 @@ async def test_normal_uploads_overtake_a_migrations_bulk_batches(
         # enqueued without the claim having seen it.
         assert await jobs.pause_queue()
         upload = await jobs.enqueue(UploadJob(bucket=bucket, key=f"urgent-{n}.txt", data=b"u"))
-        assert await jobs.redis.zscore(lanes.queue, upload.job_id) is not None
+        normal = jobs.queue.shard(upload.job_id).keys.queue
+        assert await jobs.redis.zscore(normal, upload.job_id) is not None
         await asyncio.sleep(0.1)  # a batch claimed just before the pause has started by now
         visible[upload.job_id] = len(worker.log)
         assert await jobs.resume_queue()
