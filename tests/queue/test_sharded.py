@@ -28,6 +28,7 @@ from storage_jobs.queue import (
     slot_ranges,
 )
 from storage_jobs.settings import Settings
+from storage_jobs.storage import RateLimits
 from tests.fixtures_redis import TestRedis
 
 pytestmark = pytest.mark.integration
@@ -237,3 +238,19 @@ async def test_dead_letters_of_every_shard_list_replay_and_drop(
     assert await producer.status("j3") == "queued"
     assert await producer.dead_letters.drop("j5")
     assert await producer.dead_letters.count() == 10
+
+
+async def test_the_rate_limit_is_one_schedule_per_bucket_for_every_worker(
+    producer: Queue, worker: Queue
+) -> None:
+    """Two workers' limiters share a bucket's schedule: the second waits for the first's tokens.
+
+    A script whose keys were in two slots would fail with CROSSSLOT on a cluster, and the
+    limiter would fall back to a local share silently (``_down``): both are checked.
+    """
+    limits = RateLimits({"bkt": 10.0})
+    first, second = worker.rate_limiter(limits), producer.rate_limiter(limits)
+    assert await first.reserve("bkt", 10.0, 10) == 0.0
+    waited = await second.reserve("bkt", 10.0, 10)
+    assert 0.5 < waited <= 1.0  # behind the first's 10 tokens at 10 per second
+    assert not first._down and not second._down

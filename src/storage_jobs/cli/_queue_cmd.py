@@ -206,12 +206,12 @@ def health(max_age: float | None, worker_id: str | None, local: bool, as_json: b
     queue_name = settings.queue_name
 
     async def body(queue: Queue) -> int:
-        workers = await live_workers(queue.redis, queue_name, max_age=limit)
+        workers = await live_workers(queue.redis, queue.home, max_age=limit)
         scope = f"on queue {queue_name}"
         if worker_id:
             workers = [w for w in workers if w.worker_id == worker_id]
             scope = f"for worker {worker_id} {scope}"
-            reason_missing = await _why_missing(queue.redis, queue_name, worker_id, limit)
+            reason_missing = await _why_missing(queue.redis, queue.home, worker_id, limit)
         elif local:
             host = socket.gethostname()
             workers = [

@@ -148,7 +148,8 @@ class Reader:
     async def workers(self) -> WorkersPage:
         """Workers heard from in the last ``WORKER_HORIZON`` seconds, stale ones marked."""
         rows = []
-        for beat, age in await read_heartbeats(self.redis, self.queue_name, max_age=WORKER_HORIZON):
+        heard = await read_heartbeats(self.redis, self.queue.home, max_age=WORKER_HORIZON)
+        for beat, age in heard:
             rows.append(
                 WorkerRow(
                     worker_id=beat.worker_id,

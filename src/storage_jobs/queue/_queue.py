@@ -64,6 +64,8 @@ class Queue:
         redis: The connection (a cluster client on a cluster).
         name: The queue's name.
         layout: Its shards' names and which holds a job.
+        home: The name of its queue-wide keys (heartbeats, rate limits): the queue's own,
+            hash-tagged on a tagged queue.
         shards: One ``Shard`` per shard, in layout order.
         result_ttl: Seconds results and cancel markers are kept.
         scripts: The scripts on ``redis``, shared by the shards.
@@ -96,6 +98,9 @@ class Queue:
         self.redis = cast("Redis", redis)
         self.name = name
         self.layout = ShardLayout(name, shards, tagged)
+        # Queue-wide keys (heartbeats, the rate limit's schedules) share one slot, as the rate
+        # limit's script reads both: tagged with the queue's own name on a tagged queue.
+        self.home = f"{name}{{{name}}}" if self.layout.tagged else name
         self.result_ttl = result_ttl
         self.scripts = Scripts(self.redis)
         self.shards = tuple(
@@ -241,7 +246,7 @@ class Queue:
 
     def rate_limiter(self, limits: RateLimits, **options: Any) -> RedisRateLimiter:
         """The queue's shared S3 rate limits: one schedule per bucket, shared by the shards."""
-        return RedisRateLimiter(self.redis, self.name, limits, scripts=self.scripts, **options)
+        return RedisRateLimiter(self.redis, self.home, limits, scripts=self.scripts, **options)
 
     # -- the operator's side ----------------------------------------------------------------------
 
@@ -345,15 +350,12 @@ class Queue:
     # -- heartbeats -------------------------------------------------------------------------------
 
     async def heartbeat(self, beat: Heartbeat, *, ttl: float, also: str | None = None) -> None:
-        """Stores a worker's heartbeat for ``ttl`` seconds, under the logical queue's name.
-
-        Its commands are pipelined without a transaction: on a cluster they may span slots.
-        """
-        await write_heartbeat(self.redis, self.name, beat, ttl=ttl, also=also)
+        """Stores a worker's heartbeat for ``ttl`` seconds, under the queue's ``home`` name."""
+        await write_heartbeat(self.redis, self.home, beat, ttl=ttl, also=also)
 
     async def remove_heartbeat(self, worker_id: str) -> None:
         """Forgets a worker at once (it stopped cleanly)."""
-        await remove_heartbeat(self.redis, self.name, worker_id)
+        await remove_heartbeat(self.redis, self.home, worker_id)
 
     # -- waking -----------------------------------------------------------------------------------
 

@@ -145,7 +145,7 @@ async def sharded_info(
         for name, count in part.kinds.items():
             kinds[name] = kinds.get(name, 0) + count
     max_age = 3 * health_check_interval
-    workers = await live_workers(queue.redis, queue.name, max_age=max_age)
+    workers = await live_workers(queue.redis, queue.home, max_age=max_age)
     return QueueInfo(
         counts=merge_depths(queue.name, [p.counts for p in parts]),
         kinds=kinds,
