@@ -14,6 +14,7 @@ from starlette.staticfiles import StaticFiles
 
 from ._api import api_routes
 from ._dashboard import HERE, Dashboard, template_environment
+from ._enqueue_api import EnqueueApi, ProducerRoutes
 from ._pages import page_routes
 from ._security import Access, AccessMiddleware
 
@@ -48,7 +49,11 @@ def create_app(settings: Settings) -> Starlette:
             *api_routes(),
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         ],
-        middleware=[Middleware(AccessMiddleware, access=access)],
+        middleware=[
+            # First: the enqueue API admits producer tokens only, never the dashboard's rules.
+            Middleware(ProducerRoutes, api=EnqueueApi(dashboard)),
+            Middleware(AccessMiddleware, access=access),
+        ],
         lifespan=lifespan,
     )
     app.state.dashboard = dashboard
