@@ -65,7 +65,10 @@ class Settings(BaseSettings):
     Every field reads from ``STORAGE_JOBS_<FIELD>``; ``S3_*`` fields configure the storage client.
     """
 
-    model_config = SettingsConfigDict(env_prefix="STORAGE_JOBS_", extra="ignore", frozen=True)
+    # hide_input_in_errors: a refused value may be a secret (a short token, a URL with a password).
+    model_config = SettingsConfigDict(
+        env_prefix="STORAGE_JOBS_", extra="ignore", frozen=True, hide_input_in_errors=True
+    )
 
     # Redis and the queue
     redis_url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
