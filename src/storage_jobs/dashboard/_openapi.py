@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
+from ..jobs import CopyJob
 from ..queue import LANES
 from ._enqueue_answers import ApiError, BatchEnqueued, Enqueued, JobState
 from ._job_bodies import MAX_BATCH_JOBS, MAX_DEFER_S, AcceptedJob, JobBatch
@@ -41,6 +42,12 @@ def _schemas() -> dict[str, Any]:
     schemas: dict[str, Any] = dict(defs.get("$defs", {}))
     for (name, _), schema in by_key.items():
         schemas.setdefault(name, schema)
+    # ``kind`` has a default in Python, but a body is told apart by it: here it is required.
+    for kind, ref in schemas["Job"]["discriminator"]["mapping"].items():
+        model = schemas[ref.rsplit("/", 1)[-1]]
+        model["required"] = ["kind", *[f for f in model.get("required", []) if f != "kind"]]
+        model["properties"]["kind"].pop("default", None)
+        assert model["properties"]["kind"]["const"] == kind
     return schemas
 
 
@@ -85,6 +92,14 @@ _PARAMETERS = [
 ]
 
 
+_EXAMPLE = CopyJob(src_bucket="media", src_key="in/a.jpg", dst_key="out/a.jpg").model_dump(
+    mode="json"
+)
+"""A job as ``model_dump_json()`` writes it: the example of both POSTs' bodies."""
+
+_EXAMPLES = {"Job": _EXAMPLE, "JobBatch": {"jobs": [_EXAMPLE]}}
+
+
 def _enqueue(summary: str, body: str, answer: str) -> dict[str, Any]:
     return {
         "post": {
@@ -93,7 +108,7 @@ def _enqueue(summary: str, body: str, answer: str) -> dict[str, Any]:
             "parameters": _PARAMETERS,
             "requestBody": {
                 "required": True,
-                "content": {"application/json": {"schema": _ref(body)}},
+                "content": {"application/json": {"schema": _ref(body), "example": _EXAMPLES[body]}},
             },
             "responses": {"202": _answer("Taken.", answer), **_REFUSED},
         }
