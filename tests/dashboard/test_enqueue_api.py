@@ -226,6 +226,12 @@ async def test_an_idempotency_key_enqueues_one_job(http: Http, queue: Queue) -> 
             headers={"Authorization": f"Bearer {BILLING}", "Idempotency-Key": "order-1"},
         )
         bad = await c.post("/api/v1/jobs", content=body, headers={**BEARER, "Idempotency-Key": ""})
+    async with http(queue_name=f"{queue.name}-other") as c:  # job ids are not per queue in Redis
+        elsewhere = await c.post(
+            "/api/v1/jobs", content=body, headers={**BEARER, "Idempotency-Key": "order-1"}
+        )
+    assert elsewhere.json()["enqueued"] is True
+    assert elsewhere.json()["job_id"] != first.json()["job_id"]
     assert first.json()["enqueued"] is True and again.json()["enqueued"] is False
     assert again.json()["job_id"] == first.json()["job_id"]
     assert other.json()["enqueued"] is True  # another producer's key is another job

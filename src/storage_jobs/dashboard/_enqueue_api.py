@@ -137,7 +137,8 @@ class EnqueueApi:
         body = await self._body(request, self.settings.max_payload_bytes)
         job = self._checked([_parsed(parse_job, body)], batch=False)[0]
         producer: str = request.state.producer
-        job_id = idempotent_job_id(producer, key) if key is not None else None
+        queue = self.settings.queue_name
+        job_id = None if key is None else idempotent_job_id(queue, producer, key)
         (answer,) = await self._enqueue(request, [job], [job_id], params)
         return _json(answer, 202)
 
@@ -151,8 +152,10 @@ class EnqueueApi:
             self._each_under_cap(jobs)
         self._checked(jobs, batch=True)
         producer: str = request.state.producer
+        queue = self.settings.queue_name
         ids = [
-            None if key is None else idempotent_job_id(producer, key, i) for i in range(len(jobs))
+            None if key is None else idempotent_job_id(queue, producer, key, i)
+            for i in range(len(jobs))
         ]
         answers = await self._enqueue(request, jobs, ids, params)
         return _json(BatchEnqueued(jobs=answers), 202)

@@ -153,13 +153,14 @@ async def read_capped(request: Request, cap: int) -> bytes:
     return b"".join(chunks)
 
 
-def idempotent_job_id(producer: str, key: str, index: int | None = None) -> str:
-    """The job id an ``Idempotency-Key`` stands for: the same producer and key, the same id.
+def idempotent_job_id(queue: str, producer: str, key: str, index: int | None = None) -> str:
+    """The job id an ``Idempotency-Key`` stands for: the same queue, producer and key, the same id.
 
     Derived, not stored: enqueueing an id that exists adds nothing (``enqueued: false``), so no
-    key of its own is needed. The producer's name is part of it, so producers cannot meet; a
-    batch's jobs add their index (a key holds no NUL, so no single key reads as a batch's).
+    key of its own is needed. A job's key (``arq:job:<id>``) is not per queue, so the queue is
+    part of the id, as is the producer's name: producers cannot meet. A batch's jobs add their
+    index (a key holds no NUL, so no single job's id is a batch job's).
     """
-    named = f"{producer}\x00{key}" if index is None else f"{producer}\x00{key}\x00{index}"
+    named = "\x00".join([queue, producer, key, *([] if index is None else [str(index)])])
     digest = hashlib.sha256(named.encode()).hexdigest()
     return f"http-{digest[:32]}"
