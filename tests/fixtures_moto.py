@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Iterable, Iterator
+from typing import Any
 
+import boto3  # type: ignore[import-untyped]
 import pytest
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.s3.models import s3_backends
@@ -49,6 +51,17 @@ async def moto_bucket(moto_client: StorageClient) -> str:
     name = f"t-{uuid.uuid4().hex[:12]}"
     await moto_client.s3.create_bucket(Bucket=name)
     return name
+
+
+def moto_boto3(endpoint: str, service: str = "s3") -> Any:
+    """A plain boto3 client of the moto server (``s3``, ``kms``), to look from outside."""
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing-secret",
+    )
 
 
 def moto_put_many(bucket: str, keys: Iterable[str], data: bytes = b"") -> None:

@@ -12,6 +12,7 @@ from .migration import Migration
 from .peers import Peers
 from .pickup import Pickup
 from .redis_cost import RedisCost
+from .redis_cost_cluster import RedisCostCluster
 from .scaling import Scaling
 from .uploads import Uploads
 
@@ -26,6 +27,7 @@ SCENARIOS: dict[str, type[Scenario]] = {
     "scaling": Scaling,
     "migration": Migration,
     "redis_cost": RedisCost,
+    "redis_cost_cluster": RedisCostCluster,
     "peers": Peers,
     "lanes": Lanes,
     "http_enqueue": HttpEnqueue,

@@ -112,7 +112,7 @@ class RedisCost(PrivateRedisScenario):
     """N inline 1 KiB uploads through one worker (``max_jobs=32``), Redis traffic counted."""
 
     name = "redis_cost"
-    rows = (
+    rows: tuple[Row, ...] = (
         Row(
             key="commands",
             title="Redis commands per 1 KiB upload job (producer + worker)",

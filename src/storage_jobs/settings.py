@@ -75,6 +75,11 @@ class Settings(BaseSettings):
     redis_sentinels: Annotated[list[str], NoDecode] = Field(default_factory=list)
     redis_sentinel_master: str = "mymaster"
     queue_name: str = Field(default="storage-jobs", min_length=1, pattern=r"^[A-Za-z0-9_.:-]+$")
+    # One logical queue over N hash-tagged shards (queue/_shards.py): every producer and worker
+    # of a queue must say the same N (it is recorded with the queue, and checked).
+    queue_shards: int = Field(default=1, ge=1, le=128)
+    # Cluster mode: None asks the server (INFO cluster); True/False skip the question.
+    redis_cluster: bool | None = None
     # Queues need maxmemory-policy noeviction (queue/_eviction.py); the declared policy is used
     # only where Redis refuses both CONFIG GET and INFO.
     redis_maxmemory_policy: str | None = Field(default=None, pattern=r"^[a-z-]{1,40}$")

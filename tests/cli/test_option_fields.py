@@ -191,7 +191,105 @@ def test_verify_options_and_it_waits_unless_told(
 def test_upload_and_copy_checksums(built: list[tuple[JobModel, dict[str, Any]]]) -> None:
     run("enqueue", "upload", "b-b", "k", "--data", "hi", "--checksum", "crc32c")
     run("enqueue", "copy", "b-b", "a", "c", "--dst-bucket", "d-b", "--checksum", "sha256")
-    assert [job for job, _ in built] == [
+    expected: list[JobModel] = [
         UploadJob(bucket="b-b", key="k", data=b"hi", checksum="crc32c"),
         CopyJob(src_bucket="b-b", src_key="a", dst_key="c", dst_bucket="d-b", checksum="sha256"),
     ]
+    assert [job for job, _ in built] == expected
+
+
+def test_write_options_build_their_fields(built: list[tuple[JobModel, dict[str, Any]]]) -> None:
+    """Class, encryption, tags, headers, ACL and --preserve become the job fields."""
+    write = [
+        "--storage-class",
+        "STANDARD_IA",
+        "--sse",
+        "aws:kms",
+        "--sse-kms-key-id",
+        "alias/k",
+        "--acl",
+        "bucket-owner-full-control",
+        "--tag",
+        "a=1",
+        "--tag",
+        "b=x y",
+        "--cache-control",
+        "max-age=60",
+        "--content-disposition",
+        "inline",
+        "--content-encoding",
+        "gzip",
+        "--content-language",
+        "fr",
+        "--expires",
+        "2025-06-01T12:00:00Z",
+    ]
+    fields: dict[str, Any] = {
+        "storage_class": "STANDARD_IA",
+        "sse": "aws:kms",
+        "sse_kms_key_id": "alias/k",
+        "acl": "bucket-owner-full-control",
+        "tags": {"a": "1", "b": "x y"},
+        "cache_control": "max-age=60",
+        "content_disposition": "inline",
+        "content_encoding": "gzip",
+        "content_language": "fr",
+        "expires": T1,
+    }
+    run("enqueue", "upload", "b-b", "k", "--data", "hi", *write)
+    run("enqueue", "copy", "b-b", "a", "c", *write, "--preserve", "tags,storage_class")
+    run("enqueue", "copy", "b-b", "a", "c", "--preserve", "none")
+    run(
+        "migrate",
+        "src-b/p/",
+        "dst-b/q/",
+        "--dst-storage-class",
+        "GLACIER_IR",
+        "--sse",
+        "AES256",
+        "--acl",
+        "private",
+        "--preserve",
+        "sse,object_lock",
+    )
+    expected: list[JobModel] = [
+        UploadJob(bucket="b-b", key="k", data=b"hi", **fields),
+        CopyJob(
+            src_bucket="b-b",
+            src_key="a",
+            dst_key="c",
+            preserve=["tags", "storage_class"],
+            **fields,
+        ),
+        CopyJob(src_bucket="b-b", src_key="a", dst_key="c", preserve=False),
+        MigrateJob(
+            src_bucket="src-b",
+            src_prefix="p/",
+            dst_bucket="dst-b",
+            dst_prefix="q/",
+            dst_storage_class="GLACIER_IR",
+            sse="AES256",
+            acl="private",
+            preserve=["sse", "object_lock"],
+        ),
+    ]
+    assert [job for job, _ in built] == expected
+
+
+@pytest.mark.parametrize(
+    ("args", "field"),
+    [
+        (["--sse", "AES256", "--sse-kms-key-id", "k"], "sse_kms_key_id"),
+        (["--storage-class", "COLD"], "storage-class"),
+        ([f"--tag=k{i}=v" for i in range(11)], "tags"),
+        (["--tag", "k=" + "v" * 257], "tags"),
+        (["--tag", "k" * 129 + "=v"], "tags"),
+        (["--tag", "k=a%b"], "tags"),
+        (["--preserve", "colour"], "preserve"),
+    ],
+)
+def test_bad_write_options_are_refused_before_redis(args: list[str], field: str) -> None:
+    """S3's tag limits, class names and a KMS key without aws:kms are usage errors (exit 2)."""
+    result = CliRunner().invoke(cli, ["enqueue", "copy", "b-b", "a", "c", *args], env=ENV)
+    assert result.exit_code == 2, result.output
+    assert field in result.output

@@ -17,10 +17,9 @@ from storage_jobs.client import (
 )
 from storage_jobs.devstack import FaultProxy, FaultRules, SeaweedFS
 from storage_jobs.jobs import DeleteJob, MigrateJob, UploadJob, batch_job_id
-from storage_jobs.queue import DeadLetterStore
 from storage_jobs.settings import Settings
 from storage_jobs.storage import StorageClient
-from tests.fixtures_e2e import fill, keys_left, run_cli, wait_until
+from tests.fixtures_e2e import fill, keys_left, on_every_layout, run_cli, wait_until
 from tests.workers import StartInProcess, StartWorker
 
 pytestmark = pytest.mark.integration
@@ -29,6 +28,7 @@ pytestmark = pytest.mark.integration
 LEASE = {"STORAGE_JOBS_LEASE_SECONDS": "10"}
 
 
+@on_every_layout
 async def test_cancel_queued_and_deferred_jobs_while_no_worker_runs(
     start_in_process: StartInProcess,
     jobs: StorageJobsClient,
@@ -67,7 +67,7 @@ async def test_cancel_queued_and_deferred_jobs_while_no_worker_runs(
         assert not worker.events("job.start", job_id=handle.job_id)
     assert await keys_left(admin_storage, bucket, "") == {"kept.txt"}
     assert not await kept.cancel()  # finished: False
-    assert await DeadLetterStore(jobs.redis, jobs.queue_name).count() == 0
+    assert await jobs.queue.dead_letters.count() == 0
     run = await run_cli(worker_env, "result", queued.job_id, "--json")
     code, out = run.returncode, run.stdout
     assert code == 1 and json.loads(out)["status"] == "cancelled"
@@ -116,12 +116,13 @@ async def test_cancel_running_delete_of_50000_keys(
     assert gone == existing & set(deleted)
     assert len(gone) == len(deleted) // 20
     assert await handle.status() == JobStatus.CANCELLED
-    assert await DeadLetterStore(jobs.redis, jobs.queue_name).count() == 0
+    assert await jobs.queue.dead_letters.count() == 0
     assert worker.events("job.cancelled", job_id=handle.job_id)
     await asyncio.sleep(1)
     assert len(fault_proxy.delete_batches) == sent  # nothing after the cancel settled
 
 
+@on_every_layout
 async def test_cancel_running_migration_settles_every_batch_and_reports(
     start_in_process: StartInProcess,
     jobs: StorageJobsClient,
@@ -213,4 +214,4 @@ async def test_cancel_while_workers_are_down_then_sigkill_is_not_rerun(
     assert settled["ran"] is False
     assert len(fault_proxy.delete_batches) == sent
     assert await handle.status() == JobStatus.CANCELLED
-    assert await DeadLetterStore(jobs.redis, jobs.queue_name).count() == 0
+    assert await jobs.queue.dead_letters.count() == 0

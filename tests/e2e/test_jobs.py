@@ -12,12 +12,13 @@ from storage_jobs.client import JobFailedError, JobStatus, StorageJobsClient
 from storage_jobs.devstack import FaultProxy, SeaweedFS
 from storage_jobs.jobs import CopyJob, CopyResult, DeleteJob, DeleteResult, UploadJob, UploadResult
 from storage_jobs.storage import StorageClient
-from tests.fixtures_e2e import fill
+from tests.fixtures_e2e import fill, on_every_layout
 from tests.workers import StartInProcess
 
 pytestmark = pytest.mark.integration
 
 
+@on_every_layout
 async def test_upload_copy_delete_round_trip(
     start_in_process: StartInProcess,
     jobs: StorageJobsClient,
@@ -75,6 +76,7 @@ async def test_upload_copy_delete_round_trip(
     assert await delete.status() == JobStatus.COMPLETE
 
 
+@on_every_layout
 async def test_permanent_failure_is_reported_once_and_dead_lettered(
     start_in_process: StartInProcess, jobs: StorageJobsClient, bucket: str
 ) -> None:
@@ -86,15 +88,14 @@ async def test_permanent_failure_is_reported_once_and_dead_lettered(
     assert info.value.job_id == handle.job_id
     assert info.value.code == "NoSuchKey"
     assert await handle.status() == JobStatus.FAILED
-    from storage_jobs.queue import DeadLetterStore
-
-    letters = await DeadLetterStore(jobs.redis, jobs.queue_name).list()
+    letters = await jobs.queue.dead_letters.list()
     assert [letter.job_id for letter in letters] == [handle.job_id]
     assert letters[0].code == "NoSuchKey" and letters[0].attempts == 1
     starts = [e for e in worker.events() if e.get("event") == "job.start"]
     assert len(starts) == 1  # not retried
 
 
+@on_every_layout
 async def test_same_job_id_runs_once(
     start_in_process: StartInProcess, jobs: StorageJobsClient, bucket: str
 ) -> None:
@@ -112,6 +113,7 @@ async def test_same_job_id_runs_once(
     assert len(runs) == 1
 
 
+@on_every_layout
 async def test_bulk_delete_retries_only_failed_keys(
     start_in_process: StartInProcess,
     jobs: StorageJobsClient,

@@ -15,7 +15,7 @@ from storage_jobs.client import StorageJobsClient
 from storage_jobs.devstack import FaultProxy, SeaweedFS
 from storage_jobs.jobs import DeletePrefixJob, MigrateJob
 from storage_jobs.storage import StorageClient, StorageConfig
-from tests.fixtures_e2e import fill, wait_until
+from tests.fixtures_e2e import fill, on_every_layout, wait_until
 from tests.workers import StartInProcess, StartWorker
 
 pytestmark = pytest.mark.integration
@@ -43,6 +43,7 @@ async def listing(storage: StorageClient, bucket: str, prefix: str) -> dict[str,
     return out
 
 
+@on_every_layout
 async def test_migration_killed_and_resumed_then_rerun_copies_nothing(
     start_worker: StartWorker,
     start_in_process: StartInProcess,

@@ -12,7 +12,7 @@ from storage_jobs.client import JobStatus, StorageJobsClient
 from storage_jobs.devstack import FaultProxy, FaultRules, SeaweedFS
 from storage_jobs.jobs import MigrateJob, UploadJob, batch_job_id
 from storage_jobs.storage import StorageClient
-from tests.fixtures_e2e import fill, keys_left, run_cli, wait_until
+from tests.fixtures_e2e import fill, keys_left, on_every_layout, run_cli, wait_until
 from tests.workers import StartInProcess
 
 pytestmark = pytest.mark.integration
@@ -21,6 +21,7 @@ LEASE = {"STORAGE_JOBS_LEASE_SECONDS": "10"}
 OBJECTS = 1000  # a migration of 20 batches of 50
 
 
+@on_every_layout
 async def test_queue_pause_lets_running_jobs_finish_and_takes_nothing_new(
     start_in_process: StartInProcess,
     jobs: StorageJobsClient,
@@ -64,6 +65,7 @@ async def test_queue_pause_lets_running_jobs_finish_and_takes_nothing_new(
     assert not await jobs.queue_paused()
 
 
+@on_every_layout
 async def test_migration_pause_and_resume_copies_each_object_once(
     start_in_process: StartInProcess,
     jobs: StorageJobsClient,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shlex
@@ -12,15 +13,17 @@ from typing import Any
 
 import pytest
 import redis
+from click.testing import CliRunner
 
-from storage_jobs.client import StorageJobsClient
+from storage_jobs.cli import cli
+from storage_jobs.client import JobFailedError, JobStatus, StorageJobsClient
 from storage_jobs.devstack import SeaweedFS, free_port
 from storage_jobs.jobs import CopyJob, DeleteJob, DeletePrefixJob, MigrateJob, UploadJob
 from storage_jobs.settings import Settings
 from storage_jobs.storage import StorageClient
 from tests.e2e.test_redis_production import _make_certs, _process, _tls_redis_server
 from tests.fixtures_e2e import put_many
-from tests.workers import WorkerProcess, cli_path
+from tests.workers import StartInProcess, WorkerProcess, cli_path
 
 pytestmark = pytest.mark.integration
 
@@ -174,6 +177,66 @@ async def test_producer_worker_and_operator_run_under_their_acl_users(
     denied = _denials(admin)
     assert {d.split(": ", 1)[0] for d in denied} <= {f"storage-jobs-{r}" for r in ROLES}
     assert {d.split(": ", 1)[1] for d in denied} == {"command config|get"}, denied
+
+
+async def _ok(url: str, *args: str) -> str:
+    """Runs the CLI in this process (a thread: it runs its own loop) as the role of ``url``.
+
+    Returns its stdout, after asserting it succeeded.
+    """
+    env = {"STORAGE_JOBS_REDIS_URL": url, "STORAGE_JOBS_QUEUE_NAME": QUEUE}
+    done = await asyncio.to_thread(CliRunner().invoke, cli, list(args), env=env)
+    assert done.exit_code == 0, (args, done.output, done.exception)
+    return done.stdout
+
+
+async def test_operator_actions_dead_letters_and_heartbeats_run_under_their_acl_users(
+    acl_redis: AclRedis,
+    start_in_process: StartInProcess,
+    admin_storage: StorageClient,
+    bucket: str,
+    seaweedfs: SeaweedFS,
+) -> None:
+    """Queue pause/resume, cancel, a job's pause/resume, replay and drop pass: nothing denied.
+
+    The queue is paused first, so the operator acts on jobs that are still queued; a worker's
+    dead letter, its heartbeats and a migration's fan-out run under the worker's user.
+    """
+    dst = f"{bucket}-dst"
+    seaweedfs.client().create_bucket(Bucket=dst)
+    await put_many(admin_storage, bucket, [f"src/{i}" for i in range(4)], data=b"m")
+    admin = acl_redis.client()
+    operator = acl_redis.url("operator")
+    await _ok(operator, "queue", "pause")
+    await start_in_process(
+        STORAGE_JOBS_REDIS_URL=acl_redis.url("worker"), STORAGE_JOBS_QUEUE_NAME=QUEUE
+    )
+    producer = Settings(redis_url=acl_redis.url("producer"), queue_name=QUEUE)
+    async with StorageJobsClient(settings=producer) as jobs:
+        doomed = await jobs.enqueue(UploadJob(bucket=bucket, key="never", data=b"x"))
+        broken = await jobs.enqueue(CopyJob(src_bucket=bucket, src_key="missing", dst_key="x"))
+        migrate = await jobs.enqueue(
+            MigrateJob(src_bucket=bucket, src_prefix="src/", dst_bucket=dst, batch_size=2)
+        )
+        await _ok(operator, "cancel", doomed.job_id)
+        await _ok(operator, "pause", migrate.job_id)
+        await _ok(operator, "resume", migrate.job_id)
+        await _ok(operator, "queue", "resume")
+        assert await jobs.status(doomed.job_id) == JobStatus.CANCELLED
+        assert (await migrate.result(timeout=60)).copied == 4
+        with pytest.raises(JobFailedError):
+            await broken.result(timeout=30)
+        letters = json.loads(await _ok(operator, "dead-letters", "list", "--json"))
+        assert broken.job_id in json.dumps(letters)
+        await _ok(operator, "dead-letters", "replay", broken.job_id)
+        with pytest.raises(JobFailedError):
+            await broken.result(timeout=30)  # it fails again: a second dead letter
+        await _ok(operator, "dead-letters", "drop", broken.job_id)
+        assert broken.job_id not in await _ok(operator, "dead-letters", "list", "--json")
+        await _ok(operator, "health")
+    denied = _denials(admin)
+    assert {d.split(": ", 1)[1] for d in denied} <= {"command config|get"}, denied
+    admin.close()
 
 
 @pytest.mark.parametrize("role", ROLES)

@@ -222,7 +222,7 @@ def test_missing_kind_is_rejected() -> None:
     "payload",
     [
         {"kind": "delete", "bucket": "bkt", "keys": ["a"], "force": True},
-        {"kind": "copy", "src_bucket": "src", "src_key": "a", "dst_key": "b", "acl": "public"},
+        {"kind": "copy", "src_bucket": "src", "src_key": "a", "dst_key": "b", "grants": "all"},
         {"kind": "upload", "bucket": "bkt", "key": "k", "data": "", "ttl": 3},
     ],
 )

@@ -59,6 +59,7 @@ class FakeStorage(StorageClient):
         content_type: str | None = None,
         src_version_id: str | None = None,
         checksum: Any = None,
+        **attributes: Any,
     ) -> ObjectInfo:
         self.calls.append(f"copy {src_bucket}/{src_key} -> {dst_bucket}/{dst_key}")
         return ObjectInfo(bucket=dst_bucket or src_bucket, key=dst_key, size=size or 0, etag="e")
@@ -73,6 +74,7 @@ class FakeStorage(StorageClient):
         metadata: dict[str, str] | None = None,
         extra_args: dict[str, Any] | None = None,
         checksum: Any = None,
+        **attributes: Any,
     ) -> ObjectInfo:
         self.calls.append(f"put {bucket}/{key}")
         return ObjectInfo(bucket=bucket, key=key, size=len(data), etag="e")
@@ -285,6 +287,7 @@ async def test_success_returns_json_result(settings: Settings, fake_redis: Any) 
         "dst_bucket": "bkt",
         "dst_key": "dst",
         "skipped": False,
+        "lost": [],
     }
     assert storage.calls == ["head bkt/src", "copy bkt/src -> bkt/dst"]
     (start,) = log.named("job.start")

@@ -189,7 +189,7 @@ async def run_demo(stack: DevStack, console: Console) -> Table:
             )
             await asyncio.gather(*(h.result(timeout=120) for h in handles))
         table.add_row(
-            "upload x1,200", "upload", "ok", "enqueue_many: one round trip per 1,000 jobs", ""
+            "upload x1,200", "upload", "ok", "enqueue_many: one round trip per 6,000 jobs", ""
         )
         await run(
             "migrate tmp/ to archive",

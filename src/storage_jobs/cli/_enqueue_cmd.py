@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from ..client import StorageJobsClient
 from ..jobs import CopyJob, DeleteJob, JobModel, JobRejectedError, UploadJob
 from ..queue import Priority
+from ._attribute_options import preserve_option, write_fields, write_options
 from ._exit_codes import EXIT_OK
 from ._outcome import print_outcome, wait_for
 from ._output import Output, json_option
@@ -117,6 +118,7 @@ def enqueue() -> None:
     help="Record the object's checksum: S3's additional checksum where the server keeps them, "
     "and sj-crc32c / sj-sha256 metadata (computed by the worker).",
 )
+@write_options
 @_job_options
 def upload(
     bucket: str,
@@ -129,10 +131,12 @@ def upload(
     wait: float | None,
     as_json: bool,
     priority: Priority,
+    **write: Any,
 ) -> None:
     """Upload --data or --file to KEY in BUCKET."""
     if (data is None) == (file_path is None):
         raise click.UsageError("give exactly one of --data or --file")
+    fields = write_fields(write, preserve=False)
 
     def build() -> JobModel:
         if data is not None:
@@ -142,6 +146,7 @@ def upload(
                 data=data.encode(),
                 content_type=content_type,
                 checksum=checksum,
+                **fields,
             )
         assert file_path is not None
         return UploadJob(
@@ -150,6 +155,7 @@ def upload(
             path=os.path.abspath(file_path),
             content_type=content_type,
             checksum=checksum,
+            **fields,
         )
 
     _enqueue(build, job_id, wait, as_json, priority)
@@ -171,6 +177,8 @@ def upload(
     help="Record the object's checksum: S3's additional checksum where the server keeps them, "
     "and sj-crc32c / sj-sha256 metadata (computed by the worker).",
 )
+@write_options
+@preserve_option
 @_job_options
 def copy(
     src_bucket: str,
@@ -183,8 +191,10 @@ def copy(
     wait: float | None,
     as_json: bool,
     priority: Priority,
+    **write: Any,
 ) -> None:
-    """Copy SRC_KEY of SRC_BUCKET to DST_KEY, server-side."""
+    """Copy SRC_KEY of SRC_BUCKET to DST_KEY, server-side, keeping what the source carries."""
+    fields = write_fields(write, preserve=True)
     _enqueue(
         lambda: CopyJob(
             src_bucket=src_bucket,
@@ -193,6 +203,7 @@ def copy(
             dst_bucket=dst_bucket,
             skip_if_identical=skip_if_identical,
             checksum=checksum,
+            **fields,
         ),
         job_id,
         wait,

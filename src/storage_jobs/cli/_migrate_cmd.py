@@ -12,6 +12,7 @@ from rich.table import Table
 
 from ..client import JobCancelledError, JobFailedError, JobStatus, Priority, StorageJobsClient
 from ..jobs import DeletePrefixJob, JobModel, MigrateJob, MigrationProgress
+from ._attribute_options import migrate_write_fields, migrate_write_options
 from ._exit_codes import EXIT_FAILED, EXIT_NOT_READY, EXIT_OK, EXIT_USAGE
 from ._filter_options import filter_fields, filter_options, manifest_field, manifest_options
 from ._output import Output, dump, json_option
@@ -87,6 +88,7 @@ def build_job(factory: type[JobModel], **fields: object) -> JobModel:
     help="Record each source's checksum on its copy (S3 additional checksum where kept, and "
     "sj-crc32c / sj-sha256 metadata); --verify then compares it.",
 )
+@migrate_write_options
 @manifest_options
 @filter_options
 @click.option("--job-id", help="Your id for the migration (re-using one resumes or no-ops).")
@@ -124,6 +126,7 @@ def migrate(source: str, destination: str, **options: Any) -> None:
         checksum=options["checksum"],
         manifest=manifest_field(options),
         **filter_fields(options),
+        **migrate_write_fields(options),
     )
     enqueue_and_watch(
         job, options["job_id"], options["watch"], options["as_json"], "copied", options["priority"]

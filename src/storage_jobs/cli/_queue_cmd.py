@@ -15,7 +15,6 @@ from ..queue import (
     QueueKeys,
     WorkerInfo,
     live_workers,
-    queue_info,
 )
 from ._exit_codes import EXIT_FAILED, EXIT_OK
 from ._output import Output, json_option
@@ -89,11 +88,8 @@ def queue(ctx: click.Context, sample: int, as_json: bool) -> None:
     out = Output(as_json)
 
     async def body(queue: Queue) -> int:
-        info = await queue_info(
-            queue.redis,
-            settings.queue_name,
-            health_check_interval=settings.health_check_interval,
-            kind_sample=sample,
+        info = await queue.info(
+            health_check_interval=settings.health_check_interval, kind_sample=sample
         )
         policy = await queue.eviction_policy(declared=settings.redis_maxmemory_policy)
         if as_json:
@@ -120,6 +116,17 @@ def queue(ctx: click.Context, sample: int, as_json: bool) -> None:
         for lane_name, lane in c.lanes.items():
             lanes.add_row(lane_name, str(lane.depth), str(lane.in_progress), str(lane.deferred))
         out.table(lanes)
+        if info.shards:
+            shards = Table(title="shards", title_justify="left")
+            for column in ("shard", "node", "depth", "in progress", "deferred"):
+                shards.add_column(
+                    column, justify="left" if column in ("shard", "node") else "right"
+                )
+            for shard in info.shards:
+                s = shard.counts
+                node = shard.node or "this server"
+                shards.add_row(shard.name, node, str(s.depth), str(s.in_progress), str(s.deferred))
+            out.table(shards)
         if info.kinds:
             kinds = Table(title="jobs per kind", title_justify="left")
             kinds.add_column("function")

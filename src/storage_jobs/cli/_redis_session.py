@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
@@ -17,12 +17,12 @@ from redis.exceptions import RedisError
 
 from ..client import StorageJobsClient
 from ..errors import QueueUnavailableError
-from ..queue import Queue, connect_redis, redis_said
+from ..queue import Queue, ShardCountError, open_queue, redis_said
 from ..settings import Settings
 from ._exit_codes import EXIT_REDIS
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
+    pass
 
 __all__ = ["client_on", "load_settings", "run_with_queue", "validation_message"]
 
@@ -44,17 +44,6 @@ def load_settings() -> Settings:
         ) from None
 
 
-@contextlib.asynccontextmanager
-async def _connected(settings: Settings) -> AsyncIterator[Redis]:
-    # Fail fast on a dead host instead of hanging on the OS connect timeout.
-    redis = connect_redis(settings, socket_connect_timeout=5, socket_timeout=30)
-    try:
-        yield redis
-    finally:
-        with contextlib.suppress(RedisError, OSError):
-            await redis.aclose()
-
-
 def _one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text[:300]
@@ -71,8 +60,13 @@ def run_with_queue(
     """Runs ``body`` with the queue on a connection; exits with its code (4 when Redis fails)."""
 
     async def main() -> int:
-        async with _connected(settings) as redis:
-            return await body(Queue(redis, settings.queue_name, result_ttl=settings.result_ttl))
+        # Fail fast on a dead host instead of hanging on the OS connect timeout.
+        queue = await open_queue(settings, socket_connect_timeout=5, socket_timeout=30)
+        try:
+            return await body(queue)
+        finally:
+            with contextlib.suppress(RedisError, OSError):
+                await queue.redis.aclose()
 
     try:
         code = asyncio.run(main())
@@ -81,6 +75,9 @@ def run_with_queue(
             f"Error: Redis is unreachable at {settings.redis_url_redacted}: {_one_line(exc)}",
             err=True,
         )
+        raise SystemExit(EXIT_REDIS) from None
+    except ShardCountError as exc:
+        click.echo(f"Error: {exc}", err=True)
         raise SystemExit(EXIT_REDIS) from None
     except QueueUnavailableError as exc:
         click.echo(f"Error: Redis at {settings.redis_url_redacted}: {_one_line(exc)}", err=True)

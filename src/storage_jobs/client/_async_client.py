@@ -22,7 +22,8 @@ from ..queue import (
     QueueKeys,
     ResultWaiter,
     check_priority,
-    connect_redis,
+    open_queue,
+    queue_on,
 )
 from ..settings import Settings
 from ._handle import JobHandle
@@ -98,7 +99,7 @@ class StorageJobsClient:
         return client
 
     def _queue_on(self, redis: Redis) -> Queue:
-        return Queue(redis, self.queue_name, result_ttl=self.settings.result_ttl)
+        return queue_on(redis, self.settings)
 
     async def connect(self) -> None:
         """Opens the Redis connection and checks its eviction policy once (idempotent).
@@ -107,7 +108,7 @@ class StorageJobsClient:
         kept in ``eviction_policy``; enqueueing still works.
         """
         if self._queue is None:
-            self._queue = self._queue_on(connect_redis(self.settings))
+            self._queue = await open_queue(self.settings)
             self._waiter = ResultWaiter(self._queue.redis, self.queue_name)
             await self._check_eviction_policy(self._queue)
 
@@ -208,7 +209,7 @@ class StorageJobsClient:
         defer_by: float | None = None,
         priority: Priority | None = None,
     ) -> list[JobHandle]:
-        """Validates every job, then enqueues them pipelined (one round trip per 1,000 jobs).
+        """Validates every job, then enqueues them pipelined (one round trip per 6,000 jobs).
 
         Args:
             jobs: The jobs.
@@ -249,7 +250,9 @@ class StorageJobsClient:
 
     def handle(self, job_id: str) -> JobHandle:
         """A handle for a job enqueued earlier (by anyone)."""
-        return JobHandle(job_id, False, self.queue_name, self.queue, self._waiter)
+        return JobHandle(
+            self.queue.job_id(job_id), False, self.queue_name, self.queue, self._waiter
+        )
 
     async def status(self, job_id: str) -> JobStatus:
         """A job's status by id."""

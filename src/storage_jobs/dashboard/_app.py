@@ -13,7 +13,7 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 from ._api import api_routes
-from ._dashboard import HERE, Dashboard, template_environment
+from ._dashboard import HERE, Dashboard, QueueOpening, template_environment
 from ._enqueue_api import EnqueueApi, ProducerRoutes
 from ._pages import page_routes
 from ._security import Access, AccessMiddleware
@@ -53,6 +53,7 @@ def create_app(settings: Settings) -> Starlette:
             # First: the enqueue API admits producer tokens only, never the dashboard's rules.
             Middleware(ProducerRoutes, api=EnqueueApi(dashboard)),
             Middleware(AccessMiddleware, access=access),
+            Middleware(QueueOpening, dashboard=dashboard),
         ],
         lifespan=lifespan,
     )

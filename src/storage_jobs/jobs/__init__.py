@@ -25,14 +25,23 @@ from ._prefix_models import (
 from ._prefix_progress import MigrationProgress
 from ._prefix_results import BatchResult, DeletePrefixResult, MigrateResult, VerifyResult
 from ._report import ReportLine
-from ._results import CopyResult, DeleteFailure, DeleteResult, UploadResult
+from ._results import CopyResult, DeleteFailure, DeleteResult, LostAttribute, UploadResult
 from ._retry import RETRYABLE_CODES, RetryBudget, RetryPolicy, is_retryable, is_retryable_code
 from ._state import DeleteState, JobState, ProgressStore
+from ._write_options import (
+    CannedAcl,
+    MigrateWriteOptions,
+    PreserveOption,
+    ServerSideEncryption,
+    StorageClassName,
+    WriteOptions,
+)
 
 __all__ = [
     "CATALOG",
     "RETRYABLE_CODES",
     "BatchResult",
+    "CannedAcl",
     "CopyJob",
     "CopyResult",
     "DeleteFailure",
@@ -54,22 +63,28 @@ __all__ = [
     "JobResult",
     "JobSpec",
     "JobState",
+    "LostAttribute",
     "Manifest",
     "MigrateBatchJob",
     "MigrateJob",
     "MigrateResult",
+    "MigrateWriteOptions",
     "MigrationProgress",
     "NoControl",
     "ObjectRef",
+    "PreserveOption",
     "ProgressStore",
     "ReportLine",
     "RetryBudget",
     "RetryPolicy",
+    "ServerSideEncryption",
+    "StorageClassName",
     "UploadJob",
     "UploadResult",
     "VerifyBatchJob",
     "VerifyJob",
     "VerifyResult",
+    "WriteOptions",
     "batch_job_id",
     "is_retryable",
     "is_retryable_code",

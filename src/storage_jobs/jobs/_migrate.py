@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 from typing import Any
 
-from ..storage import StorageClient, StorageError, StorageObjectNotFoundError
+from ..storage import AttributeLoss, StorageClient, StorageError, StorageObjectNotFoundError
 from ..storage._bulk import gather_or_cancel
 from ._content_match import same_content, stored_checksums
 from ._context import JobContext
@@ -123,6 +123,7 @@ async def run_migrate(job: MigrateJob, ctx: JobContext) -> MigrateResult:
         verified=progress.verified,
         mismatch=progress.mismatch,
         extraneous_deleted=progress.extraneous_deleted,
+        attributes_lost=progress.attributes_lost,
         report_bucket=progress.report_bucket,
         report_key=progress.report_key,
     )
@@ -142,7 +143,8 @@ async def run_migrate_batch(job: MigrateBatchJob, ctx: JobContext) -> BatchResul
     cross = spec.src_endpoint is not None
     slots = asyncio.Semaphore(_CROSS_ENDPOINT_CONCURRENCY if cross else _SAME_ENDPOINT_CONCURRENCY)
     counts = dict.fromkeys(("done", "skipped", "failed", "filtered", "verified", "mismatch"), 0)
-    counts["bytes"] = 0
+    counts["bytes"] = counts["attributes_lost"] = 0
+    lost_by_name: dict[str, int] = {}
     threshold = spec.failure_threshold()
     stopped = False
 
@@ -151,6 +153,7 @@ async def run_migrate_batch(job: MigrateBatchJob, ctx: JobContext) -> BatchResul
         relative = obj.key[len(spec.src_prefix) :]
         dst_key = spec.dst_prefix + relative
         new_version: str | None = None
+        lost: list[AttributeLoss] = []
         if not keep.key_selected(relative):
             status, size, code, message = "filtered", 0, None, ""
         else:
@@ -163,14 +166,17 @@ async def run_migrate_batch(job: MigrateBatchJob, ctx: JobContext) -> BatchResul
                 if threshold and await store.stop_reason():
                     return
                 status, size, code, message, new_version = await _migrate_one(
-                    ctx, source, spec, obj, dst_key, check, keep
+                    ctx, source, spec, obj, dst_key, check, keep, lost
                 )
         counter, also = _COUNTERS[status]
         if status == "copied" and spec.verify:
             # Read back and proven: the report says so, as it says ``mismatch`` otherwise.
             status, also = "verified", "verified"
         line = ""
-        if status in ("failed", "mismatch") or spec.report == "all":
+        if lost:
+            # Recorded once by name before the key, so a re-run after a crash counts it once.
+            await store.record_step(f"lost:{job.batch}:{index}", counter="attributes_lost", count=1)
+        if status in ("failed", "mismatch") or spec.report == "all" or lost:
             line = report_line(
                 spec.dst_bucket,
                 dst_key,
@@ -181,21 +187,28 @@ async def run_migrate_batch(job: MigrateBatchJob, ctx: JobContext) -> BatchResul
                 size=obj.size,
                 src_version_id=obj.version_id,
                 version_id=new_version if obj.version_id else None,
+                lost=[str(x) for x in lost],
             )
         if await store.record_key(job.batch, index, counter, size, line, also, threshold):
             counts[counter] += 1
             counts["bytes"] += size
             if also:
                 counts[also] += 1
+            if lost:
+                counts["attributes_lost"] += 1
+                for loss in lost:
+                    lost_by_name[loss.attribute] = lost_by_name.get(loss.attribute, 0) + 1
 
     await gather_or_cancel([one(i, obj) for i, obj in enumerate(job.objects) if i not in recorded])
     if stopped:
         # Every key copied so far is recorded in the migration's progress already.
         raise JobCancelled({"batch": job.batch, **counts})
     await store.finish_batch(job.batch, rejected=len(job.rejected), lines=job.rejected)
-    if counts["failed"]:
-        ctx.log.warning("migrate.batch_failures", batch=job.batch, **counts)
-    return BatchResult(migration_id=job.migration_id, batch=job.batch, **counts)
+    if counts["failed"] or counts["attributes_lost"]:
+        ctx.log.warning("migrate.batch_failures", batch=job.batch, lost=lost_by_name, **counts)
+    return BatchResult(
+        migration_id=job.migration_id, batch=job.batch, lost_attributes=lost_by_name, **counts
+    )
 
 
 async def _migrate_one(
@@ -206,11 +219,17 @@ async def _migrate_one(
     dst_key: str,
     check: bool,
     keep: ObjectFilter,
+    lost: list[AttributeLoss] | None = None,
 ) -> tuple[str, int, str | None, str, str | None]:
-    """Copies one object; returns (status, bytes copied, error code, message, new version)."""
+    """Copies one object; returns (status, bytes copied, error code, message, new version).
+
+    What the copy could not keep of its source is added to ``lost``.
+    """
     attempt = 0
     while True:
         attempt += 1
+        if lost is not None:
+            lost.clear()  # an attempt that failed after its copy copies (and loses) again
         try:
             obj = await described(source, spec.src_bucket, obj)
             size = obj.size or 0
@@ -238,7 +257,7 @@ async def _migrate_one(
                 return ("would_skip" if spec.dry_run else "skipped"), 0, None, "", None
             if spec.dry_run:
                 return "would_copy", 0, None, "", None
-            expected, new_version = await copy_one(ctx, source, spec, obj, dst_key)
+            expected, new_version = await copy_one(ctx, source, spec, obj, dst_key, lost)
             if spec.verify:
                 problem = await compare_by_reading(
                     source,

@@ -16,10 +16,11 @@ from __future__ import annotations
 import asyncio
 from itertools import groupby
 
-from ..storage import StorageError
+from ..storage import AttributeLoss, StorageError
 from ..storage._bulk import gather_or_cancel
 from ._context import JobContext
 from ._job_control import JobCancelled
+from ._migrate_copy import kept_attributes
 from ._prefix_models import MigrateBatchJob, MigrateJob, ObjectRef
 from ._prefix_results import BatchResult
 from ._report import report_line
@@ -38,7 +39,8 @@ async def run_migrate_versions_batch(job: MigrateBatchJob, ctx: JobContext) -> B
     keep = spec.object_filter()
     slots = asyncio.Semaphore(_KEYS_IN_FLIGHT)
     counts = dict.fromkeys(("done", "failed", "filtered"), 0)
-    counts["bytes"] = 0
+    counts["bytes"] = counts["attributes_lost"] = 0
+    lost_by_name: dict[str, int] = {}
     indexed = list(enumerate(job.objects))
     threshold = spec.failure_threshold()
     stopped = False
@@ -63,15 +65,19 @@ async def run_migrate_versions_batch(job: MigrateBatchJob, ctx: JobContext) -> B
         new_version: str | None = None
         code: str | None = None
         message = ""
+        lost: list[AttributeLoss] = []
         if not keep.selected(relative, ref.size, ref.last_modified, ref.storage_class):
             status = "filtered"
         elif spec.dry_run:
             status = "would_copy"
         else:
-            status, new_version, code, message = await _copy_version(ctx, spec, ref, dst_key)
+            status, new_version, code, message = await _copy_version(ctx, spec, ref, dst_key, lost)
         counter = {"copied": "done", "would_copy": "done", "deleted": "done"}.get(status, status)
         line = ""
-        if status == "failed" or spec.report == "all":
+        if lost:
+            # Recorded once by name before the key, so a re-run after a crash counts it once.
+            await store.record_step(f"lost:{job.batch}:{index}", counter="attributes_lost", count=1)
+        if status == "failed" or spec.report == "all" or lost:
             line = report_line(
                 spec.dst_bucket,
                 dst_key,
@@ -82,11 +88,16 @@ async def run_migrate_versions_batch(job: MigrateBatchJob, ctx: JobContext) -> B
                 size=ref.size,
                 src_version_id=ref.version_id,
                 version_id=new_version,
+                lost=[str(x) for x in lost],
             )
         size = (ref.size or 0) if status == "copied" else 0
         if await store.record_key(job.batch, index, counter, size, line, threshold=threshold):
             counts[counter] += 1
             counts["bytes"] += size
+            if lost:
+                counts["attributes_lost"] += 1
+                for loss in lost:
+                    lost_by_name[loss.attribute] = lost_by_name.get(loss.attribute, 0) + 1
 
     by_key = [list(group) for _, group in groupby(indexed, key=lambda item: item[1].key)]
     await gather_or_cancel([history(versions) for versions in by_key])
@@ -94,13 +105,19 @@ async def run_migrate_versions_batch(job: MigrateBatchJob, ctx: JobContext) -> B
         # Every version copied so far is recorded in the migration's progress already.
         raise JobCancelled({"batch": job.batch, **counts})
     await store.finish_batch(job.batch, rejected=len(job.rejected), lines=job.rejected)
-    return BatchResult(migration_id=job.migration_id, batch=job.batch, **counts)
+    return BatchResult(
+        migration_id=job.migration_id, batch=job.batch, lost_attributes=lost_by_name, **counts
+    )
 
 
 async def _copy_version(
-    ctx: JobContext, spec: MigrateJob, ref: ObjectRef, dst_key: str
+    ctx: JobContext, spec: MigrateJob, ref: ObjectRef, dst_key: str, lost: list[AttributeLoss]
 ) -> tuple[str, str | None, str | None, str]:
-    """Copies (or replays the delete marker of) one version: (status, new version, code, msg)."""
+    """Copies (or replays the delete marker of) one version: (status, new version, code, msg).
+
+    The copy carries what the version does; what the destination could not keep goes in
+    ``lost``.
+    """
     attempt = 0
     while True:
         attempt += 1
@@ -108,6 +125,9 @@ async def _copy_version(
             if ref.delete_marker:
                 await ctx.storage.delete_file(bucket=spec.dst_bucket, key=dst_key)
                 return "deleted", None, None, "delete marker replayed"
+            head = await ctx.storage.head_object(
+                bucket=spec.src_bucket, key=ref.key, version_id=ref.version_id
+            )
             info = await ctx.storage.copy_object(
                 src_bucket=spec.src_bucket,
                 src_key=ref.key,
@@ -115,7 +135,10 @@ async def _copy_version(
                 dst_key=dst_key,
                 size=ref.size,
                 src_version_id=ref.version_id,
+                attributes=kept_attributes(spec, head),
+                required=spec.required(),
             )
+            lost[:] = info.lost
             return "copied", info.version_id, None, ""
         except StorageError as exc:
             if is_retryable(exc) and ctx.object_retry.should_retry(attempt):

@@ -15,6 +15,7 @@ from pydantic import (
 )
 
 from ._key_rules import BucketName, ObjectKey
+from ._write_options import PreserveOption, WriteOptions
 
 __all__ = ["Checksum", "CopyJob", "DeleteJob", "JobModel", "UploadJob"]
 
@@ -39,8 +40,12 @@ class JobModel(BaseModel):
     )
 
 
-class UploadJob(JobModel):
-    """Upload inline bytes or a local file (under the configured upload roots) to one key."""
+class UploadJob(JobModel, WriteOptions):
+    """Upload inline bytes or a local file (under the configured upload roots) to one key.
+
+    The ``WriteOptions`` (storage class, encryption, tags, headers, ACL) are required: a
+    destination that refuses one fails the upload.
+    """
 
     kind: Literal["upload"] = "upload"
     bucket: BucketName
@@ -94,8 +99,13 @@ class UploadJob(JobModel):
         return self
 
 
-class CopyJob(JobModel):
-    """Copy one object server-side; into the same bucket unless ``dst_bucket`` is given."""
+class CopyJob(JobModel, WriteOptions, PreserveOption):
+    """Copy one object server-side; into the same bucket unless ``dst_bucket`` is given.
+
+    The copy keeps what its source carries (``preserve``), with the ``WriteOptions`` given
+    replacing the source's; a kept attribute the destination refuses is left out and listed
+    in the result's ``lost``.
+    """
 
     kind: Literal["copy"] = "copy"
     src_bucket: BucketName

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from ._filters import FilterFields
 from ._key_rules import BucketName, KeyPrefix, ObjectKey
 from ._models import Checksum, JobModel
+from ._write_options import MigrateWriteOptions
 
 __all__ = [
     "DeletePrefixBatchJob",
@@ -53,7 +54,7 @@ class Manifest(BaseModel):
     format: Literal["csv", "s3-inventory"] = "csv"
 
 
-class MigrateJob(JobModel, FilterFields):
+class MigrateJob(JobModel, FilterFields, MigrateWriteOptions):
     """Copy every object under a prefix to another bucket/prefix, resumably, reported per key.
 
     Attributes:
@@ -78,6 +79,9 @@ class MigrateJob(JobModel, FilterFields):
             worker from its bytes) and, where the server keeps S3's additional checksums, as
             one (asked of CopyObject; sent with, and checked against, every uploaded part
             across endpoints). It is the strongest evidence for later skip checks and verify.
+
+    Every copy keeps what its source carries (``preserve``; ``dst_storage_class``, ``sse``,
+    ``sse_kms_key_id`` and ``acl`` replace the source's): see ``MigrateWriteOptions``.
     """
 
     kind: Literal["migrate"] = "migrate"

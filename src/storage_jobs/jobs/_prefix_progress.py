@@ -23,6 +23,7 @@ class MigrationProgress(BaseModel):
         verified: Copies read back and found identical to their source.
         mismatch: Copies that differ from their source when read back (also ``failed``).
         extraneous_deleted: Destination keys a sync deleted (or would, in a dry run).
+        attributes_lost: Copies that could not keep some attribute of their source.
         missing: Verification: source keys absent from the destination.
         extra: Verification: destination keys absent from the source.
         different: Verification: keys whose contents differ.
@@ -46,6 +47,7 @@ class MigrationProgress(BaseModel):
     verified: int = 0
     mismatch: int = 0
     extraneous_deleted: int = 0
+    attributes_lost: int = 0
     missing: int = 0
     extra: int = 0
     different: int = 0

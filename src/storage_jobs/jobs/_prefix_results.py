@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from pydantic import Field
+
 from ._results import ResultModel
 
 __all__ = ["BatchResult", "DeletePrefixResult", "MigrateResult", "VerifyResult"]
@@ -23,6 +25,8 @@ class MigrateResult(ResultModel):
         verified: Copies read back and found identical to their source (``verify=True``).
         mismatch: Copies that differ from their source when read back (counted in ``failed``).
         extraneous_deleted: Destination keys a sync deleted (would delete, in a dry run).
+        attributes_lost: Copies that could not keep some attribute of their source (each is
+            in the report, with what was lost and why).
         report_bucket: Bucket of the JSON Lines completion report.
         report_key: Key of the report.
     """
@@ -40,6 +44,7 @@ class MigrateResult(ResultModel):
     verified: int = 0
     mismatch: int = 0
     extraneous_deleted: int = 0
+    attributes_lost: int = 0
     report_bucket: str | None = None
     report_key: str | None = None
 
@@ -108,6 +113,8 @@ class BatchResult(ResultModel):
         filtered: Keys the filters left out.
         verified: Copies read back and found identical.
         mismatch: Copies (or, verifying, keys) found different.
+        attributes_lost: Copies that could not keep some attribute of their source.
+        lost_attributes: How often each attribute was lost, by name.
     """
 
     kind: Literal["batch"] = "batch"
@@ -121,3 +128,5 @@ class BatchResult(ResultModel):
     filtered: int = 0
     verified: int = 0
     mismatch: int = 0
+    attributes_lost: int = 0
+    lost_attributes: dict[str, int] = Field(default_factory=dict)

@@ -21,6 +21,7 @@ class ReportLine(BaseModel):
         size: The object's size, where known.
         src_version_id: The source version a copy came from (``all_versions``).
         version_id: The version the copy created, or the version deleted.
+        lost: What a copy could not keep of its source, each ``attribute: why``.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -34,9 +35,10 @@ class ReportLine(BaseModel):
     size: int | None = None
     src_version_id: str | None = None
     version_id: str | None = None
+    lost: list[str] | None = None
 
 
-_OPTIONAL = ("src_key", "size", "src_version_id", "version_id")
+_OPTIONAL = ("src_key", "size", "src_version_id", "version_id", "lost")
 
 
 def report_line(
@@ -50,6 +52,7 @@ def report_line(
     size: int | None = None,
     src_version_id: str | None = None,
     version_id: str | None = None,
+    lost: list[str] | None = None,
 ) -> str:
     """One report line as JSON (without its newline); absent optional fields are left out."""
     line = ReportLine(
@@ -62,5 +65,6 @@ def report_line(
         size=size,
         src_version_id=src_version_id,
         version_id=version_id,
+        lost=lost or None,
     )
     return line.model_dump_json(exclude={n for n in _OPTIONAL if getattr(line, n) is None})

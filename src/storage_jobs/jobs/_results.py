@@ -6,7 +6,14 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["CopyResult", "DeleteFailure", "DeleteResult", "ResultModel", "UploadResult"]
+__all__ = [
+    "CopyResult",
+    "DeleteFailure",
+    "DeleteResult",
+    "LostAttribute",
+    "ResultModel",
+    "UploadResult",
+]
 
 
 class ResultModel(BaseModel):
@@ -25,8 +32,19 @@ class UploadResult(ResultModel):
     etag: str
 
 
+class LostAttribute(ResultModel):
+    """An attribute of the source a copy could not keep, and why."""
+
+    attribute: str
+    reason: str
+
+
 class CopyResult(ResultModel):
-    """What a CopyJob did; ``skipped`` when an identical destination was left alone."""
+    """What a CopyJob did; ``skipped`` when an identical destination was left alone.
+
+    Attributes:
+        lost: The source's attributes the destination could not keep (each also logged).
+    """
 
     kind: Literal["copy"] = "copy"
     src_bucket: str
@@ -34,6 +52,7 @@ class CopyResult(ResultModel):
     dst_bucket: str
     dst_key: str
     skipped: bool = False
+    lost: list[LostAttribute] = Field(default_factory=list)
 
 
 class DeleteFailure(ResultModel):

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 from typing import BinaryIO
 
+from ..storage import ObjectAttributes
 from ..storage._checksums import Hasher
 from ._content_match import CHECKSUM_METADATA
 from ._context import JobContext
@@ -21,6 +22,9 @@ _READ = 1024 * 1024
 async def run_upload(job: UploadJob, ctx: JobContext) -> UploadResult:
     """Runs an UploadJob."""
     metadata = job.metadata
+    # Asked-for attributes only: a destination that refuses one fails the upload.
+    attributes = ObjectAttributes(content_type=job.content_type).with_values(**job.asked())
+    required = job.required()
     if job.data is not None:
         if job.checksum is not None:
             value = Hasher.of(job.checksum, job.data).hexdigest()
@@ -32,6 +36,8 @@ async def run_upload(job: UploadJob, ctx: JobContext) -> UploadResult:
             content_type=job.content_type,
             metadata=metadata,
             checksum=job.checksum,
+            attributes=attributes,
+            required=required,
         )
     else:
         assert job.path is not None
@@ -49,6 +55,8 @@ async def run_upload(job: UploadJob, ctx: JobContext) -> UploadResult:
                 content_type=job.content_type,
                 metadata=metadata,
                 checksum=job.checksum,
+                attributes=attributes,
+                required=required,
             )
     # Debug: job.done says the same at info, and a line not rendered costs no CPU per job.
     ctx.log.debug("upload.stored", bucket=job.bucket, key=job.key, bytes=info.size)

@@ -38,6 +38,7 @@ OUTCOMES = ("success", "retry", "failed", "invalid", "cancelled")
 """Values of the ``outcome`` label of ``storage_jobs_jobs_total``."""
 
 METRIC_NAMES: tuple[str, ...] = (
+    "storage_jobs_attributes_lost_total",
     "storage_jobs_bytes_copied_total",
     "storage_jobs_bytes_uploaded_total",
     "storage_jobs_control_actions_total",
@@ -85,6 +86,12 @@ class WorkerMetrics:
             "storage_jobs_keys_failed_total",
             "Keys bulk deletes gave up on, by the last S3 error code.",
             ["code"],
+            registry=r,
+        )
+        self.attributes_lost = Counter(
+            "storage_jobs_attributes_lost_total",
+            "Source attributes a copy could not keep (tags, sse, object_lock, ...), by name.",
+            ["attribute"],
             registry=r,
         )
         self.prefix_keys = Counter(
@@ -190,9 +197,14 @@ class WorkerMetrics:
                 int(result.get("deleted_count") or 0),
                 (str(f.get("code") or "unknown") for f in failed if isinstance(f, Mapping)),
             )
+        elif kind == "copy":
+            for loss in result.get("lost") or []:
+                self.attribute_lost(str(loss.get("attribute")))
         elif kind == "batch" and result.get("of") == "migrate":
             self.copied(int(result.get("bytes") or 0))
             self.prefix_outcomes(result, ("filtered", "verified", "mismatch"))
+            for name, count in (result.get("lost_attributes") or {}).items():
+                self.attribute_lost(str(name), int(count))
         elif kind == "migrate" and not result.get("dry_run"):
             # A dry run's count is of keys it would delete: none went.
             self.prefix_outcomes(result, ("extraneous_deleted",))
@@ -208,6 +220,10 @@ class WorkerMetrics:
         for outcome in outcomes:
             if count := int(result.get(outcome) or 0):
                 self.prefix_keys.labels(outcome=outcome).inc(count)
+
+    def attribute_lost(self, attribute: str, count: int = 1) -> None:
+        """Counts source attributes copies could not keep."""
+        self.attributes_lost.labels(attribute=attribute).inc(count)
 
     def dead_lettered(self, kind: str) -> None:
         """Counts one dead letter."""

@@ -9,13 +9,15 @@ heartbeats, and the Redis side of each job's crash-safe state. It imports no arq
 that import it load neither arq's worker nor an S3 stack.
 """
 
+from ._acl import ACL_ROLES, ARQ_HEALTH_SUFFIX, acl_user, acl_users
 from ._cancelled import CANCEL_MESSAGE, finish_cancelled
 from ._claim import MAX_CLAIM, SHARE_EVERY, Claim, Claimed, LeaseHolder, reserved_lane
-from ._connection import RedisTarget, connect_redis, redis_password
+from ._cluster import AnyRedis, ClusterDatabaseError, connect_detected, is_cluster
+from ._connection import RedisTarget, connect_redis, open_redis, redis_password
 from ._control import PAUSABLE_KINDS, Control, RedisJobControl, control_keys
 from ._dead_letters import MAX_KEPT_PAYLOAD, DeadLetter, DeadLetterStore
 from ._enqueue import Enqueuer, NewJob
-from ._finish import Finish
+from ._finish import FINISH_CALL_JOBS, Finish
 from ._heartbeat import Heartbeat, read_heartbeats, remove_heartbeat, write_heartbeat
 from ._history import (
     FINISHED_KEPT,
@@ -41,6 +43,7 @@ from ._info import (
     UNREADABLE_KIND,
     QueueDepth,
     QueueInfo,
+    ShardInfo,
     WorkerInfo,
     job_kinds,
     live_workers,
@@ -65,11 +68,22 @@ from ._memory import (
     read_eviction_policy,
     redis_said,
 )
+from ._opener import ShardCountError, check_shard_count, open_queue, queue_on
 from ._progress import RedisProgressStore
 from ._queue import RESULT_TTL_S, Queue
 from ._rate_limit import RedisRateLimiter
 from ._running import LEASES_CHECKED
 from ._scripts import SCRIPT_NAMES, Scripts
+from ._shard import Shard
+from ._shards import (
+    MAX_SHARDS,
+    ShardLayout,
+    SlotRange,
+    shard_nodes,
+    shard_of,
+    shard_tags,
+    slot_ranges,
+)
 from ._status import JobStatus, lease_holder, read_outcome, read_status
 from ._waiter import ResultWaiter
 from ._wake import IDLE_WAIT_MAX_S, idle_wait, push_wake, wait_for_wake
@@ -92,10 +106,13 @@ from ._wire import (
 )
 
 __all__ = [
+    "ACL_ROLES",
+    "ARQ_HEALTH_SUFFIX",
     "ATTEMPTS_TTL_S",
     "CANCELLED",
     "CANCEL_MESSAGE",
     "FINISHED_KEPT",
+    "FINISH_CALL_JOBS",
     "HISTORY_TTL",
     "IDLE_WAIT_MAX_S",
     "IN_PROGRESS_LIMIT",
@@ -104,6 +121,7 @@ __all__ = [
     "LEASES_CHECKED",
     "MAX_CLAIM",
     "MAX_KEPT_PAYLOAD",
+    "MAX_SHARDS",
     "NOEVICTION",
     "PAUSABLE_KINDS",
     "PREFIX_JOBS_KEPT",
@@ -112,8 +130,10 @@ __all__ = [
     "SHARE_EVERY",
     "STATE_PREFIX",
     "UNREADABLE_KIND",
+    "AnyRedis",
     "Claim",
     "Claimed",
+    "ClusterDatabaseError",
     "Control",
     "DeadLetter",
     "DeadLetterStore",
@@ -144,10 +164,19 @@ __all__ = [
     "ResultRecord",
     "ResultWaiter",
     "Scripts",
+    "Shard",
+    "ShardCountError",
+    "ShardInfo",
+    "ShardLayout",
+    "SlotRange",
     "WorkerInfo",
+    "acl_user",
+    "acl_users",
     "build_envelope",
     "build_result",
     "check_priority",
+    "check_shard_count",
+    "connect_detected",
     "connect_redis",
     "control_keys",
     "decode",
@@ -159,11 +188,14 @@ __all__ = [
     "history_field",
     "idle_wait",
     "index_prefix_job",
+    "is_cluster",
     "is_redis_full",
     "job_kinds",
     "lease_holder",
     "list_ids",
     "live_workers",
+    "open_queue",
+    "open_redis",
     "parse_envelope",
     "parse_result",
     "peek_function",
@@ -173,6 +205,7 @@ __all__ = [
     "push_wake",
     "queue_depth",
     "queue_info",
+    "queue_on",
     "read_eviction_policy",
     "read_heartbeats",
     "read_history",
@@ -184,6 +217,10 @@ __all__ = [
     "redis_said",
     "remove_heartbeat",
     "reserved_lane",
+    "shard_nodes",
+    "shard_of",
+    "shard_tags",
+    "slot_ranges",
     "state_key",
     "wait_for_wake",
     "write_heartbeat",

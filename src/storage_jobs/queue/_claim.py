@@ -56,7 +56,15 @@ if TYPE_CHECKING:
 
     from ._scripts import Scripts
 
-__all__ = ["MAX_CLAIM", "SHARE_EVERY", "Claim", "Claimed", "LeaseHolder", "reserved_lane"]
+__all__ = [
+    "MAX_CLAIM",
+    "MAX_LOOKAHEAD",
+    "SHARE_EVERY",
+    "Claim",
+    "Claimed",
+    "LeaseHolder",
+    "reserved_lane",
+]
 
 MAX_CLAIM = 256
 """Jobs one claim takes at most."""
@@ -64,6 +72,11 @@ MAX_CLAIM = 256
 SHARE_EVERY = 8
 """Of every ``SHARE_EVERY`` claim calls a worker makes, one gives its first slot to ``normal``
 and one to ``bulk`` (see the module docstring)."""
+
+MAX_LOOKAHEAD = 400
+"""Candidate ids one claim call declares at most: 8 keys and 1 argument each while the control
+flag is set, so a call stays under the 3,999 arguments ElastiCache Serverless allows (3,620).
+An id past them is met undeclared, which costs a second call, never a wrong answer."""
 
 MAX_CALLS = 4
 """Script calls one claim makes at most: the lanes changing under it between calls (other
@@ -214,7 +227,7 @@ class LeaseHolder:
                 bulk_left = max(0, bulk_left)
             capped = capped or int(answer[3]) == 1
             soonest = int(float(answer[4]))
-            self.lookahead = list(dict.fromkeys(_text(i) for i in answer[5]))
+            self.lookahead = list(dict.fromkeys(_text(i) for i in answer[5]))[:MAX_LOOKAHEAD]
             self.control = int(answer[6]) == 1
             if status != _MISSED:
                 break
@@ -262,14 +275,16 @@ class LeaseHolder:
         if not running:
             return []
         deadline = now_ms + self.lease_ms
-        async with redis.pipeline(transaction=False) as pipe:
-            for job_id in running:
-                await scripts.renew(
-                    keys=[self.keys.in_progress(job_id), self.lane_key(job_id)],
-                    args=[self.worker_id, self.lease_ms, deadline, job_id],
-                    client=pipe,
+        answers = await scripts.run_many(
+            [
+                (
+                    "renew",
+                    [self.keys.in_progress(job_id), self.lane_key(job_id)],
+                    [self.worker_id, self.lease_ms, deadline, job_id],
                 )
-            answers = await pipe.execute()
+                for job_id in running
+            ]
+        )
         newly_lost = [j for j, kept in zip(running, answers, strict=True) if not kept]
         newly_lost = [j for j in newly_lost if j not in self.lost]
         self.lost.update(newly_lost)

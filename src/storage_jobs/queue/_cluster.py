@@ -58,18 +58,21 @@ async def _cluster_info_answers(client: Redis) -> bool:
     return True
 
 
-async def connect_detected(url: str, **options: Any) -> AnyRedis:
+async def connect_detected(url: str, *, cluster: bool | None = None, **options: Any) -> AnyRedis:
     """A cluster client (following ``MOVED``/``ASK``) for a cluster, else a plain client.
 
     Args:
         url: A ``redis://`` or ``rediss://`` URL of any node, with user and password if any.
+        cluster: Whether it is a cluster, when already known (None: ask it).
         **options: More connection options, as for ``from_url``.
 
     Raises:
         ClusterDatabaseError: If the server is a cluster node and the URL names a database
             other than 0.
     """
-    if not await is_cluster(url, **options):
+    if cluster is None:
+        cluster = await is_cluster(url, **options)
+    if not cluster:
         plain: Redis = Redis.from_url(url, **options)
         return plain
     if parse_url(url).get("db", 0):
@@ -77,5 +80,17 @@ async def connect_detected(url: str, **options: Any) -> AnyRedis:
             "the Redis URL names a database, but the server is a Redis Cluster node and a "
             "cluster has only database 0: drop the /N from the URL"
         )
-    cluster: RedisCluster = RedisCluster.from_url(url, **options)
-    return cluster
+    client: RedisCluster = RedisCluster.from_url(url, **options)
+    return client
+
+
+def atomic(redis: AnyRedis) -> Any:
+    """A ``MULTI``/``EXEC`` pipeline on one server; a plain pipeline on a cluster.
+
+    redis-py's cluster pipeline has no transactions, even over one slot. The callers' writes are
+    each safe to apply in order without one: on a cluster a crash between them can leave the
+    first done and the rest not, which their readers already tolerate (``docs/cluster.md``).
+    """
+    if isinstance(redis, RedisCluster):
+        return redis.pipeline()
+    return redis.pipeline(transaction=True)

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from redis.asyncio import Redis
 from redis.asyncio.sentinel import Sentinel
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..settings import Settings
+from ._cluster import connect_detected, is_cluster
 
-__all__ = ["RedisTarget", "connect_redis", "redis_password"]
+__all__ = ["RedisTarget", "connect_redis", "open_redis", "redis_password"]
 
 # TLS options of a ``rediss://`` URL's query, as redis-py's ``from_url`` (the producers) reads them.
 TLS_QUERY_PARAMS = ("ssl_ca_certs", "ssl_certfile", "ssl_keyfile", "ssl_cert_reqs")
@@ -91,3 +94,31 @@ def connect_redis(settings: Settings, **options: Any) -> Redis:
         return master
     client: Redis = Redis.from_url(target.url, **options)
     return client
+
+
+async def open_redis(settings: Settings, **options: Any) -> tuple[Redis, bool]:
+    """A client for the settings' Redis, and whether it is a cluster.
+
+    A cluster is detected from the server (``STORAGE_JOBS_REDIS_CLUSTER`` may say instead);
+    Sentinel is never a cluster. A server that cannot be reached is taken for one server: the
+    client is returned unconnected, and its first command fails as it would have.
+
+    Returns:
+        The client (a ``RedisCluster`` on a cluster: it answers the commands the queue uses,
+        routed by key, so it is typed as one server's) and whether it is a cluster's.
+
+    Raises:
+        ClusterDatabaseError: If the URL names a database other than 0 on a cluster.
+    """
+    target = RedisTarget.from_settings(settings)
+    cluster = settings.redis_cluster
+    if target.sentinels:
+        cluster = False
+    elif cluster is None:
+        try:
+            cluster = await is_cluster(target.url, **options)
+        except (RedisConnectionError, RedisTimeoutError, OSError):
+            cluster = False
+    if not cluster:
+        return connect_redis(settings, **options), False
+    return cast(Redis, await connect_detected(target.url, cluster=True, **options)), True

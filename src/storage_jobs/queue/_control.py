@@ -30,7 +30,7 @@ from ..jobs import JobRejectedError, parent_job_id, spec_for_name
 from ._cancelled import cancelled_result
 from ._history import FINISHED_KEPT, HISTORY_TTL, history_field
 from ._keys import QueueKeys
-from ._scripts import Scripts
+from ._scripts import ScriptCall, Scripts
 from ._wake import push_wake
 from ._wire import peek_function
 
@@ -114,13 +114,14 @@ class Control:
             for job_id in job_ids:
                 pipe.get(keys.job(job_id))
             envelopes: list[bytes | None] = await pipe.execute()
-        cancel = self._scripts.cancel
         ttl_ms = int(self.result_ttl * 1000)
         now = time.time()
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for job_id, raw in zip(job_ids, envelopes, strict=True):
-                await cancel(
-                    keys=[
+        calls: list[ScriptCall] = []
+        for job_id, raw in zip(job_ids, envelopes, strict=True):
+            calls.append(
+                (
+                    "cancel",
+                    [
                         keys.result(job_id),
                         keys.in_progress(job_id),
                         keys.job(job_id),
@@ -132,7 +133,7 @@ class Control:
                         keys.history(int(now // 60)),
                         keys.control,
                     ],
-                    args=[
+                    [
                         job_id,
                         cancelled_result(self.queue, job_id, raw, None),
                         ttl_ms,
@@ -142,9 +143,9 @@ class Control:
                         HISTORY_TTL,
                         history_field("cancelled"),
                     ],
-                    client=pipe,
                 )
-            answers = await pipe.execute()
+            )
+        answers = await self._scripts.run_many(calls)
         return [int(a) > 0 for a in answers]
 
     async def pause_queue(self) -> bool:
@@ -153,10 +154,10 @@ class Control:
 
     async def resume_queue(self) -> bool:
         """Resumes the queue and wakes an idle worker; False if it was not paused."""
-        async with self.redis.pipeline(transaction=True) as tx:
-            tx.delete(self.keys.paused)
-            push_wake(tx, self.keys.wake)
-            removed, *_ = await tx.execute()
+        async with self.redis.pipeline(transaction=False) as pipe:  # in order; no MULTI needed
+            pipe.delete(self.keys.paused)
+            push_wake(pipe, self.keys.wake)
+            removed, *_ = await pipe.execute()
         return bool(removed)
 
     async def queue_paused(self) -> bool:

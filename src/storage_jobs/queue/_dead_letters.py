@@ -12,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 
 from ..errors import JobRejectedError, ReplayRefusedError
 from ..jobs import JobLimits, JobModel, spec_for_name
+from ._cluster import atomic
 from ._enqueue import Enqueuer, NewJob
 from ._keys import LANES, Priority, QueueKeys
 from ._scripts import Scripts
@@ -148,7 +149,7 @@ class DeadLetterStore:
             failed_at=time.time(),
             priority=priority if priority in LANES else None,
         )
-        async with self.redis.pipeline(transaction=True) as tx:
+        async with atomic(self.redis) as tx:
             tx.hset(self.keys.dead_data, job_id, letter.model_dump_json())
             tx.zadd(self.keys.dead_index, {job_id: letter.failed_at})
             await tx.execute()
@@ -187,7 +188,7 @@ class DeadLetterStore:
 
     async def drop(self, job_id: str) -> bool:
         """Forgets a dead letter; True if there was one."""
-        async with self.redis.pipeline(transaction=True) as tx:
+        async with atomic(self.redis) as tx:
             tx.hdel(self.keys.dead_data, job_id)
             tx.zrem(self.keys.dead_index, job_id)
             removed, _ = await tx.execute()
@@ -229,7 +230,7 @@ class DeadLetterStore:
         if busy or any(score is not None for score in scores):
             raise ReplayRefusedError(job_id, "in_flight", "a job with this id is queued or running")
         failed_at = await self.redis.zscore(keys.dead_index, job_id)
-        async with self.redis.pipeline(transaction=True) as tx:
+        async with atomic(self.redis) as tx:
             tx.delete(keys.result(job_id), keys.retry(job_id))
             tx.hdel(keys.dead_data, job_id)
             tx.zrem(keys.dead_index, job_id)
@@ -247,7 +248,7 @@ class DeadLetterStore:
         return True
 
     async def _restore(self, letter: DeadLetter, failed_at: float | None) -> None:
-        async with self.redis.pipeline(transaction=True) as tx:
+        async with atomic(self.redis) as tx:
             tx.hset(self.keys.dead_data, letter.job_id, letter.model_dump_json())
             tx.zadd(self.keys.dead_index, {letter.job_id: failed_at or letter.failed_at})
             await tx.execute()

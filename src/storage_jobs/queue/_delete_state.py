@@ -15,6 +15,7 @@ import json
 from collections.abc import Awaitable, Mapping, Sequence
 from typing import TYPE_CHECKING, cast
 
+from ._cluster import atomic
 from ._keys import state_key
 
 if TYPE_CHECKING:
@@ -81,7 +82,7 @@ class RedisDeleteState:
         retried: Sequence[str] = (),
     ) -> None:
         """Stores one DeleteObjects answer atomically."""
-        async with self.redis.pipeline(transaction=True) as tx:
+        async with atomic(self.redis) as tx:
             if batch_index is not None:
                 tx.setbit(self.done_key, batch_index, 1)
             if retried:
@@ -110,7 +111,7 @@ class RedisDeleteState:
             key: raw or json.dumps({"key": key, "code": "Unknown", "message": ""})
             for key, raw in zip(pending, last, strict=True)
         }
-        async with self.redis.pipeline(transaction=True) as tx:
+        async with atomic(self.redis) as tx:
             tx.hset(self.failed_key, mapping=mapping)
             tx.srem(self.retry_key, *pending)
             await tx.execute()

@@ -24,19 +24,27 @@ from ..errors import QueueFullError, QueueUnavailableError
 from ..jobs import JobLimits, JobModel, spec_for_job
 from ._keys import LANES, Priority, QueueKeys
 from ._memory import is_redis_full, redis_said
-from ._scripts import Scripts
+from ._scripts import ScriptCall, Scripts
 from ._wire import build_envelope
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-__all__ = ["BATCH", "BATCH_BYTES", "CALLS_PER_ROUND_TRIP", "Enqueuer", "NewJob"]
+__all__ = [
+    "BATCH",
+    "BATCH_BYTES",
+    "CALLS_PER_ROUND_TRIP",
+    "Enqueuer",
+    "NewJob",
+    "check_new_jobs",
+]
 
 QUEUED_JOB_MIN_TTL = 7 * 24 * 3600.0
 """Seconds a queued job's payload lives at least, whatever the result TTL."""
 
-BATCH = 1000
-"""Jobs per script call at most."""
+BATCH = 600
+"""Jobs per script call at most: 1,205 keys and 2,400 arguments, so a call stays under the
+3,999 arguments a command may have on ElastiCache Serverless."""
 
 BATCH_BYTES = 16 * 1024 * 1024
 """Payload bytes per script call at most: one call is one request Redis buffers whole."""
@@ -111,18 +119,11 @@ class Enqueuer:
             TypeError: If an item is not a catalogued job.
             ValueError: If a ``defer_by`` is negative or a priority not one of ``LANES``.
         """
-        if bad := [i.defer_by for i in items if i.defer_by is not None and i.defer_by < 0]:
-            raise ValueError(f"defer_by must be >= 0, got {bad[0]}")
-        if wrong := [
-            i.priority for i in items if i.priority is not None and i.priority not in LANES
-        ]:
-            raise ValueError(f"priority must be one of 'high', 'normal', 'bulk'; got {wrong[0]!r}")
+        check_new_jobs(items, limits)
         now_ms = int(time.time() * 1000)
         prepared: Chunk = []
         for item in items:
             spec = spec_for_job(item.job)
-            if limits is not None:
-                limits.check(item.job)
             job_id = item.job_id or uuid.uuid4().hex
             defer_ms = int((item.defer_by or 0) * 1000)
             data = build_envelope(
@@ -156,15 +157,15 @@ class Enqueuer:
         failure: QueueUnavailableError | None = None
         written: list[Any] = []
         try:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for chunk in calls:
-                    keys = [chunk[0][4], self.keys.wake]
-                    args: list[bytes | int | str] = []
-                    for job_id, data, ttl_ms, score, _ in chunk:
-                        keys += [self.keys.job(job_id), self.keys.result(job_id)]
-                        args += [data, ttl_ms, score, job_id]
-                    await self.scripts.enqueue(keys=keys, args=args, client=pipe)
-                written = await pipe.execute(raise_on_error=False)
+            script_calls: list[ScriptCall] = []
+            for chunk in calls:
+                keys = [chunk[0][4], self.keys.wake]
+                args: list[bytes | int | str] = []
+                for job_id, data, ttl_ms, score, _ in chunk:
+                    keys += [self.keys.job(job_id), self.keys.result(job_id)]
+                    args += [data, ttl_ms, score, job_id]
+                script_calls.append(("enqueue", keys, args))
+            written = await self.scripts.run_many(script_calls, raise_on_error=False)
         except (RedisConnectionError, RedisTimeoutError):
             # No command text in these, and callers (the CLI's exit 4) tell them apart. The
             # round trip's jobs may or may not be on the queue; again under the same ids is safe.
@@ -182,6 +183,18 @@ class Enqueuer:
         if failure is not None:
             raise failure
         return written
+
+
+def check_new_jobs(items: Sequence[NewJob], limits: JobLimits | None) -> None:
+    """Checks jobs before any is written (``Enqueuer.enqueue`` lists what it raises)."""
+    if bad := [i.defer_by for i in items if i.defer_by is not None and i.defer_by < 0]:
+        raise ValueError(f"defer_by must be >= 0, got {bad[0]}")
+    if wrong := [i.priority for i in items if i.priority is not None and i.priority not in LANES]:
+        raise ValueError(f"priority must be one of 'high', 'normal', 'bulk'; got {wrong[0]!r}")
+    for item in items:
+        spec_for_job(item.job)
+        if limits is not None:
+            limits.check(item.job)
 
 
 def _chunks(prepared: Chunk) -> list[Chunk]:

@@ -23,7 +23,11 @@ if TYPE_CHECKING:
 
     from ._scripts import Scripts
 
-__all__ = ["Finish", "finish_batch"]
+__all__ = ["FINISH_CALL_JOBS", "Finish", "finish_batch"]
+
+FINISH_CALL_JOBS = 256
+"""Jobs one finish call holds at most: 5 keys and 9 arguments each, so a call stays under the
+3,999 arguments ElastiCache Serverless allows a command (3,600 at 256 jobs)."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,7 @@ async def finish_batch(
     *,
     trim: bool = False,
     now: float | None = None,
+    channel: str | None = None,
 ) -> int:
     """Writes the finishes of a batch in one script call.
 
@@ -73,6 +78,8 @@ async def finish_batch(
         items: The finishes.
         trim: Also trim the finished-jobs indexes to ``FINISHED_KEPT`` ids.
         now: The time (default: now): the history's minute and the indexes' score.
+        channel: The channel announcing the finished ids (default: the queue's own; a
+            shard announces on its logical queue's, where clients listen).
 
     Returns:
         How many jobs were removed (finished, not left queued).
@@ -109,5 +116,5 @@ async def finish_batch(
             "" if item.score is None else item.score,
         ]
     all_keys.append(keys.wake)
-    args += [keys.done_channel, now, HISTORY_TTL, FINISHED_KEPT, "1" if trim else ""]
+    args += [channel or keys.done_channel, now, HISTORY_TTL, FINISHED_KEPT, "1" if trim else ""]
     return int(await scripts.finish(keys=all_keys, args=args, client=redis))

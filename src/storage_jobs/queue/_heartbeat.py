@@ -8,6 +8,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
+from redis.asyncio import RedisCluster
 
 from ._keys import QueueKeys
 
@@ -99,7 +100,11 @@ async def read_heartbeats(
     if not beats:
         return []
     ids = [m.decode() if isinstance(m, bytes) else str(m) for m, _ in beats]
-    raws = await redis.mget([keys.worker(i) for i in ids])
+    wanted = [keys.worker(i) for i in ids]
+    # On a cluster the workers' keys lie in many slots: redis-py splits the read by slot there.
+    raws = await (
+        redis.mget_nonatomic(wanted) if isinstance(redis, RedisCluster) else redis.mget(wanted)
+    )
     found = []
     for worker_id, (_, score), raw in zip(ids, beats, raws, strict=True):
         found.append((_parse(worker_id, raw), round(max(0.0, now - float(score) / 1000), 3)))

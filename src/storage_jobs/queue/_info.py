@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 __all__ = [
     "QueueDepth",
     "QueueInfo",
+    "ShardInfo",
     "WorkerInfo",
     "live_workers",
     "queue_depth",
@@ -98,6 +99,32 @@ class WorkerInfo(Heartbeat):
 
 
 @dataclass(frozen=True)
+class ShardInfo:
+    """One shard of a sharded queue: where it lives and its counts.
+
+    Attributes:
+        name: The shard's queue name (``<queue>{<tag>}``).
+        node: ``host:port`` of the cluster master holding it; None on one server.
+        counts: Its depth, running and deferred jobs.
+    """
+
+    name: str
+    node: str | None
+    counts: QueueDepth
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        c = self.counts
+        return {
+            "name": self.name,
+            "node": self.node,
+            "depth": c.depth,
+            "in_progress": c.in_progress,
+            "deferred": c.deferred,
+        }
+
+
+@dataclass(frozen=True)
 class QueueInfo:
     """A queue at one moment: its counts, kinds, dead letters and live workers.
 
@@ -111,6 +138,7 @@ class QueueInfo:
         worker_max_age: Seconds a heartbeat counts as live.
         at: Unix time the numbers were read.
         paused: Whether the queue is paused (workers take nothing new).
+        shards: Each shard of a sharded queue (empty for a queue of one unsharded).
     """
 
     counts: QueueDepth
@@ -122,6 +150,7 @@ class QueueInfo:
     worker_max_age: float
     at: float = field(default_factory=time.time)
     paused: bool = False
+    shards: tuple[ShardInfo, ...] = ()
 
     @property
     def queue(self) -> str:
@@ -156,6 +185,7 @@ class QueueInfo:
             "dead_letters": self.dead_letters,
             "worker_max_age": self.worker_max_age,
             "workers": [w.model_dump() for w in self.workers],
+            "shards": [shard.as_dict() for shard in self.shards],
         }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ._delete_state import KEEP_AFTER_DONE, RedisDeleteState
@@ -27,6 +28,7 @@ class RedisJobState:
         *,
         ttl: int = STATE_TTL,
         queue: str | None = None,
+        queue_of: Callable[[str], str] | None = None,
         result_ttl: float | None = None,
         scripts: Scripts | None = None,
     ) -> None:
@@ -36,19 +38,22 @@ class RedisJobState:
             redis: The connection.
             ttl: Seconds state outlives its last write while the job runs.
             queue: The queue prefix jobs started here are indexed under (for the dashboard).
+            queue_of: Instead of ``queue``: the shard a prefix job is indexed under, by its id.
             result_ttl: The queue's result TTL: a finished delete's state is kept no longer.
             scripts: The queue's scripts on ``redis``; None: each progress store registers its own.
         """
         self.redis = redis
         self.ttl = ttl
         self.queue = queue
+        self.queue_of = queue_of
         self.scripts = scripts
         keep = KEEP_AFTER_DONE if result_ttl is None else min(KEEP_AFTER_DONE, int(result_ttl))
         self.keep_after_done = max(1, keep)
 
     def progress(self, migration_id: str) -> RedisProgressStore:
         """The progress store of a prefix job."""
-        return RedisProgressStore(self.redis, migration_id, queue=self.queue, scripts=self.scripts)
+        queue = self.queue_of(migration_id) if self.queue_of is not None else self.queue
+        return RedisProgressStore(self.redis, migration_id, queue=queue, scripts=self.scripts)
 
     def delete(self, job_id: str, scope: str) -> RedisDeleteState:
         """The state of one bulk delete of a job."""

@@ -188,6 +188,14 @@ class QueueKeys:
         return f"storage-jobs:{self.queue}:rate:{bucket}"
 
     @property
+    def meta(self) -> str:
+        """Hash of what every producer and worker of the queue must agree on (``shards``).
+
+        Named after the logical queue, never a shard: one key, read before any shard is.
+        """
+        return f"storage-jobs:{self.queue}:meta"
+
+    @property
     def prefix_jobs(self) -> str:
         """Capped sorted set of migration and prefix delete ids by start time."""
         return f"storage-jobs:{self.queue}:prefix-jobs"

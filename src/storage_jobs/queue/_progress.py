@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from ..jobs import MigrationProgress
+from ._cluster import atomic
 from ._index import index_prefix_job
 from ._keys import state_key
 from ._scripts import Scripts
@@ -50,7 +51,7 @@ class RedisProgressStore:
 
     async def start(self, kind: str, dry_run: bool) -> None:
         """Marks the job started (a resumed job keeps its first start time)."""
-        async with self.redis.pipeline(transaction=True) as tx:
+        async with atomic(self.redis) as tx:
             tx.hsetnx(self.hash, "started_at", str(time.time()))
             tx.hsetnx(self.hash, "status", "listing")
             tx.hset(self.hash, mapping={"kind": kind, "dry_run": int(dry_run)})
@@ -71,7 +72,7 @@ class RedisProgressStore:
 
     async def page_listed(self, page: int, count: int, last_key: str) -> None:
         """Records a listed page whose batch job is enqueued: the resume point moves past it."""
-        async with self.redis.pipeline(transaction=True) as tx:
+        async with atomic(self.redis) as tx:
             tx.hset(self.hash, mapping={"pages": page, "cursor": last_key, "status": "running"})
             tx.hincrby(self.hash, "listed", count)
             await tx.execute()
@@ -170,7 +171,7 @@ class RedisProgressStore:
         mapping: dict[str, Any] = {"status": status, "finished_at": time.time()}
         if report_bucket and report_key:
             mapping |= {"report_bucket": report_bucket, "report_key": report_key}
-        async with self.redis.pipeline(transaction=True) as tx:
+        async with atomic(self.redis) as tx:
             tx.hset(self.hash, mapping=mapping)
             for key in (self.hash, self.records, self.batches, self.steps):
                 tx.expire(key, _TTL)

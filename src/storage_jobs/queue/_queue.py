@@ -1,186 +1,303 @@
-"""``Queue``: the whole Redis protocol of one queue, as methods, over one connection.
+"""``Queue``: one logical queue, as methods, over one shard or N hash-tagged shards.
 
 Producers enqueue, workers claim, renew and finish, operators cancel, pause and resume, and
-readers ask a job's status and result, all through one object that owns every script
-(``Scripts``: one ``lua/*.lua`` file each, registered once per ``Queue``). The modules beside this
-one hold the implementations it delegates to; each takes the ``Queue``'s scripts, so a script is
-called only through the ``Queue`` (or an object it hands out: its ``Control``, progress stores,
-rate limiter and dead-letter store).
+readers ask a job's status and result, all through one object. Each shard is a complete queue
+(``Shard``: lanes, leases, wake list, control flags, every script); this class routes each job's
+call to the shard its id names (``ShardLayout``) and spreads the queue-wide ones over all:
 
-A worker's ``Queue`` carries its ``LeaseHolder`` (its id, lease length, held jobs' lanes, lost
-leases and the claim's lookahead); a producer's or reader's has none and cannot claim.
+- **Enqueue**: ids are tagged with their shard (``{<tag>}<id>``, placed by a hash of the id, so
+  the same id lands on the same shard and still runs once); one call per shard per batch, every
+  job checked before any is written.
+- **Claim**: shards in turn, a different one first each call, so none starves; a claim moves on
+  to the next shard only for the slots the first left free.
+- **Wake-ups**: an idle worker blocks on every shard's wake list (one ``BLPOP`` over all of them
+  on one server; one per shard on a cluster, whose keys cannot share a command).
+- **Pause and resume** set every shard; cancel, a prefix job's pause, status and result go to
+  the job's shard. Heartbeats live on the first shard; the S3 rate limit's schedule per bucket
+  is one key of its own, shared by all shards.
+
+With one shard on one server (the default) every call goes straight to that shard, and the keys
+are those of a queue without shards.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Iterable, Sequence
+import asyncio
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, cast
 
-from ..settings import Settings
-from ._cancelled import finish_cancelled
+from ..errors import QueueUnavailableError
 from ._claim import Claim, LeaseHolder
 from ._control import Control, RedisJobControl
 from ._dead_letters import DeadLetterStore
-from ._enqueue import Enqueuer, NewJob
-from ._finish import Finish, finish_batch
+from ._enqueue import NewJob, check_new_jobs
+from ._finish import Finish
 from ._heartbeat import Heartbeat, remove_heartbeat, write_heartbeat
-from ._info import IN_PROGRESS_LIMIT, QueueDepth, queue_depth
+from ._info import IN_PROGRESS_LIMIT, KIND_SAMPLE, QueueDepth, QueueInfo, queue_info
 from ._job_state import RedisJobState
-from ._keys import ATTEMPTS_TTL_S, Priority, QueueKeys
-from ._memory import EvictionPolicy, read_eviction_policy
+from ._keys import Priority, QueueKeys
+from ._memory import EvictionPolicy
 from ._progress import RedisProgressStore
 from ._rate_limit import RedisRateLimiter
 from ._scripts import Scripts
-from ._status import JobStatus, lease_holder, read_outcome, read_status
-from ._wake import push_wake, wait_for_wake
-from ._wire import ResultRecord, parse_result
+from ._shard import RESULT_TTL_S, Shard
+from ._sharded import (
+    ShardedControl,
+    ShardedDeadLetters,
+    merge_claims,
+    merge_depths,
+    sharded_info,
+)
+from ._shards import ShardLayout
+from ._status import JobStatus
+from ._wake import wait_for_any_wake
+from ._wire import ResultRecord
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
+    from redis.asyncio import Redis, RedisCluster
 
     from ..jobs import JobLimits
     from ..storage import RateLimits
 
 __all__ = ["RESULT_TTL_S", "Queue"]
 
-RESULT_TTL_S: float = Settings.model_fields["result_ttl"].default
-"""Seconds results (and cancel markers) are kept, by default (``STORAGE_JOBS_RESULT_TTL``)."""
-
 
 class Queue:
-    """One queue's protocol over one connection.
+    """One logical queue over its shards.
 
     Attributes:
-        redis: The connection.
-        name: The queue (arq's queue name: its ``normal`` lane).
-        keys: Its key names.
+        redis: The connection (a cluster client on a cluster).
+        name: The queue's name.
+        layout: Its shards' names and which holds a job.
+        shards: One ``Shard`` per shard, in layout order.
         result_ttl: Seconds results and cancel markers are kept.
-        scripts: Its scripts on ``redis``.
-        holder: A worker's leases and claim state; None for a producer or reader.
+        scripts: The scripts on ``redis``, shared by the shards.
     """
 
     def __init__(
         self,
-        redis: Redis,
+        redis: Redis | RedisCluster,
         name: str,
         *,
+        shards: int = 1,
+        tagged: bool = False,
         result_ttl: float = RESULT_TTL_S,
         worker_id: str | None = None,
         lease_seconds: float = 30.0,
-        holder: LeaseHolder | None = None,
     ) -> None:
         """Binds the protocol to a connection and queue.
 
         Args:
             redis: The connection.
             name: The queue.
+            shards: Its shard count (``STORAGE_JOBS_QUEUE_SHARDS``).
+            tagged: Hash-tag names and ids even with one shard (a cluster needs it).
             result_ttl: Seconds results (and cancel markers) are kept.
-            worker_id: A worker's id: the queue then claims for it (a ``LeaseHolder``).
+            worker_id: A worker's id: the queue then claims for it.
             lease_seconds: How long the worker's leases last without renewal.
-            holder: The worker's lease holder, shared (overrides ``worker_id``).
         """
-        self.redis = redis
+        # Typed as one server's client: a cluster client answers every command the readers use
+        # (each routed by its key), so their signatures need not name both.
+        self.redis = cast("Redis", redis)
         self.name = name
-        self.keys = QueueKeys(name)
+        self.layout = ShardLayout(name, shards, tagged)
         self.result_ttl = result_ttl
-        self.scripts = Scripts(redis)
-        if holder is None and worker_id is not None:
-            holder = LeaseHolder(name, worker_id, lease_seconds)
-        self.holder = holder
+        self.scripts = Scripts(self.redis)
+        self.shards = tuple(
+            Shard(
+                self.redis,
+                shard_name,
+                result_ttl=result_ttl,
+                worker_id=worker_id,
+                lease_seconds=lease_seconds,
+                scripts=self.scripts,
+                done_channel=QueueKeys(name).done_channel,
+            )
+            for shard_name in self.layout.names
+        )
+        self._turn = 0  # the shard the next claim starts at
+
+    @property
+    def single(self) -> Shard | None:
+        """The only shard, when there is one."""
+        return self.shards[0] if len(self.shards) == 1 else None
+
+    def _only(self, what: str) -> Shard:
+        if self.single is None:
+            raise RuntimeError(f"a queue of {len(self.shards)} shards has no one {what}")
+        return self.single
+
+    @property
+    def keys(self) -> QueueKeys:
+        """The key names of the only shard (a queue of several has one set per shard)."""
+        return self._only("key set").keys
+
+    @property
+    def leases(self) -> LeaseHolder:
+        """The worker's leases on the only shard (a queue of several has one per shard)."""
+        return self._only("lease holder").leases
+
+    def shard(self, job_id: str) -> Shard:
+        """The shard holding a job (by the tag of its id, else its id's hash)."""
+        return self.shards[self.layout.index(job_id)]
+
+    def job_id(self, job_id: str) -> str:
+        """The id a job has on the queue (tagged on a tagged queue; either spelling works)."""
+        return self.layout.job_id(job_id)
+
+    def _by_shard(self, job_ids: Iterable[str]) -> dict[int, list[str]]:
+        groups: dict[int, list[str]] = {}
+        for job_id in job_ids:
+            groups.setdefault(self.layout.index(job_id), []).append(job_id)
+        return groups
 
     # -- producing --------------------------------------------------------------------------------
 
     async def enqueue_many(
         self, items: Sequence[NewJob], *, limits: JobLimits | None = None
     ) -> list[tuple[str, bool]]:
-        """Checks every job, then writes them all (``Enqueuer.enqueue``: its errors too).
+        """Checks every job, then writes them all, one call per shard per batch.
 
         Returns:
-            ``(job_id, enqueued)`` per job; ``enqueued`` is False when the id was taken.
-        """
-        enqueuer = Enqueuer(self.redis, self.name, result_ttl=self.result_ttl, scripts=self.scripts)
-        return await enqueuer.enqueue(items, limits=limits)
-
-    # -- a worker's side --------------------------------------------------------------------------
-
-    @property
-    def leases(self) -> LeaseHolder:
-        """The worker's lease holder.
+            ``(job_id, enqueued)`` per job, in order; ``job_id`` as the queue holds it (tagged
+            on a tagged queue); ``enqueued`` is False when the id was taken.
 
         Raises:
-            RuntimeError: If this queue was built without a worker id.
+            As ``Enqueuer.enqueue``. A Redis refusal names the jobs written before it, on
+            every shard.
         """
-        if self.holder is None:
-            raise RuntimeError("this Queue claims for no worker: build it with worker_id")
-        return self.holder
+        if self.single is not None and not self.layout.tagged:
+            return await self.single.enqueue_many(items, limits=limits)
+        check_new_jobs(items, limits)
+        tagged = [replace(i, job_id=self.job_id(i.job_id or uuid.uuid4().hex)) for i in items]
+        groups: dict[int, list[int]] = {}
+        for position, item in enumerate(tagged):
+            groups.setdefault(self.layout.index(item.job_id or ""), []).append(position)
+        order = list(groups)
+        answers = await asyncio.gather(
+            *(self.shards[s].enqueue_many([tagged[p] for p in groups[s]]) for s in order),
+            return_exceptions=True,
+        )
+        failures = [a for a in answers if isinstance(a, BaseException)]
+        if failures:
+            raise _with_enqueued(failures[0], answers)
+        out: list[tuple[str, bool]] = [("", False)] * len(items)
+        for shard_index, answer in zip(order, answers, strict=True):
+            assert not isinstance(answer, BaseException)
+            for position, pair in zip(groups[shard_index], answer, strict=True):
+                out[position] = pair
+        return out
+
+    # -- a worker's side --------------------------------------------------------------------------
 
     async def claim(
         self, want: int, now_ms: int, *, scan: int = 0, bulk: int | None = None
     ) -> Claim:
-        """Takes up to ``want`` due jobs for the worker (``LeaseHolder.claim``)."""
-        return await self.leases.claim(self.scripts, want, now_ms, scan=scan, bulk=bulk)
+        """Takes up to ``want`` due jobs for the worker, shards in turn (``LeaseHolder.claim``)."""
+        if self.single is not None:
+            return await self.single.claim(want, now_ms, scan=scan, bulk=bulk)
+        start, count = self._turn, len(self.shards)
+        self._turn = (start + 1) % count
+        claims: list[Claim] = []
+        for step in range(count):
+            left = want - sum(len(c) for c in claims)
+            if left <= 0:
+                break
+            taken_bulk = sum(c.lane == "bulk" for claim in claims for c in claim.run)
+            shard_bulk = None if bulk is None else max(0, bulk - taken_bulk)
+            shard = self.shards[(start + step) % count]
+            claims.append(await shard.claim(left, now_ms, scan=scan, bulk=shard_bulk))
+        return merge_claims(claims, complete=len(claims) == count)
 
     async def renew(self, running: Iterable[str], now_ms: int) -> list[str]:
         """Renews the worker's leases of running jobs; returns those newly found lost."""
-        return await self.leases.renew(self.redis, self.scripts, running, now_ms)
+        # Every shard is asked, an empty list too: that is how it forgets lost leases.
+        groups = self._by_shard(running)
+        lost = await asyncio.gather(
+            *(shard.renew(groups.get(i, []), now_ms) for i, shard in enumerate(self.shards))
+        )
+        return [job_id for part in lost for job_id in part]
+
+    def forget(self, job_id: str) -> bool:
+        """Forgets a finished job's lease; True if it had been lost."""
+        return self.shard(job_id).leases.forget(job_id)
 
     async def finish(self, items: Sequence[Finish], *, trim: bool = False) -> int:
-        """Finishes a batch of jobs in one script call; returns how many were removed."""
-        return await finish_batch(self.redis, self.scripts, self.keys, items, trim=trim)
+        """Finishes a batch of jobs, one script call per shard; returns how many were removed."""
+        groups: dict[int, list[Finish]] = {}
+        for item in items:
+            groups.setdefault(self.layout.index(item.job_id), []).append(item)
+        removed = await asyncio.gather(
+            *(self.shards[s].finish(batch, trim=trim) for s, batch in groups.items())
+        )
+        return sum(removed)
 
     async def retry(
         self, job_id: str, *, score: int | None, delay_ms: int, lane: Priority = "normal"
     ) -> None:
         """Leaves a claimed job queued again, due ``delay_ms`` after its claim ``score``."""
-        await self.finish([Finish(job_id, False, incr_score=delay_ms, score=score, lane=lane)])
+        await self.shard(job_id).retry(job_id, score=score, delay_ms=delay_ms, lane=lane)
 
     async def set_attempts(self, job_id: str, tries: int) -> None:
-        """Sets arq's attempt counter of a job (it lives ``ATTEMPTS_TTL_S``, as arq's does)."""
-        await cast(Awaitable[Any], self.redis.setex(self.keys.retry(job_id), ATTEMPTS_TTL_S, tries))
+        """Sets arq's attempt counter of a job."""
+        await self.shard(job_id).set_attempts(job_id, tries)
 
     async def finish_cancelled(self, job_id: str) -> str | None:
         """Finishes a claimed job found cancelled; returns its queue function, if readable."""
-        return await finish_cancelled(
-            self.redis, self.name, job_id, result_ttl=self.result_ttl, scripts=self.scripts
-        )
+        return await self.shard(job_id).finish_cancelled(job_id)
 
     @cached_property
     def dead_letters(self) -> DeadLetterStore:
-        """The queue's dead letters (a replay enqueues through these scripts)."""
-        return DeadLetterStore(self.redis, self.name, scripts=self.scripts)
+        """The queue's dead letters, every shard's."""
+        if self.single is not None:
+            return self.single.dead_letters
+        return ShardedDeadLetters(self)
 
     def progress(self, job_id: str) -> RedisProgressStore:
-        """A prefix job's progress (indexed on this queue when it starts)."""
-        return RedisProgressStore(self.redis, job_id, queue=self.name, scripts=self.scripts)
+        """A prefix job's progress (indexed on its shard when it starts)."""
+        job_id = self.job_id(job_id)
+        return self.shard(job_id).progress(job_id)
 
     def job_state(self) -> RedisJobState:
-        """A running job's crash-safe state (its progress indexed on this queue)."""
+        """Running jobs' crash-safe state (each prefix job's progress indexed on its shard)."""
         return RedisJobState(
-            self.redis, queue=self.name, result_ttl=self.result_ttl, scripts=self.scripts
+            self.redis,
+            queue=self.name if self.single is not None else None,
+            queue_of=None if self.single is not None else self._shard_name,
+            result_ttl=self.result_ttl,
+            scripts=self.scripts,
         )
 
+    def _shard_name(self, job_id: str) -> str:
+        return self.shard(job_id).name
+
     def rate_limiter(self, limits: RateLimits, **options: Any) -> RedisRateLimiter:
-        """The queue's shared S3 rate limits (``RedisRateLimiter``'s options)."""
+        """The queue's shared S3 rate limits: one schedule per bucket, shared by the shards."""
         return RedisRateLimiter(self.redis, self.name, limits, scripts=self.scripts, **options)
 
     # -- the operator's side ----------------------------------------------------------------------
 
     @cached_property
     def control(self) -> Control:
-        """Cancel, pause and resume (``Control``)."""
-        return Control(self.redis, self.name, self.result_ttl, self.scripts)
+        """Cancel, pause and resume, over every shard."""
+        if self.single is not None:
+            return self.single.control
+        return ShardedControl(self)
 
     def job_control(self, job_id: str) -> RedisJobControl:
         """A running job's view of its cancel and pause flags."""
-        return RedisJobControl(self.control, job_id)
+        job_id = self.job_id(job_id)
+        return self.shard(job_id).job_control(job_id)
 
     async def cancel(self, job_ids: Sequence[str]) -> list[bool]:
         """Cancels jobs; per job, True when it will not complete normally."""
         return await self.control.cancel(job_ids)
 
     async def pause(self) -> bool:
-        """Pauses the queue; False if it was paused already."""
+        """Pauses the queue (every shard); False if it was paused already."""
         return await self.control.pause_queue()
 
     async def resume(self) -> bool:
@@ -193,47 +310,80 @@ class Queue:
 
     async def pause_job(self, job_id: str) -> bool:
         """Pauses a migration or prefix delete (``Control.pause_job``)."""
-        return await self.control.pause_job(job_id)
+        job_id = self.job_id(job_id)
+        return await self.shard(job_id).pause_job(job_id)
 
     async def resume_job(self, job_id: str) -> bool:
         """Resumes a paused prefix job; False if it was not paused."""
-        return await self.control.resume_job(job_id)
+        job_id = self.job_id(job_id)
+        return await self.shard(job_id).resume_job(job_id)
 
     async def job_paused(self, job_id: str) -> bool:
         """Whether a prefix job is paused."""
-        return await self.control.job_paused(job_id)
+        job_id = self.job_id(job_id)
+        return await self.shard(job_id).job_paused(job_id)
 
     # -- reading ----------------------------------------------------------------------------------
 
     async def status(self, job_id: str) -> JobStatus:
         """Where a job is (one round trip)."""
-        return await read_status(self.redis, self.name, job_id)
+        return await self.shard(job_id).status(self.job_id(job_id))
 
     async def result(self, job_id: str) -> ResultRecord | None:
         """A job's final outcome, or None while it may still run."""
-        return await read_outcome(self.redis, self.name, job_id)
+        return await self.shard(job_id).result(self.job_id(job_id))
 
     async def stored_result(self, job_id: str) -> ResultRecord | None:
         """The job's stored result record, if any (no dead letter stands in for it)."""
-        raw = await cast(Awaitable[bytes | None], self.redis.get(self.keys.result(job_id)))
-        return None if raw is None else parse_result(raw)
+        return await self.shard(job_id).stored_result(self.job_id(job_id))
 
     async def lease_holder(self, job_id: str) -> str | None:
         """The id of the worker whose lease on the job is live, if any."""
-        return await lease_holder(self.redis, job_id)
+        return await self.shard(job_id).lease_holder(self.job_id(job_id))
 
     async def depth(self, *, in_progress_limit: int = IN_PROGRESS_LIMIT) -> QueueDepth:
-        """Ready, running and deferred jobs, all lanes summed (``queue_depth``)."""
-        return await queue_depth(self.redis, self.name, in_progress_limit=in_progress_limit)
+        """Ready, running and deferred jobs, all lanes and shards summed (``queue_depth``)."""
+        if self.single is not None:
+            return await self.single.depth(in_progress_limit=in_progress_limit)
+        depths = await asyncio.gather(
+            *(s.depth(in_progress_limit=in_progress_limit) for s in self.shards)
+        )
+        return merge_depths(self.name, depths)
+
+    async def info(
+        self,
+        *,
+        health_check_interval: float = 5.0,
+        kind_sample: int = KIND_SAMPLE,
+        in_progress_limit: int = IN_PROGRESS_LIMIT,
+    ) -> QueueInfo:
+        """Everything ``storage-jobs queue`` shows (``queue_info``), every shard's merged."""
+        if self.single is not None and not self.layout.tagged:
+            return await queue_info(
+                self.redis,
+                self.name,
+                health_check_interval=health_check_interval,
+                kind_sample=kind_sample,
+                in_progress_limit=in_progress_limit,
+            )
+        return await sharded_info(
+            self,
+            health_check_interval=health_check_interval,
+            kind_sample=kind_sample,
+            in_progress_limit=in_progress_limit,
+        )
 
     async def eviction_policy(self, *, declared: str | None = None) -> EvictionPolicy:
         """Redis's eviction policy, and whether queued jobs are safe from it."""
-        return await read_eviction_policy(self.redis, declared=declared)
+        return await self.shards[0].eviction_policy(declared=declared)
 
     # -- heartbeats -------------------------------------------------------------------------------
 
     async def heartbeat(self, beat: Heartbeat, *, ttl: float, also: str | None = None) -> None:
-        """Stores a worker's heartbeat for ``ttl`` seconds (``also``: arq's health key too)."""
+        """Stores a worker's heartbeat for ``ttl`` seconds, under the logical queue's name.
+
+        Its commands are pipelined without a transaction: on a cluster they may span slots.
+        """
         await write_heartbeat(self.redis, self.name, beat, ttl=ttl, also=also)
 
     async def remove_heartbeat(self, worker_id: str) -> None:
@@ -243,11 +393,26 @@ class Queue:
     # -- waking -----------------------------------------------------------------------------------
 
     async def push_wake(self) -> None:
-        """Pushes a wake token: an idle worker claims at once."""
-        async with self.redis.pipeline(transaction=True) as tx:
-            push_wake(tx, self.keys.wake)
-            await tx.execute()
+        """Pushes a wake token (idle workers block on every shard's list): one claims at once."""
+        await self.shards[0].push_wake()
 
     async def wait_for_wake(self, timeout_s: float) -> bool:
-        """Blocks until a wake token arrives (True) or ``timeout_s`` passes."""
-        return await wait_for_wake(self.redis, self.keys.wake, timeout_s)
+        """Blocks until a wake token arrives on any shard (True) or ``timeout_s`` passes."""
+        if self.single is not None:
+            return await self.single.wait_for_wake(timeout_s)
+        return await wait_for_any_wake(self.redis, [s.keys.wake for s in self.shards], timeout_s)
+
+
+def _with_enqueued(failure: BaseException, answers: Sequence[Any]) -> BaseException:
+    """A shard's refusal, naming the jobs every other shard wrote too."""
+    if not isinstance(failure, QueueUnavailableError):
+        return failure
+    written = [
+        job_id
+        for answer in answers
+        if not isinstance(answer, BaseException)
+        for job_id, ok in answer
+        if ok
+    ]
+    merged = type(failure)(failure.reason, (*failure.enqueued, *written))
+    return merged

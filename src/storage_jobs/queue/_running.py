@@ -137,7 +137,10 @@ async def read_sides(
             for n in full:
                 pipe.zcount(wanted[n][0], *bounds[n])
             for start in range(0, len(ids), _MGET_BATCH):
-                pipe.mget([QueueKeys.in_progress(i) for i in ids[start : start + _MGET_BATCH]])
+                # By name: redis-py's cluster pipeline blocks its ``mget`` (the keys of one
+                # shard's ids share a slot, so the command itself is fine there).
+                batch = ids[start : start + _MGET_BATCH]
+                pipe.execute_command("MGET", *(QueueKeys.in_progress(i) for i in batch))
             answers = await pipe.execute()
         counts.update({n: int(answers[i]) for i, n in enumerate(full)})
         leases = [value for chunk in answers[len(full) :] for value in chunk]

@@ -1,7 +1,10 @@
 """One logical queue over N shards: each shard's hash tag, a job's shard, a shard's node.
 
-Every key of one shard carries the shard's hash tag (``storage-jobs:{<tag>}:...``), so each
-script call touches one slot. The tags are a pure function of the queue's name and the shard
+A shard is a complete queue named ``<queue>{<tag>}``: its sorted set and every
+``storage-jobs:<queue>{<tag>}:...`` key carry the shard's hash tag, and so does each of its job
+ids (``{<tag>}<id>``), so arq's ``arq:job:{<tag>}<id>`` and every job state key land in the
+shard's slot with the rest: each script call touches one slot. ``ShardLayout`` maps a job id to
+its shard and its tagged id. The tags are a pure function of the queue's name and the shard
 count: every producer and worker computes the same ones, with nothing to look up.
 
 Why not ``{<queue>:0}``, ``{<queue>:1}``, ...: a slot is a hash, so N naive tags land on N
@@ -21,13 +24,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from redis.crc import REDIS_CLUSTER_HASH_SLOTS, key_slot
 
 __all__ = [
     "MAX_SHARDS",
+    "ShardLayout",
     "SlotRange",
     "shard_nodes",
     "shard_of",
@@ -86,6 +90,56 @@ def shard_of(job_id: str, count: int) -> int:
     """
     digest = hashlib.blake2b(job_id.encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big") % count
+
+
+@dataclass(frozen=True)
+class ShardLayout:
+    """How one logical queue is laid out: its shards' names and which shard holds a job.
+
+    Untagged (one shard on one server, the default) the shard is the queue itself and ids are
+    what the producer gave: the key layout of a queue without shards, unchanged. Tagged (a
+    cluster, or more than one shard) each shard's name and each job id carry the shard's tag.
+
+    Attributes:
+        queue: The logical queue's name.
+        count: Its shards.
+        tagged: Whether names and ids carry hash tags (always, for more than one shard).
+    """
+
+    queue: str
+    count: int = 1
+    tagged: bool = False
+    tags: tuple[str, ...] = field(init=False)
+    names: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        tagged = self.tagged or self.count > 1
+        tags = shard_tags(self.queue, self.count) if tagged else ()
+        names = tuple(f"{self.queue}{{{tag}}}" for tag in tags) if tagged else (self.queue,)
+        object.__setattr__(self, "tagged", tagged)
+        object.__setattr__(self, "tags", tags)
+        object.__setattr__(self, "names", names)
+
+    def index(self, job_id: str) -> int:
+        """The shard holding ``job_id``: the one its tag names, else its id's hash."""
+        if not self.tagged:
+            return 0
+        if job_id.startswith("{") and (end := job_id.find("}")) > 0:
+            tag = job_id[1:end]
+            if tag in self.tags:
+                return self.tags.index(tag)
+        return shard_of(job_id, self.count)
+
+    def job_id(self, job_id: str) -> str:
+        """The id the job has on the queue: ``job_id`` itself, or tagged with its shard's tag.
+
+        Idempotent: an id that already carries one of the shard tags is returned as it is, so
+        either spelling of an id reaches the same job.
+        """
+        if not self.tagged:
+            return job_id
+        tag = self.tags[self.index(job_id)]
+        return job_id if job_id.startswith(f"{{{tag}}}") else f"{{{tag}}}{job_id}"
 
 
 @dataclass(frozen=True, order=True)

@@ -14,14 +14,14 @@ import contextlib
 import json
 from collections import defaultdict
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
+from redis.asyncio import ConnectionPool, Redis, RedisCluster
 from redis.exceptions import RedisError
 
 from ._keys import QueueKeys
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
     from redis.asyncio.client import PubSub
 
 __all__ = ["ResultWaiter"]
@@ -80,7 +80,7 @@ class ResultWaiter:
                 return
             try:
                 if self._pubsub is None:
-                    self._pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+                    self._pubsub = _subscriber(self.redis).pubsub(ignore_subscribe_messages=True)
                 await self._pubsub.subscribe(self.channel)
             except (RedisError, OSError):
                 return  # waits fall back to reading every ``fallback`` seconds
@@ -101,3 +101,17 @@ class ResultWaiter:
             for job_id in ids if isinstance(ids, list) else ():
                 for event in self._events.get(str(job_id), ()):
                     event.set()
+
+
+def _subscriber(redis: Redis | RedisCluster) -> Redis:
+    """A client that can subscribe: ``redis`` itself, or one node of a cluster.
+
+    redis-py's cluster client has no pub/sub; a cluster carries a ``PUBLISH`` to every node, so
+    a plain connection to any one of them hears every shard's announcements.
+    """
+    if not isinstance(redis, RedisCluster):
+        return cast(Redis, redis)
+    node = redis.get_default_node()
+    # The node's connection options hold its host and port, and the cluster's auth and TLS.
+    pool = ConnectionPool(connection_class=node.connection_class, **node.connection_kwargs)
+    return Redis(connection_pool=pool)

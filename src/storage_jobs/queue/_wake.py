@@ -17,13 +17,22 @@ import asyncio
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any, cast
 
+from redis.asyncio import RedisCluster
+
 from ..settings import Settings
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
     from redis.asyncio.client import Pipeline
 
-__all__ = ["IDLE_WAIT_MAX_S", "MIN_WAIT_S", "idle_wait", "push_wake", "wait_for_wake"]
+__all__ = [
+    "IDLE_WAIT_MAX_S",
+    "MIN_WAIT_S",
+    "idle_wait",
+    "push_wake",
+    "wait_for_any_wake",
+    "wait_for_wake",
+]
 
 IDLE_WAIT_MAX_S: float = Settings.model_fields["idle_wait_max"].default
 """Seconds an idle worker blocks on the wake list at most before it claims again, by default
@@ -68,9 +77,13 @@ def idle_wait(
 
 async def wait_for_wake(redis: Redis, key: str, timeout_s: float) -> bool:
     """Blocks until a wake token arrives (True, the token taken) or ``timeout_s`` passes."""
+    return await _wait(redis, [key], timeout_s)
+
+
+async def _wait(redis: Redis | RedisCluster, keys: list[str], timeout_s: float) -> bool:
     # Redis >= 6 takes fractional BLPOP timeouts; redis-py's stubs say int.
     timeout = max(MIN_WAIT_S, timeout_s)
-    blpop = cast(Awaitable[Any], redis.blpop([key], timeout=cast(int, timeout)))
+    blpop = cast(Awaitable[Any], redis.blpop(keys, timeout=cast(int, timeout)))
     try:
         # Past the server's own timeout, the answer is lost (a silent network drop): give the
         # connection up rather than block the worker's loop for good.
@@ -78,3 +91,25 @@ async def wait_for_wake(redis: Redis, key: str, timeout_s: float) -> bool:
     except TimeoutError:
         return False
     return got is not None
+
+
+async def wait_for_any_wake(redis: Redis | RedisCluster, keys: list[str], timeout_s: float) -> bool:
+    """Blocks until a token arrives on any of ``keys`` (True) or ``timeout_s`` passes.
+
+    On one server one ``BLPOP`` takes every list. A cluster refuses keys of different slots in
+    one command, so there each list gets its own ``BLPOP`` on a connection of its own; the first
+    answer cancels the others, which costs their connections (redis-py drops a connection whose
+    command was cancelled, and opens a new one at the next wait).
+    """
+    if not isinstance(redis, RedisCluster):
+        return await _wait(redis, keys, timeout_s)
+    waits = [asyncio.ensure_future(_wait(redis, [key], timeout_s)) for key in keys]
+    try:
+        for next_done in asyncio.as_completed(waits):
+            if await next_done:
+                return True
+        return False
+    finally:
+        for wait in waits:
+            wait.cancel()
+        await asyncio.gather(*waits, return_exceptions=True)

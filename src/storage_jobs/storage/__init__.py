@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from ._attributes import ATTRIBUTES, Attribute, AttributeLoss, ObjectAttributes
 from ._config import StorageConfig
 from ._errors import (
     StorageAccessDeniedError,
@@ -28,9 +29,13 @@ if TYPE_CHECKING:
     from ._facade import Storage
 
 __all__ = [
+    "ATTRIBUTES",
     "DELETE_BATCH_SIZE",
+    "Attribute",
+    "AttributeLoss",
     "BatchedRateLimiter",
     "LocalRateLimiter",
+    "ObjectAttributes",
     "ObjectInfo",
     "RateLimits",
     "RequestLimiter",

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import io
 import math
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 from ._checksums import ChecksumAlgorithm, Hasher, checksum_args
@@ -54,6 +54,7 @@ async def multipart_upload(
     concurrency: int,
     extra: Mapping[str, Any],
     checksum: ChecksumAlgorithm | None = None,
+    create: Callable[[dict[str, Any]], Awaitable[Any]] | None = None,
 ) -> ObjectInfo:
     """Uploads the chunks as parts, at most ``concurrency`` in memory and in flight.
 
@@ -69,19 +70,24 @@ async def multipart_upload(
         extra: ``CreateMultipartUpload`` arguments (ContentType, Metadata, ...).
         checksum: Send each part's checksum (the server checks it); for CRC32C also the
             whole object's, so the object gets a full-object checksum, not a composite one.
+        create: Creates the upload instead of ``CreateMultipartUpload`` with ``extra``, given
+            the checksum arguments (a caller that sends attributes a server may refuse).
 
     Returns:
         What was stored.
     """
-    create: dict[str, Any] = dict(extra)
+    sums: dict[str, Any] = {}
     whole: Hasher | None = None
     if checksum is not None:
-        create.update(checksum_args(checksum))
+        sums.update(checksum_args(checksum))
         if checksum == "crc32c":
             # CRC32C can be combined across parts: S3 then stores the whole object's CRC.
-            create["ChecksumType"] = "FULL_OBJECT"
+            sums["ChecksumType"] = "FULL_OBJECT"
             whole = Hasher(checksum)
-    created = await client.create_multipart_upload(Bucket=bucket, Key=key, **create)
+    if create is not None:
+        created = await create(sums)
+    else:
+        created = await client.create_multipart_upload(Bucket=bucket, Key=key, **extra, **sums)
     upload_id = created["UploadId"]
     slots = asyncio.Semaphore(concurrency)
     parts: dict[int, CompletedPartTypeDef] = {}
@@ -176,6 +182,7 @@ async def multipart_copy(
     concurrency: int,
     extra: Mapping[str, Any],
     src_version_id: str | None = None,
+    create: Callable[[], Awaitable[Any]] | None = None,
 ) -> ObjectInfo:
     """Copies an object server-side with ``UploadPartCopy``, for sources above 5 GiB.
 
@@ -190,6 +197,7 @@ async def multipart_copy(
         concurrency: Parts copying at once.
         extra: ``CreateMultipartUpload`` arguments (ContentType, Metadata, ...).
         src_version_id: Copy this version of the source.
+        create: Creates the upload instead of ``CreateMultipartUpload`` with ``extra``.
 
     Returns:
         What was stored.
@@ -199,7 +207,10 @@ async def multipart_copy(
         source["VersionId"] = src_version_id
     part = part_size_for(size, chunksize)
     ranges = [(start, min(start + part, size) - 1) for start in range(0, size, part)]
-    created = await client.create_multipart_upload(Bucket=dst_bucket, Key=dst_key, **extra)
+    if create is not None:
+        created = await create()
+    else:
+        created = await client.create_multipart_upload(Bucket=dst_bucket, Key=dst_key, **extra)
     upload_id = created["UploadId"]
     slots = asyncio.Semaphore(concurrency)
 

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from ._attributes import AttributeLoss
+
 __all__ = ["ObjectInfo", "object_info_from_listing", "strip_etag"]
 
 
@@ -21,6 +23,7 @@ class ObjectInfo:
         last_modified: When the object was last written, if the server said.
         storage_class: The storage class a listing named (None where it named none).
         version_id: The version a write created, in a versioned bucket (copies report it).
+        lost: What a write could not keep of the attributes it was given, and why.
     """
 
     bucket: str
@@ -30,6 +33,7 @@ class ObjectInfo:
     last_modified: datetime | None = None
     storage_class: str | None = None
     version_id: str | None = None
+    lost: tuple[AttributeLoss, ...] = ()
 
     @property
     def is_multipart(self) -> bool:

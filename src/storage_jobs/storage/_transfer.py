@@ -3,27 +3,30 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import os
 import tempfile
-from collections.abc import AsyncIterable, AsyncIterator, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
 from pathlib import Path
 from typing import IO, Any
 
+from ._attributes import AttributeLoss, ObjectAttributes
 from ._checksums import ChecksumAlgorithm, Hasher, checksum_args
 from ._config import StorageConfig
 from ._errors import map_backend_error
+from ._keeping import Keeping, droppable
 from ._multipart import Chunk, multipart_upload
 from ._objects import ObjectInfo, strip_etag
 from ._parts import PartBuffers, PooledPart, gather_parts, read_parts
-from ._s3_connection import Connection, SourceError
+from ._s3_connection import SourceError
 
 __all__ = ["Transfers", "put_args"]
 
 _READ_CHUNK = 1024 * 1024
 
 
-class Transfers(Connection):
+class Transfers(Keeping):
     """Uploads and downloads that never hold a whole large object in memory."""
 
     async def put_bytes(
@@ -36,24 +39,53 @@ class Transfers(Connection):
         metadata: dict[str, str] | None = None,
         extra_args: dict[str, Any] | None = None,
         checksum: ChecksumAlgorithm | None = None,
+        attributes: ObjectAttributes | None = None,
+        required: Iterable[str] = (),
     ) -> ObjectInfo:
         """Like ``upload_file``, but says what was stored (size and ETag).
 
         With ``checksum`` (and ``additional_checksums``), the request carries the bytes'
-        checksum and the server refuses it if what arrived differs.
+        checksum and the server refuses it if what arrived differs. With ``attributes``, the
+        object gets them all (``content_type`` and ``metadata``, if given, win); those the
+        destination refuses, unless ``required``, are left out and listed in ``lost``.
         """
-        args = put_args(content_type, metadata, extra_args)
+        sums: dict[str, Any] = {}
         if checksum is not None and self.config.additional_checksums:
-            args.update(checksum_args(checksum, Hasher.of(checksum, data).s3_value()))
-        answer = await self._call(
-            self.s3.put_object(Bucket=bucket, Key=key, Body=data, **args), bucket=bucket, key=key
-        )
+            sums = checksum_args(checksum, Hasher.of(checksum, data).s3_value())
+        if attributes is None:
+            args = {**put_args(content_type, metadata, extra_args), **sums}
+            answer = await self._call(
+                self.s3.put_object(Bucket=bucket, Key=key, Body=data, **args),
+                bucket=bucket,
+                key=key,
+            )
+            lost: list[AttributeLoss] = []
+        else:
+            attributes = attributes.with_values(content_type=content_type, metadata=metadata)
+
+            async def put(drop: frozenset[str]) -> Any:
+                args = {**(extra_args or {}), **attributes.write_args(drop), **sums}
+                return await self.s3.put_object(Bucket=bucket, Key=key, Body=data, **args)
+
+            answer, lost = await self._call(
+                self._send_keeping(put, attributes, bucket=bucket, may_drop=droppable(required)),
+                bucket=bucket,
+                key=key,
+            )
+            lost += await self._after_write(
+                attributes,
+                bucket=bucket,
+                key=key,
+                version_id=answer.get("VersionId"),
+                sent_redirect=not any(x.attribute == "website_redirect_location" for x in lost),
+            )
         return ObjectInfo(
             bucket=bucket,
             key=key,
             size=len(data),
             etag=strip_etag(answer["ETag"]),
             version_id=answer.get("VersionId"),
+            lost=tuple(lost),
         )
 
     async def upload_path(
@@ -80,6 +112,8 @@ class Transfers(Connection):
         content_type: str | None = None,
         metadata: dict[str, str] | None = None,
         checksum: ChecksumAlgorithm | None = None,
+        attributes: ObjectAttributes | None = None,
+        required: Iterable[str] = (),
     ) -> ObjectInfo:
         """Uploads a binary file object or async byte stream of unknown length.
 
@@ -88,6 +122,7 @@ class Transfers(Connection):
         and the upload is aborted if anything fails. With ``checksum`` (and
         ``additional_checksums``) every request carries its bytes' checksum, which the server
         checks; a multipart CRC32C upload asks for a full-object checksum (``FULL_OBJECT``).
+        ``attributes`` and ``required`` are as ``put_bytes``'s.
         """
         cfg = self.config
         if not cfg.additional_checksums:
@@ -108,6 +143,8 @@ class Transfers(Connection):
                 content_type=content_type,
                 metadata=metadata,
                 checksum=checksum,
+                attributes=attributes,
+                required=required,
             )
 
         async def everything() -> AsyncIterator[Chunk]:
@@ -120,8 +157,24 @@ class Transfers(Connection):
             except Exception as exc:
                 raise SourceError(exc) from exc
 
+        lost: list[AttributeLoss] = []
+        create: Any = None
+        if attributes is not None:
+            kept = attributes.with_values(content_type=content_type, metadata=metadata)
+
+            async def create(sums: dict[str, Any]) -> Any:
+                async def start(drop: frozenset[str]) -> Any:
+                    args = {**kept.write_args(drop), **sums}
+                    return await self.s3.create_multipart_upload(Bucket=bucket, Key=key, **args)
+
+                answer, refused = await self._send_keeping(
+                    start, kept, bucket=bucket, may_drop=droppable(required)
+                )
+                lost.extend(refused)
+                return answer
+
         try:
-            return await self._call(
+            info = await self._call(
                 multipart_upload(
                     self.s3,
                     bucket=bucket,
@@ -130,6 +183,7 @@ class Transfers(Connection):
                     concurrency=cfg.multipart_concurrency,
                     extra=put_args(content_type, metadata, None),
                     checksum=checksum,
+                    create=create,
                 ),
                 bucket=bucket,
                 key=key,
@@ -137,6 +191,16 @@ class Transfers(Connection):
         except SourceError as exc:
             # The caller's own stream failed: give them their exception, not a storage error.
             raise exc.original from exc.original.__cause__
+        if attributes is None:
+            return info
+        lost += await self._after_write(
+            kept,
+            bucket=bucket,
+            key=key,
+            version_id=info.version_id,
+            sent_redirect=not any(x.attribute == "website_redirect_location" for x in lost),
+        )
+        return dataclasses.replace(info, lost=tuple(lost))
 
     async def stream_object(
         self,

@@ -188,7 +188,7 @@ class Execution:
         outcome: Outcome,
     ) -> None:
         """Finishes in the batched write, unless another worker holds the job now."""
-        lost = self._queue().leases.forget(claimed.job_id)
+        lost = self._queue().forget(claimed.job_id)
         if lost and not finish:
             return  # the new holder owns the lease and the job's keys now
         item = Finish(

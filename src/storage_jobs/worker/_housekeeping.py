@@ -18,12 +18,19 @@ import uuid
 from typing import TYPE_CHECKING, Any, cast
 
 from arq.constants import health_check_key_suffix
+from redis.exceptions import ClusterError, RedisClusterException, RedisError, TryAgainError
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..jobs import spec_for_name
-from ..queue import LEASES_CHECKED, LeaseHolder, Queue, connect_redis, redis_said
+from ..queue import (
+    LEASES_CHECKED,
+    Queue,
+    check_shard_count,
+    open_queue,
+    queue_on,
+    redis_said,
+)
 from ..settings import Settings
 from ._execution import Execution
 from ._finisher import Finisher
@@ -37,7 +44,15 @@ if TYPE_CHECKING:
 
 __all__ = ["REDIS_DOWN", "Housekeeping"]
 
-REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
+REDIS_DOWN = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    ConnectionError,
+    OSError,
+    ClusterError,  # a cluster without a master for some slots (CLUSTERDOWN, MASTERDOWN)
+    TryAgainError,  # a slot moving or an election under way
+    RedisClusterException,  # redis-py's cluster client gave up on its retries
+)
 """The errors that mean Redis cannot be reached (the worker backs off and carries on)."""
 
 _QUEUE_GAUGE_INTERVAL = 5.0  # seconds between refreshes of the queue gauges
@@ -60,8 +75,6 @@ class Housekeeping:
         self.ctx: dict[str, Any] = {}  # what every job's ctx starts from
         self._pool: Redis | None = None
         self._queue: Queue | None = None
-        # The worker's leases: the Queue built at connect claims and renews with them.
-        self.leases = LeaseHolder(self.queue_name, self.worker_id, self.lease_seconds)
         self.finisher = Finisher(lambda: self.queue, on_retry=self._write_retry)
         self.heartbeats = Heartbeats(self.worker_id, self.health_check_interval, self.max_jobs)
         self.execution = Execution(
@@ -89,27 +102,34 @@ class Housekeeping:
     def queue(self) -> Queue:
         """The worker's ``Queue`` on its connection: the only way the worker reaches Redis.
 
-        Built once, at its first use after connecting; it claims with the worker's leases.
+        Built when it connects (``open_queue``: one server or a cluster, its shard count
+        checked); it claims with the worker's leases.
         """
-        if self._queue is None:
-            self._queue = Queue(
-                self.pool, self.queue_name, result_ttl=self.settings.result_ttl, holder=self.leases
+        if self._queue is None:  # a connection handed in (``_pool`` set) rather than opened
+            self._queue = queue_on(
+                self.pool, self.settings, worker_id=self.worker_id, lease_seconds=self.lease_seconds
             )
         return self._queue
 
     async def _connect(self, stop: asyncio.Event) -> None:
         """Connects, waiting out a Redis that is down (``redis.unavailable`` once)."""
         while self._pool is None and not stop.is_set():
-            redis = connect_redis(self.settings, socket_connect_timeout=2)
+            queue = await open_queue(
+                self.settings, worker_id=self.worker_id, check=False, socket_connect_timeout=2
+            )
             try:
-                await redis.ping()
+                await queue.redis.ping()
+                await check_shard_count(queue.redis, self.queue_name, self.settings.queue_shards)
             except REDIS_DOWN as exc:
-                await redis.aclose()
+                await queue.redis.aclose()
                 self._mark_redis_down(exc)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), self._backoff())
+            except BaseException:
+                await queue.redis.aclose()
+                raise
             else:
-                self._pool = redis
+                self._pool, self._queue = queue.redis, queue
 
     async def _start(self) -> None:
         """The start-up checks and runtime (``_startup``), then the housekeeping task."""
@@ -237,7 +257,7 @@ class Housekeeping:
     async def _finish_cancelled(self, job_id: str) -> None:
         """Finishes a claimed job whose cancel marker is set, without running it."""
         function = await self.queue.finish_cancelled(job_id)
-        self.leases.forget(job_id)
+        self.queue.forget(job_id)
         kind = self._kind(function)
         self._event("info", "job.cancelled", job_id=job_id, kind=kind, ran=False)
         if (metrics := self._metrics()) is not None:

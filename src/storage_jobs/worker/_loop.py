@@ -255,7 +255,7 @@ class StorageWorker(Housekeeping):
             await self.execution.run(claimed)
         except Exception as exc:
             # Its lease lapses and the job runs again (on this worker or another).
-            self.leases.forget(claimed.job_id)
+            self.queue.forget(claimed.job_id)
             said = f"{type(exc).__name__}: {exc}"[:500]
             self._event("error", "job.crashed", job_id=claimed.job_id, error=said)
 
