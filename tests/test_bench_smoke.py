@@ -26,6 +26,7 @@ SCENARIOS = [
     "redis_cost",
     "peers",
     "lanes",
+    "http_enqueue",
 ]
 
 
@@ -118,6 +119,10 @@ def test_bench_smoke_writes_every_scenario(tmp_path: Path) -> None:
         assert _runs(rows[key], "baseline_copied") == [sizes["lanes_objects"]], key
         assert _runs(rows[key], "running_at_last_start") == [1.0], key
         assert _runs(rows[key], "done_after_uploads")[0] < sizes["lanes_objects"], key
+    # HTTP enqueue: every job posted (batches and single jobs) was queued, as on the client's side.
+    assert _runs(rows["http_batches"], "missing") == [0.0]
+    assert _runs(rows["http_batches"], "jobs") == [sizes["enqueues"]]
+    assert _runs(rows["http_single"], "missing") == [0.0]
     if "migration" in rows:
         assert _runs(rows["migration"], "copied") == [sizes["migration_objects"]]
         assert _runs(rows["migration"], "baseline_copied") == [sizes["migration_objects"]]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ._base import Context, Scenario
 from .deletes import Deletes
 from .enqueue import Enqueue
+from .http_enqueue import HttpEnqueue
 from .lanes import Lanes
 from .large_upload import LargeUpload
 from .migration import Migration
@@ -29,6 +30,7 @@ SCENARIOS: dict[str, type[Scenario]] = {
     "redis_cost_cluster": RedisCostCluster,
     "peers": Peers,
     "lanes": Lanes,
+    "http_enqueue": HttpEnqueue,
 }
 
 

@@ -19,6 +19,10 @@ from .storage import RateLimits, StorageConfig
 __all__ = ["Settings", "SourceProfile", "redact_url"]
 
 MiB = 1024 * 1024
+MIN_TOKEN = 16
+"""Characters a producer token has at least."""
+PRODUCER_NAME = r"^[A-Za-z0-9_.-]{1,64}$"
+"""A producer's name (it is logged with what it enqueues)."""
 _BOOL_WORDS = {"true": True, "yes": True, "on": True, "1": True}
 _BOOL_WORDS.update({"false": False, "no": False, "off": False, "0": False})
 
@@ -61,7 +65,10 @@ class Settings(BaseSettings):
     Every field reads from ``STORAGE_JOBS_<FIELD>``; ``S3_*`` fields configure the storage client.
     """
 
-    model_config = SettingsConfigDict(env_prefix="STORAGE_JOBS_", extra="ignore", frozen=True)
+    # hide_input_in_errors: a refused value may be a secret (a short token, a URL with a password).
+    model_config = SettingsConfigDict(
+        env_prefix="STORAGE_JOBS_", extra="ignore", frozen=True, hide_input_in_errors=True
+    )
 
     # Redis and the queue
     redis_url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
@@ -105,6 +112,7 @@ class Settings(BaseSettings):
     upload_roots: Annotated[list[Path], NoDecode] = Field(default_factory=list)
     max_inline_bytes: int = Field(default=5 * MiB, ge=0)
     max_delete_keys: int = Field(default=1_000_000, ge=1)
+    max_payload_bytes: int = Field(default=MiB, ge=1)
 
     # S3
     s3_endpoint_url: str | None = None
@@ -132,6 +140,11 @@ class Settings(BaseSettings):
     source_profiles: dict[str, SourceProfile] = Field(default_factory=dict)
     report_bucket: str | None = None
     report_prefix: str = "storage-jobs-reports/"
+
+    # The HTTP enqueue API (served with the dashboard): producer name -> bearer token; none: off
+    producer_tokens: dict[Annotated[str, Field(pattern=PRODUCER_NAME)], SecretStr] = Field(
+        default_factory=dict
+    )
 
     # The dashboard
     dashboard_token: SecretStr | None = None
@@ -173,6 +186,26 @@ class Settings(BaseSettings):
     @classmethod
     def _rates_are_positive(cls, value: Any) -> Any:
         return _parse_rate_limits(value)
+
+    @field_validator("producer_tokens")
+    @classmethod
+    def _producer_tokens_are_long(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        # Tokens are checked once per request, so a short one could be guessed online.
+        if short := sorted(n for n, t in value.items() if len(t.get_secret_value()) < MIN_TOKEN):
+            raise ValueError(
+                f"producer tokens must be at least {MIN_TOKEN} characters: {', '.join(short)}"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _tokens_open_one_door(self) -> Settings:
+        # The dashboard's token must not also open the enqueue API, nor the reverse.
+        dashboard = self.dashboard_token.get_secret_value() if self.dashboard_token else ""
+        if dashboard and any(
+            t.get_secret_value() == dashboard for t in self.producer_tokens.values()
+        ):
+            raise ValueError("a producer token equals STORAGE_JOBS_DASHBOARD_TOKEN; use another")
+        return self
 
     @model_validator(mode="after")
     def _budget_is_capped(self) -> Settings:

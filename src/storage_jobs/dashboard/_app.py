@@ -14,6 +14,7 @@ from starlette.staticfiles import StaticFiles
 
 from ._api import api_routes
 from ._dashboard import HERE, Dashboard, QueueOpening, template_environment
+from ._enqueue_api import EnqueueApi, ProducerRoutes
 from ._pages import page_routes
 from ._security import Access, AccessMiddleware
 
@@ -49,6 +50,8 @@ def create_app(settings: Settings) -> Starlette:
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         ],
         middleware=[
+            # First: the enqueue API admits producer tokens only, never the dashboard's rules.
+            Middleware(ProducerRoutes, api=EnqueueApi(dashboard)),
             Middleware(AccessMiddleware, access=access),
             Middleware(QueueOpening, dashboard=dashboard),
         ],

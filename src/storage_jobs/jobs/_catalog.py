@@ -34,12 +34,15 @@ class JobSpec:
         function_name: The name on the queue.
         model: The payload model.
         result_model: The result model.
+        internal: A batch a prefix job enqueues for itself; producers outside the Redis trust
+            domain (the HTTP enqueue API) may not enqueue it.
     """
 
     kind: str
     function_name: str
     model: type[JobModel]
     result_model: type[BaseModel]
+    internal: bool = False
 
 
 CATALOG: tuple[JobSpec, ...] = (
@@ -48,12 +51,20 @@ CATALOG: tuple[JobSpec, ...] = (
     JobSpec("delete", "storage_jobs.delete", DeleteJob, DeleteResult),
     JobSpec("migrate", "storage_jobs.migrate", MigrateJob, MigrateResult),
     JobSpec("delete_prefix", "storage_jobs.delete_prefix", DeletePrefixJob, DeletePrefixResult),
-    JobSpec("migrate_batch", "storage_jobs.migrate_batch", MigrateBatchJob, BatchResult),
     JobSpec(
-        "delete_prefix_batch", "storage_jobs.delete_prefix_batch", DeletePrefixBatchJob, BatchResult
+        "migrate_batch", "storage_jobs.migrate_batch", MigrateBatchJob, BatchResult, internal=True
+    ),
+    JobSpec(
+        "delete_prefix_batch",
+        "storage_jobs.delete_prefix_batch",
+        DeletePrefixBatchJob,
+        BatchResult,
+        internal=True,
     ),
     JobSpec("verify", "storage_jobs.verify", VerifyJob, VerifyResult),
-    JobSpec("verify_batch", "storage_jobs.verify_batch", VerifyBatchJob, BatchResult),
+    JobSpec(
+        "verify_batch", "storage_jobs.verify_batch", VerifyBatchJob, BatchResult, internal=True
+    ),
 )
 
 _BY_MODEL = {spec.model: spec for spec in CATALOG}
