@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import time
 import urllib.request
@@ -21,7 +22,7 @@ from storage_jobs.devstack import SeaweedFS
 from storage_jobs.storage import StorageClient, StorageConfig
 from storage_jobs.worker import decode
 
-from .workers import WorkerProcess
+from .workers import WorkerProcess, cpu_seconds
 
 __all__ = ["REDIS_URL", "Stack", "fill_via_filer", "put_many", "wait_for_results"]
 
@@ -55,6 +56,23 @@ class Stack:
             worker.stop()
         self.workers.clear()
         self.seaweedfs.stop()
+
+    async def settle(self, *, idle_share: float = 0.05, sample_s: float = 0.2) -> float:
+        """Waits until SeaweedFS is idle (below ``idle_share`` of a CPU), 10 s at most.
+
+        A side that starts while SeaweedFS still digests the previous side's writes (its
+        filer's metadata, volume growth) pays for them: every side starts from an idle server
+        and a collected heap in this process. Returns the seconds waited.
+        """
+        gc.collect()
+        pid = self.seaweedfs.pid
+        started = time.monotonic()
+        while pid is not None and time.monotonic() - started < 10.0:
+            before = cpu_seconds(pid)
+            await asyncio.sleep(sample_s)
+            if cpu_seconds(pid) - before < idle_share * sample_s:
+                break
+        return time.monotonic() - started
 
     def flush_redis(self) -> None:
         """Flushes db 12 (and only it)."""

@@ -8,7 +8,10 @@ plain arq worker doing the same ``put_object`` (``bench/arq_put.py``: that clien
 wire, ``max_jobs=32``) with arq's default poll delay (0.5 s) and with it tuned to 10 ms. arq's
 producer is the best a user of arq can do: ``enqueue_job`` calls run concurrently
 (``ARQ_CONCURRENCY`` in flight), timed with the worker (first enqueue to last result, as ours).
-Every side is warmed with one untimed object first; the order of the sides rotates per run.
+Every side is warmed with one untimed object first, starts from an idle SeaweedFS and a collected
+heap here (``Stack.settle``), and the order of the sides rotates per run. Each side also records
+the CPU milliseconds per object of every process in it and of everyone else on the machine, and
+Redis commands per object (``bench/cpu.py``): counts that say where a moving ratio came from.
 """
 
 from __future__ import annotations
@@ -76,10 +79,12 @@ class Peers(Scenario):
         order = SIDES[run % len(SIDES) :] + SIDES[: run % len(SIDES)]
         rates: dict[str, float] = {}
         cpu: dict[str, CpuWindow] = {}
+        settled: dict[str, float] = {}
         meter = CpuMeter(ctx.stack.redis_url, ctx.stack.seaweedfs.pid)
         try:
             for side in order:
                 prefix = f"run{run}/{side}"
+                settled[side] = await ctx.stack.settle()
                 if side == "queue":
                     rates[side] = await queued_uploads(ctx, bucket, prefix, body, n, meter)
                 elif side == "direct":
@@ -104,6 +109,8 @@ class Peers(Scenario):
                     "baseline_stored": stored[f"run{run}/{side}"],
                     **ours_cpu,
                     **cpu[side].per_object(n, "baseline_"),
+                    "settle_s": settled["queue"],
+                    "baseline_settle_s": settled[side],
                 },
             )
             for side in SIDES
