@@ -8,7 +8,10 @@ plain arq worker doing the same ``put_object`` (``bench/arq_put.py``: that clien
 wire, ``max_jobs=32``) with arq's default poll delay (0.5 s) and with it tuned to 10 ms. arq's
 producer is the best a user of arq can do: ``enqueue_job`` calls run concurrently
 (``ARQ_CONCURRENCY`` in flight), timed with the worker (first enqueue to last result, as ours).
-Every side is warmed with one untimed object first; the order of the sides rotates per run.
+Every side is warmed with one untimed object first, starts from an idle SeaweedFS and a collected
+heap here (``Stack.settle``), and the order of the sides rotates per run. Each side also records
+the CPU milliseconds per object of every process in it and of everyone else on the machine, and
+Redis commands per object (``bench/cpu.py``): counts that say where a moving ratio came from.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from arq.connections import ArqRedis, RedisSettings, create_pool
 from typing_extensions import override
 
 from ..arq_put import client_config
+from ..cpu import CpuMeter, CpuWindow
 from ..model import Check, Row, Sample
 from ..stack import wait_for_results
 from ._base import Context, Scenario
@@ -74,22 +78,40 @@ class Peers(Scenario):
         body = bytes(range(256)) * (ctx.sizes.upload_bytes // 256)
         order = SIDES[run % len(SIDES) :] + SIDES[: run % len(SIDES)]
         rates: dict[str, float] = {}
-        for side in order:
-            prefix = f"run{run}/{side}"
-            if side == "queue":
-                rates[side] = await queued_uploads(ctx, bucket, prefix, body, n)
-            elif side == "direct":
-                rates[side] = await _plain_direct_uploads(ctx, bucket, prefix, body, n)
-            else:
-                rates[side] = await _arq_uploads(ctx, bucket, prefix, body, n, POLL_DELAYS[side])
-            ctx.stack.flush_redis()
+        cpu: dict[str, CpuWindow] = {}
+        settled: dict[str, float] = {}
+        meter = CpuMeter(ctx.stack.redis_url, ctx.stack.seaweedfs.pid)
+        try:
+            for side in order:
+                prefix = f"run{run}/{side}"
+                settled[side] = await ctx.stack.settle()
+                if side == "queue":
+                    rates[side] = await queued_uploads(ctx, bucket, prefix, body, n, meter)
+                elif side == "direct":
+                    rates[side] = await _plain_direct_uploads(ctx, bucket, prefix, body, n, meter)
+                else:
+                    rates[side] = await _arq_uploads(
+                        ctx, bucket, prefix, body, n, POLL_DELAYS[side], meter
+                    )
+                cpu[side] = meter.window
+                ctx.stack.flush_redis()
+        finally:
+            meter.close()
         stored = await count_stored(ctx, bucket, [f"run{run}/{side}" for side in SIDES])
         ours, ours_stored = rates["queue"], stored[f"run{run}/queue"]
+        ours_cpu = cpu["queue"].per_object(n)
         return {
-            f"peers_{side}" if side != "direct" else "peers_direct": Sample(
+            f"peers_{side}": Sample(
                 ours,
                 rates[side],
-                {"stored": ours_stored, "baseline_stored": stored[f"run{run}/{side}"]},
+                {
+                    "stored": ours_stored,
+                    "baseline_stored": stored[f"run{run}/{side}"],
+                    **ours_cpu,
+                    **cpu[side].per_object(n, "baseline_"),
+                    "settle_s": settled["queue"],
+                    "baseline_settle_s": settled[side],
+                },
             )
             for side in SIDES
             if side != "queue"
@@ -97,7 +119,7 @@ class Peers(Scenario):
 
 
 async def _plain_direct_uploads(
-    ctx: Context, bucket: str, prefix: str, body: bytes, n: int
+    ctx: Context, bucket: str, prefix: str, body: bytes, n: int, meter: CpuMeter
 ) -> float:
     """Objects/s of ``n`` ``put_object`` calls at 32 through a plain aioboto3 client (warmed)."""
     conc, seaweed = ctx.sizes.upload_concurrency, ctx.stack.seaweedfs
@@ -117,13 +139,22 @@ async def _plain_direct_uploads(
             for i in keys:
                 await s3.put_object(Bucket=bucket, Key=f"{prefix}/{i}", Body=body)
 
+        meter.start()
         started = time.perf_counter()
         await asyncio.gather(*(lane() for _ in range(conc)))
-        return n / (time.perf_counter() - started)
+        done = time.perf_counter()
+        meter.stop()
+        return n / (done - started)
 
 
 async def _arq_uploads(
-    ctx: Context, bucket: str, prefix: str, body: bytes, n: int, poll_delay: float
+    ctx: Context,
+    bucket: str,
+    prefix: str,
+    body: bytes,
+    n: int,
+    poll_delay: float,
+    meter: CpuMeter,
 ) -> float:
     """Objects/s of ``n`` puts through a plain arq worker: first enqueue to last result."""
     data = base64.b64encode(body).decode()
@@ -151,10 +182,12 @@ async def _arq_uploads(
         warm = await pool.enqueue_job("put", bucket, f"{prefix}/warm", data)
         assert warm is not None
         await warm.result(timeout=60, poll_delay=0.05)
+        meter.start(worker.pid)
         started = time.perf_counter()
         ids = await _enqueue_all(pool, [(bucket, f"{prefix}/{i}", data) for i in range(n)])
         # The same completion check as ours: EXISTS over the result keys every 20 ms.
         done = await wait_for_results(pool, queue, ids, timeout=600)
+        meter.stop()
     finally:
         await pool.aclose()
         await ctx.stack.stop_worker(worker)

@@ -11,6 +11,7 @@ from storage_jobs.client import StorageJobsClient
 from storage_jobs.jobs import UploadJob
 from storage_jobs.settings import Settings
 
+from ..cpu import CpuMeter
 from ..model import Check, Row, Sample
 from ..stack import wait_for_results
 from ._base import Context, Scenario
@@ -59,7 +60,9 @@ async def count_stored(ctx: Context, bucket: str, prefixes: list[str]) -> dict[s
         }
 
 
-async def direct_uploads(ctx: Context, bucket: str, prefix: str, body: bytes, n: int) -> float:
+async def direct_uploads(
+    ctx: Context, bucket: str, prefix: str, body: bytes, n: int, meter: CpuMeter | None = None
+) -> float:
     """Objects/s of ``n`` direct ``put_object`` calls at the upload concurrency (one warm-up)."""
     conc = ctx.sizes.upload_concurrency
     async with ctx.stack.storage(pool=conc) as storage:
@@ -72,12 +75,19 @@ async def direct_uploads(ctx: Context, bucket: str, prefix: str, body: bytes, n:
             for i in keys:
                 await s3.put_object(Bucket=bucket, Key=f"{prefix}/{i}", Body=body)
 
+        if meter is not None:
+            meter.start()
         started = time.perf_counter()
         await asyncio.gather(*(lane() for _ in range(conc)))
-        return n / (time.perf_counter() - started)
+        done = time.perf_counter()
+        if meter is not None:
+            meter.stop()
+        return n / (done - started)
 
 
-async def queued_uploads(ctx: Context, bucket: str, prefix: str, body: bytes, n: int) -> float:
+async def queued_uploads(
+    ctx: Context, bucket: str, prefix: str, body: bytes, n: int, meter: CpuMeter | None = None
+) -> float:
     """Objects/s of ``n`` inline ``UploadJob``s: ``enqueue_many`` to the last result seen."""
     conc = ctx.sizes.upload_concurrency
     queue = ctx.stack.queue("uploads")
@@ -90,11 +100,15 @@ async def queued_uploads(ctx: Context, bucket: str, prefix: str, body: bytes, n:
             warm = await client.enqueue(UploadJob(bucket=bucket, key=f"{prefix}/warm", data=body))
             await warm.result(timeout=60)
             jobs = [UploadJob(bucket=bucket, key=f"{prefix}/{i}", data=body) for i in range(n)]
+            if meter is not None:
+                meter.start(worker.pid)
             started = time.perf_counter()
             handles = await client.enqueue_many(jobs)
             done = await wait_for_results(
                 client.redis, queue, [h.job_id for h in handles], timeout=600
             )
+            if meter is not None:
+                meter.stop()
     finally:
         await ctx.stack.stop_worker(worker)
     return n / (done - started)

@@ -23,34 +23,9 @@ from storage_jobs.jobs import CopyJob, UploadJob
 from storage_jobs.queue import LANES, DeadLetterStore, QueueKeys, decode, encode, read_heartbeats
 from storage_jobs.settings import Settings
 from storage_jobs.worker import _handlers, build_worker
-from tests.fixtures_redis import TestRedis
 from tests.workers import cli_path
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def settings(redis_server: TestRedis, moto_endpoint: str, queue: str) -> Settings:
-    """A worker's settings on this test's queue, storing in moto."""
-    return Settings(
-        redis_url=redis_server.url(14),
-        queue_name=queue,
-        s3_endpoint_url=moto_endpoint,
-        s3_access_key_id="testing",
-        s3_secret_access_key="testing-secret",
-        max_jobs=4,
-        lease_seconds=3,
-        health_check_interval=1,
-        retry_base_delay=0.1,
-        retry_max_delay=0.2,
-    )
-
-
-@pytest.fixture
-async def jobs(settings: Settings) -> AsyncIterator[StorageJobsClient]:
-    """A producer on the test's queue."""
-    async with StorageJobsClient(settings=settings) as client:
-        yield client
 
 
 @pytest.fixture

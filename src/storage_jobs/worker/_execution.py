@@ -10,7 +10,9 @@ envelope. From there:
   timeout. A lost lease or a shutdown cancels that task: the job is left to its next holder;
 - arq's ``Retry`` puts the job back with its delay; the timeout fails it with a dead letter;
 - the result, in arq's format (arq's ``Job`` API reads it), goes out in the worker's batched
-  finish (``_finisher``) with the outcome the dashboard's history counts.
+  finish (``_finisher``) with the outcome the dashboard's history counts. The job's slot frees
+  as its finish starts (``finishing``: no S3 work is left), so the next job does not wait for
+  the finish window and round trip; its task, and its lease's renewal, last until the write.
 """
 
 from __future__ import annotations
@@ -83,6 +85,10 @@ class Execution:
         self.failed = 0
         self.retried = 0
         self._handlers: dict[str, asyncio.Future[Any]] = {}
+        # Jobs whose handler has ended and whose finish is being written: their slot is free
+        # (no S3 work left), while their task, and so their lease's renewal, goes on.
+        self.finishing: set[str] = set()
+        self.on_finishing: Callable[[], None] = lambda: None
 
     def cancel(self, job_id: str) -> bool:
         """Cancels a running job's handler (its job is left to the lease's next holder)."""
@@ -201,8 +207,13 @@ class Execution:
             score=claimed.score,
             lane=claimed.lane,
         )
-        # Shielded: a worker stopping hard mid-write still lets the batch go out.
-        await asyncio.shield(self.finisher.finish(item))
+        self.finishing.add(claimed.job_id)
+        self.on_finishing()
+        try:
+            # Shielded: a worker stopping hard mid-write still lets the batch go out.
+            await asyncio.shield(self.finisher.finish(item))
+        finally:
+            self.finishing.discard(claimed.job_id)
 
     async def _unrun(
         self,

@@ -75,6 +75,7 @@ class StorageWorker(Housekeeping):
         self._claim_again = False  # the last claim may have left due jobs: no wait before the next
         self._last_claim: tuple[Claim, int] | None = None  # the last claim that ran, and when
         self._wait_s = self.poll_delay_s  # how long the next wait blocks on the wake list
+        self.execution.on_finishing = self._slot_freed.set
 
     # -- running and stopping ----------------------------------------------------------------------
 
@@ -167,7 +168,7 @@ class StorageWorker(Housekeeping):
     # -- claiming ------------------------------------------------------------------------------
 
     async def _wait_for_work(self) -> None:
-        if len(self.tasks) >= self.max_jobs:
+        if self._busy() >= self.max_jobs:
             # Full: poll again soon after a job ends. No token is taken from the wake list, so
             # idle workers still wake.
             await self._until(self._wait_for_slots())
@@ -188,7 +189,7 @@ class StorageWorker(Housekeeping):
             await asyncio.wait_for(self._slot_freed.wait(), self.poll_delay_s)
         enough = max(1, self.max_jobs // 4)
         deadline = time.monotonic() + CLAIM_WINDOW
-        while self.max_jobs - len(self.tasks) < enough:
+        while self.max_jobs - self._busy() < enough:
             left = deadline - time.monotonic()
             if left <= 0:
                 return
@@ -216,7 +217,7 @@ class StorageWorker(Housekeeping):
     async def _poll_once(self) -> None:
         """One batched claim for the free slots; starts what it took."""
         self._claim_again = False
-        want = self.max_jobs - len(self.tasks)
+        want = self.max_jobs - self._busy()
         if self._stop.is_set() or want <= 0:
             return
         now_ms = int(time.time() * 1000)
@@ -258,6 +259,10 @@ class StorageWorker(Housekeeping):
             self.queue.forget(claimed.job_id)
             said = f"{type(exc).__name__}: {exc}"[:500]
             self._event("error", "job.crashed", job_id=claimed.job_id, error=said)
+
+    def _busy(self) -> int:
+        """Slots taken: running jobs but those only waiting for their finish's write."""
+        return len(self.tasks) - min(len(self.execution.finishing), self.max_jobs)
 
     def _slot_done(self, job_id: str, _task: object = None) -> None:
         self.tasks.pop(job_id, None)
