@@ -85,11 +85,13 @@ async def test_enqueue_many_on_a_full_redis_raises_queue_full_without_payload(
 
     # A single enqueue is refused the same way. The big pipelined call's query buffer counted
     # towards maxmemory while Redis read it; freed, it may leave room: fill that first.
-    for n in range(10_000):
-        try:
-            await redis.set(f"{jobs.queue_name}:filler:{n}", b"f" * 65536)
-        except ResponseError:
-            break
+    # Down to small values: a 64 KiB filler refused can leave room for a 1 KiB job.
+    for size in (65536, 4096, 256):
+        for n in range(10_000):
+            try:
+                await redis.set(f"{jobs.queue_name}:filler:{size}:{n}", b"f" * size)
+            except ResponseError:
+                break
     with pytest.raises(QueueFullError) as single:
         await jobs.enqueue(UploadJob(bucket="bkt", key="one", data=data[0]), job_id="single")
     assert markers[0] not in _everything_said(single.value)

@@ -95,8 +95,10 @@ async def test_normal_uploads_overtake_a_migrations_bulk_batches(
         # One slot runs batches (the coordinator holds the other): when the batch running at
         # the upload's arrival ends, the next claim takes the upload, unless it is the call
         # that gives bulk its share: then the one after. So one batch may start before it.
+        # Over shards a claim takes them in turn, so the batches' shard can come first once
+        # for each shard before the upload's does: one batch per shard at most.
         jumped = [b for b in batches if came < _at(worker, "job.start", b) < began]
-        assert len(jumped) <= 1, (job_id, jumped)
+        assert len(jumped) <= len(jobs.queue.shards), (job_id, jumped)
         assert _at(worker, "job.done", job_id) < _at(worker, "job.done", batches[-1])
     assert _at(worker, "job.done", uploads[-1]) < _at(worker, "job.done", migration.job_id)
 

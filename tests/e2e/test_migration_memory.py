@@ -98,6 +98,12 @@ def _page_xml(prefix: str, start: int, max_keys: int) -> bytes:
     ).encode()
 
 
+_NO_TAGS = (
+    b'<?xml version="1.0" encoding="UTF-8"?>'
+    b'<Tagging xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><TagSet></TagSet></Tagging>'
+)
+
+
 @dataclass
 class SyntheticSource:
     """The synthetic S3 endpoint.
@@ -132,6 +138,8 @@ async def synthetic_source() -> AsyncIterator[SyntheticSource]:
     async def get_object(request: web.Request) -> web.StreamResponse:
         if (request.match_info["bucket"], request.match_info["key"]) != (SRC_BUCKET, BIG_KEY):
             return web.Response(status=404)
+        if "tagging" in request.query:  # a copy carries the source's tags: it has none
+            return web.Response(body=_NO_TAGS, content_type="application/xml")
         response = web.StreamResponse(
             headers={"ETag": f'"{ETAG}"', "Last-Modified": "Thu, 01 Jan 2026 00:00:00 GMT"}
         )

@@ -5,11 +5,12 @@ touches comes in through ``KEYS`` (none is built in Lua), so a script reads alon
 on a Redis Cluster. ``Scripts`` registers them on one connection, lazily: a script object only
 holds the text and its SHA1 (``EVALSHA``, loaded on the server at its first ``NoScript``).
 
-``Scripts.run_many`` pipelines calls. redis-py's cluster pipeline refuses a script object (and
-``EVALSHA`` by name), so there each call goes in as a raw ``EVALSHA`` routed by its first key,
-the script loaded on every primary first (``SCRIPT LOAD`` goes to all); a call that still finds
-no script (a primary restarted, or a replica promoted that never saw the load) answers
-``NoScriptError``, which ran nothing, so it is loaded again and only that call re-run.
+``Scripts.run_many`` pipelines calls as raw ``EVALSHA`` commands. redis-py's pipeline would send
+a ``SCRIPT EXISTS`` round trip before every pipeline holding a script object, and its cluster
+pipeline refuses script objects (and ``EVALSHA`` by name). A call that finds no script (a fresh
+or restarted server, a replica promoted that never saw the load) answers ``NoScriptError``,
+which ran nothing: the script is loaded (``SCRIPT LOAD``; on a cluster it goes to every primary,
+and there scripts are loaded before the first call too) and only those calls run again.
 """
 
 from __future__ import annotations
@@ -74,24 +75,16 @@ class Scripts:
             calls: ``(name, keys, args)`` per call.
             raise_on_error: Raise the first error; False: errors are answers.
         """
-        if not isinstance(self.redis, RedisCluster):
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for name, keys, args in calls:
-                    await getattr(self, name)(keys=keys, args=args, client=pipe)
-                answers: list[Any] = await pipe.execute(raise_on_error=raise_on_error)
-            return answers
-        return await self._run_on_cluster(self.redis, calls, raise_on_error=raise_on_error)
-
-    async def _run_on_cluster(
-        self, cluster: RedisCluster, calls: Sequence[ScriptCall], *, raise_on_error: bool
-    ) -> list[Any]:
-        for name in {name for name, _, _ in calls} - self._loaded:
-            await cluster.script_load(script_text(name))
-            self._loaded.add(name)
+        cluster = isinstance(self.redis, RedisCluster)
+        if cluster:  # a cluster pipeline's NOSCRIPT answers are not trusted to come back whole
+            for name in {name for name, _, _ in calls} - self._loaded:
+                await self.redis.script_load(script_text(name))
+                self._loaded.add(name)
         todo = list(range(len(calls)))
         answers: list[Any] = [None] * len(calls)
         for attempt in range(2):
-            async with cluster.pipeline() as pipe:
+            pipe = self.redis.pipeline() if cluster else self.redis.pipeline(transaction=False)
+            async with pipe:
                 for i in todo:
                     name, keys, args = calls[i]
                     sha = getattr(self, name).sha
@@ -102,8 +95,8 @@ class Scripts:
             todo = [i for i in todo if isinstance(answers[i], NoScriptError)]
             if not todo or attempt:
                 break
-            for name in {calls[i][0] for i in todo}:
-                await cluster.script_load(script_text(name))
+            for name in {calls[i][0] for i in todo}:  # NOSCRIPT ran nothing: load, run again
+                await self.redis.script_load(script_text(name))
         if raise_on_error:
             for answer in answers:
                 if isinstance(answer, Exception):
