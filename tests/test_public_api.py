@@ -61,6 +61,7 @@ PUBLIC: dict[str, list[str]] = {
         "JobControl",
         "JobLimits",
         "JobModel",
+        "JobPaused",
         "JobRejectedError",
         "JobResult",
         "JobSpec",

@@ -123,6 +123,8 @@ def migrate(source: str, destination: str, **options: Any) -> None:
         all_versions=options["all_versions"],
         checksum=options["checksum"],
         manifest=manifest_field(options),
+        # ``storage-jobs move`` is this command with its own name (``_move_cmd``).
+        delete_source=options.get("delete_source", False),
         **filter_fields(options),
     )
     enqueue_and_watch(
@@ -288,6 +290,7 @@ _OTHER_OUTCOMES = (
     "rejected",
     "verified",
     "mismatch",
+    "moved",
     "extraneous_deleted",
     "missing",
     "extra",

@@ -12,11 +12,12 @@ from ._content_match import same_content, stored_checksums
 from ._context import JobContext
 from ._fanout import FanOut, Page, listing_pages, run_fan_out, version_pages
 from ._filters import ObjectFilter
-from ._job_control import JobCancelled
+from ._job_control import halt_error, halted
 from ._manifest import manifest_pages
 from ._migrate_copy import copy_one, described
 from ._migrate_sync import delete_extraneous
 from ._migrate_versions import run_migrate_versions_batch
+from ._move import finish_move, moved_before
 from ._prefix_models import MigrateBatchJob, MigrateJob, ObjectRef
 from ._prefix_results import BatchResult, MigrateResult
 from ._readback import compare_by_reading
@@ -34,6 +35,8 @@ _CROSS_ENDPOINT_CONCURRENCY = 4
 _COUNTERS = {
     "copied": ("done", ""),
     "would_copy": ("done", ""),
+    "moved": ("done", "moved"),
+    "would_move": ("done", ""),
     "skipped": ("skipped", ""),
     "would_skip": ("skipped", ""),
     "failed": ("failed", ""),
@@ -122,6 +125,7 @@ async def run_migrate(job: MigrateJob, ctx: JobContext) -> MigrateResult:
         rejected=progress.rejected,
         verified=progress.verified,
         mismatch=progress.mismatch,
+        moved=progress.moved,
         extraneous_deleted=progress.extraneous_deleted,
         report_bucket=progress.report_bucket,
         report_key=progress.report_key,
@@ -141,10 +145,12 @@ async def run_migrate_batch(job: MigrateBatchJob, ctx: JobContext) -> BatchResul
     check = spec.skip_if_identical and (not job.dst_was_empty or ctx.attempt > 1)
     cross = spec.src_endpoint is not None
     slots = asyncio.Semaphore(_CROSS_ENDPOINT_CONCURRENCY if cross else _SAME_ENDPOINT_CONCURRENCY)
-    counts = dict.fromkeys(("done", "skipped", "failed", "filtered", "verified", "mismatch"), 0)
+    counts = dict.fromkeys(
+        ("done", "skipped", "failed", "filtered", "verified", "mismatch", "moved"), 0
+    )
     counts["bytes"] = 0
     threshold = spec.failure_threshold()
-    stopped = False
+    stopped: str | None = None  # ``cancelled`` or ``paused``, once seen
 
     async def one(index: int, obj: ObjectRef) -> None:
         nonlocal stopped
@@ -156,8 +162,7 @@ async def run_migrate_batch(job: MigrateBatchJob, ctx: JobContext) -> BatchResul
         else:
             async with slots:
                 # A safe point: copies in flight finish and are recorded; none starts after.
-                if stopped or await ctx.control.cancelled():
-                    stopped = True
+                if stopped or (stopped := await halted(ctx.control)):
                     return
                 # Between objects: a stopping job leaves the rest of the batch unrecorded.
                 if threshold and await store.stop_reason():
@@ -190,8 +195,9 @@ async def run_migrate_batch(job: MigrateBatchJob, ctx: JobContext) -> BatchResul
 
     await gather_or_cancel([one(i, obj) for i, obj in enumerate(job.objects) if i not in recorded])
     if stopped:
-        # Every key copied so far is recorded in the migration's progress already.
-        raise JobCancelled({"batch": job.batch, **counts})
+        # Every key copied so far is recorded in the migration's progress already; a paused
+        # batch's re-run skips those (their done bits), so nothing is copied twice.
+        raise halt_error(stopped, {"batch": job.batch, **counts})
     await store.finish_batch(job.batch, rejected=len(job.rejected), lines=job.rejected)
     if counts["failed"]:
         ctx.log.warning("migrate.batch_failures", batch=job.batch, **counts)
@@ -226,18 +232,24 @@ async def _migrate_one(
                     dst = await ctx.storage.head_object(bucket=spec.dst_bucket, key=dst_key)
             src: dict[str, Any] = {"size": size, "etag": obj.etag, "metadata": {}}
             # The strongest evidence needs the source's stored checksums, if any.
-            if (dst is not None and (stored_checksums(dst) or stale)) or (
-                stale and spec.verify and not spec.dry_run
-            ):
+            # A move compares the source before its delete with what was copied: fresh values.
+            proving = (spec.verify or spec.delete_source) and not spec.dry_run
+            if (dst is not None and (stored_checksums(dst) or stale)) or (stale and proving):
                 src = await source.head_object(
                     bucket=spec.src_bucket, key=obj.key, version_id=obj.version_id
                 )
                 size = int(src["size"])
                 obj = obj.model_copy(update={"size": size, "etag": src["etag"]})
             if dst is not None and same_content(src, dst):
+                if spec.delete_source and not spec.dry_run:
+                    # Identical already: the source goes once that is proven, not claimed.
+                    status, code, message = await finish_move(
+                        ctx, source, spec, obj, dst_key, None, read_back=False
+                    )
+                    return status, 0, code, message, None
                 return ("would_skip" if spec.dry_run else "skipped"), 0, None, "", None
             if spec.dry_run:
-                return "would_copy", 0, None, "", None
+                return ("would_move" if spec.delete_source else "would_copy"), 0, None, "", None
             expected, new_version = await copy_one(ctx, source, spec, obj, dst_key)
             if spec.verify:
                 problem = await compare_by_reading(
@@ -253,9 +265,17 @@ async def _migrate_one(
                 )
                 if problem:
                     return "mismatch", 0, "ChecksumMismatch", problem, new_version
+            if spec.delete_source:
+                status, code, message = await finish_move(
+                    ctx, source, spec, obj, dst_key, expected, read_back=spec.verify
+                )
+                return status, size if status == "moved" else 0, code, message, new_version
             return "copied", size, None, "", new_version
         except StorageObjectNotFoundError as exc:
             if exc.bucket == spec.src_bucket and exc.key == obj.key:
+                if spec.delete_source and await moved_before(ctx, spec, dst_key):
+                    why = "source already gone, its copy in place: moved by an earlier run"
+                    return "moved", 0, None, why, None
                 # Deleted since it was listed: nothing to copy, and not a failure to hide.
                 return "failed", 0, "NoSuchKey", "source missing (deleted after listing?)", None
             return "failed", 0, exc.code, exc.message, None

@@ -30,6 +30,7 @@ _ALL_VERSIONS_REFUSES = (
     ("delete_extraneous", "in a versioned destination a sync would only add delete markers"),
     ("verify", "versions are copied server-side as listed; run a VerifyJob on the current ones"),
     ("checksum", "a copied version keeps the source version's bytes and checksums as they are"),
+    ("delete_source", "deleting copied versions by id would make older ones current again"),
 )
 
 ReportMode = Literal["failures", "all"]
@@ -78,6 +79,10 @@ class MigrateJob(JobModel, FilterFields):
             worker from its bytes) and, where the server keeps S3's additional checksums, as
             one (asked of CopyObject; sent with, and checked against, every uploaded part
             across endpoints). It is the strongest evidence for later skip checks and verify.
+        delete_source: A move: each source object is deleted once its copy is proven (size and
+            a server checksum or MD5 ETag, else read back) and it is still the object copied;
+            a failed or mismatched copy keeps its source. On a versioned source bucket the
+            delete writes a delete marker (every version stays). Reported ``moved``.
     """
 
     kind: Literal["migrate"] = "migrate"
@@ -98,6 +103,7 @@ class MigrateJob(JobModel, FilterFields):
     min_tasks_before_threshold: int = Field(default=1000, ge=1)
     all_versions: bool = False
     checksum: Checksum | None = None
+    delete_source: bool = False
 
     def failure_threshold(self) -> tuple[float, int] | None:
         """``(max failure ratio, min tasks)`` when the failure threshold is on, else None."""

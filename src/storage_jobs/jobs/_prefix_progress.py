@@ -22,6 +22,7 @@ class MigrationProgress(BaseModel):
         rejected: Manifest lines that named no usable key (each is in the report).
         verified: Copies read back and found identical to their source.
         mismatch: Copies that differ from their source when read back (also ``failed``).
+        moved: Objects a move copied, proved and deleted at the source (also ``done``).
         extraneous_deleted: Destination keys a sync deleted (or would, in a dry run).
         missing: Verification: source keys absent from the destination.
         extra: Verification: destination keys absent from the source.
@@ -45,6 +46,7 @@ class MigrationProgress(BaseModel):
     rejected: int = 0
     verified: int = 0
     mismatch: int = 0
+    moved: int = 0
     extraneous_deleted: int = 0
     missing: int = 0
     extra: int = 0

@@ -22,6 +22,7 @@ class MigrateResult(ResultModel):
         rejected: Manifest lines that named no usable key (each is in the report).
         verified: Copies read back and found identical to their source (``verify=True``).
         mismatch: Copies that differ from their source when read back (counted in ``failed``).
+        moved: Sources a move deleted once their copies were proven (counted in ``copied``).
         extraneous_deleted: Destination keys a sync deleted (would delete, in a dry run).
         report_bucket: Bucket of the JSON Lines completion report.
         report_key: Key of the report.
@@ -39,6 +40,7 @@ class MigrateResult(ResultModel):
     rejected: int = 0
     verified: int = 0
     mismatch: int = 0
+    moved: int = 0
     extraneous_deleted: int = 0
     report_bucket: str | None = None
     report_key: str | None = None
@@ -108,6 +110,7 @@ class BatchResult(ResultModel):
         filtered: Keys the filters left out.
         verified: Copies read back and found identical.
         mismatch: Copies (or, verifying, keys) found different.
+        moved: Sources a move deleted.
     """
 
     kind: Literal["batch"] = "batch"
@@ -121,3 +124,4 @@ class BatchResult(ResultModel):
     filtered: int = 0
     verified: int = 0
     mismatch: int = 0
+    moved: int = 0
