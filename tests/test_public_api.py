@@ -66,6 +66,7 @@ PUBLIC: dict[str, list[str]] = {
         "JobResult",
         "JobSpec",
         "JobState",
+        "JobWaiting",
         "Manifest",
         "MigrateBatchJob",
         "MigrateJob",

@@ -147,7 +147,21 @@ def test_move_is_migrate_with_delete_source(
     built: list[tuple[JobModel, dict[str, Any]]],
 ) -> None:
     run("move", "src-b/p/", "dst-b/q/", "--verify", "--checksum", "sha256", *FILTERS)
-    run("move", "src-b/p/", "dst-b/q/", "--dry-run", "--report", "all")
+    run(
+        "move",
+        "src-b/p/",
+        "dst-b/q/",
+        "--dry-run",
+        "--report",
+        "all",
+        "--restore-archived",
+        "--restore-days",
+        "3",
+        "--restore-tier",
+        "Bulk",
+        "--restore-check-s",
+        "5",
+    )
     assert [job for job, _ in built] == [
         MigrateJob(
             src_bucket="src-b",
@@ -167,6 +181,10 @@ def test_move_is_migrate_with_delete_source(
             dry_run=True,
             report="all",
             delete_source=True,
+            restore_archived=True,
+            restore_days=3,
+            restore_tier="Bulk",
+            restore_check_s=5,
         ),
     ]
     # A move of every version is refused (it would make older versions current again).

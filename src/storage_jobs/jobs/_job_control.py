@@ -10,7 +10,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-__all__ = ["JobCancelled", "JobControl", "JobPaused", "NoControl", "halt_error", "halted"]
+__all__ = [
+    "JobCancelled",
+    "JobControl",
+    "JobPaused",
+    "JobWaiting",
+    "NoControl",
+    "halt_error",
+    "halted",
+]
 
 
 class JobCancelled(Exception):
@@ -37,6 +45,24 @@ class JobPaused(Exception):
 
     def __init__(self, progress: dict[str, Any] | None = None) -> None:
         super().__init__("paused by an operator")
+        self.progress = dict(progress or {})
+
+
+class JobWaiting(Exception):
+    """Raised by a job that waits on something outside (archived sources being restored).
+
+    The worker puts it back on the queue due ``delay_s`` from now, its attempt not counted: the
+    wait holds no slot and no lease, and outlives worker restarts. Its re-run finds what it
+    recorded and checks again.
+
+    Attributes:
+        delay_s: Seconds until it runs again.
+        progress: What it did so far (JSON-ready), for the log.
+    """
+
+    def __init__(self, delay_s: float, progress: dict[str, Any] | None = None) -> None:
+        super().__init__(f"waiting {delay_s:g} s")
+        self.delay_s = delay_s
         self.progress = dict(progress or {})
 
 

@@ -12,7 +12,7 @@ from ._content_match import same_content, stored_checksums
 from ._context import JobContext
 from ._fanout import FanOut, Page, listing_pages, run_fan_out, version_pages
 from ._filters import ObjectFilter
-from ._job_control import halt_error, halted
+from ._job_control import JobWaiting, halt_error, halted
 from ._manifest import manifest_pages
 from ._migrate_copy import copy_one, described
 from ._migrate_sync import delete_extraneous
@@ -22,6 +22,7 @@ from ._prefix_models import MigrateBatchJob, MigrateJob, ObjectRef
 from ._prefix_results import BatchResult, MigrateResult
 from ._readback import compare_by_reading
 from ._report import report_line
+from ._restore import NOT_RESTORED, archived, not_restored_message, restore_step
 from ._retry import is_retryable
 
 __all__ = ["run_migrate", "run_migrate_batch", "source_for"]
@@ -151,9 +152,27 @@ async def run_migrate_batch(job: MigrateBatchJob, ctx: JobContext) -> BatchResul
     counts["bytes"] = 0
     threshold = spec.failure_threshold()
     stopped: str | None = None  # ``cancelled`` or ``paused``, once seen
+    waiting = 0  # archived sources still restoring: left unrecorded for the next run
+    restores = spec.restore_archived and not spec.dry_run
+
+    async def copy_or_wait(obj: ObjectRef, dst_key: str) -> Outcome | None:
+        """Copies one object; None while it is an archived source being restored."""
+        if restores and archived(obj):
+            step = await restore_step(source, spec, obj)
+            if step == "wait":
+                return None
+            if isinstance(step, tuple):
+                return "failed", 0, step[0], step[1], None
+        outcome = await _migrate_one(ctx, source, spec, obj, dst_key, check, keep)
+        if restores and outcome[2] in NOT_RESTORED and not archived(obj):
+            # Archived, though the listing (a manifest line) did not say so.
+            cls = obj.model_copy(update={"storage_class": "GLACIER or DEEP_ARCHIVE"})
+            if await restore_step(source, spec, cls) == "wait":
+                return None
+        return outcome
 
     async def one(index: int, obj: ObjectRef) -> None:
-        nonlocal stopped
+        nonlocal stopped, waiting
         relative = obj.key[len(spec.src_prefix) :]
         dst_key = spec.dst_prefix + relative
         new_version: str | None = None
@@ -167,9 +186,11 @@ async def run_migrate_batch(job: MigrateBatchJob, ctx: JobContext) -> BatchResul
                 # Between objects: a stopping job leaves the rest of the batch unrecorded.
                 if threshold and await store.stop_reason():
                     return
-                status, size, code, message, new_version = await _migrate_one(
-                    ctx, source, spec, obj, dst_key, check, keep
-                )
+                outcome = await copy_or_wait(obj, dst_key)
+                if outcome is None:
+                    waiting += 1
+                    return
+                status, size, code, message, new_version = outcome
         counter, also = _COUNTERS[status]
         if status == "copied" and spec.verify:
             # Read back and proven: the report says so, as it says ``mismatch`` otherwise.
@@ -198,10 +219,19 @@ async def run_migrate_batch(job: MigrateBatchJob, ctx: JobContext) -> BatchResul
         # Every key copied so far is recorded in the migration's progress already; a paused
         # batch's re-run skips those (their done bits), so nothing is copied twice.
         raise halt_error(stopped, {"batch": job.batch, **counts})
+    if restores:
+        await store.set_waiting(job.batch, waiting)
+    if waiting:
+        # Checked again later, off the queue; what it recorded is skipped then.
+        raise JobWaiting(spec.restore_check_every(), {"batch": job.batch, "waiting": waiting})
     await store.finish_batch(job.batch, rejected=len(job.rejected), lines=job.rejected)
     if counts["failed"]:
         ctx.log.warning("migrate.batch_failures", batch=job.batch, **counts)
     return BatchResult(migration_id=job.migration_id, batch=job.batch, **counts)
+
+
+Outcome = tuple[str, int, str | None, str, str | None]
+"""One object's (status, bytes copied, error code, message, new version)."""
 
 
 async def _migrate_one(
@@ -212,7 +242,7 @@ async def _migrate_one(
     dst_key: str,
     check: bool,
     keep: ObjectFilter,
-) -> tuple[str, int, str | None, str, str | None]:
+) -> Outcome:
     """Copies one object; returns (status, bytes copied, error code, message, new version)."""
     attempt = 0
     while True:
@@ -283,4 +313,6 @@ async def _migrate_one(
             if is_retryable(exc) and ctx.object_retry.should_retry(attempt):
                 await asyncio.sleep(ctx.object_retry.delay(attempt))
                 continue
+            if exc.code in NOT_RESTORED:
+                return "failed", 0, exc.code, not_restored_message(obj, exc.message), None
             return "failed", 0, exc.code, exc.message, None

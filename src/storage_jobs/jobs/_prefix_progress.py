@@ -23,6 +23,7 @@ class MigrationProgress(BaseModel):
         verified: Copies read back and found identical to their source.
         mismatch: Copies that differ from their source when read back (also ``failed``).
         moved: Objects a move copied, proved and deleted at the source (also ``done``).
+        restoring: Archived sources waiting on their restores now (no outcome yet).
         extraneous_deleted: Destination keys a sync deleted (or would, in a dry run).
         missing: Verification: source keys absent from the destination.
         extra: Verification: destination keys absent from the source.
@@ -47,6 +48,7 @@ class MigrationProgress(BaseModel):
     verified: int = 0
     mismatch: int = 0
     moved: int = 0
+    restoring: int = 0
     extraneous_deleted: int = 0
     missing: int = 0
     extra: int = 0

@@ -13,9 +13,9 @@ import math
 from typing import Any
 
 import structlog
-from arq.worker import func
+from arq.worker import Retry, func
 
-from ..jobs import CATALOG, JobPaused, JobSpec
+from ..jobs import CATALOG, JobPaused, JobSpec, JobWaiting
 from ..queue import Queue, decode, encode
 from ..settings import Settings
 from ._redis_settings import arq_redis_settings
@@ -39,6 +39,9 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
             while True:
                 try:
                     return await runtime.execute(spec, ctx, args, kwargs)
+                except JobWaiting as exc:
+                    # arq's retry defers it (counted as an attempt: long waits need our worker).
+                    raise Retry(defer=exc.delay_s) from None
                 except JobPaused:
                     # arq cannot park a batch: it waits here, holding its slot, and its re-run
                     # skips what it recorded (a cancel meanwhile stops that re-run at once).

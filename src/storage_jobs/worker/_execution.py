@@ -11,6 +11,7 @@ envelope. From there:
 - arq's ``Retry`` puts the job back with its delay; the timeout fails it with a dead letter;
 - ``JobPaused`` (a batch of a paused prefix job, stopped part-way) puts it back at once, its
   attempt given back; the claim then parks it with the prefix job's other batches;
+  ``JobWaiting`` (archived sources restoring) puts it back due after its delay, likewise;
 - the result, in arq's format (arq's ``Job`` API reads it), goes out in the worker's batched
   finish (``_finisher``) with the outcome the dashboard's history counts.
 """
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from arq.worker import Retry
 
-from ..jobs import JobPaused, spec_for_name
+from ..jobs import JobPaused, JobWaiting, spec_for_name
 from ..queue import (
     CANCELLED,
     Claimed,
@@ -150,6 +151,11 @@ class Execution:
             # attempt. The lease is still ours, so no claim bumps the counter meanwhile.
             await self._queue().set_attempts(claimed.job_id, max(job_try - 1, 0))
             await self._finish(claimed, False, None, None, "retry")
+        except JobWaiting as exc:
+            # Waiting on something outside: deferred like a retry, its attempt given back too.
+            await self._queue().set_attempts(claimed.job_id, max(job_try - 1, 0))
+            incr = int(exc.delay_s * 1000) + (now_ms() - claimed.score)
+            await self._finish(claimed, False, None, incr, "retry")
         except Retry as exc:
             self.retried += 1
             incr = None

@@ -25,6 +25,7 @@ from ..jobs import (
     JobPaused,
     JobRejectedError,
     JobSpec,
+    JobWaiting,
     MigrateBatchJob,
     RetryPolicy,
     UploadJob,
@@ -102,6 +103,7 @@ class WorkerRuntime:
             JobFailure: For a permanent failure (the job is dead-lettered first), or a cancel
                 (error type ``JobCancelled``, with what the job did; never dead-lettered).
             JobPaused: For a batch of a paused prefix job that stopped part-way.
+            JobWaiting: For a job to run again later (archived sources restoring).
         """
         # The dashboard's history and finished-jobs lists are written by the worker's batched
         # finish (``_finisher``) with the result: no round trip of their own per job.
@@ -117,8 +119,8 @@ class WorkerRuntime:
         with metrics.running(ctx.get("enqueue_time"), ctx.get("score")):
             try:
                 data = await self._execute(spec, ctx, args, kwargs)
-            except JobPaused:
-                raise  # no outcome: the batch runs on after the resume
+            except (JobPaused, JobWaiting):
+                raise  # no outcome: the job runs on later
             except Exception as exc:
                 outcome = _outcome(exc)
                 elapsed = None if outcome == "invalid" else time.monotonic() - started
@@ -165,6 +167,7 @@ class WorkerRuntime:
             report_bucket=self.settings.report_bucket,
             report_prefix=self.settings.report_prefix,
             control=self.queue.job_control(job_id),
+            relay_after_s=self.settings.job_timeout / 2,
         )
         started = time.monotonic()
         try:
@@ -188,6 +191,9 @@ class WorkerRuntime:
                 duration_s=round(time.monotonic() - started, 4),
                 **_progress_summary(exc.progress),
             )
+            raise
+        except JobWaiting as exc:
+            log.info("job.waiting", delay_s=exc.delay_s, **_progress_summary(exc.progress))
             raise
         except Exception as exc:
             transient = is_retryable(exc) or isinstance(exc, _TRANSIENT_INFRA) or is_redis_full(exc)
