@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 
 import pytest
 
@@ -114,3 +115,34 @@ async def test_move_command_reports_moved(
     assert (result["copied"], result["moved"], result["failed"]) == (5, 5, 0)
     assert await keys_left(admin_storage, bucket, "n/") == set()
     assert await keys_left(admin_storage, dst, "o/") == {f"o/{i}.txt" for i in range(5)}
+
+
+async def test_move_from_a_versioned_bucket_leaves_a_delete_marker(
+    start_in_process: StartInProcess,
+    jobs: StorageJobsClient,
+    worker_env: dict[str, str],
+    moto_endpoint: str,
+    moto_client: StorageClient,
+) -> None:
+    """On moto (AWS's versioning): the key is gone from the source, each version kept."""
+    src, dst = f"vsrc-{uuid.uuid4().hex[:10]}", f"vdst-{uuid.uuid4().hex[:10]}"
+    for name in (src, dst):
+        await moto_client.s3.create_bucket(Bucket=name)
+    await moto_client.s3.put_bucket_versioning(
+        Bucket=src, VersioningConfiguration={"Status": "Enabled"}
+    )
+    for data in (b"first", b"second"):
+        await moto_client.upload_file(bucket=src, key="v/k", data=data)
+    await start_in_process(
+        STORAGE_JOBS_S3_ENDPOINT_URL=moto_endpoint,
+        STORAGE_JOBS_S3_ACCESS_KEY_ID="testing",
+        STORAGE_JOBS_S3_SECRET_ACCESS_KEY="testing-secret",
+    )
+    job = MigrateJob(src_bucket=src, src_prefix="v/", dst_bucket=dst, delete_source=True)
+    result = await (await jobs.enqueue(job)).result(timeout=60)
+    assert (result.moved, result.failed) == (1, 0)
+    assert await keys_left(moto_client, src, "v/") == set()
+    assert await moto_client.fetch_file(bucket=dst, key="k") == b"second"
+    listed = await moto_client.s3.list_object_versions(Bucket=src, Prefix="v/")
+    assert len(listed.get("Versions", [])) == 2
+    assert [m["IsLatest"] for m in listed.get("DeleteMarkers", [])] == [True]
