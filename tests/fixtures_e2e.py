@@ -214,6 +214,17 @@ async def keys_left(storage: StorageClient, bucket: str, prefix: str) -> set[str
     return left
 
 
+def attempts_given_back(worker: InProcessWorker, job_id: str, event: str) -> bool:
+    """Whether each run of a job that ended in ``event`` gave its attempt back.
+
+    ``event`` is ``job.paused`` or ``job.waiting``; only the job's other runs (a crash, a lost
+    lease) may have raised the count.
+    """
+    attempts = [e["attempt"] for e in worker.events("job.start", job_id=job_id)]
+    handed_on = len(worker.events(event, job_id=job_id))
+    return bool(attempts) and attempts[-1] == attempts[0] + len(attempts) - 1 - handed_on
+
+
 async def put_multipart(storage: StorageClient, bucket: str, key: str, data: bytes) -> None:
     """Uploads ``data`` as a 5 MiB-part multipart object (its ETag is no MD5)."""
     config = storage.config.model_copy(
