@@ -184,6 +184,7 @@ async def test_pause_stops_running_batches_of_1000_at_their_next_object(
     assert paused.done == settled < 1000  # every copy made is recorded
     assert worker.events("job.paused", job_id=batches[0])
 
+    fault_proxy.rules.latency_s = 0  # the rest copies at full speed
     assert await jobs.resume(handle.job_id)
     result = await handle.result(timeout=180)
     assert (result.listed, result.copied, result.failed) == (2000, 2000, 0)
