@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import json
 import os
 import subprocess
@@ -247,6 +248,27 @@ async def keys_left(storage: StorageClient, bucket: str, prefix: str) -> set[str
     async for page in storage.iter_pages(bucket=bucket, prefix=prefix):
         left.update(o.key for o in page)
     return left
+
+
+def attempts_given_back(worker: InProcessWorker, job_id: str, event: str) -> bool:
+    """Whether each run of a job that ended in ``event`` gave its attempt back.
+
+    ``event`` is ``job.paused`` or ``job.waiting``; only the job's other runs (a crash, a lost
+    lease) may have raised the count.
+    """
+    attempts = [e["attempt"] for e in worker.events("job.start", job_id=job_id)]
+    handed_on = len(worker.events(event, job_id=job_id))
+    return bool(attempts) and attempts[-1] == attempts[0] + len(attempts) - 1 - handed_on
+
+
+async def put_multipart(storage: StorageClient, bucket: str, key: str, data: bytes) -> None:
+    """Uploads ``data`` as a 5 MiB-part multipart object (its ETag is no MD5)."""
+    config = storage.config.model_copy(
+        update={"multipart_threshold": 5 * 1024 * 1024, "multipart_chunksize": 5 * 1024 * 1024}
+    )
+    async with StorageClient(config) as client:
+        info = await client.upload_stream(bucket=bucket, key=key, stream=io.BytesIO(data))
+    assert info.is_multipart
 
 
 async def report_of(storage: StorageClient, result: Any) -> list[dict[str, Any]]:

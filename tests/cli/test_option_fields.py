@@ -143,6 +143,55 @@ def test_migrate_options(built: list[tuple[JobModel, dict[str, Any]]]) -> None:
     ]
 
 
+def test_move_is_migrate_with_delete_source(
+    built: list[tuple[JobModel, dict[str, Any]]],
+) -> None:
+    run("move", "src-b/p/", "dst-b/q/", "--verify", "--checksum", "sha256", *FILTERS)
+    run(
+        "move",
+        "src-b/p/",
+        "dst-b/q/",
+        "--dry-run",
+        "--report",
+        "all",
+        "--restore-archived",
+        "--restore-days",
+        "3",
+        "--restore-tier",
+        "Bulk",
+        "--restore-check-s",
+        "5",
+    )
+    assert [job for job, _ in built] == [
+        MigrateJob(
+            src_bucket="src-b",
+            src_prefix="p/",
+            dst_bucket="dst-b",
+            dst_prefix="q/",
+            verify=True,
+            checksum="sha256",
+            delete_source=True,
+            **FILTER_FIELDS,
+        ),
+        MigrateJob(
+            src_bucket="src-b",
+            src_prefix="p/",
+            dst_bucket="dst-b",
+            dst_prefix="q/",
+            dry_run=True,
+            report="all",
+            delete_source=True,
+            restore_archived=True,
+            restore_days=3,
+            restore_tier="Bulk",
+            restore_check_s=5,
+        ),
+    ]
+    # A move of every version is refused (it would make older versions current again).
+    result = CliRunner().invoke(cli, ["move", "a-b/", "d-b/", "--all-versions"], env=ENV)
+    assert result.exit_code == 2 and "--all-versions" in result.output
+
+
 def test_delete_prefix_options(built: list[tuple[JobModel, dict[str, Any]]]) -> None:
     run("delete-prefix", "b-b/tmp/", "--manifest", "s3://m-b/gone.csv", "--include", "*.log")
     run("delete-prefix", "b-b/old/", "--all-versions", "--dry-run", *FILTERS)

@@ -28,6 +28,7 @@ COMMANDS: dict[str, list[str]] = {
     "dead-letters drop": ["dead-letters", "drop", "j"],
     "health": ["health"],
     "migrate": ["migrate", "b-1/a/", "b-2/a/", "--json"],
+    "move": ["move", "b-1/a/", "b-2/a/", "--json"],
     "delete-prefix": ["delete-prefix", "b-1/a/", "--watch"],
     "progress": ["progress", "j"],
     "verify": ["verify", "b-1/a/", "b-2/a/", "--json"],

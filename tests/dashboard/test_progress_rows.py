@@ -28,7 +28,7 @@ def test_rate_and_eta_once_the_listing_is_complete() -> None:
 
 
 def test_each_kind_shows_its_own_outcomes() -> None:
-    counts = {"filtered": 3, "verified": 7, "mismatch": 1, "missing": 4, "extra": 5}
+    counts = {"filtered": 3, "verified": 7, "mismatch": 1, "missing": 4, "extra": 5, "restoring": 2}
     rows = {
         kind: progress_row(MigrationProgress(migration_id="m", kind=kind, **counts), now=1.0)
         for kind in ("migrate", "delete_prefix", "verify")
@@ -39,6 +39,8 @@ def test_each_kind_shows_its_own_outcomes() -> None:
         "verified": 7,
         "mismatch": 1,
         "extraneous_deleted": 0,
+        "moved": 0,
+        "restoring": 2,
     }
     assert rows["delete_prefix"].outcomes == {"filtered": 3, "rejected": 0}
     assert rows["verify"].outcomes == {"missing": 4, "extra": 5, "different": 0, "filtered": 3}

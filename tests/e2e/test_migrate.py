@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import uuid
@@ -15,7 +14,7 @@ from storage_jobs.client import StorageJobsClient
 from storage_jobs.devstack import FaultProxy, SeaweedFS
 from storage_jobs.jobs import DeletePrefixJob, MigrateJob
 from storage_jobs.storage import StorageClient, StorageConfig
-from tests.fixtures_e2e import fill, on_every_layout, wait_until
+from tests.fixtures_e2e import fill, on_every_layout, put_multipart, wait_until
 from tests.workers import StartInProcess, StartWorker
 
 pytestmark = pytest.mark.integration
@@ -23,16 +22,6 @@ pytestmark = pytest.mark.integration
 MiB = 1024 * 1024
 N_SMALL = 1_000
 BATCH = 50  # 20 batches: the kill lands between recorded batches and running ones
-
-
-async def put_multipart(storage: StorageClient, bucket: str, key: str, data: bytes) -> None:
-    """Uploads ``data`` as a 5 MiB-part multipart object."""
-    config = storage.config.model_copy(
-        update={"multipart_threshold": 5 * MiB, "multipart_chunksize": 5 * MiB}
-    )
-    async with StorageClient(config) as client:
-        info = await client.upload_stream(bucket=bucket, key=key, stream=io.BytesIO(data))
-    assert info.is_multipart
 
 
 async def listing(storage: StorageClient, bucket: str, prefix: str) -> dict[str, tuple[int, str]]:

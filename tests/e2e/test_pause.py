@@ -12,7 +12,14 @@ from storage_jobs.client import JobStatus, StorageJobsClient
 from storage_jobs.devstack import FaultProxy, FaultRules, SeaweedFS
 from storage_jobs.jobs import MigrateJob, UploadJob, batch_job_id
 from storage_jobs.storage import StorageClient
-from tests.fixtures_e2e import fill, keys_left, on_every_layout, run_cli, wait_until
+from tests.fixtures_e2e import (
+    attempts_given_back,
+    fill,
+    keys_left,
+    on_every_layout,
+    run_cli,
+    wait_until,
+)
 from tests.workers import StartInProcess
 
 pytestmark = pytest.mark.integration
@@ -98,7 +105,9 @@ async def test_migration_pause_and_resume_copies_each_object_once(
     assert await jobs.pause(handle.job_id)
     pages = (await jobs.progress(handle.job_id)).pages
     at_pause = [await jobs.status(batch_job_id(handle.job_id, n)) for n in range(1, pages + 1)]
-    queued_at_pause = [n for n, s in enumerate(at_pause, 1) if s == JobStatus.QUEUED]
+    # Running batches stop at once, so a claim may have parked the queued ones already.
+    waiting = (JobStatus.QUEUED, JobStatus.PAUSED)
+    queued_at_pause = [n for n, s in enumerate(at_pause, 1) if s in waiting]
     assert queued_at_pause  # batches waiting when the pause came: none of them may start
 
     async def batches_idle() -> bool:
@@ -135,6 +144,65 @@ async def test_migration_pause_and_resume_copies_each_object_once(
     assert len(fault_proxy.copies) == OBJECTS
     assert await keys_left(admin_storage, dst, "p/") == set(keys)
     assert any(w.events("migration.resumed", job_id=handle.job_id) for w in workers)
+
+
+async def test_pause_stops_running_batches_of_1000_at_their_next_object(
+    start_in_process: StartInProcess,
+    jobs: StorageJobsClient,
+    admin_storage: StorageClient,
+    bucket: str,
+    seaweedfs: SeaweedFS,
+    fault_proxy: FaultProxy,
+) -> None:
+    """Two batches of 1,000 copying: a pause stops both within a few objects.
+
+    The rest of each is parked, and the resume copies each object once.
+    """
+    dst = f"{bucket}-dst"
+    seaweedfs.client().create_bucket(Bucket=dst)
+    keys = [f"b/{i:05d}" for i in range(2000)]
+    await fill(seaweedfs, bucket, keys)
+    fault_proxy.rules = FaultRules(
+        latency_s=0.1, methods=frozenset({"PUT"}), path_prefix=f"/{dst}/"
+    )
+    env = {"STORAGE_JOBS_S3_ENDPOINT_URL": fault_proxy.url, "STORAGE_JOBS_MAX_JOBS": "4", **LEASE}
+    worker = await start_in_process(**env)
+    job = MigrateJob(
+        src_bucket=bucket, src_prefix="b/", dst_bucket=dst, dst_prefix="b/", batch_size=1000
+    )
+    handle = await jobs.enqueue(job, job_id=f"mig-{uuid.uuid4().hex[:8]}")
+    batches = [batch_job_id(handle.job_id, n) for n in (1, 2)]
+
+    async def both_copying() -> bool:
+        progress = await jobs.progress(handle.job_id)
+        running = [await jobs.status(b) == JobStatus.IN_PROGRESS for b in batches]
+        return all(running) and progress.done >= 100
+
+    await wait_until(both_copying, timeout=60)
+    assert await jobs.pause(handle.job_id)
+    at_pause = sum(fault_proxy.copies.values())
+
+    async def both_parked() -> bool:
+        return all([await jobs.status(b) == JobStatus.PAUSED for b in batches])
+
+    await wait_until(both_parked, timeout=60)
+    settled = sum(fault_proxy.copies.values())
+    # Before, each running batch copied on to its end: 2,000 copies. Now a few per batch.
+    assert settled - at_pause < 200, (at_pause, settled)
+    paused = await jobs.progress(handle.job_id)
+    assert paused.done == settled < 1000  # every copy made is recorded
+    assert worker.events("job.paused", job_id=batches[0])
+
+    fault_proxy.rules.latency_s = 0  # the rest copies at full speed
+    assert await jobs.resume(handle.job_id)
+    result = await handle.result(timeout=180)
+    assert (result.listed, result.copied, result.failed) == (2000, 2000, 0)
+    assert max(fault_proxy.copies.values()) == 1  # nothing copied twice
+    assert len(fault_proxy.copies) == 2000
+    assert await keys_left(admin_storage, dst, "b/") == set(keys)
+    # A pause is no attempt: each batch ran again after it, as the same attempt.
+    for batch in batches:
+        assert attempts_given_back(worker, batch, "job.paused")
 
 
 async def test_pause_of_a_job_that_is_no_prefix_job_is_a_usage_error(

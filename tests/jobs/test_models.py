@@ -247,6 +247,7 @@ def test_jobs_are_frozen() -> None:
         ({"delete_extraneous": True}, "not with delete_extraneous"),
         ({"verify": True}, "not with verify"),
         ({"checksum": "crc32c"}, "not with checksum"),
+        ({"delete_source": True}, "not with delete_source"),
     ],
 )
 def test_all_versions_refuses_what_it_cannot_do_saying_why(

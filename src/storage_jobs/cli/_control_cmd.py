@@ -50,10 +50,10 @@ def cancel(job_ids: tuple[str, ...], as_json: bool) -> None:
 @click.argument("job_id")
 @json_option
 def pause(job_id: str, as_json: bool) -> None:
-    """Pause a migration or prefix delete: its batches wait, its listing stops; others flow.
+    """Pause a migration, verification or prefix delete: its batches wait; others flow.
 
-    Batches already running finish. Exit codes: 0 paused; 2 not a prefix job; 3 finished,
-    unknown, or paused already.
+    Its listing stops; running batches stop at their next object. Exit codes: 0 paused; 2 not
+    a prefix job; 3 finished, unknown, or paused already.
     """
     _pause_or_resume(job_id, as_json, pause=True)
 
@@ -62,7 +62,7 @@ def pause(job_id: str, as_json: bool) -> None:
 @click.argument("job_id")
 @json_option
 def resume(job_id: str, as_json: bool) -> None:
-    """Resume a paused migration or prefix delete from where it was (nothing runs twice).
+    """Resume a paused prefix job from where it was (nothing runs twice).
 
     Exit codes: 0 resumed; 3 it was not paused.
     """

@@ -11,6 +11,7 @@ from ._dev_cmd import dev
 from ._enqueue_cmd import enqueue
 from ._job_cmd import result, status
 from ._migrate_cmd import delete_prefix, migrate, progress
+from ._move_cmd import move
 from ._queue_cmd import health, queue
 from ._verify_cmd import verify
 from ._worker_cmd import worker
@@ -37,6 +38,7 @@ for command in (
     dead_letters,
     dashboard,
     migrate,
+    move,
     delete_prefix,
     progress,
     cancel,

@@ -89,6 +89,23 @@ def build_job(factory: type[JobModel], **fields: object) -> JobModel:
     "sj-crc32c / sj-sha256 metadata); --verify then compares it.",
 )
 @migrate_write_options
+@click.option(
+    "--restore-archived",
+    is_flag=True,
+    help="Restore GLACIER / DEEP_ARCHIVE sources first, wait (off the queue), then copy.",
+)
+@click.option("--restore-days", type=click.IntRange(1, 365), default=1, show_default=True)
+@click.option(
+    "--restore-tier",
+    type=click.Choice(["Expedited", "Standard", "Bulk"]),
+    default="Standard",
+    show_default=True,
+)
+@click.option(
+    "--restore-check-s",
+    type=click.FloatRange(1, 86400),
+    help="Seconds between checks of restores (default by tier: 60 / 900 / 1800).",
+)
 @manifest_options
 @filter_options
 @click.option("--job-id", help="Your id for the migration (re-using one resumes or no-ops).")
@@ -125,6 +142,12 @@ def migrate(source: str, destination: str, **options: Any) -> None:
         all_versions=options["all_versions"],
         checksum=options["checksum"],
         manifest=manifest_field(options),
+        # ``storage-jobs move`` is this command with its own name (``_move_cmd``).
+        delete_source=options.get("delete_source", False),
+        restore_archived=options["restore_archived"],
+        restore_days=options["restore_days"],
+        restore_tier=options["restore_tier"],
+        restore_check_s=options["restore_check_s"],
         **filter_fields(options),
         **migrate_write_fields(options),
     )
@@ -291,6 +314,8 @@ _OTHER_OUTCOMES = (
     "rejected",
     "verified",
     "mismatch",
+    "moved",
+    "restoring",
     "extraneous_deleted",
     "missing",
     "extra",

@@ -296,15 +296,16 @@ class StorageJobsClient:
         return await self.control.queue_paused()
 
     async def pause(self, job_id: str) -> bool:
-        """Pauses one migration or prefix delete: its batches are not taken, its listing waits.
+        """Pauses one migration, verification or prefix delete: its batches are not taken.
 
-        Batches already running finish; other jobs keep flowing.
+        Its listing waits; running batches stop at their next object (copies in flight finish
+        and are recorded) and are parked with the rest; other jobs keep flowing.
 
         Returns:
             True when it is paused now; False if it has finished, is unknown or was paused.
 
         Raises:
-            JobRejectedError: If the job is not a migration or prefix delete.
+            JobRejectedError: If the job is not a prefix job.
         """
         return await self.control.pause_job(job_id)
 

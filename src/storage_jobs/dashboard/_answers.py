@@ -186,12 +186,13 @@ class PrefixJobProgress(_Answer):
         status: What its coordinator last said: ``listing``, ``running``, ``paused``,
             ``done``, ``cancelled``...
         pause_requested: Its pause flag is set (the status says ``paused`` once the
-            coordinator has seen it; batches running then finish first).
+            coordinator has seen it; batches running then stop at their next object).
         cancel_requested: It has been cancelled (the status says ``cancelled`` once every
             batch has stopped and the report is written).
         outcomes: The counts this kind of job reports beside done/skipped/failed, by name
-            (``filtered``, ``rejected``, ``verified``, ``mismatch``, ``extraneous_deleted``;
-            a verification's ``missing``, ``extra`` and ``different``), in display order.
+            (``filtered``, ``rejected``, ``verified``, ``mismatch``, ``extraneous_deleted``,
+            ``moved``, ``restoring`` (archived sources waiting on restores); a verification's
+            ``missing``, ``extra`` and ``different``), in display order.
     """
 
     migration_id: str

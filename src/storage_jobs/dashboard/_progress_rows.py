@@ -15,7 +15,15 @@ if TYPE_CHECKING:
 __all__ = ["OUTCOMES", "control_flags", "progress_row"]
 
 OUTCOMES: dict[str, tuple[str, ...]] = {
-    "migrate": ("filtered", "rejected", "verified", "mismatch", "extraneous_deleted"),
+    "migrate": (
+        "filtered",
+        "rejected",
+        "verified",
+        "mismatch",
+        "extraneous_deleted",
+        "moved",
+        "restoring",
+    ),
     "delete_prefix": ("filtered", "rejected"),
     "verify": ("missing", "extra", "different", "filtered"),
 }

@@ -8,7 +8,7 @@ from ._batch_ids import batch_job_id, parent_job_id
 from ._catalog import CATALOG, JobSpec, spec_for_job, spec_for_kind, spec_for_name
 from ._context import FailedJob, JobContext
 from ._filters import FilterFields
-from ._job_control import JobCancelled, JobControl, NoControl
+from ._job_control import JobCancelled, JobControl, JobPaused, JobWaiting, NoControl
 from ._kinds import Job, JobResult, job_adapter, result_adapter
 from ._limits import JobLimits, JobRejectedError
 from ._models import CopyJob, DeleteJob, JobModel, UploadJob
@@ -59,10 +59,12 @@ __all__ = [
     "JobControl",
     "JobLimits",
     "JobModel",
+    "JobPaused",
     "JobRejectedError",
     "JobResult",
     "JobSpec",
     "JobState",
+    "JobWaiting",
     "LostAttribute",
     "Manifest",
     "MigrateBatchJob",

@@ -51,6 +51,8 @@ class JobContext:
         report_bucket: Where completion reports go (None: the job's destination bucket).
         report_prefix: Key prefix of completion reports.
         control: Whether the job is cancelled or paused, polled at safe points.
+        relay_after_s: Seconds after which a coordinator waiting on restores hands itself on
+            (re-queued due now, its attempt given back) before the job timeout ends its run.
     """
 
     job_id: str
@@ -67,3 +69,4 @@ class JobContext:
     report_bucket: str | None = None
     report_prefix: str = "storage-jobs-reports/"
     control: JobControl = field(default_factory=NoControl)
+    relay_after_s: float | None = None

@@ -24,7 +24,7 @@ from ..errors import FailureThresholdError, StorageJobsError
 from ..storage import StorageClient
 from ._batch_ids import batch_job_id
 from ._context import JobContext
-from ._job_control import JobCancelled
+from ._job_control import JobCancelled, JobWaiting
 from ._prefix_models import ObjectRef
 from ._prefix_progress import MigrationProgress
 from ._report import report_line
@@ -242,11 +242,15 @@ async def _settle_cancel(ctx: JobContext, store: ProgressStore, fan: FanOut) -> 
 async def _wait_for_batches(
     ctx: JobContext, store: ProgressStore, fan: FanOut
 ) -> MigrationProgress:
-    last_reap = last_log = time.monotonic()
+    started = last_reap = last_log = time.monotonic()
     while True:
         if await _hold(ctx, store):
             await _settle_cancel(ctx, store, fan)
         progress = await store.read()
+        relay = ctx.relay_after_s
+        if progress.restoring and relay is not None and time.monotonic() - started > relay:
+            # Restores take hours: hand the wait on before the job timeout ends this run.
+            raise JobWaiting(0.0, {"restoring": progress.restoring})
         # A stopping job waits only for the batches it enqueued, which skip what they have left.
         listed = progress.listing_done or progress.stopped is not None
         if listed and progress.batches_done >= progress.pages:

@@ -12,15 +12,17 @@ from ._content_match import same_content, stored_checksums
 from ._context import JobContext
 from ._fanout import FanOut, Page, listing_pages, run_fan_out, version_pages
 from ._filters import ObjectFilter
-from ._job_control import JobCancelled
+from ._job_control import JobWaiting, halt_error, halted
 from ._manifest import manifest_pages
 from ._migrate_copy import copy_one, described
 from ._migrate_sync import delete_extraneous
 from ._migrate_versions import run_migrate_versions_batch
+from ._move import finish_move, moved_before
 from ._prefix_models import MigrateBatchJob, MigrateJob, ObjectRef
 from ._prefix_results import BatchResult, MigrateResult
 from ._readback import compare_by_reading
 from ._report import report_line
+from ._restore import NOT_RESTORED, archived, not_restored_message, restore_step
 from ._retry import is_retryable
 
 __all__ = ["run_migrate", "run_migrate_batch", "source_for"]
@@ -34,6 +36,8 @@ _CROSS_ENDPOINT_CONCURRENCY = 4
 _COUNTERS = {
     "copied": ("done", ""),
     "would_copy": ("done", ""),
+    "moved": ("done", "moved"),
+    "would_move": ("done", ""),
     "skipped": ("skipped", ""),
     "would_skip": ("skipped", ""),
     "failed": ("failed", ""),
@@ -122,6 +126,7 @@ async def run_migrate(job: MigrateJob, ctx: JobContext) -> MigrateResult:
         rejected=progress.rejected,
         verified=progress.verified,
         mismatch=progress.mismatch,
+        moved=progress.moved,
         extraneous_deleted=progress.extraneous_deleted,
         attributes_lost=progress.attributes_lost,
         report_bucket=progress.report_bucket,
@@ -142,14 +147,39 @@ async def run_migrate_batch(job: MigrateBatchJob, ctx: JobContext) -> BatchResul
     check = spec.skip_if_identical and (not job.dst_was_empty or ctx.attempt > 1)
     cross = spec.src_endpoint is not None
     slots = asyncio.Semaphore(_CROSS_ENDPOINT_CONCURRENCY if cross else _SAME_ENDPOINT_CONCURRENCY)
-    counts = dict.fromkeys(("done", "skipped", "failed", "filtered", "verified", "mismatch"), 0)
+    counts = dict.fromkeys(
+        ("done", "skipped", "failed", "filtered", "verified", "mismatch", "moved"), 0
+    )
     counts["bytes"] = counts["attributes_lost"] = 0
     lost_by_name: dict[str, int] = {}
     threshold = spec.failure_threshold()
-    stopped = False
+    stopped: str | None = None  # ``cancelled`` or ``paused``, once seen
+    waiting = 0  # archived sources still restoring: left unrecorded for the next run
+    restores = spec.restore_archived and not spec.dry_run
+
+    async def copy_or_wait(
+        obj: ObjectRef, dst_key: str, lost: list[AttributeLoss]
+    ) -> Outcome | None:
+        """Copies one object, adding what it could not keep to ``lost``.
+
+        None while it is an archived source being restored.
+        """
+        if restores and archived(obj):
+            step = await restore_step(source, spec, obj)
+            if step == "wait":
+                return None
+            if isinstance(step, tuple):
+                return "failed", 0, step[0], step[1], None
+        outcome = await _migrate_one(ctx, source, spec, obj, dst_key, check, keep, lost)
+        if restores and outcome[2] in NOT_RESTORED and not archived(obj):
+            # Archived, though the listing (a manifest line) did not say so.
+            cls = obj.model_copy(update={"storage_class": "GLACIER or DEEP_ARCHIVE"})
+            if await restore_step(source, spec, cls) == "wait":
+                return None
+        return outcome
 
     async def one(index: int, obj: ObjectRef) -> None:
-        nonlocal stopped
+        nonlocal stopped, waiting
         relative = obj.key[len(spec.src_prefix) :]
         dst_key = spec.dst_prefix + relative
         new_version: str | None = None
@@ -159,15 +189,16 @@ async def run_migrate_batch(job: MigrateBatchJob, ctx: JobContext) -> BatchResul
         else:
             async with slots:
                 # A safe point: copies in flight finish and are recorded; none starts after.
-                if stopped or await ctx.control.cancelled():
-                    stopped = True
+                if stopped or (stopped := await halted(ctx.control)):
                     return
                 # Between objects: a stopping job leaves the rest of the batch unrecorded.
                 if threshold and await store.stop_reason():
                     return
-                status, size, code, message, new_version = await _migrate_one(
-                    ctx, source, spec, obj, dst_key, check, keep, lost
-                )
+                outcome = await copy_or_wait(obj, dst_key, lost)
+                if outcome is None:
+                    waiting += 1
+                    return
+                status, size, code, message, new_version = outcome
         counter, also = _COUNTERS[status]
         if status == "copied" and spec.verify:
             # Read back and proven: the report says so, as it says ``mismatch`` otherwise.
@@ -201,14 +232,24 @@ async def run_migrate_batch(job: MigrateBatchJob, ctx: JobContext) -> BatchResul
 
     await gather_or_cancel([one(i, obj) for i, obj in enumerate(job.objects) if i not in recorded])
     if stopped:
-        # Every key copied so far is recorded in the migration's progress already.
-        raise JobCancelled({"batch": job.batch, **counts})
+        # Every key copied so far is recorded in the migration's progress already; a paused
+        # batch's re-run skips those (their done bits), so nothing is copied twice.
+        raise halt_error(stopped, {"batch": job.batch, **counts})
+    if restores:
+        await store.set_waiting(job.batch, waiting)
+    if waiting:
+        # Checked again later, off the queue; what it recorded is skipped then.
+        raise JobWaiting(spec.restore_check_every(), {"batch": job.batch, "waiting": waiting})
     await store.finish_batch(job.batch, rejected=len(job.rejected), lines=job.rejected)
     if counts["failed"] or counts["attributes_lost"]:
         ctx.log.warning("migrate.batch_failures", batch=job.batch, lost=lost_by_name, **counts)
     return BatchResult(
         migration_id=job.migration_id, batch=job.batch, lost_attributes=lost_by_name, **counts
     )
+
+
+Outcome = tuple[str, int, str | None, str, str | None]
+"""One object's (status, bytes copied, error code, message, new version)."""
 
 
 async def _migrate_one(
@@ -220,7 +261,7 @@ async def _migrate_one(
     check: bool,
     keep: ObjectFilter,
     lost: list[AttributeLoss] | None = None,
-) -> tuple[str, int, str | None, str, str | None]:
+) -> Outcome:
     """Copies one object; returns (status, bytes copied, error code, message, new version).
 
     What the copy could not keep of its source is added to ``lost``.
@@ -245,18 +286,24 @@ async def _migrate_one(
                     dst = await ctx.storage.head_object(bucket=spec.dst_bucket, key=dst_key)
             src: dict[str, Any] = {"size": size, "etag": obj.etag, "metadata": {}}
             # The strongest evidence needs the source's stored checksums, if any.
-            if (dst is not None and (stored_checksums(dst) or stale)) or (
-                stale and spec.verify and not spec.dry_run
-            ):
+            # A move compares the source before its delete with what was copied: fresh values.
+            proving = (spec.verify or spec.delete_source) and not spec.dry_run
+            if (dst is not None and (stored_checksums(dst) or stale)) or (stale and proving):
                 src = await source.head_object(
                     bucket=spec.src_bucket, key=obj.key, version_id=obj.version_id
                 )
                 size = int(src["size"])
                 obj = obj.model_copy(update={"size": size, "etag": src["etag"]})
             if dst is not None and same_content(src, dst):
+                if spec.delete_source and not spec.dry_run:
+                    # Identical already: the source goes once that is proven, not claimed.
+                    status, code, message = await finish_move(
+                        ctx, source, spec, obj, dst_key, None, read_back=False
+                    )
+                    return status, 0, code, message, None
                 return ("would_skip" if spec.dry_run else "skipped"), 0, None, "", None
             if spec.dry_run:
-                return "would_copy", 0, None, "", None
+                return ("would_move" if spec.delete_source else "would_copy"), 0, None, "", None
             expected, new_version = await copy_one(ctx, source, spec, obj, dst_key, lost)
             if spec.verify:
                 problem = await compare_by_reading(
@@ -272,9 +319,17 @@ async def _migrate_one(
                 )
                 if problem:
                     return "mismatch", 0, "ChecksumMismatch", problem, new_version
+            if spec.delete_source:
+                status, code, message = await finish_move(
+                    ctx, source, spec, obj, dst_key, expected, read_back=spec.verify
+                )
+                return status, size if status == "moved" else 0, code, message, new_version
             return "copied", size, None, "", new_version
         except StorageObjectNotFoundError as exc:
             if exc.bucket == spec.src_bucket and exc.key == obj.key:
+                if spec.delete_source and await moved_before(ctx, spec, dst_key):
+                    why = "source already gone, its copy in place: moved by an earlier run"
+                    return "moved", 0, None, why, None
                 # Deleted since it was listed: nothing to copy, and not a failure to hide.
                 return "failed", 0, "NoSuchKey", "source missing (deleted after listing?)", None
             return "failed", 0, exc.code, exc.message, None
@@ -282,4 +337,6 @@ async def _migrate_one(
             if is_retryable(exc) and ctx.object_retry.should_retry(attempt):
                 await asyncio.sleep(ctx.object_retry.delay(attempt))
                 continue
+            if exc.code in NOT_RESTORED:
+                return "failed", 0, exc.code, not_restored_message(obj, exc.message), None
             return "failed", 0, exc.code, exc.message, None

@@ -6,9 +6,9 @@ current one last); a delete marker is replayed as a delete, which writes a marke
 version's outcome is recorded once; a batch re-run after a crash repeats at most the versions
 that were in flight (a version cannot be found identical, so those are copied again).
 
-Between versions are the safe points of the other batches: a cancel stops the batch there, and
-so does the failure threshold once crossed (a key's history may then stop part-way: the report
-lists each version copied).
+Between versions are the safe points of the other batches: a cancel or a pause stops the batch
+there, and so does the failure threshold once crossed (a key's history may then stop part-way:
+the report lists each version copied).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from itertools import groupby
 from ..storage import AttributeLoss, StorageError
 from ..storage._bulk import gather_or_cancel
 from ._context import JobContext
-from ._job_control import JobCancelled
+from ._job_control import halt_error, halted
 from ._migrate_copy import kept_attributes
 from ._prefix_models import MigrateBatchJob, MigrateJob, ObjectRef
 from ._prefix_results import BatchResult
@@ -43,7 +43,7 @@ async def run_migrate_versions_batch(job: MigrateBatchJob, ctx: JobContext) -> B
     lost_by_name: dict[str, int] = {}
     indexed = list(enumerate(job.objects))
     threshold = spec.failure_threshold()
-    stopped = False
+    stopped: str | None = None  # ``cancelled`` or ``paused``, once seen
 
     async def history(versions: list[tuple[int, ObjectRef]]) -> None:
         nonlocal stopped
@@ -52,8 +52,7 @@ async def run_migrate_versions_batch(job: MigrateBatchJob, ctx: JobContext) -> B
             for index, ref in reversed(versions):
                 if index in recorded:
                     continue
-                if stopped or await ctx.control.cancelled():
-                    stopped = True
+                if stopped or (stopped := await halted(ctx.control)):
                     return
                 if threshold and await store.stop_reason():
                     return
@@ -103,7 +102,7 @@ async def run_migrate_versions_batch(job: MigrateBatchJob, ctx: JobContext) -> B
     await gather_or_cancel([history(versions) for versions in by_key])
     if stopped:
         # Every version copied so far is recorded in the migration's progress already.
-        raise JobCancelled({"batch": job.batch, **counts})
+        raise halt_error(stopped, {"batch": job.batch, **counts})
     await store.finish_batch(job.batch, rejected=len(job.rejected), lines=job.rejected)
     return BatchResult(
         migration_id=job.migration_id, batch=job.batch, lost_attributes=lost_by_name, **counts

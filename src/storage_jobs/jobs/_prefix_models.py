@@ -31,7 +31,16 @@ _ALL_VERSIONS_REFUSES = (
     ("delete_extraneous", "in a versioned destination a sync would only add delete markers"),
     ("verify", "versions are copied server-side as listed; run a VerifyJob on the current ones"),
     ("checksum", "a copied version keeps the source version's bytes and checksums as they are"),
+    ("delete_source", "deleting copied versions by id would make older ones current again"),
+    ("restore_archived", "archived versions are not restored; restore them, then migrate"),
 )
+
+RestoreTier = Literal["Expedited", "Standard", "Bulk"]
+"""S3 Glacier retrieval tiers, fastest (and dearest) first."""
+
+# Seconds between checks of a restore, by tier: a fraction of its usual time (AWS: Expedited
+# 1-5 min, Standard 3-5 h, Bulk 5-12 h; DEEP_ARCHIVE up to 48 h).
+_RESTORE_CHECK_S: dict[str, float] = {"Expedited": 60, "Standard": 900, "Bulk": 1800}
 
 ReportMode = Literal["failures", "all"]
 """What the completion report lists: failed keys only, or every key with its status."""
@@ -79,6 +88,17 @@ class MigrateJob(JobModel, FilterFields, MigrateWriteOptions):
             worker from its bytes) and, where the server keeps S3's additional checksums, as
             one (asked of CopyObject; sent with, and checked against, every uploaded part
             across endpoints). It is the strongest evidence for later skip checks and verify.
+        delete_source: A move: each source object is deleted once its copy is proven (size and
+            a server checksum or MD5 ETag, else read back) and it is still the object copied;
+            a failed or mismatched copy keeps its source. On a versioned source bucket the
+            delete writes a delete marker (every version stays). Reported ``moved``.
+        restore_archived: Restore archived sources (``GLACIER``, ``DEEP_ARCHIVE``) first: one
+            ``RestoreObject`` each, then the batch waits off the queue (deferred, no slot, no
+            lease) and checks again every ``restore_check_s``; restored, they are copied.
+            Without it an archived source is a per-key failure naming its class.
+        restore_days: Days the restored copy stays readable.
+        restore_tier: ``Expedited``, ``Standard`` or ``Bulk``.
+        restore_check_s: Seconds between checks (None: by tier, 60 / 900 / 1,800).
 
     Every copy keeps what its source carries (``preserve``; ``dst_storage_class``, ``sse``,
     ``sse_kms_key_id`` and ``acl`` replace the source's): see ``MigrateWriteOptions``.
@@ -102,6 +122,15 @@ class MigrateJob(JobModel, FilterFields, MigrateWriteOptions):
     min_tasks_before_threshold: int = Field(default=1000, ge=1)
     all_versions: bool = False
     checksum: Checksum | None = None
+    delete_source: bool = False
+    restore_archived: bool = False
+    restore_days: int = Field(default=1, ge=1, le=365)
+    restore_tier: RestoreTier = "Standard"
+    restore_check_s: float | None = Field(default=None, ge=1, le=86400)
+
+    def restore_check_every(self) -> float:
+        """Seconds between checks of the restores a batch waits on."""
+        return self.restore_check_s or _RESTORE_CHECK_S[self.restore_tier]
 
     def failure_threshold(self) -> tuple[float, int] | None:
         """``(max failure ratio, min tasks)`` when the failure threshold is on, else None."""

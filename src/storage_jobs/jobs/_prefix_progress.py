@@ -22,6 +22,8 @@ class MigrationProgress(BaseModel):
         rejected: Manifest lines that named no usable key (each is in the report).
         verified: Copies read back and found identical to their source.
         mismatch: Copies that differ from their source when read back (also ``failed``).
+        moved: Objects a move copied, proved and deleted at the source (also ``done``).
+        restoring: Archived sources waiting on their restores now (no outcome yet).
         extraneous_deleted: Destination keys a sync deleted (or would, in a dry run).
         attributes_lost: Copies that could not keep some attribute of their source.
         missing: Verification: source keys absent from the destination.
@@ -46,6 +48,8 @@ class MigrationProgress(BaseModel):
     rejected: int = 0
     verified: int = 0
     mismatch: int = 0
+    moved: int = 0
+    restoring: int = 0
     extraneous_deleted: int = 0
     attributes_lost: int = 0
     missing: int = 0

@@ -24,6 +24,7 @@ class MigrateResult(ResultModel):
         rejected: Manifest lines that named no usable key (each is in the report).
         verified: Copies read back and found identical to their source (``verify=True``).
         mismatch: Copies that differ from their source when read back (counted in ``failed``).
+        moved: Sources a move deleted once their copies were proven (counted in ``copied``).
         extraneous_deleted: Destination keys a sync deleted (would delete, in a dry run).
         attributes_lost: Copies that could not keep some attribute of their source (each is
             in the report, with what was lost and why).
@@ -43,6 +44,7 @@ class MigrateResult(ResultModel):
     rejected: int = 0
     verified: int = 0
     mismatch: int = 0
+    moved: int = 0
     extraneous_deleted: int = 0
     attributes_lost: int = 0
     report_bucket: str | None = None
@@ -115,6 +117,7 @@ class BatchResult(ResultModel):
         mismatch: Copies (or, verifying, keys) found different.
         attributes_lost: Copies that could not keep some attribute of their source.
         lost_attributes: How often each attribute was lost, by name.
+        moved: Sources a move deleted.
     """
 
     kind: Literal["batch"] = "batch"
@@ -130,3 +133,4 @@ class BatchResult(ResultModel):
     mismatch: int = 0
     attributes_lost: int = 0
     lost_attributes: dict[str, int] = Field(default_factory=dict)
+    moved: int = 0

@@ -56,6 +56,13 @@ class ProgressStore(Protocol):
         step, sets the job's stop reason to ``failure_threshold``.
         """
 
+    async def set_waiting(self, batch: int, count: int) -> None:
+        """Records how many keys of a batch wait on restores now (0: none, the field goes).
+
+        Each run of the batch overwrites its own count, so a re-run after a crash never counts
+        a key twice; readers see the sum as ``restoring``.
+        """
+
     async def stop_reason(self) -> str | None:
         """Why the job is stopping (``failure_threshold``), or None while it runs on.
 

@@ -18,6 +18,7 @@ from ._content_match import content_evidence, stored_checksums
 from ._context import JobContext
 from ._extraneous import iter_extraneous
 from ._fanout import FanOut, Page, listing_pages, run_fan_out
+from ._job_control import halt_error, halted
 from ._migrate import source_for
 from ._prefix_models import ObjectRef, VerifyBatchJob, VerifyJob
 from ._prefix_progress import MigrationProgress
@@ -104,14 +105,19 @@ async def run_verify_batch(job: VerifyBatchJob, ctx: JobContext) -> BatchResult:
     keep = spec.object_filter()
     slots = asyncio.Semaphore(_CONCURRENCY)
     counts = dict.fromkeys(("done", "failed", "filtered", "missing", "different"), 0)
+    stopped: str | None = None  # ``cancelled`` or ``paused``, once seen
 
     async def one(index: int, obj: ObjectRef) -> None:
+        nonlocal stopped
         relative = obj.key[len(spec.src_prefix) :]
         dst_key = spec.dst_prefix + relative
         if not keep.selected(relative, obj.size, obj.last_modified, obj.storage_class):
             status, code, message = "filtered", None, ""
         else:
             async with slots:
+                # A safe point, as a migration batch's: a cancel or pause stops it here.
+                if stopped or (stopped := await halted(ctx.control)):
+                    return
                 status, code, message = await _check_one(ctx, source, spec, obj, dst_key)
         counter = _COUNTERS.get(status, status)
         line = ""
@@ -123,6 +129,8 @@ async def run_verify_batch(job: VerifyBatchJob, ctx: JobContext) -> BatchResult:
             counts[counter] += 1
 
     await gather_or_cancel([one(i, obj) for i, obj in enumerate(job.objects) if i not in recorded])
+    if stopped:
+        raise halt_error(stopped, {"batch": job.batch, **counts})
     await store.finish_batch(job.batch)
     return BatchResult(
         of="verify",

@@ -44,7 +44,7 @@ __all__ = [
     "control_keys",
 ]
 
-PAUSABLE_KINDS = frozenset({"migrate", "delete_prefix"})
+PAUSABLE_KINDS = frozenset({"migrate", "delete_prefix", "verify"})
 _CHECK_EVERY = 0.5  # seconds a running job's cancel/pause answer is reused
 
 
@@ -165,7 +165,7 @@ class Control:
         return bool(await self.redis.exists(self.keys.paused))
 
     async def pause_job(self, job_id: str) -> bool:
-        """Pauses a migration or prefix delete that has not finished.
+        """Pauses a migration, verification or prefix delete that has not finished.
 
         Returns:
             True when it is paused now; False if it has finished, is unknown, or was paused.
@@ -185,7 +185,7 @@ class Control:
         if spec is None or spec.kind not in PAUSABLE_KINDS:
             kind = spec.kind if spec is not None else function
             raise JobRejectedError(
-                "job_id", f"only migrations and prefix deletes can be paused, not {kind!r}"
+                "job_id", f"only migrations, verifications and prefix deletes pause, not {kind!r}"
             )
         ttl_ms = int(self.result_ttl * 1000)
         pause = self._scripts.pause_job

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 __all__ = ["RedisProgressStore"]
 
 _TTL = 14 * 24 * 3600
+_WAITING = "restoring:"  # per batch: its keys waiting on restores (summed as ``restoring``)
 
 
 class RedisProgressStore:
@@ -105,6 +106,14 @@ class RedisProgressStore:
         args: list[Any] = [index, counter, size, line, also, ratio, least, _TTL]
         return bool(await self.scripts.progress_record_key(keys=keys, args=args))
 
+    async def set_waiting(self, batch: int, count: int) -> None:
+        """Records how many keys of a batch wait on restores now (a field of the progress hash)."""
+        field = f"{_WAITING}{batch}"
+        if count:
+            await cast(Awaitable[int], self.redis.hset(self.hash, field, str(count)))
+        else:
+            await cast(Awaitable[int], self.redis.hdel(self.hash, field))
+
     async def stop_reason(self) -> str | None:
         """Why the job is stopping, or None while it runs on."""
         return await self.get("stopped")
@@ -148,6 +157,8 @@ class RedisProgressStore:
         data: dict[str, Any] = {k.decode(): v.decode() for k, v in raw.items()}
         data.pop("cursor", None)
         data.pop("dst_was_empty", None)
+        waiting = [k for k in data if k.startswith(_WAITING)]
+        data["restoring"] = sum(int(data.pop(k)) for k in waiting)
         data["listing_done"] = data.get("listing_done") == "1"
         data["dry_run"] = data.get("dry_run") == "1"
         return MigrationProgress(migration_id=self.migration_id, **data)

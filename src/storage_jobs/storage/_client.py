@@ -9,18 +9,20 @@ from urllib.parse import quote
 from ._bulk import delete_in_batches
 from ._errors import StoragePartialDeleteError
 from ._listing import Listings
+from ._restores import Restores
 from ._single_objects import SingleObjects
 from ._versions import Versions
 
 __all__ = ["StorageClient"]
 
 
-class StorageClient(SingleObjects, Listings, Versions):
+class StorageClient(SingleObjects, Listings, Versions, Restores):
     """S3-compatible storage client; one instance holds one pooled connection.
 
     Connection handling lives in ``Connection``, streamed transfers in ``Transfers``, calls on
     one object in ``SingleObjects``, listings in ``Listings``, versioned buckets in
-    ``Versions``; this class adds URLs, the bucket list and bulk deletes.
+    ``Versions``, archived objects in ``Restores``; this class adds URLs, the bucket list and
+    bulk deletes.
 
     Example:
         >>> async with StorageClient(config) as storage:  # doctest: +SKIP

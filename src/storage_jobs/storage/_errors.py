@@ -133,6 +133,8 @@ class StorageBackendError(StorageError):
 
 _NOT_FOUND_KEY = frozenset({"NoSuchKey", "NotFound", "404"})
 _DENIED = frozenset({"AccessDenied", "403", "Forbidden", "AllAccessDisabled"})
+# 403s that are no denial: an archived source not restored (a copy's refusal keeps its code).
+_NOT_DENIED = frozenset({"ObjectNotInActiveTierError", "InvalidObjectState"})
 
 
 @functools.cache
@@ -189,7 +191,7 @@ def map_backend_error(
                 bucket=bucket,
                 key=key,
             )
-        if code in _DENIED or status == 403:
+        if code in _DENIED or (status == 403 and code not in _NOT_DENIED):
             return StorageAccessDeniedError(
                 f"access denied: {where}: {message}",
                 code="AccessDenied",

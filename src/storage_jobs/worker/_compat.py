@@ -8,13 +8,14 @@ Nothing here is used by ``storage-jobs worker``.
 
 from __future__ import annotations
 
+import asyncio
 import math
 from typing import Any
 
 import structlog
-from arq.worker import func
+from arq.worker import Retry, func
 
-from ..jobs import CATALOG, JobSpec
+from ..jobs import CATALOG, JobPaused, JobSpec, JobWaiting
 from ..queue import Queue, decode, encode
 from ..settings import Settings
 from ._redis_settings import arq_redis_settings
@@ -22,6 +23,8 @@ from ._runtime import WorkerRuntime
 from ._startup import Started, start_runtime
 
 __all__ = ["worker_settings"]
+
+_PAUSED_POLL_S = 1.0
 
 
 def worker_settings(settings: Settings) -> dict[str, Any]:
@@ -33,7 +36,20 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
     def function_for(spec: JobSpec) -> Any:
         async def run(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
             runtime: WorkerRuntime = ctx["storage_jobs"]
-            return await runtime.execute(spec, ctx, args, kwargs)
+            while True:
+                try:
+                    return await runtime.execute(spec, ctx, args, kwargs)
+                except JobWaiting as exc:
+                    # arq's retry defers it (counted as an attempt: long waits need our worker).
+                    raise Retry(defer=exc.delay_s) from None
+                except JobPaused:
+                    # arq cannot park a batch: it waits here, holding its slot, and its re-run
+                    # skips what it recorded (a cancel meanwhile stops that re-run at once).
+                    control = runtime.queue.job_control(ctx["job_id"])
+                    while await control.paused():
+                        if await control.cancelled():
+                            break
+                        await asyncio.sleep(_PAUSED_POLL_S)
 
         # arq's own retries count crashes too; ours stop at max_tries, arq one later.
         return func(run, name=spec.function_name, max_tries=budget.crash_attempts)

@@ -9,6 +9,9 @@ envelope. From there:
   ``enqueue_time``, ``score``, ``lane``, ``priority``, ``storage_jobs``, ``redis``) under the job
   timeout. A lost lease or a shutdown cancels that task: the job is left to its next holder;
 - arq's ``Retry`` puts the job back with its delay; the timeout fails it with a dead letter;
+- ``JobPaused`` (a batch of a paused prefix job, stopped part-way) puts it back at once, its
+  attempt given back; the claim then parks it with the prefix job's other batches;
+  ``JobWaiting`` (archived sources restoring) puts it back due after its delay, likewise;
 - the result, in arq's format (arq's ``Job`` API reads it), goes out in the worker's batched
   finish (``_finisher``) with the outcome the dashboard's history counts. The job's slot frees
   as its finish starts (``finishing``: no S3 work is left), so the next job does not wait for
@@ -24,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from arq.worker import Retry
 
-from ..jobs import spec_for_name
+from ..jobs import JobPaused, JobWaiting, spec_for_name
 from ..queue import (
     CANCELLED,
     Claimed,
@@ -148,6 +151,17 @@ class Execution:
             # of the shutdown grace (re-queued now, for another worker).
             self.retried += 1
             await self._finish(claimed, False, None, None, "retry")
+        except JobPaused:
+            # A batch of a paused prefix job stopped at a safe point: back on the queue at its
+            # own score (the claim parks it until the resume), this run not counted as an
+            # attempt. The lease is still ours, so no claim bumps the counter meanwhile.
+            await self._queue().set_attempts(claimed.job_id, max(job_try - 1, 0))
+            await self._finish(claimed, False, None, None, "retry")
+        except JobWaiting as exc:
+            # Waiting on something outside: deferred like a retry, its attempt given back too.
+            await self._queue().set_attempts(claimed.job_id, max(job_try - 1, 0))
+            incr = int(exc.delay_s * 1000) + (now_ms() - claimed.score)
+            await self._finish(claimed, False, None, incr, "retry")
         except Retry as exc:
             self.retried += 1
             incr = None

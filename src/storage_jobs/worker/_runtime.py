@@ -22,8 +22,10 @@ from ..jobs import (
     JobCancelled,
     JobContext,
     JobLimits,
+    JobPaused,
     JobRejectedError,
     JobSpec,
+    JobWaiting,
     MigrateBatchJob,
     RetryPolicy,
     UploadJob,
@@ -100,6 +102,8 @@ class WorkerRuntime:
             Retry: For a transient failure with attempts left (arq re-queues with a delay).
             JobFailure: For a permanent failure (the job is dead-lettered first), or a cancel
                 (error type ``JobCancelled``, with what the job did; never dead-lettered).
+            JobPaused: For a batch of a paused prefix job that stopped part-way.
+            JobWaiting: For a job to run again later (archived sources restoring).
         """
         # The dashboard's history and finished-jobs lists are written by the worker's batched
         # finish (``_finisher``) with the result: no round trip of their own per job.
@@ -115,6 +119,8 @@ class WorkerRuntime:
         with metrics.running(ctx.get("enqueue_time"), ctx.get("score")):
             try:
                 data = await self._execute(spec, ctx, args, kwargs)
+            except (JobPaused, JobWaiting):
+                raise  # no outcome: the job runs on later
             except Exception as exc:
                 outcome = _outcome(exc)
                 elapsed = None if outcome == "invalid" else time.monotonic() - started
@@ -161,6 +167,7 @@ class WorkerRuntime:
             report_bucket=self.settings.report_bucket,
             report_prefix=self.settings.report_prefix,
             control=self.queue.job_control(job_id),
+            relay_after_s=self.settings.job_timeout / 2,
         )
         started = time.monotonic()
         try:
@@ -177,6 +184,17 @@ class WorkerRuntime:
                 **_progress_summary(exc.progress),
             )
             raise JobFailure(CANCELLED, CANCEL_MESSAGE, progress=exc.progress) from None
+        except JobPaused as exc:
+            # Not a failure either: the execution puts the batch back, where the claim parks it.
+            log.info(
+                "job.paused",
+                duration_s=round(time.monotonic() - started, 4),
+                **_progress_summary(exc.progress),
+            )
+            raise
+        except JobWaiting as exc:
+            log.info("job.waiting", delay_s=exc.delay_s, **_progress_summary(exc.progress))
+            raise
         except Exception as exc:
             transient = is_retryable(exc) or isinstance(exc, _TRANSIENT_INFRA) or is_redis_full(exc)
             error = error_record(exc)
