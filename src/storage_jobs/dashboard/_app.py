@@ -27,12 +27,12 @@ def create_app(settings: Settings) -> Starlette:
     """The dashboard as an ASGI app: serve it, or mount it (``app.mount("/jobs", ...)``).
 
     Args:
-        settings: The queue to show, and ``dashboard_token`` / ``dashboard_actions``.
+        settings: The queue to show, and the ``dashboard_*`` settings (token, actions, hosts,
+            secret, trusted proxies).
     """
-    access = Access.build(settings.dashboard_token, settings.dashboard_actions)
     dashboard = Dashboard(
         settings=settings,
-        access=access,
+        access=Access.from_settings(settings),
         templates=template_environment(),
         log=structlog.get_logger("storage_jobs.dashboard"),
     )
@@ -48,7 +48,7 @@ def create_app(settings: Settings) -> Starlette:
             *api_routes(),
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         ],
-        middleware=[Middleware(AccessMiddleware, access=access)],
+        middleware=[Middleware(AccessMiddleware, dashboard=dashboard)],
         lifespan=lifespan,
     )
     app.state.dashboard = dashboard

@@ -51,22 +51,36 @@ async def login_form(request: Request) -> Response:
 
 
 async def login(request: Request) -> Response:
-    """``POST /login``: checks the token and starts a new session (a new id, against fixation)."""
+    """``POST /login``: checks the token and starts a new session (a new id, against fixation).
+
+    A client address with ``LOGIN_FAILURES_ALLOWED`` failures this minute gets 429 without its
+    token being looked at, so guessing goes no faster than that.
+    """
     dashboard = dashboard_of(request)
+    sessions, redis, client = dashboard.access.sessions, dashboard.redis, request.state.client
     form = await checked_form(request, dashboard.access, action=False)
+    if await sessions.throttled(redis, client):
+        dashboard.log.warning("dashboard.login_failed", client=client, throttled=True)
+        message = "too many failed logins: try again in a minute"
+        return render(request, "login.html", status_code=429, error=message)
     offered = form.get("token")
     if not isinstance(offered, str) or not dashboard.access.token_matches(offered):
-        dashboard.log.warning("dashboard.login_failed")
+        failures = await sessions.failed(redis, client)
+        dashboard.log.warning("dashboard.login_failed", client=client, failures=failures)
         return render(request, "login.html", status_code=401, error="wrong token")
-    request.state.session = {"sid": secrets.token_urlsafe(24), "auth": True}
+    sid = secrets.token_urlsafe(24)
+    await sessions.open(redis, sid)
+    request.state.session = {"sid": sid, "auth": True}
     request.state.session_changed = True
-    dashboard.log.info("dashboard.login")
+    dashboard.log.info("dashboard.login", client=client)
     return _back(request, "/")
 
 
 async def logout(request: Request) -> Response:
-    """``POST /logout``."""
-    await checked_form(request, dashboard_of(request).access, action=False)
+    """``POST /logout``: ends the login in Redis, so a copy of the cookie no longer opens it."""
+    dashboard = dashboard_of(request)
+    await checked_form(request, dashboard.access, action=False)
+    await dashboard.access.sessions.revoke(dashboard.redis, request.state.session["sid"])
     request.state.session = {"sid": secrets.token_urlsafe(24), "auth": False}
     request.state.session_changed = True
     return _back(request, "/login")
