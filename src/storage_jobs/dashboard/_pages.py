@@ -13,9 +13,10 @@ from starlette.routing import Route
 
 from ..queue import read_history
 from ._actions import DEAD_LETTER_ACTIONS, JOB_ACTIONS, QUEUE_ACTIONS
+from ._answers import Unreadable
 from ._chart import history_svg
 from ._dashboard import dashboard_of
-from ._detail import dead_letter_detail, job_detail
+from ._detail import dead_letter_detail, detail_bytes, job_detail
 from ._params import KINDS, STATES, kind_param, paging, state_param, text_param
 from ._security import checked_form, local_path
 
@@ -117,9 +118,12 @@ async def job(request: Request) -> Response:
     """``GET /jobs/{job_id}``."""
     dashboard = dashboard_of(request)
     job_id = request.path_params["job_id"]
-    found = await job_detail(dashboard.queue, job_id)
+    max_bytes = detail_bytes(dashboard.settings.max_payload_bytes)
+    found = await job_detail(dashboard.queue, job_id, max_bytes=max_bytes)
     if found is None:
         return render(request, "missing.html", status_code=404, what="job", job_id=job_id)
+    if isinstance(found, Unreadable):
+        return render(request, "unreadable.html", what="job", u=found)
     api = f"/api/jobs/{quote(job_id, safe='')}"
     return render(request, "job.html", api=api, job=found)
 
@@ -147,6 +151,8 @@ async def dead_letter(request: Request) -> Response:
     found = await dead_letter_detail(dashboard.queue, job_id)
     if found is None:
         return render(request, "missing.html", status_code=404, what="dead letter", job_id=job_id)
+    if isinstance(found, Unreadable):
+        return render(request, "unreadable.html", what="dead letter", u=found)
     return render(request, "dead_letter.html", d=found)
 
 
