@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import math
 import os
@@ -19,6 +20,9 @@ from ._parts import PartBuffers, PooledPart, gather_parts, read_parts
 from ._s3_connection import Connection, SourceError
 
 __all__ = ["Transfers", "put_args"]
+
+_HASH_IN_LOOP = 256 * 1024
+"""Bytes hashed in the event loop at most (a larger single PUT is hashed in a thread)."""
 
 _READ_CHUNK = 1024 * 1024
 
@@ -44,7 +48,13 @@ class Transfers(Connection):
         """
         args = put_args(content_type, metadata, extra_args)
         if checksum is not None and self.config.additional_checksums:
-            args.update(checksum_args(checksum, Hasher.of(checksum, data).s3_value()))
+            # A single PUT may be megabytes: hashed off the loop, which keeps serving (a small
+            # one in place: a thread hop costs more than its hash).
+            if len(data) > _HASH_IN_LOOP:
+                hashed = await asyncio.to_thread(Hasher.of, checksum, data)
+            else:
+                hashed = Hasher.of(checksum, data)
+            args.update(checksum_args(checksum, hashed.s3_value()))
         answer = await self._call(
             self.s3.put_object(Bucket=bucket, Key=key, Body=data, **args), bucket=bucket, key=key
         )
