@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from ._bucket_table import MAX_BUCKETS, BucketTable
 from ._config import StorageConfig
 from ._errors import (
     StorageAccessDeniedError,
@@ -29,7 +30,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DELETE_BATCH_SIZE",
+    "MAX_BUCKETS",
     "BatchedRateLimiter",
+    "BucketTable",
     "LocalRateLimiter",
     "ObjectInfo",
     "RateLimits",
