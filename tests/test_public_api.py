@@ -24,7 +24,9 @@ PUBLIC: dict[str, list[str]] = {
     ],
     "storage_jobs.storage": [
         "DELETE_BATCH_SIZE",
+        "MAX_BUCKETS",
         "BatchedRateLimiter",
+        "BucketTable",
         "LocalRateLimiter",
         "ObjectInfo",
         "RateLimits",
@@ -213,6 +215,7 @@ PUBLIC: dict[str, list[str]] = {
         "PrefixJobProgress",
         "QueueCounts",
         "QueueOverview",
+        "Unreadable",
         "WorkerRow",
         "WorkersPage",
         "create_app",
