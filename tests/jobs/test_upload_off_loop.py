@@ -21,7 +21,7 @@ import pytest
 from storage_jobs.jobs import JobLimits, UploadJob, _upload
 from storage_jobs.jobs._content_match import CHECKSUM_METADATA
 from storage_jobs.jobs._upload import run_upload
-from storage_jobs.storage import StorageClient
+from storage_jobs.storage import StorageClient, StorageConfig
 from storage_jobs.storage._checksums import Hasher
 from tests.jobs.conftest import RecordingLog, make_ctx
 
@@ -79,3 +79,35 @@ async def test_a_path_upload_reads_and_hashes_off_the_event_loop(
     head = await moto_client.head_object(bucket=moto_bucket, key="big")
     stored = head["metadata"][CHECKSUM_METADATA["sha256"]]
     assert stored == hashlib.sha256(data).hexdigest()
+
+
+async def test_a_multipart_upload_hashes_its_parts_off_the_event_loop(
+    moto_config: StorageConfig,
+    moto_bucket: str,
+    recording_log: RecordingLog,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each part's CRC32C and the whole object's are computed in worker threads."""
+    mib = 1024 * 1024
+    config = moto_config.model_copy(
+        update={"multipart_threshold": 5 * mib, "multipart_chunksize": 5 * mib}
+    )
+    root = tmp_path.resolve()
+    data = bytes(range(256)) * (11 * 4096)  # 11 MiB: three parts
+    (root / "big.bin").write_bytes(data)
+    ticks = Ticks()
+    monkeypatch.setattr(Hasher, "update", ticks.wrap("hash", Hasher.update))
+    ticker = asyncio.create_task(ticks.run())
+    try:
+        async with StorageClient(config) as storage:
+            ctx = make_ctx(storage, None, recording_log, limits=JobLimits(upload_roots=(root,)))
+            path = str(root / "big.bin")
+            job = UploadJob(bucket=moto_bucket, key="big", path=path, checksum="crc32c")
+            result = await run_upload(job, ctx)
+    finally:
+        ticker.cancel()
+    assert result.size == len(data)
+    # The file's own hash (11 reads), then per part its hash and the whole object's update.
+    assert len(ticks.steps) >= 11 + 2 * 3
+    assert [step for step in ticks.steps if not step[1]] == []
