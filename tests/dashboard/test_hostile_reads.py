@@ -172,3 +172,21 @@ def test_a_dead_letter_page_reads_a_bounded_number_of_bytes(
     finally:
         connection.delete(keys.dead_data, keys.dead_index)
         connection.close()
+
+
+def test_a_queue_structure_of_the_wrong_type_is_named_not_a_500(
+    e2e_redis_url: str, queue_name: str, http: TestClient
+) -> None:
+    """The dead-letter index itself replaced by a string: the pages that read it say so."""
+    connection = redis.Redis.from_url(e2e_redis_url)
+    keys = QueueKeys(queue_name)
+    connection.set(keys.dead_index, "not a sorted set", ex=600)
+    try:
+        for path in ("/", "/api/overview", "/dead-letters", "/api/dead-letters"):
+            answer = http.get(path)
+            assert answer.status_code == 503, path
+            assert "unreadable data in Redis: WRONGTYPE" in answer.text, path
+        assert http.get("/workers").status_code == 200  # the rest of the dashboard stands
+    finally:
+        connection.delete(keys.dead_index)
+        connection.close()

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from redis.exceptions import ResponseError
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
@@ -26,6 +27,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, RedirectRespons
 from ..queue import QueueKeys
 from ._hosts import HostRules
 from ._sessions import SESSION_MAX_AGE, Sessions
+from ._unreadable import cause_of
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp
@@ -155,7 +157,12 @@ class AccessMiddleware(BaseHTTPMiddleware):
         request.state.client = access.hosts.client(request)
         path = local_path(request)
         if request.state.authenticated or path.startswith(_PUBLIC):
-            response = await call_next(request)
+            try:
+                response = await call_next(request)
+            except (ResponseError, RecursionError) as exc:
+                # A queue structure itself unreadable (items are shown as unreadable rows):
+                # say what Redis holds, not an anonymous 500.
+                response = _refused(503, f"unreadable data in Redis: {cause_of(exc)}")
         elif path.startswith("/api/"):
             response = JSONResponse({"detail": "authentication required"}, status_code=401)
             response.headers["WWW-Authenticate"] = "Bearer"
