@@ -16,11 +16,11 @@ from .jobs import JobLimits
 from .jobs._retry import DEFAULT_MAX_REQUESTS_PER_KEY, RetryBudget
 from .storage import RateLimits, StorageConfig
 
-__all__ = ["Settings", "SourceProfile", "redact_url"]
+__all__ = ["MIN_TOKEN_LENGTH", "Settings", "SourceProfile", "redact_url"]
 
 MiB = 1024 * 1024
-MIN_TOKEN = 16
-"""Characters a producer token has at least."""
+MIN_TOKEN_LENGTH = 16
+"""Characters a dashboard or producer token needs at least."""
 PRODUCER_NAME = r"^[A-Za-z0-9_.-]{1,64}$"
 """A producer's name (it is logged with what it enqueues)."""
 _BOOL_WORDS = {"true": True, "yes": True, "on": True, "1": True}
@@ -112,7 +112,8 @@ class Settings(BaseSettings):
     upload_roots: Annotated[list[Path], NoDecode] = Field(default_factory=list)
     max_inline_bytes: int = Field(default=5 * MiB, ge=0)
     max_delete_keys: int = Field(default=1_000_000, ge=1)
-    max_payload_bytes: int = Field(default=MiB, ge=1)
+    # A job's JSON; the default fits the inline cap's data (base64) with room to spare.
+    max_payload_bytes: int = Field(default=8 * MiB, ge=1024)
 
     # S3
     s3_endpoint_url: str | None = None
@@ -149,6 +150,12 @@ class Settings(BaseSettings):
     # The dashboard
     dashboard_token: SecretStr | None = None
     dashboard_actions: bool = False
+    # Host names it is served under, beside loopback ("*": any, for a mount that checks Host).
+    dashboard_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Signs session cookies (default: a random secret generated once and kept in Redis).
+    dashboard_secret: SecretStr | None = None
+    # Proxies (addresses or networks) whose X-Forwarded-Proto/-For the dashboard believes.
+    dashboard_trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     @field_validator("upload_roots", mode="before")
     @classmethod
@@ -175,9 +182,22 @@ class Settings(BaseSettings):
             return _BOOL_WORDS[value.strip().lower()]
         return value
 
-    @field_validator("redis_sentinels", mode="before")
+    @field_validator("dashboard_token")
     @classmethod
-    def _split_sentinels(cls, value: Any) -> Any:
+    def _token_is_long(cls, value: SecretStr | None) -> SecretStr | None:
+        # A short token falls to guessing; empty means none (an open, loopback-only dashboard).
+        if value is not None and 0 < len(value.get_secret_value()) < MIN_TOKEN_LENGTH:
+            raise ValueError(
+                f"STORAGE_JOBS_DASHBOARD_TOKEN must be at least {MIN_TOKEN_LENGTH} characters "
+                "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+            )
+        return value
+
+    @field_validator(
+        "redis_sentinels", "dashboard_hosts", "dashboard_trusted_proxies", mode="before"
+    )
+    @classmethod
+    def _split_lists(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [p.strip() for p in value.split(",") if p.strip()]
         return value
@@ -191,9 +211,12 @@ class Settings(BaseSettings):
     @classmethod
     def _producer_tokens_are_long(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
         # Tokens are checked once per request, so a short one could be guessed online.
-        if short := sorted(n for n, t in value.items() if len(t.get_secret_value()) < MIN_TOKEN):
+        if short := sorted(
+            n for n, t in value.items() if len(t.get_secret_value()) < MIN_TOKEN_LENGTH
+        ):
             raise ValueError(
-                f"producer tokens must be at least {MIN_TOKEN} characters: {', '.join(short)}"
+                f"producer tokens must be at least {MIN_TOKEN_LENGTH} characters: "
+                + ", ".join(short)
             )
         return value
 
@@ -239,6 +262,7 @@ class Settings(BaseSettings):
             upload_roots=tuple(self.upload_roots),
             max_inline_bytes=self.max_inline_bytes,
             max_delete_keys=self.max_delete_keys,
+            max_payload_bytes=self.max_payload_bytes,
         )
 
     @property

@@ -40,5 +40,7 @@ def test_serves_a_public_address_with_a_token(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr("uvicorn.run", lambda app, **k: served.append(k))
     result = CliRunner().invoke(cli, ["dashboard", "--host", "0.0.0.0", "--port", "9999"])
     assert result.exit_code == 0, result.output
-    assert served == [{"host": "0.0.0.0", "port": 9999, "log_level": "warning"}]
+    assert served == [
+        {"host": "0.0.0.0", "port": 9999, "log_level": "warning", "proxy_headers": False}
+    ]
     assert "a-long-enough-token" not in result.output

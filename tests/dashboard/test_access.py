@@ -80,6 +80,11 @@ async def a_dead_letter(jobs: StorageJobsClient) -> str:
     return job_id
 
 
+def browser_like(server: DashboardServer) -> dict[str, str]:
+    """The Origin header a browser sends with a POST from one of the dashboard's pages."""
+    return {"Origin": server.url}
+
+
 def csrf_of(html: str) -> str:
     found = re.search(r'name="csrf" value="([^"]+)"', html)
     assert found, "no CSRF field on the page"
@@ -90,7 +95,7 @@ async def test_without_the_token_pages_redirect_to_login_and_the_api_answers_401
     start_dashboard: Callable[..., DashboardServer],
 ) -> None:
     server = start_dashboard(dashboard_token=TOKEN)
-    async with httpx.AsyncClient(base_url=server.url) as http:
+    async with httpx.AsyncClient(base_url=server.url, headers=browser_like(server)) as http:
         for path in PAGES:
             answer = await http.get(path)
             assert answer.status_code == 303 and answer.headers["location"] == "/login", path
@@ -167,7 +172,7 @@ async def test_read_only_renders_no_action_and_refuses_every_action_endpoint(
         assert await page.locator("main button").count() > 0 or path != "/dead-letters"
         assert await actions.count() == 0, path
         assert await page.locator("main form[method=post]").count() == 0, path
-    async with httpx.AsyncClient(base_url=server.url) as http:
+    async with httpx.AsyncClient(base_url=server.url, headers=browser_like(server)) as http:
         csrf = csrf_of((await http.get("/login")).text)
         for target in (job_id, queued.job_id, jobs.settings.queue_name):
             for path, form in action_forms(target):
@@ -185,7 +190,7 @@ async def test_a_post_without_the_csrf_token_is_refused(
     )
     store = DeadLetterStore(jobs.redis, jobs.settings.queue_name)
     server = start_dashboard(dashboard_actions=True, dashboard_token=TOKEN)
-    async with httpx.AsyncClient(base_url=server.url) as http:
+    async with httpx.AsyncClient(base_url=server.url, headers=browser_like(server)) as http:
         login = await http.get("/login")
         await http.post("/login", data={"csrf": csrf_of(login.text), "token": TOKEN})
         page = await http.get("/dead-letters")
@@ -211,7 +216,7 @@ async def test_every_answer_carries_the_security_headers(
     start_dashboard: Callable[..., DashboardServer],
 ) -> None:
     server = start_dashboard(dashboard_token=TOKEN)
-    async with httpx.AsyncClient(base_url=server.url) as http:
+    async with httpx.AsyncClient(base_url=server.url, headers=browser_like(server)) as http:
         for path in ["/login", "/", "/api/overview", "/static/dashboard.js", "/nowhere"]:
             headers = (await http.get(path)).headers
             csp = headers["content-security-policy"]
@@ -226,7 +231,7 @@ async def test_an_action_returns_only_to_a_page_of_the_dashboard(
 ) -> None:
     """``next`` names where a button's page was; another site is never redirected to."""
     server = start_dashboard(dashboard_actions=True)
-    async with httpx.AsyncClient(base_url=server.url) as http:
+    async with httpx.AsyncClient(base_url=server.url, headers=browser_like(server)) as http:
         csrf = csrf_of((await http.get("/")).text)
         for action, wanted, expected in (
             ("pause_queue", "//evil.example/x", "/"),

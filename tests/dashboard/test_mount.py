@@ -16,7 +16,8 @@ pytestmark = pytest.mark.integration
 
 async def test_mounted_under_a_prefix(settings: Settings) -> None:
     host = FastAPI()
-    host.mount("/jobs", create_app(Settings(**{**settings.model_dump(), "dashboard_token": TOKEN})))
+    served = {"dashboard_token": TOKEN, "dashboard_hosts": ["app.test"]}  # the host app's name
+    host.mount("/jobs", create_app(Settings(**{**settings.model_dump(), **served})))
     transport = httpx.ASGITransport(app=host)
     async with httpx.AsyncClient(transport=transport, base_url="http://app.test") as http:
         first = await http.get("/jobs/workers")

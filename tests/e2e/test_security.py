@@ -116,7 +116,9 @@ async def test_jobs_breaking_limits_are_refused_with_nothing_written(
     outside = tmp_path / "secret.txt"
     outside.write_text("s")
     (root / "link").symlink_to(outside)
-    limited = settings.model_copy(update={"upload_roots": [root], "max_inline_bytes": 10})
+    limited = settings.model_copy(
+        update={"upload_roots": [root], "max_inline_bytes": 10, "max_payload_bytes": 2048}
+    )
     async with StorageJobsClient(settings=limited) as jobs:
         before = await _keys(jobs)
         cases = [
@@ -124,6 +126,7 @@ async def test_jobs_breaking_limits_are_refused_with_nothing_written(
             (UploadJob(bucket="ok-bucket", key="k", path=str(outside)), "path"),
             (UploadJob(bucket="ok-bucket", key="k", path=str(root / "link")), "path"),
             (UploadJob(bucket="ok-bucket", key="k", path=str(root / "missing")), "path"),
+            (DeleteJob(bucket="ok-bucket", keys=[f"key-{n}" for n in range(300)]), "payload"),
         ]
         queue = jobs.queue_name
         for i, (job, field) in enumerate(cases):

@@ -37,6 +37,17 @@ def test_inline_data_over_cap_is_rejected_naming_data() -> None:
     assert str(info.value).startswith("data: ")
 
 
+def test_a_payload_over_the_byte_cap_is_rejected_naming_payload() -> None:
+    """The job's JSON (what Redis would store) is measured: at the cap it passes, above not."""
+    job = DeleteJob(bucket="bkt", keys=[f"key-{n}" for n in range(200)])
+    size = len(job.model_dump_json().encode())
+    JobLimits(max_payload_bytes=size).check(job)
+    with pytest.raises(JobRejectedError, match="STORAGE_JOBS_MAX_PAYLOAD_BYTES") as info:
+        JobLimits(max_payload_bytes=size - 1).check(job)
+    assert info.value.field == "payload" and f"{size} bytes" in str(info.value)
+    JobLimits(max_payload_bytes=size - 1).check(job, payload_bytes=size - 1)  # as stored
+
+
 def test_rejection_is_a_value_error() -> None:
     """JobRejectedError is a ValueError, so validation-style handlers catch it."""
     assert issubclass(JobRejectedError, ValueError)

@@ -88,6 +88,39 @@ async def test_inventory_spanning_files_resumes_in_the_second_file(
         await read_all(source, None)
 
 
+async def test_an_inventory_manifest_json_over_the_cap_is_refused_unread(
+    moto_client: StorageClient, moto_bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A valid but oversized ``manifest.json`` is refused, read no further than the cap."""
+    doc = {
+        "fileFormat": "CSV",
+        "fileSchema": "Bucket, Key",
+        "files": [{"key": f"inv/{n:06}.csv.gz"} for n in range(5000)],
+    }
+    data = json.dumps(doc).encode()
+    await moto_client.upload_file(bucket=moto_bucket, key="inv/manifest.json", data=data)
+    read: list[int] = []
+    streamed = moto_client.stream_object
+
+    async def counted(**kwargs: Any) -> AsyncIterator[bytes]:
+        async for chunk in streamed(**kwargs):
+            read.append(len(chunk))
+            yield chunk
+
+    monkeypatch.setattr(moto_client, "stream_object", counted)
+    monkeypatch.setattr("storage_jobs.jobs._manifest._MAX_INVENTORY_JSON", 64 * 1024)
+    source = manifest_pages(
+        moto_client,
+        Manifest(bucket=moto_bucket, key="inv/manifest.json", format="s3-inventory"),
+        src_bucket=moto_bucket,
+        src_prefix="",
+        page_size=4,
+    )
+    with pytest.raises(ManifestError, match="too large for a manifest"):
+        await read_all(source, None)
+    assert len(data) > 2 * 64 * 1024 and sum(read) <= 2 * 64 * 1024
+
+
 async def test_a_gzip_of_several_members_is_read_to_its_end(
     moto_client: StorageClient, moto_bucket: str
 ) -> None:

@@ -178,6 +178,20 @@ async def test_over_limit_names_the_field(settings: Settings, fake_redis: Any) -
         await runtime.execute(spec("upload"), arq_ctx(), (payload,), {})
 
 
+async def test_a_stored_payload_over_the_byte_cap_fails_clearly(
+    settings: Settings, fake_redis: Any
+) -> None:
+    """Re-checked by the worker on the bytes stored (a producer with a higher cap wrote it)."""
+    capped = settings.model_copy(update={"max_payload_bytes": 1024})
+    runtime, log = runtime_with(capped, fake_redis)
+    payload = DeleteJob(bucket="bkt", keys=[f"key-{n}" for n in range(200)]).model_dump_json()
+    with pytest.raises(JobFailure, match=r"^payload: .*STORAGE_JOBS_MAX_PAYLOAD_BYTES") as info:
+        await runtime.execute(spec("delete"), arq_ctx(), (payload,), {})
+    assert info.value.error_type == "InvalidPayload"
+    (failed,) = log.named("job.failed")
+    assert failed["dead_letter"] is True
+
+
 async def test_validation_message_has_locations_not_values(
     settings: Settings, fake_redis: Any
 ) -> None:

@@ -26,6 +26,13 @@ def is_loopback(host: str) -> bool:
     return bool(infos) and all(ipaddress.ip_address(i[4][0]).is_loopback for i in infos)
 
 
+def _is_wildcard(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_unspecified
+    except ValueError:
+        return False
+
+
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
@@ -34,6 +41,7 @@ def dashboard(host: str, port: int) -> None:
 
     Set STORAGE_JOBS_DASHBOARD_TOKEN to require a login; without one the dashboard only
     listens on a loopback address. STORAGE_JOBS_DASHBOARD_ACTIONS=true enables replay and drop.
+    It answers to loopback names, --host and STORAGE_JOBS_DASHBOARD_HOSTS only.
     """
     settings = load_settings()
     token = settings.dashboard_token
@@ -43,10 +51,20 @@ def dashboard(host: str, port: int) -> None:
             "(anyone reaching it could read the queue); set a token or use 127.0.0.1"
         )
     configure_logging(settings)
+    if not _is_wildcard(host):  # its own address is a name it is served under
+        hosts = [*settings.dashboard_hosts, host]
+        settings = settings.model_copy(update={"dashboard_hosts": hosts})
+    elif not settings.dashboard_hosts:
+        click.echo(
+            "dashboard: answering only to loopback names; set STORAGE_JOBS_DASHBOARD_HOSTS "
+            "to the names it is reached under"
+        )
     # Imported here: only this command serves HTTP.
     import uvicorn
 
     from ..dashboard import create_app
 
     click.echo(f"dashboard: http://{host}:{port}/ (queue {settings.queue_name})")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+    # Forwarded headers are the app's to judge (STORAGE_JOBS_DASHBOARD_TRUSTED_PROXIES).
+    app = create_app(settings)
+    uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=False)

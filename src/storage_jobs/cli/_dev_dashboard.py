@@ -22,7 +22,9 @@ class DevDashboard:
         self.url = f"http://127.0.0.1:{self.port}/"
         app = create_app(settings.model_copy(update={"dashboard_actions": True}))
         self.server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
+            uvicorn.Config(
+                app, host="127.0.0.1", port=self.port, log_level="warning", proxy_headers=False
+            )
         )
         # Off the main thread, uvicorn installs no signal handlers: Ctrl-C stays dev's own.
         self.thread = threading.Thread(target=self.server.run, name="dashboard", daemon=True)

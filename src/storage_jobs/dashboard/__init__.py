@@ -21,6 +21,7 @@ from ._answers import (
     PrefixJobProgress,
     QueueCounts,
     QueueOverview,
+    Unreadable,
     WorkerRow,
     WorkersPage,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "PrefixJobProgress",
     "QueueCounts",
     "QueueOverview",
+    "Unreadable",
     "WorkerRow",
     "WorkersPage",
     "create_app",

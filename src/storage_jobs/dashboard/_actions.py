@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import JobRejectedError, ReplayRefusedError
 from ..queue import Control, DeadLetterStore, list_ids
 from ._answers import ActionResult
+from ._letters import read_letters
 from ._reads import matches
 
 if TYPE_CHECKING:
@@ -152,6 +153,7 @@ class Actions:
             if kind is None and error_type is None:
                 found.extend(job_id for job_id, _ in listed)
                 continue
-            for letter in await self.store.get_many([job_id for job_id, _ in listed]):
-                if matches(letter, kind, error_type):
-                    found.append(letter.job_id)
+            ids = [job_id for job_id, _ in listed]
+            for read in await read_letters(self.queue.redis, self.queue.name, ids, budget=None):
+                if read.letter is not None and matches(read.letter, kind, error_type):
+                    found.append(read.job_id)  # an unreadable letter matches no filter

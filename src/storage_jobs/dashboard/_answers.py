@@ -23,6 +23,7 @@ __all__ = [
     "PrefixJobProgress",
     "QueueCounts",
     "QueueOverview",
+    "Unreadable",
     "WorkerRow",
     "WorkersPage",
 ]
@@ -30,6 +31,18 @@ __all__ = [
 
 class _Answer(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Unreadable(_Answer):
+    """Something Redis holds that could not be read (hostile, corrupt, or of the wrong type).
+
+    Attributes:
+        id: The job id (or the worker id) it belongs to.
+        cause: Why it could not be read: ``WRONGTYPE``, nested too deeply, not JSON, too large...
+    """
+
+    id: str
+    cause: str
 
 
 class QueueCounts(_Answer):
@@ -140,6 +153,8 @@ class JobPage(_Answer):
     next_offset: int | None
     rows: list[JobRow]
     kind_window: int | None = None
+    unreadable: list[Unreadable] = []
+    """Listed ids whose data could not be read, with why (shown as rows of their own)."""
 
 
 class FailedKey(_Answer):
@@ -224,6 +239,8 @@ class PrefixJobPage(_Answer):
     limit: int
     total: int
     rows: list[PrefixJobProgress]
+    unreadable: list[Unreadable] = []
+    """Listed ids whose data could not be read, with why (shown as rows of their own)."""
 
 
 class DeadLetterRow(_Answer):
@@ -255,6 +272,8 @@ class DeadLetterPage(_Answer):
     next_offset: int | None
     rows: list[DeadLetterRow]
     window: int | None = None
+    unreadable: list[Unreadable] = []
+    """Listed ids whose data could not be read, with why (shown as rows of their own)."""
 
 
 class DeadLetterDetail(_Answer):
@@ -271,6 +290,8 @@ class WorkersPage(_Answer):
 
     stale_after: float
     workers: list[WorkerRow]
+    unreadable: list[Unreadable] = []
+    """Listed ids whose data could not be read, with why (shown as rows of their own)."""
 
 
 class ActionResult(_Answer):

@@ -12,7 +12,7 @@ from starlette.routing import Route
 
 from . import _answers
 from ._dashboard import dashboard_of
-from ._detail import dead_letter_detail, job_detail
+from ._detail import dead_letter_detail, detail_bytes, job_detail
 from ._params import kind_param, paging, state_param, text_param
 
 __all__ = ["SCHEMAS", "api_routes", "model_response"]
@@ -43,9 +43,10 @@ async def jobs(request: Request) -> Response:
 
 
 async def job(request: Request) -> Response:
-    """``GET /api/jobs/{job_id}``."""
+    """``GET /api/jobs/{job_id}``: a ``JobDetail``, or an ``Unreadable`` saying why not."""
     dashboard = dashboard_of(request)
-    found = await job_detail(dashboard.queue, request.path_params["job_id"])
+    max_bytes = detail_bytes(dashboard.settings.max_payload_bytes)
+    found = await job_detail(dashboard.queue, request.path_params["job_id"], max_bytes=max_bytes)
     if found is None:
         raise HTTPException(404, "no such job")
     return model_response(found)
@@ -67,7 +68,7 @@ async def dead_letters(request: Request) -> Response:
 
 
 async def dead_letter(request: Request) -> Response:
-    """``GET /api/dead-letters/{job_id}``."""
+    """``GET /api/dead-letters/{job_id}``: a ``DeadLetterDetail``, or an ``Unreadable``."""
     dashboard = dashboard_of(request)
     found = await dead_letter_detail(dashboard.queue, request.path_params["job_id"])
     if found is None:

@@ -28,12 +28,12 @@ def create_app(settings: Settings) -> Starlette:
     """The dashboard as an ASGI app: serve it, or mount it (``app.mount("/jobs", ...)``).
 
     Args:
-        settings: The queue to show, and ``dashboard_token`` / ``dashboard_actions``.
+        settings: The queue to show, and the ``dashboard_*`` settings (token, actions, hosts,
+            secret, trusted proxies).
     """
-    access = Access.build(settings.dashboard_token, settings.dashboard_actions)
     dashboard = Dashboard(
         settings=settings,
-        access=access,
+        access=Access.from_settings(settings),
         templates=template_environment(),
         log=structlog.get_logger("storage_jobs.dashboard"),
     )
@@ -52,7 +52,7 @@ def create_app(settings: Settings) -> Starlette:
         middleware=[
             # First: the enqueue API admits producer tokens only, never the dashboard's rules.
             Middleware(ProducerRoutes, api=EnqueueApi(dashboard)),
-            Middleware(AccessMiddleware, access=access),
+            Middleware(AccessMiddleware, dashboard=dashboard),
             Middleware(QueueOpening, dashboard=dashboard),
         ],
         lifespan=lifespan,

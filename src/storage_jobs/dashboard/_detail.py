@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..queue import JobStatus, read_job
-from ._answers import DeadLetterDetail, FailedKey, JobDetail, PrefixJobProgress
+from ..queue import JobStatus, QueueKeys, read_job
+from ._answers import DeadLetterDetail, FailedKey, JobDetail, PrefixJobProgress, Unreadable
+from ._letters import read_letter
 from ._payload import shown_payload, shown_value
 from ._progress_rows import control_flags, progress_row
 from ._reads import kind_of, letter_row
+from ._unreadable import UNREADABLE, cause_of, unreadable
 
 if TYPE_CHECKING:
     from ..queue import Queue
 
-__all__ = ["MAX_FAILED_KEYS", "dead_letter_detail", "job_detail"]
+__all__ = ["MAX_FAILED_KEYS", "dead_letter_detail", "detail_bytes", "job_detail"]
 
 MAX_FAILED_KEYS = 1000
 """Per-key failures of a delete shown at most (the total is given)."""
@@ -37,8 +39,54 @@ def _failed_keys(value: Any) -> tuple[list[FailedKey], int]:
     return rows, len(failed)
 
 
-async def job_detail(queue: Queue, job_id: str) -> JobDetail | None:
-    """Everything about a job, or None when Redis knows nothing of it."""
+def _payload_of(text: str | None, encoding: str = "utf-8") -> Any:
+    """A payload fit to show, or a note saying why it cannot be (the rest of the job can)."""
+    try:
+        return shown_payload(text, encoding)
+    except UNREADABLE as exc:
+        return f"<unreadable payload: {cause_of(exc)}>"
+
+
+def detail_bytes(max_payload_bytes: int) -> int:
+    """Bytes of a job's envelope or result read at most: twice the payload cap, and room."""
+    return 2 * max_payload_bytes + 64 * 1024
+
+
+async def _too_large(queue: Queue, job_id: str, max_bytes: int) -> str | None:
+    """Why a job is not read at all (a key too large or of the wrong type), else None."""
+    keys = QueueKeys(queue.name)
+    async with queue.redis.pipeline(transaction=False) as pipe:
+        pipe.strlen(keys.job(job_id))
+        pipe.strlen(keys.result(job_id))
+        sizes = await pipe.execute(raise_on_error=False)
+    for size in sizes:
+        if isinstance(size, Exception):
+            return cause_of(size)
+        if int(size) > max_bytes:
+            return f"too large to read ({int(size):,} bytes)"
+    return None
+
+
+async def job_detail(queue: Queue, job_id: str, *, max_bytes: int) -> JobDetail | Unreadable | None:
+    """Everything about a job, why it cannot be read, or None when Redis knows nothing of it.
+
+    Args:
+        queue: The queue.
+        job_id: The job.
+        max_bytes: Bytes of its envelope or result read at most (``detail_bytes``).
+    """
+    if why := await _too_large(queue, job_id, max_bytes):
+        return Unreadable(id=job_id, cause=why)
+    letter = await read_letter(queue.redis, queue.name, job_id)
+    if letter.cause is not None:
+        return Unreadable(id=job_id, cause=f"its dead letter: {letter.cause}")
+    try:
+        return await _job_detail(queue, job_id)
+    except UNREADABLE as exc:
+        return unreadable(job_id, exc)
+
+
+async def _job_detail(queue: Queue, job_id: str) -> JobDetail | None:
     record = await read_job(queue.redis, queue.name, job_id)
     if record.status == JobStatus.NOT_FOUND and record.payload is None:
         return None
@@ -58,10 +106,10 @@ async def job_detail(queue: Queue, job_id: str) -> JobDetail | None:
     elif record.dead_letter is not None:
         letter = record.dead_letter
         error_type, error_code, error_message = letter.error_type, letter.code, letter.message
-    payload = shown_payload(record.payload)
+    payload = _payload_of(record.payload)
     if payload is None and record.dead_letter is not None:
         letter = record.dead_letter
-        payload = shown_payload(letter.payload, letter.payload_encoding)
+        payload = _payload_of(letter.payload, letter.payload_encoding)
     progress: PrefixJobProgress | None = None
     if kind in _PREFIX_KINDS:
         (flags,) = await control_flags(queue.redis, [job_id])
@@ -89,14 +137,17 @@ async def job_detail(queue: Queue, job_id: str) -> JobDetail | None:
     )
 
 
-async def dead_letter_detail(queue: Queue, job_id: str) -> DeadLetterDetail | None:
-    """A dead letter with its payload fit to show, or None."""
-    letter = await queue.dead_letters.get(job_id)
+async def dead_letter_detail(queue: Queue, job_id: str) -> DeadLetterDetail | Unreadable | None:
+    """A dead letter with its payload fit to show, why it cannot be read, or None."""
+    read = await read_letter(queue.redis, queue.name, job_id)
+    if read.cause is not None:
+        return Unreadable(id=job_id, cause=read.cause)
+    letter = read.letter
     if letter is None:
         return None
     return DeadLetterDetail(
         letter=letter_row(letter),
-        payload=shown_payload(letter.payload, letter.payload_encoding),
+        payload=_payload_of(letter.payload, letter.payload_encoding),
         payload_encoding=letter.payload_encoding,
         payload_truncated=letter.payload_truncated,
     )

@@ -13,9 +13,10 @@ from starlette.routing import Route
 
 from ..queue import read_history
 from ._actions import DEAD_LETTER_ACTIONS, JOB_ACTIONS, QUEUE_ACTIONS
+from ._answers import Unreadable
 from ._chart import history_svg
 from ._dashboard import dashboard_of
-from ._detail import dead_letter_detail, job_detail
+from ._detail import dead_letter_detail, detail_bytes, job_detail
 from ._params import KINDS, STATES, kind_param, paging, state_param, text_param
 from ._security import checked_form, local_path
 
@@ -51,22 +52,36 @@ async def login_form(request: Request) -> Response:
 
 
 async def login(request: Request) -> Response:
-    """``POST /login``: checks the token and starts a new session (a new id, against fixation)."""
+    """``POST /login``: checks the token and starts a new session (a new id, against fixation).
+
+    A client address with ``LOGIN_FAILURES_ALLOWED`` failures this minute gets 429 without its
+    token being looked at, so guessing goes no faster than that.
+    """
     dashboard = dashboard_of(request)
+    sessions, redis, client = dashboard.access.sessions, dashboard.redis, request.state.client
     form = await checked_form(request, dashboard.access, action=False)
+    if await sessions.throttled(redis, client):
+        dashboard.log.warning("dashboard.login_failed", client=client, throttled=True)
+        message = "too many failed logins: try again in a minute"
+        return render(request, "login.html", status_code=429, error=message)
     offered = form.get("token")
     if not isinstance(offered, str) or not dashboard.access.token_matches(offered):
-        dashboard.log.warning("dashboard.login_failed")
+        failures = await sessions.failed(redis, client)
+        dashboard.log.warning("dashboard.login_failed", client=client, failures=failures)
         return render(request, "login.html", status_code=401, error="wrong token")
-    request.state.session = {"sid": secrets.token_urlsafe(24), "auth": True}
+    sid = secrets.token_urlsafe(24)
+    await sessions.open(redis, sid)
+    request.state.session = {"sid": sid, "auth": True}
     request.state.session_changed = True
-    dashboard.log.info("dashboard.login")
+    dashboard.log.info("dashboard.login", client=client)
     return _back(request, "/")
 
 
 async def logout(request: Request) -> Response:
-    """``POST /logout``."""
-    await checked_form(request, dashboard_of(request).access, action=False)
+    """``POST /logout``: ends the login in Redis, so a copy of the cookie no longer opens it."""
+    dashboard = dashboard_of(request)
+    await checked_form(request, dashboard.access, action=False)
+    await dashboard.access.sessions.revoke(dashboard.redis, request.state.session["sid"])
     request.state.session = {"sid": secrets.token_urlsafe(24), "auth": False}
     request.state.session_changed = True
     return _back(request, "/login")
@@ -103,9 +118,12 @@ async def job(request: Request) -> Response:
     """``GET /jobs/{job_id}``."""
     dashboard = dashboard_of(request)
     job_id = request.path_params["job_id"]
-    found = await job_detail(dashboard.queue, job_id)
+    max_bytes = detail_bytes(dashboard.settings.max_payload_bytes)
+    found = await job_detail(dashboard.queue, job_id, max_bytes=max_bytes)
     if found is None:
         return render(request, "missing.html", status_code=404, what="job", job_id=job_id)
+    if isinstance(found, Unreadable):
+        return render(request, "unreadable.html", what="job", u=found)
     api = f"/api/jobs/{quote(job_id, safe='')}"
     return render(request, "job.html", api=api, job=found)
 
@@ -133,6 +151,8 @@ async def dead_letter(request: Request) -> Response:
     found = await dead_letter_detail(dashboard.queue, job_id)
     if found is None:
         return render(request, "missing.html", status_code=404, what="dead letter", job_id=job_id)
+    if isinstance(found, Unreadable):
+        return render(request, "unreadable.html", what="dead letter", u=found)
     return render(request, "dead_letter.html", d=found)
 
 

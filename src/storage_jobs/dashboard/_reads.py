@@ -35,10 +35,13 @@ from ._answers import (
     PrefixJobProgress,
     QueueCounts,
     QueueOverview,
+    Unreadable,
     WorkerRow,
     WorkersPage,
 )
+from ._letters import PAGE_BYTES, read_letters
 from ._progress_rows import control_flags, progress_row
+from ._unreadable import UNREADABLE, cause_of, unreadable
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -148,8 +151,13 @@ class Reader:
     async def workers(self) -> WorkersPage:
         """Workers heard from in the last ``WORKER_HORIZON`` seconds, stale ones marked."""
         rows = []
-        heard = await read_heartbeats(self.redis, self.queue.home, max_age=WORKER_HORIZON)
-        for beat, age in heard:
+        try:
+            beats = await read_heartbeats(self.redis, self.queue.home, max_age=WORKER_HORIZON)
+        except UNREADABLE as exc:  # one hostile description spoils the batch read
+            return WorkersPage(
+                stale_after=self.stale_after, workers=[], unreadable=[unreadable("workers", exc)]
+            )
+        for beat, age in beats:
             rows.append(
                 WorkerRow(
                     worker_id=beat.worker_id,
@@ -168,12 +176,15 @@ class Reader:
         return WorkersPage(stale_after=self.stale_after, workers=rows)
 
     async def jobs(self, status: ListedState, kind: str | None, offset: int, limit: int) -> JobPage:
-        """One page of jobs in a state; with a kind, filtered over a bounded window."""
+        """One page of jobs in a state; with a kind, filtered over a bounded window.
+
+        A job whose data cannot be read is listed apart, with why (it has no kind to filter).
+        """
         if kind is None:
             listed, total = await list_ids(
                 self.redis, self.queue_name, status, offset=offset, limit=limit
             )
-            rows = await self._job_rows(status, listed)
+            rows, bad = await self._job_rows(status, listed)
             more = offset + len(listed) < total
             return JobPage(
                 status=status,
@@ -183,8 +194,10 @@ class Reader:
                 total=total,
                 next_offset=offset + len(listed) if more and listed else None,
                 rows=rows,
+                unreadable=bad,
             )
         found: list[JobRow] = []
+        unread: list[Unreadable] = []
         position, looked, total = offset, 0, 0
         while len(found) < limit and looked < FILTER_WINDOW:
             listed, total = await list_ids(
@@ -192,9 +205,14 @@ class Reader:
             )
             if not listed:
                 break
-            for row in await self._job_rows(status, listed):
+            rows, bad = await self._job_rows(status, listed)
+            failed = {u.id: u for u in bad}
+            by_id = {row.job_id: row for row in rows}
+            for job_id, _ in listed:
                 position += 1
-                if row.kind == kind:
+                if job_id in failed:
+                    unread.append(failed[job_id])
+                elif (row := by_id.get(job_id)) is not None and row.kind == kind:
                     found.append(row)
                     if len(found) == limit:
                         break
@@ -208,49 +226,78 @@ class Reader:
             next_offset=position if position < total else None,
             rows=found,
             kind_window=position - offset,
+            unreadable=unread,
         )
 
-    async def _job_rows(self, status: ListedState, listed: list[tuple[str, float]]) -> list[JobRow]:
+    async def _job_rows(
+        self, status: ListedState, listed: list[tuple[str, float]]
+    ) -> tuple[list[JobRow], list[Unreadable]]:
         ids = [job_id for job_id, _ in listed]
+        bad: dict[str, str] = {}
         if status == "dead":
-            letters = {
-                letter.job_id: letter for letter in await self.queue.dead_letters.get_many(ids)
-            }
+            reads = await read_letters(self.redis, self.queue_name, ids, budget=None)
+            letters = {r.job_id: r.letter for r in reads if r.letter is not None}
+            bad = {r.job_id: r.cause for r in reads if r.cause is not None}
             functions = [letters[i].function if i in letters else None for i in ids]
         else:
-            finished = status in FINISHED_STATES
-            functions = await peek_functions(self.redis, ids, finished=finished)
-        return [
+            functions = await self._functions(ids, finished=status in FINISHED_STATES, bad=bad)
+        rows = [
             JobRow(job_id=job_id, status=status, kind=kind_of(function), at=at)
             for (job_id, at), function in zip(listed, functions, strict=True)
+            if job_id not in bad
         ]
+        return rows, [Unreadable(id=job_id, cause=bad[job_id]) for job_id in ids if job_id in bad]
+
+    async def _functions(
+        self, ids: list[str], *, finished: bool, bad: dict[str, str]
+    ) -> list[str | None]:
+        """Each job's function (its first bytes only); one by one when a key is unreadable."""
+        try:
+            return await peek_functions(self.redis, ids, finished=finished)
+        except UNREADABLE:
+            pass
+        functions: list[str | None] = []
+        for job_id in ids:
+            try:
+                (function,) = await peek_functions(self.redis, [job_id], finished=finished)
+            except UNREADABLE as exc:
+                bad[job_id], function = cause_of(exc), None
+            functions.append(function)
+        return functions
 
     async def dead_letters(
         self, kind: str | None, error_type: str | None, offset: int, limit: int
     ) -> DeadLetterPage:
-        """One page of dead letters, newest first; filters apply over a bounded window."""
-        store = self.queue.dead_letters
+        """One page of dead letters, newest first; filters apply over a bounded window.
+
+        A page reads at most ``PAGE_BYTES`` of letters (then ``next_offset`` goes on from
+        there); a letter that cannot be read is listed apart, with why.
+        """
         filtered = kind is not None or error_type is not None
         found: list[DeadLetterRow] = []
-        position, total = offset, 0
+        unread: list[Unreadable] = []
+        position, total, budget = offset, 0, PAGE_BYTES
         while len(found) < limit and position - offset < (FILTER_WINDOW if filtered else limit):
-            chunk = _CHUNK if filtered else limit
+            chunk = _CHUNK if filtered else limit - len(found)
             listed, total = await list_ids(
                 self.redis, self.queue_name, "dead", offset=position, limit=chunk
             )
-            if not listed:
+            if not listed or budget <= 0:
                 break
-            letters = {
-                letter.job_id: letter
-                for letter in await store.get_many([job_id for job_id, _ in listed])
-            }
-            for job_id, _ in listed:
+            reads = await read_letters(
+                self.redis, self.queue_name, [job_id for job_id, _ in listed], budget=budget
+            )
+            for read in reads:
                 position += 1
-                letter = letters.get(job_id)
-                if letter is not None and matches(letter, kind, error_type):
-                    found.append(letter_row(letter))
+                budget -= read.size
+                if read.cause is not None:
+                    unread.append(Unreadable(id=read.job_id, cause=read.cause))
+                elif read.letter is not None and matches(read.letter, kind, error_type):
+                    found.append(letter_row(read.letter))
                     if len(found) == limit:
                         break
+            if len(reads) < len(listed):
+                break  # the byte budget is spent: the next page goes on from here
         return DeadLetterPage(
             kind=kind,
             error_type=error_type,
@@ -260,17 +307,21 @@ class Reader:
             next_offset=position if position < total else None,
             rows=found,
             window=position - offset if filtered else None,
+            unreadable=unread,
         )
 
     async def prefix_jobs(self, offset: int, limit: int) -> PrefixJobPage:
         """One page of migrations and prefix deletes with their progress, newest first."""
         ids, total = await prefix_job_ids(self.redis, self.queue_name, offset=offset, limit=limit)
         flags = await control_flags(self.redis, ids)
-        rows = [
-            progress_row(await self.queue.progress(job_id).read(), flags=f)
-            for job_id, f in zip(ids, flags, strict=True)
-        ]
-        return PrefixJobPage(offset=offset, limit=limit, total=total, rows=rows)
+        rows: list[PrefixJobProgress] = []
+        unread: list[Unreadable] = []
+        for job_id, f in zip(ids, flags, strict=True):
+            try:
+                rows.append(progress_row(await self.queue.progress(job_id).read(), flags=f))
+            except UNREADABLE as exc:
+                unread.append(unreadable(job_id, exc))
+        return PrefixJobPage(offset=offset, limit=limit, total=total, rows=rows, unreadable=unread)
 
     async def prefix_job(self, job_id: str) -> PrefixJobProgress:
         """One prefix job's progress."""

@@ -1,10 +1,11 @@
-"""Access to the dashboard: the token (login cookie or bearer header), CSRF, security headers.
+"""Access to the dashboard: Host and Origin, the token (login or bearer), CSRF, headers.
 
-With ``STORAGE_JOBS_DASHBOARD_TOKEN`` set, every page and API call needs either a session
-cookie set by the login form (signed with a key derived from the token, so every dashboard
-instance with the same token accepts it) or ``Authorization: Bearer <token>``. Every POST made
-with a cookie carries a CSRF token bound to the session; a bearer caller needs none, since a
-browser never sends that header by itself.
+Every request must name the dashboard in its Host header (``_hosts``), and every POST a
+browser makes must come from one of its pages (Origin, else Referer). With
+``STORAGE_JOBS_DASHBOARD_TOKEN`` set, every page and API call needs either a session cookie
+(signed with a random secret, its login kept in Redis: ``_sessions``) or ``Authorization:
+Bearer <token>``. Every POST made with a cookie carries a CSRF token bound to the session; a
+bearer caller needs none, since a browser never sends that header by itself.
 """
 
 from __future__ import annotations
@@ -16,15 +17,23 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from redis.exceptions import ResponseError
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+
+from ..queue import QueueKeys
+from ._hosts import HostRules
+from ._sessions import SESSION_MAX_AGE, Sessions
+from ._unreadable import cause_of
 
 if TYPE_CHECKING:
-    from pydantic import SecretStr
     from starlette.types import ASGIApp
+
+    from ..settings import Settings
+    from ._dashboard import Dashboard
 
 __all__ = [
     "COOKIE",
@@ -36,8 +45,6 @@ __all__ = [
 ]
 
 COOKIE = "sj_dashboard"
-SESSION_MAX_AGE = 12 * 3600
-"""Seconds a login lasts."""
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -51,37 +58,41 @@ SECURITY_HEADERS = {
 }
 
 _PUBLIC = ("/login", "/static/")
+_SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
 @dataclass(frozen=True)
 class Access:
-    """The dashboard's access rules: its token (if any), signing key and whether actions run."""
+    """The dashboard's access rules: token, actions switch, hosts and proxies, sessions."""
 
     token: str | None
     actions_enabled: bool
-    key: bytes
+    hosts: HostRules
+    sessions: Sessions
 
     @classmethod
-    def build(cls, token: SecretStr | None, actions_enabled: bool) -> Access:
-        """Rules for a token (None or empty: open, for loopback use only)."""
+    def from_settings(cls, settings: Settings) -> Access:
+        """Rules from ``dashboard_*`` settings (no token or an empty one: open, loopback only)."""
+        token = settings.dashboard_token
         value = token.get_secret_value() if token is not None else ""
-        if value:
-            key = hmac.new(value.encode(), b"storage-jobs-dashboard-cookie", hashlib.sha256)
-            return cls(token=value, actions_enabled=actions_enabled, key=key.digest())
-        return cls(token=None, actions_enabled=actions_enabled, key=secrets.token_bytes(32))
-
-    @property
-    def serializer(self) -> URLSafeTimedSerializer:
-        """Signs and checks session cookies."""
-        return URLSafeTimedSerializer(self.key, salt="session")
+        return cls(
+            token=value or None,
+            actions_enabled=settings.dashboard_actions,
+            hosts=HostRules.from_settings(settings),
+            sessions=Sessions(QueueKeys(settings.queue_name), settings.dashboard_secret),
+        )
 
     def token_matches(self, offered: str) -> bool:
         """Constant-time comparison with the configured token."""
         return self.token is not None and hmac.compare_digest(offered.encode(), self.token.encode())
 
-    def csrf_for(self, sid: str) -> str:
-        """The CSRF token of a session."""
-        return hmac.new(self.key, f"csrf:{sid}".encode(), hashlib.sha256).hexdigest()
+
+def _serializer(key: bytes) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(key, salt="session")
+
+
+def _csrf(key: bytes, sid: str) -> str:
+    return hmac.new(key, f"csrf:{sid}".encode(), hashlib.sha256).hexdigest()
 
 
 def local_path(request: Request) -> str:
@@ -97,21 +108,34 @@ def _bearer(request: Request) -> str | None:
     return value.strip() if scheme.lower() == "bearer" and value.strip() else None
 
 
-class AccessMiddleware(BaseHTTPMiddleware):
-    """Reads the session, enforces the token and sets the security headers on every answer."""
+def _refused(status: int, text: str) -> Response:
+    response = PlainTextResponse(text, status_code=status)
+    for name, value in SECURITY_HEADERS.items():
+        response.headers[name] = value
+    return response
 
-    def __init__(self, app: ASGIApp, access: Access) -> None:
+
+class AccessMiddleware(BaseHTTPMiddleware):
+    """Checks Host and Origin, reads the session, enforces the token, sets security headers."""
+
+    def __init__(self, app: ASGIApp, dashboard: Dashboard) -> None:
         super().__init__(app)
-        self.access = access
+        self.dashboard = dashboard
 
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        """Lets the request through, or answers 401 (API) / redirects to the login form."""
-        access = self.access
+        """Lets the request through, or refuses it (400/403, 401 for the API, else to login)."""
+        access = self.dashboard.access
+        if not access.hosts.host_allowed(request):
+            return _refused(400, "unknown Host: add it to STORAGE_JOBS_DASHBOARD_HOSTS")
+        if request.method not in _SAFE_METHODS and not access.hosts.origin_allowed(request):
+            return _refused(403, "cross-origin request refused (Origin or Referer)")
+        redis = self.dashboard.redis
+        key = await access.sessions.secret(redis)
         session: dict[str, Any] | None = None
         raw = request.cookies.get(COOKIE)
         if raw:
             try:
-                loaded = access.serializer.loads(raw, max_age=SESSION_MAX_AGE)
+                loaded = _serializer(key).loads(raw, max_age=SESSION_MAX_AGE)
                 session = loaded if isinstance(loaded, dict) else None
             except BadSignature:
                 session = None
@@ -121,14 +145,24 @@ class AccessMiddleware(BaseHTTPMiddleware):
         assert session is not None
         bearer = _bearer(request)
         by_bearer = bearer is not None and access.token_matches(bearer)
-        authenticated = access.token is None or by_bearer or session.get("auth") is True
+        by_session = (
+            access.token is not None
+            and session.get("auth") is True
+            and await access.sessions.is_open(redis, session["sid"])
+        )
         request.state.session = session
         request.state.by_bearer = by_bearer
-        request.state.authenticated = authenticated
-        request.state.csrf = access.csrf_for(session["sid"])
+        request.state.authenticated = access.token is None or by_bearer or by_session
+        request.state.csrf = _csrf(key, session["sid"])
+        request.state.client = access.hosts.client(request)
         path = local_path(request)
-        if authenticated or path.startswith(_PUBLIC):
-            response = await call_next(request)
+        if request.state.authenticated or path.startswith(_PUBLIC):
+            try:
+                response = await call_next(request)
+            except (ResponseError, RecursionError) as exc:
+                # A queue structure itself unreadable (items are shown as unreadable rows):
+                # say what Redis holds, not an anonymous 500.
+                response = _refused(503, f"unreadable data in Redis: {cause_of(exc)}")
         elif path.startswith("/api/"):
             response = JSONResponse({"detail": "authentication required"}, status_code=401)
             response.headers["WWW-Authenticate"] = "Bearer"
@@ -139,12 +173,12 @@ class AccessMiddleware(BaseHTTPMiddleware):
             root = request.scope.get("root_path", "") or "/"
             response.set_cookie(
                 COOKIE,
-                access.serializer.dumps(request.state.session),
+                _serializer(key).dumps(request.state.session),
                 max_age=SESSION_MAX_AGE,
                 path=root,
                 httponly=True,
                 samesite="strict",
-                secure=request.url.scheme == "https",
+                secure=access.hosts.scheme(request) == "https",
             )
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)

@@ -23,18 +23,33 @@ class JobLimits:
         upload_roots: Directories an UploadJob's ``path`` must resolve inside.
         max_inline_bytes: Cap on an UploadJob's inline ``data``.
         max_delete_keys: Cap on a DeleteJob's key count.
+        max_payload_bytes: Cap on any job's JSON, the payload stored in Redis.
     """
 
     upload_roots: Sequence[Path] = field(default_factory=tuple)
     max_inline_bytes: int = 5 * 1024 * 1024
     max_delete_keys: int = 1_000_000
+    max_payload_bytes: int = 8 * 1024 * 1024
 
-    def check(self, job: BaseModel) -> None:
+    def check(self, job: BaseModel, *, payload_bytes: int | None = None) -> None:
         """Raises JobRejectedError if the job breaks a limit.
+
+        Args:
+            job: The job.
+            payload_bytes: Its JSON's size when known (the worker has the stored payload);
+                measured from the job otherwise.
 
         Raises:
             JobRejectedError: Naming the field and the limit.
         """
+        if payload_bytes is None:
+            payload_bytes = len(type(job).__pydantic_serializer__.to_json(job))
+        if payload_bytes > self.max_payload_bytes:
+            raise JobRejectedError(
+                "payload",
+                f"the job's JSON is {payload_bytes} bytes, over the {self.max_payload_bytes} "
+                "byte cap (STORAGE_JOBS_MAX_PAYLOAD_BYTES); split the job",
+            )
         if isinstance(job, UploadJob):
             if job.data is not None and len(job.data) > self.max_inline_bytes:
                 raise JobRejectedError(

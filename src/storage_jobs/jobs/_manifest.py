@@ -30,6 +30,8 @@ __all__ = ["ManifestError", "manifest_pages", "parse_line"]
 _CSV_SCHEMA = ("Bucket", "Key", "VersionId")
 _MAX_REJECTED_PER_PAGE = 1000
 _MAX_LINE = 64 * 1024
+_MAX_INVENTORY_JSON = 16 * 1024 * 1024
+"""Bytes of an inventory's ``manifest.json`` read at most (one file entry is ~200 bytes)."""
 # Inflated bytes per step: a chunk of highly compressible CSV never becomes one huge buffer.
 _INFLATE_STEP = 256 * 1024
 _key_adapter: TypeAdapter[str] = TypeAdapter(ObjectKey)
@@ -152,7 +154,7 @@ async def _files(
     """The files a manifest names (bucket, key, gzipped) and their column schema."""
     if manifest.format == "csv":
         return [(manifest.bucket, manifest.key, manifest.key.endswith(".gz"))], _CSV_SCHEMA
-    raw = await storage.fetch_file(bucket=manifest.bucket, key=manifest.key)
+    raw = await _bounded_read(storage, manifest.bucket, manifest.key, _MAX_INVENTORY_JSON)
     try:
         inventory = _Inventory.model_validate(json.loads(raw))
     except (ValueError, ValidationError) as exc:
@@ -168,6 +170,22 @@ async def _files(
     # destinationBucket is an ARN (arn:aws:s3:::name); the files live there.
     bucket = (inventory.destination_bucket or manifest.bucket).rsplit(":", 1)[-1]
     return [(bucket, f.key, f.key.endswith(".gz")) for f in inventory.files], schema
+
+
+async def _bounded_read(storage: StorageClient, bucket: str, key: str, limit: int) -> bytes:
+    """An object's bytes, refused once over ``limit`` (the rest is never read).
+
+    Raises:
+        ManifestError: If the object is larger.
+    """
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in storage.stream_object(bucket=bucket, key=key, chunk_size=64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            raise ManifestError(f"{bucket}/{key}: over {limit:,} bytes, too large for a manifest")
+        parts.append(chunk)
+    return b"".join(parts)
 
 
 async def _lines(

@@ -17,6 +17,7 @@ The counters and histograms a job updates (outcomes, durations, pickups, bytes, 
 numbers read out at scrape time (``_tally``): no lock and no label lookup per job.
 """
 
+from ._bucket_labels import BUCKET_LABELS
 from ._worker_metrics import (
     DURATION_BUCKETS,
     METRIC_NAMES,
@@ -26,6 +27,7 @@ from ._worker_metrics import (
 )
 
 __all__ = [
+    "BUCKET_LABELS",
     "DURATION_BUCKETS",
     "METRIC_NAMES",
     "PICKUP_BUCKETS",

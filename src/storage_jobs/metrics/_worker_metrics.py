@@ -12,6 +12,7 @@ from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
 
+from ._bucket_labels import BucketCounters
 from ._tally import JobTally
 
 __all__ = [
@@ -147,6 +148,7 @@ class WorkerMetrics:
             ["bucket"],
             registry=r,
         )
+        self._held = BucketCounters(self.rate_limited, self.rate_limited_seconds)
         self.redis_up = Gauge(
             "storage_jobs_redis_up", "1 while the worker's Redis answers, else 0.", registry=r
         )
@@ -265,9 +267,8 @@ class WorkerMetrics:
         self.worker_info.labels(worker_id=worker_id, queue=queue).set(1)
 
     def s3_rate_limited(self, bucket: str, seconds: float) -> None:
-        """Counts one S3 request the rate limit held for ``seconds``."""
-        self.rate_limited.labels(bucket=bucket).inc()
-        self.rate_limited_seconds.labels(bucket=bucket).inc(max(seconds, 0.0))
+        """Counts one S3 request the rate limit held for ``seconds`` (labels bounded)."""
+        self._held.add(bucket, max(seconds, 0.0))
 
     def set_redis_up(self, up: bool) -> None:
         """Records whether Redis answers."""

@@ -12,7 +12,7 @@ that import it load neither arq's worker nor an S3 stack.
 from ._acl import ACL_ROLES, ARQ_HEALTH_SUFFIX, acl_user, acl_users
 from ._cancelled import CANCEL_MESSAGE, finish_cancelled
 from ._claim import MAX_CLAIM, SHARE_EVERY, Claim, Claimed, LeaseHolder, reserved_lane
-from ._cluster import AnyRedis, ClusterDatabaseError, connect_detected, is_cluster
+from ._cluster import AnyRedis, ClusterDatabaseError, atomic, connect_detected, is_cluster
 from ._connection import RedisTarget, connect_redis, open_redis, redis_password
 from ._control import PAUSABLE_KINDS, Control, RedisJobControl, control_keys
 from ._dead_letters import MAX_KEPT_PAYLOAD, DeadLetter, DeadLetterStore
@@ -172,6 +172,7 @@ __all__ = [
     "WorkerInfo",
     "acl_user",
     "acl_users",
+    "atomic",
     "build_envelope",
     "build_result",
     "check_priority",

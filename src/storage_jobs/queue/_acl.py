@@ -259,6 +259,10 @@ def _operator(f: _Families) -> _Role:
             _Grant(("zadd", "zrem"), dead),
             _Grant(("hset", "hdel"), dead_data),
             _Grant(("hsetnx",), f.meta),
+            # The dashboard (run as the operator): its signing secret, sessions, login throttle.
+            _Grant(("set",), (*f.each("dashboard_secret"), *f.named("dashboard_session", "*"))),
+            _Grant(("del",), f.named("dashboard_session", "*")),
+            _Grant(("incr", "expire"), f.named("login_failures", "*")),
         ),
     )
 

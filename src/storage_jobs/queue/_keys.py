@@ -199,3 +199,16 @@ class QueueKeys:
     def prefix_jobs(self) -> str:
         """Capped sorted set of migration and prefix delete ids by start time."""
         return f"storage-jobs:{self.queue}:prefix-jobs"
+
+    @property
+    def dashboard_secret(self) -> str:
+        """The dashboard's cookie-signing secret: random, generated once, never the token."""
+        return f"storage-jobs:{self.queue}:dashboard:secret"
+
+    def dashboard_session(self, sid: str) -> str:
+        """A logged-in dashboard session (expires with the login; deleted at logout)."""
+        return f"storage-jobs:{self.queue}:dashboard:session:{sid}"
+
+    def login_failures(self, client: str) -> str:
+        """Failed dashboard logins from one client address this minute (expires)."""
+        return f"storage-jobs:{self.queue}:dashboard:login-failures:{client}"

@@ -10,6 +10,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from ._attributes import ATTRIBUTES, Attribute, AttributeLoss, ObjectAttributes
+from ._bucket_table import MAX_BUCKETS, BucketTable
 from ._config import StorageConfig
 from ._errors import (
     StorageAccessDeniedError,
@@ -31,9 +32,11 @@ if TYPE_CHECKING:
 __all__ = [
     "ATTRIBUTES",
     "DELETE_BATCH_SIZE",
+    "MAX_BUCKETS",
     "Attribute",
     "AttributeLoss",
     "BatchedRateLimiter",
+    "BucketTable",
     "LocalRateLimiter",
     "ObjectAttributes",
     "ObjectInfo",

@@ -27,6 +27,8 @@ from typing import Any, Protocol
 
 import structlog
 
+from ._bucket_table import BucketTable
+
 __all__ = [
     "REQUEST_BUCKET",
     "BatchedRateLimiter",
@@ -110,7 +112,8 @@ class BatchedRateLimiter(ABC):
     def __init__(self, limits: RateLimits, *, on_wait: OnWait | None = None) -> None:
         self.limits = limits
         self.on_wait = on_wait
-        self._tokens: dict[str, _Tokens] = {}
+        # Idle buckets' state is dropped past a bound (its tokens would have expired anyway).
+        self._tokens: BucketTable[_Tokens] = BucketTable(_idle)
 
     @abstractmethod
     async def reserve(self, bucket: str, rate: float, count: int) -> float:
@@ -123,7 +126,7 @@ class BatchedRateLimiter(ABC):
             return
         state = self._tokens.get(bucket)
         if state is None:
-            state = self._tokens[bucket] = _Tokens()
+            state = self._tokens.put(bucket, _Tokens())
         started, sleeps = time.monotonic(), state.sleeps
         state.waiting += 1
         try:
@@ -167,6 +170,10 @@ class BatchedRateLimiter(ABC):
             state.logged_at, state.held, state.held_s = now, 0, 0.0
 
 
+def _idle(state: _Tokens) -> bool:
+    return state.waiting == 0 and not state.lock.locked()
+
+
 def _take(state: _Tokens) -> bool:
     if state.left > 0 and time.monotonic() < state.expires:
         state.left -= 1
@@ -182,7 +189,8 @@ class LocalRateLimiter(BatchedRateLimiter):
 
     def __init__(self, limits: RateLimits, *, on_wait: OnWait | None = None) -> None:
         super().__init__(limits, on_wait=on_wait)
-        self._tat: dict[str, float] = {}
+        # A schedule in the past says nothing (a request may go now): only those are dropped.
+        self._tat: BucketTable[float] = BucketTable(lambda tat: tat <= time.monotonic())
 
     async def reserve(self, bucket: str, rate: float, count: int) -> float:
         """Reserves ``count`` tokens from this process's schedule."""
@@ -191,8 +199,9 @@ class LocalRateLimiter(BatchedRateLimiter):
     def reserve_now(self, bucket: str, rate: float, count: int) -> float:
         """``reserve`` without awaiting: the seconds until ``count`` tokens may be spent."""
         now = time.monotonic()
-        start = max(self._tat.get(bucket, now), now)
-        self._tat[bucket] = start + count / rate
+        tat = self._tat.get(bucket)
+        start = max(now if tat is None else tat, now)
+        self._tat.put(bucket, start + count / rate)
         return start - now
 
 

@@ -99,8 +99,9 @@ async def multipart_upload(
         try:
             sums: dict[str, Any] = {}
             if checksum is not None:
-                with _data(chunk) as data:
-                    sums = checksum_args(checksum, Hasher.of(checksum, data).s3_value())
+                with _data(chunk) as data:  # hashed off the loop: a part is megabytes
+                    hashed = await asyncio.to_thread(Hasher.of, checksum, data)
+                    sums = checksum_args(checksum, hashed.s3_value())
             answer = await client.upload_part(
                 Bucket=bucket,
                 Key=key,
@@ -137,7 +138,7 @@ async def multipart_upload(
             size += len(chunk)
             if whole is not None:
                 with _data(chunk) as data:
-                    whole.update(data)
+                    await asyncio.to_thread(whole.update, data)
             tasks.append(asyncio.create_task(send(number, chunk)))
         await asyncio.gather(*tasks)
         if number == 0:

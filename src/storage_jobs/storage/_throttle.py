@@ -16,6 +16,7 @@ from typing import Any
 import structlog
 from botocore.exceptions import ClientError
 
+from ._bucket_table import BucketTable
 from ._limiter import REQUEST_BUCKET
 
 __all__ = ["THROTTLE_CODES", "BucketThrottle", "ThrottledClient"]
@@ -50,7 +51,9 @@ class BucketThrottle:
     def __init__(self, ceiling: int, floor: int = 1) -> None:
         self.ceiling = ceiling
         self.floor = floor
-        self._buckets: dict[str, _Bucket] = {}
+        # A bucket with nothing in flight may be forgotten past a bound (it starts again at the
+        # ceiling, as a bucket not seen for a while may).
+        self._buckets: BucketTable[_Bucket] = BucketTable(lambda b: b.in_flight == 0)
 
     def stats(self) -> dict[str, dict[str, float]]:
         """Per bucket: the current limit and how often it was throttled."""
@@ -64,7 +67,7 @@ class BucketThrottle:
         """Holds one request slot; call the yielded function if the request was throttled."""
         state = self._buckets.get(bucket)
         if state is None:
-            state = self._buckets[bucket] = _Bucket(limit=float(self.ceiling))
+            state = self._buckets.put(bucket, _Bucket(limit=float(self.ceiling)))
         async with state.changed:
             await state.changed.wait_for(lambda: state.in_flight < max(int(state.limit), 1))
             state.in_flight += 1

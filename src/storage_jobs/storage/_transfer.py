@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import math
@@ -22,6 +23,9 @@ from ._parts import PartBuffers, PooledPart, gather_parts, read_parts
 from ._s3_connection import SourceError
 
 __all__ = ["Transfers", "put_args"]
+
+_HASH_IN_LOOP = 256 * 1024
+"""Bytes hashed in the event loop at most (a larger single PUT is hashed in a thread)."""
 
 _READ_CHUNK = 1024 * 1024
 
@@ -51,7 +55,13 @@ class Transfers(Keeping):
         """
         sums: dict[str, Any] = {}
         if checksum is not None and self.config.additional_checksums:
-            sums = checksum_args(checksum, Hasher.of(checksum, data).s3_value())
+            # A single PUT may be megabytes: hashed off the loop, which keeps serving (a small
+            # one in place: a thread hop costs more than its hash).
+            if len(data) > _HASH_IN_LOOP:
+                hashed = await asyncio.to_thread(Hasher.of, checksum, data)
+            else:
+                hashed = Hasher.of(checksum, data)
+            sums = checksum_args(checksum, hashed.s3_value())
         if attributes is None:
             args = {**put_args(content_type, metadata, extra_args), **sums}
             answer = await self._call(

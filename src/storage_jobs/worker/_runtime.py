@@ -143,7 +143,7 @@ class WorkerRuntime:
             if kwargs or len(args) != 1 or not isinstance(args[0], str):
                 raise ValueError("a job takes exactly one JSON payload string")
             job = spec.model.model_validate_json(args[0])
-            self.limits.check(job)
+            self.limits.check(job, payload_bytes=len(args[0].encode()))
         except (ValidationError, ValueError) as exc:
             raw = args[0].encode() if args and isinstance(args[0], str) else None
             await self._dead(
