@@ -36,7 +36,7 @@ def test_the_window_counts_this_process_cpu_and_the_commands_sent_in_it(
     finally:
         client.close()
         meter.close()
-    assert window.cpu["bench"] >= 0.29  # clock ticks: 10 ms each
+    assert window.cpu["bench"] >= 0.28  # clock ticks of 10 ms: one may fall either side
     assert set(window.cpu) == {"bench", "redis"}  # no worker, no SeaweedFS given
     # Other tests may share the server: at least ours, none lost.
     assert window.redis_commands >= 10
