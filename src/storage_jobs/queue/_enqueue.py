@@ -119,16 +119,16 @@ class Enqueuer:
             TypeError: If an item is not a catalogued job.
             ValueError: If a ``defer_by`` is negative or a priority not one of ``LANES``.
         """
-        check_new_jobs(items, limits)
+        # Each job serialized once: its size checked against the cap, then stored.
+        payloads = [item.job.model_dump_json() for item in items]
+        check_new_jobs(items, limits, payloads)
         now_ms = int(time.time() * 1000)
         prepared: Chunk = []
-        for item in items:
+        for item, payload in zip(items, payloads, strict=True):
             spec = spec_for_job(item.job)
             job_id = item.job_id or uuid.uuid4().hex
             defer_ms = int((item.defer_by or 0) * 1000)
-            data = build_envelope(
-                spec.function_name, item.job.model_dump_json(), now_ms, item.priority
-            )
+            data = build_envelope(spec.function_name, payload, now_ms, item.priority)
             # A queued job must outlive any backlog: a short result TTL would expire its payload
             # before a busy worker reached it (arq then fails it as expired: a lost job).
             ttl_ms = int(max(self.result_ttl, QUEUED_JOB_MIN_TTL) * 1000) + defer_ms
@@ -185,16 +185,22 @@ class Enqueuer:
         return written
 
 
-def check_new_jobs(items: Sequence[NewJob], limits: JobLimits | None) -> None:
-    """Checks jobs before any is written (``Enqueuer.enqueue`` lists what it raises)."""
+def check_new_jobs(
+    items: Sequence[NewJob], limits: JobLimits | None, payloads: Sequence[str] | None = None
+) -> None:
+    """Checks jobs before any is written (``Enqueuer.enqueue`` lists what it raises).
+
+    ``payloads``: each job's JSON when already built (its size is then not measured again).
+    """
     if bad := [i.defer_by for i in items if i.defer_by is not None and i.defer_by < 0]:
         raise ValueError(f"defer_by must be >= 0, got {bad[0]}")
     if wrong := [i.priority for i in items if i.priority is not None and i.priority not in LANES]:
         raise ValueError(f"priority must be one of 'high', 'normal', 'bulk'; got {wrong[0]!r}")
-    for item in items:
+    for n, item in enumerate(items):
         spec_for_job(item.job)
         if limits is not None:
-            limits.check(item.job)
+            size = None if payloads is None else len(payloads[n].encode())
+            limits.check(item.job, payload_bytes=size)
 
 
 def _chunks(prepared: Chunk) -> list[Chunk]:
