@@ -24,6 +24,7 @@ SCENARIOS = [
     "scaling",
     "migration",
     "redis_cost",
+    "redis_cost_cluster",
     "peers",
     "lanes",
     "http_enqueue",

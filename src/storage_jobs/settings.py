@@ -100,7 +100,7 @@ class Settings(BaseSettings):
     retry_base_delay: float = Field(default=1.0, ge=0)
     retry_max_delay: float = Field(default=60.0, ge=0)
     delete_max_attempts: int = Field(default=5, ge=1, le=100)
-    migrate_max_attempts: int = Field(default=3, ge=1, le=100)
+    migrate_max_attempts: int = Field(default=5, ge=1, le=100)
     max_requests_per_key: int = Field(default=DEFAULT_MAX_REQUESTS_PER_KEY, ge=1)
     result_ttl: float = Field(default=7 * 24 * 3600.0, gt=0)
     health_check_interval: float = Field(default=5.0, gt=0)
@@ -112,8 +112,9 @@ class Settings(BaseSettings):
     upload_roots: Annotated[list[Path], NoDecode] = Field(default_factory=list)
     max_inline_bytes: int = Field(default=5 * MiB, ge=0)
     max_delete_keys: int = Field(default=1_000_000, ge=1)
-    # A job's JSON; the default fits the inline cap's data (base64) with room to spare.
-    max_payload_bytes: int = Field(default=8 * MiB, ge=1024)
+    # A job's JSON; the default fits the inline cap's data (base64) and a DeleteJob of
+    # max_delete_keys keys (17 MB at a million 10-character keys).
+    max_payload_bytes: int = Field(default=32 * MiB, ge=1024)
 
     # S3
     s3_endpoint_url: str | None = None

@@ -12,7 +12,7 @@ from storage_jobs.settings import Settings
 def test_default_worst_case_is_written_down() -> None:
     """Defaults: 3 botocore attempts x 5 delete rounds x 6 runs = 90 requests for one key."""
     budget = Settings().retry_budget()
-    assert (budget.request_attempts, budget.delete_attempts, budget.migrate_attempts) == (3, 5, 3)
+    assert (budget.request_attempts, budget.delete_attempts, budget.migrate_attempts) == (3, 5, 5)
     assert budget.crash_attempts == 6
     assert budget.worst_case_requests_per_key == 90
 

@@ -29,7 +29,7 @@ class JobLimits:
     upload_roots: Sequence[Path] = field(default_factory=tuple)
     max_inline_bytes: int = 5 * 1024 * 1024
     max_delete_keys: int = 1_000_000
-    max_payload_bytes: int = 8 * 1024 * 1024
+    max_payload_bytes: int = 32 * 1024 * 1024
 
     def check(self, job: BaseModel, *, payload_bytes: int | None = None) -> None:
         """Raises JobRejectedError if the job breaks a limit.
