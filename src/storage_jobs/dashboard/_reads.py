@@ -17,7 +17,6 @@ from ..queue import (
     DeadLetter,
     ListedState,
     QueueDepth,
-    QueueKeys,
     list_ids,
     peek_functions,
     prefix_job_ids,
@@ -120,12 +119,13 @@ class Reader:
         """Counts, live workers and the last hour's outcomes."""
         depth = await self.queue.depth(in_progress_limit=IN_PROGRESS_CHECKED)
         dead = await self.queue.dead_letters.count()
-        keys = QueueKeys(self.queue_name)
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.exists(keys.paused)
-            for state in FINISHED_STATES:
-                pipe.zcard(keys.finished(state))
-            paused, *finished = await pipe.execute()
+        paused = await self.queue.paused()
+        async with self.redis.pipeline(transaction=False) as pipe:  # every shard's indexes
+            for shard in self.queue.shards:
+                for state in FINISHED_STATES:
+                    pipe.zcard(shard.keys.finished(state))
+            per_shard = await pipe.execute()
+        finished = [sum(per_shard[i :: len(FINISHED_STATES)]) for i in range(len(FINISHED_STATES))]
         workers = await self.workers()
         counts = _counts(depth)
         return Overview(
