@@ -132,8 +132,12 @@ async def test_pause_and_resume_of_a_running_migration_from_its_card(
     await polls_later(page, 3)
     assert await shown_count(done) == len(copied)  # ...and stays there
     assert fault_proxy.copies == copied  # nothing was copied while paused
-    in_dst = await admin_storage.list_files(bucket=dst, prefix="m/")
-    assert len(in_dst) == len(copied)
+
+    async def all_listed() -> bool:
+        # Every recorded copy is there; a copy answered a moment ago may list a moment later.
+        return len(await admin_storage.list_files(bucket=dst, prefix="m/")) == len(copied)
+
+    await wait_until(all_listed, timeout=30)
     await expect(status).to_have_text("paused")
 
     await card.locator("button.resume").click()
