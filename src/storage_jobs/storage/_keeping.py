@@ -12,7 +12,7 @@ some servers (SeaweedFS) accept it and store nothing.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
@@ -107,9 +107,13 @@ class Keeping(Connection):
         bucket: str,
         key: str,
         version_id: str | None,
-        sent_redirect: bool,
+        refused: Sequence[AttributeLoss] = (),
     ) -> list[AttributeLoss]:
-        """Applies Object Lock to the new object and checks a redirect was stored."""
+        """Applies Object Lock to the new object and checks a redirect was stored.
+
+        ``refused``: what the write itself left out (a redirect refused there was not sent).
+        """
+        sent_redirect = not any(x.attribute == "website_redirect_location" for x in refused)
         lost: list[AttributeLoss] = []
         target: dict[str, Any] = {"Bucket": bucket, "Key": key}
         if version_id:

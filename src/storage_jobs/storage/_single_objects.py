@@ -332,7 +332,7 @@ class SingleObjects(Transfers):
             bucket=dst_bucket,
             key=dst_key,
             version_id=info.version_id,
-            sent_redirect=not any(x.attribute == "website_redirect_location" for x in refused),
+            refused=refused,
         )
         return dataclasses.replace(info, lost=tuple(refused))
 

@@ -87,7 +87,7 @@ class Transfers(Keeping):
                 bucket=bucket,
                 key=key,
                 version_id=answer.get("VersionId"),
-                sent_redirect=not any(x.attribute == "website_redirect_location" for x in lost),
+                refused=lost,
             )
         return ObjectInfo(
             bucket=bucket,
@@ -208,7 +208,7 @@ class Transfers(Keeping):
             bucket=bucket,
             key=key,
             version_id=info.version_id,
-            sent_redirect=not any(x.attribute == "website_redirect_location" for x in lost),
+            refused=lost,
         )
         return dataclasses.replace(info, lost=tuple(lost))
 
