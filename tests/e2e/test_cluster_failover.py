@@ -74,14 +74,13 @@ async def test_a_master_killed_mid_run_loses_no_job(
 
         async def all_complete() -> bool:
             try:
-                statuses = await asyncio.gather(*(h.status() for h in handles[::25]))
+                statuses = await asyncio.gather(*(h.status() for h in handles))
             except RedisError:  # the election: a producer's call may fail; it retries
                 return False
             return all(s == JobStatus.COMPLETE for s in statuses)
 
+        # Every job, not a sample: a job re-run from its lapsed lease finishes last.
         await wait_until(all_complete, timeout=240)
-        for handle in handles:
-            assert await handle.status() == JobStatus.COMPLETE, handle.job_id
         new_ranges = slot_ranges(await jobs.redis.cluster_slots())  # type: ignore[attr-defined]
         promoted = shard_nodes(jobs.queue.layout.tags, new_ranges)[0]
         assert promoted is not None and promoted.port != first.port  # its replica took over
