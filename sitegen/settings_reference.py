@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import typing
 from types import NoneType, UnionType
 from typing import Any, Literal
@@ -23,20 +24,14 @@ the CLI and the dashboard alike); `Settings(field=value)` sets one in code. Valu
 a bad one stops the process with the variable named. Lists take commas (`UPLOAD_ROOTS` also
 `:`), mappings take JSON. Secrets are `SecretStr` and never logged.
 
-This page is generated from `storage_jobs.settings.Settings` when the site is built.
-
-| variable | default | type | meaning |
-|---|---|---|---|
+This page is generated from the fields of `storage_jobs.settings.Settings` (and their
+descriptions) when the site is built, in the order and sections the class declares them.
 """
 
 
 def env_name(field: str) -> str:
     """The environment variable of one ``Settings`` field."""
     return f"{Settings.model_config.get('env_prefix', '')}{field}".upper()
-
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
 
 
 def _default(info: FieldInfo) -> str:
@@ -60,7 +55,7 @@ def _type(annotation: Any) -> str:
     if origin is typing.Annotated:
         return _type(args[0])
     if origin is Literal:
-        return " \\| ".join(f"`{a}`" for a in args)
+        return "one of " + ", ".join(f"`{a}`" for a in args)
     if origin in (typing.Union, UnionType):
         return " or ".join(_type(a) for a in args)
     if origin is dict:
@@ -83,14 +78,44 @@ def _bounds(info: FieldInfo) -> str:
     return f" ({', '.join(found)})" if found else ""
 
 
+def sections() -> dict[str, str]:
+    """First field name -> section title, from the comment lines that open a section.
+
+    In ``Settings``' body a section starts with a comment line after a blank line
+    (``# The dashboard``); its first field follows. A comment right above a field is its note.
+    """
+    try:
+        body = inspect.getsourcelines(Settings)[0]
+    except (OSError, TypeError):  # a class made at run time: no sections
+        return {}
+    titles: dict[str, str] = {}
+    title = None
+    for before, line in zip(["", *body], body, strict=False):
+        text = line.strip()
+        if text.startswith("#") and not before.strip() and line.startswith("    #"):
+            title = text.lstrip("# ").split(":")[0].split(" (")[0]
+        elif title and (name := text.split(":")[0]) in Settings.model_fields:
+            titles[name], title = title, None
+    return titles
+
+
+def _setting(name: str, info: FieldInfo) -> str:
+    if not info.description:
+        raise ValueError(f"Settings.{name} has no description: give its Field one")
+    kind = _type(info.annotation) + _bounds(info)
+    return (
+        f"### `{env_name(name)}`\n\n"
+        f"Default: {_default(info)} · type: {kind} · field: `{name}`\n\n"
+        f"{info.description}\n"
+    )
+
+
 def settings_page() -> str:
-    """The page: one row per field, in the order ``Settings`` declares them."""
-    rows = []
+    """The page: a section per setting, in the order and groups ``Settings`` declares them."""
+    titles = sections()
+    parts = [INTRO]
     for name, info in Settings.model_fields.items():
-        if not info.description:
-            raise ValueError(f"Settings.{name} has no description: give its Field one")
-        rows.append(
-            f"| `{env_name(name)}` | {_cell(_default(info))} | "
-            f"{_cell(_type(info.annotation) + _bounds(info))} | {_cell(info.description)} |"
-        )
-    return INTRO + "\n".join(rows) + "\n"
+        if name in titles:
+            parts.append(f"## {titles[name]}\n")
+        parts.append(_setting(name, info))
+    return "\n".join(parts)
