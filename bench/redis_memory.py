@@ -9,7 +9,7 @@ measures ``INFO memory`` ``used_memory`` deltas (and ``MEMORY USAGE`` of single 
    object while it runs) and ``report="failures"``, each measured at its peak (the coordinator
    deletes the report lines once the report is written) and after it finished.
 
-Prints JSON; the README's sizing rule is drawn from it.
+Prints JSON; the sizing rule in docs/redis.md is drawn from it.
 """
 
 from __future__ import annotations

@@ -406,7 +406,7 @@ async def run_soak(size: SoakSize, workdir: Path, *, memory_stats: bool = False)
 
 # A PNG line plot with the standard library (matplotlib is not a dependency): two panels,
 # worker RSS (MiB) above and Redis used_memory (MiB) below, against minutes; a grey line marks
-# the end of the warm-up. No text: the README says what the axes are.
+# the end of the warm-up. No text: docs/reliability.md says what the axes are.
 _COLOURS = ((31, 119, 180), (255, 127, 14), (44, 160, 44))
 _WIDTH, _PANEL, _PAD = 800, 240, 20
 

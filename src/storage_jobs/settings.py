@@ -71,92 +71,291 @@ class Settings(BaseSettings):
     )
 
     # Redis and the queue
-    redis_url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
-    redis_sentinels: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    redis_sentinel_master: str = "mymaster"
-    queue_name: str = Field(default="storage-jobs", min_length=1, pattern=r"^[A-Za-z0-9_.:-]+$")
+    redis_url: SecretStr = Field(
+        default=SecretStr("redis://127.0.0.1:6379/0"),
+        description="`redis://` or `rediss://` (TLS) URL, with password and database; TLS "
+        "options as query parameters: `ssl_ca_certs`, `ssl_certfile`, `ssl_keyfile`, "
+        "`ssl_cert_reqs` (`required`/`optional`/`none`), `ssl_check_hostname`. Any node of a "
+        "Redis Cluster works (cluster mode is detected).",
+    )
+    redis_sentinels: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="`host:port,host:port` to find the master through Sentinel; the URL's host "
+        "and port are then ignored, its user, password, database and scheme still apply (the "
+        "sentinels themselves are reached without TLS or password).",
+    )
+    redis_sentinel_master: str = Field(default="mymaster", description="Sentinel master name.")
+    queue_name: str = Field(
+        default="storage-jobs",
+        min_length=1,
+        pattern=r"^[A-Za-z0-9_.:-]+$",
+        description="The queue's name: producers and workers of one queue share it.",
+    )
     # One logical queue over N hash-tagged shards (queue/_shards.py): every producer and worker
     # of a queue must say the same N (it is recorded with the queue, and checked).
-    queue_shards: int = Field(default=1, ge=1, le=128)
+    queue_shards: int = Field(
+        default=1,
+        ge=1,
+        le=128,
+        description="Shards one logical queue is spread over (one per master on a cluster); "
+        "every producer and worker of the queue must use the same number (it is recorded "
+        "with the queue; another is refused).",
+    )
     # Cluster mode: None asks the server (INFO cluster); True/False skip the question.
-    redis_cluster: bool | None = None
+    redis_cluster: bool | None = Field(
+        default=None,
+        description="Redis Cluster mode: unset asks the server (`INFO cluster`); `true` or "
+        "`false` skip the question.",
+    )
     # Queues need maxmemory-policy noeviction (queue/_eviction.py); the declared policy is used
     # only where Redis refuses both CONFIG GET and INFO.
-    redis_maxmemory_policy: str | None = Field(default=None, pattern=r"^[a-z-]{1,40}$")
-    require_noeviction: bool = False
+    redis_maxmemory_policy: str | None = Field(
+        default=None,
+        pattern=r"^[a-z-]{1,40}$",
+        description="The `maxmemory-policy` your provider set, used only where Redis refuses "
+        "both `CONFIG GET` and `INFO`.",
+    )
+    require_noeviction: bool = Field(
+        default=False,
+        description="`true`: a worker refuses to start (exit 2), and `health` reports "
+        "unhealthy, unless Redis's `maxmemory-policy` is `noeviction`.",
+    )
 
     # The worker
-    max_jobs: int = Field(default=16, ge=1, le=1000)
+    max_jobs: int = Field(
+        default=16,
+        ge=1,
+        le=1000,
+        description="Jobs a worker runs at once (its S3 connection pool is sized from it).",
+    )
     # Free slots bulk jobs (prefix jobs' batches) leave to high and normal work, which then starts
     # at once; one bulk job may run whatever this says.
-    reserved_slots: int = Field(default=1, ge=0, le=1000)
+    reserved_slots: int = Field(
+        default=1,
+        ge=0,
+        le=1000,
+        description="Free slots of each worker that bulk jobs (prefix jobs' batches) leave to "
+        "`high` and `normal` jobs, so those start without waiting for a batch to end; one "
+        "bulk job may run whatever this says (`0`: no reserve).",
+    )
     # Seconds an idle worker blocks on the wake list at most: what a job written without a wake
     # token (a plain arq producer's) waits; lower costs Redis one claim per wait.
-    idle_wait_max: float = Field(default=5.0, ge=0.1, le=60)
-    job_timeout: float = Field(default=3600.0, gt=0)
-    lease_seconds: float = Field(default=30.0, ge=2)
-    shutdown_grace: float = Field(default=25.0, ge=0)
-    max_tries: int = Field(default=5, ge=1, le=100)
-    retry_base_delay: float = Field(default=1.0, ge=0)
-    retry_max_delay: float = Field(default=60.0, ge=0)
-    delete_max_attempts: int = Field(default=5, ge=1, le=100)
-    migrate_max_attempts: int = Field(default=5, ge=1, le=100)
-    max_requests_per_key: int = Field(default=DEFAULT_MAX_REQUESTS_PER_KEY, ge=1)
-    result_ttl: float = Field(default=7 * 24 * 3600.0, gt=0)
-    health_check_interval: float = Field(default=5.0, gt=0)
-    metrics_port: int | None = Field(default=None, ge=0, le=65535)
-    log_format: Literal["auto", "json", "console"] = "auto"
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    idle_wait_max: float = Field(
+        default=5.0,
+        ge=0.1,
+        le=60,
+        description="Seconds an idle worker blocks on the wake list at most before it claims "
+        "again (it wakes at once for every enqueued job): what a job written without a wake "
+        "token, by a plain arq producer, waits. Lower costs Redis about 8 commands per wait.",
+    )
+    job_timeout: float = Field(
+        default=3600.0, gt=0, description="Seconds a job may run before it is cancelled."
+    )
+    lease_seconds: float = Field(
+        default=30.0,
+        ge=2,
+        description="The lease a worker renews while it runs a job; when a worker dies, "
+        "another takes its jobs once their leases lapse.",
+    )
+    shutdown_grace: float = Field(
+        default=25.0,
+        ge=0,
+        description="Seconds running jobs get after SIGTERM; what still runs then goes back "
+        "on the queue.",
+    )
+    max_tries: int = Field(
+        default=5, ge=1, le=100, description="Attempts per job for transient failures."
+    )
+    retry_base_delay: float = Field(
+        default=1.0, ge=0, description="First backoff (seconds) before a job's retry."
+    )
+    retry_max_delay: float = Field(
+        default=60.0, ge=0, description="Longest backoff (seconds) between a job's retries."
+    )
+    delete_max_attempts: int = Field(
+        default=5, ge=1, le=100, description="Attempts per key in a bulk delete."
+    )
+    migrate_max_attempts: int = Field(
+        default=5,
+        ge=1,
+        le=100,
+        description="Copy attempts per object in a migration batch (an attempt is a HEAD and "
+        "a copy, at least).",
+    )
+    max_requests_per_key: int = Field(
+        default=DEFAULT_MAX_REQUESTS_PER_KEY,
+        ge=1,
+        description="Settings whose retries could cost one key more S3 requests than this "
+        "(`S3_MAX_ATTEMPTS` x per-key attempts x (`MAX_TRIES` + 1)) are refused.",
+    )
+    result_ttl: float = Field(
+        default=7 * 24 * 3600.0,
+        gt=0,
+        description="Seconds results are kept (a queued job's payload lives at least 7 days, "
+        "however low this is, so a backlog shorter than that never expires a job).",
+    )
+    health_check_interval: float = Field(
+        default=5.0, gt=0, description="Seconds between a worker's heartbeats."
+    )
+    metrics_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="Port of the worker's Prometheus endpoint (`0`: any free port; unset: off).",
+    )
+    log_format: Literal["auto", "json", "console"] = Field(
+        default="auto",
+        description="`json`, `console`, or `auto` (JSON when not writing to a terminal).",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="Lowest level of log lines written."
+    )
 
     # Job limits checked at enqueue and again by the worker
-    upload_roots: Annotated[list[Path], NoDecode] = Field(default_factory=list)
-    max_inline_bytes: int = Field(default=5 * MiB, ge=0)
-    max_delete_keys: int = Field(default=1_000_000, ge=1)
+    upload_roots: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list,
+        description="`/srv/a:/srv/b` (or commas): the only places `UploadJob.path` may read; "
+        "none: no path uploads.",
+    )
+    max_inline_bytes: int = Field(
+        default=5 * MiB, ge=0, description="Cap on `UploadJob.data` (bytes)."
+    )
+    max_delete_keys: int = Field(
+        default=1_000_000, ge=1, description="Cap on the keys of one `DeleteJob`."
+    )
     # A job's JSON; the default fits the inline cap's data (base64) and a DeleteJob of
     # max_delete_keys keys (17 MB at a million 10-character keys).
-    max_payload_bytes: int = Field(default=32 * MiB, ge=1024)
+    max_payload_bytes: int = Field(
+        default=32 * MiB,
+        ge=1024,
+        description="Cap on a job's JSON (fits a `DeleteJob` of a million keys): refused at "
+        "enqueue with `JobRejectedError`, by the HTTP enqueue API with 413; a larger stored one "
+        "is failed by the worker and dead-lettered.",
+    )
 
     # S3
-    s3_endpoint_url: str | None = None
-    s3_access_key_id: str | None = None
-    s3_secret_access_key: SecretStr | None = None
-    s3_session_token: SecretStr | None = None
-    s3_region: str = "us-east-1"
-    s3_addressing_style: Literal["auto", "path", "virtual"] = "path"
-    s3_max_attempts: int = Field(default=3, ge=1, le=20)
-    s3_retry_mode: Literal["standard", "adaptive", "legacy"] = "standard"
-    s3_connect_timeout: float = Field(default=5.0, gt=0)
-    s3_read_timeout: float = Field(default=60.0, gt=0)
-    s3_verify: bool | str | None = None
-    s3_public_urls: dict[str, str] = Field(default_factory=dict)
-    s3_multipart_threshold: int = Field(default=16 * MiB, ge=5 * MiB)
-    s3_multipart_chunksize: int = Field(default=8 * MiB, ge=5 * MiB)
-    s3_copy_multipart_threshold: int = Field(default=5 * 1024 * MiB, ge=1)
-    s3_multipart_concurrency: int = Field(default=4, ge=1, le=64)
-    s3_delete_concurrency: int = Field(default=4, ge=1, le=64)
+    s3_endpoint_url: str | None = Field(default=None, description="S3 endpoint URL (unset: AWS).")
+    s3_access_key_id: str | None = Field(default=None, description="S3 access key id.")
+    s3_secret_access_key: SecretStr | None = Field(
+        default=None, description="S3 secret access key (never logged)."
+    )
+    s3_session_token: SecretStr | None = Field(
+        default=None, description="S3 session token, for temporary credentials (never logged)."
+    )
+    s3_region: str = Field(default="us-east-1", description="S3 region.")
+    s3_addressing_style: Literal["auto", "path", "virtual"] = Field(
+        default="path",
+        description="`path` for S3-compatible servers, `virtual` for AWS, `auto`: botocore "
+        "decides.",
+    )
+    s3_max_attempts: int = Field(
+        default=3,
+        ge=1,
+        le=20,
+        description="botocore's attempts per request (the first included).",
+    )
+    s3_retry_mode: Literal["standard", "adaptive", "legacy"] = Field(
+        default="standard", description="botocore's retry mode."
+    )
+    s3_connect_timeout: float = Field(default=5.0, gt=0, description="Seconds to connect to S3.")
+    s3_read_timeout: float = Field(
+        default=60.0, gt=0, description="Seconds to wait for S3's answer."
+    )
+    s3_verify: bool | str | None = Field(
+        default=None,
+        description="TLS certificate checks for `https://` endpoints: a CA bundle path (a "
+        "private CA), or `false` to skip them (unset: the system's CAs).",
+    )
+    s3_public_urls: dict[str, str] = Field(
+        default_factory=dict,
+        description="JSON: bucket -> public base URL, for `get_url`.",
+    )
+    s3_multipart_threshold: int = Field(
+        default=16 * MiB, ge=5 * MiB, description="Uploads above this (bytes) go multipart."
+    )
+    s3_multipart_chunksize: int = Field(
+        default=8 * MiB, ge=5 * MiB, description="Part size (bytes) of multipart uploads."
+    )
+    s3_copy_multipart_threshold: int = Field(
+        default=5 * 1024 * MiB,
+        ge=1,
+        description="Copies above this (bytes) use `UploadPartCopy`.",
+    )
+    s3_multipart_concurrency: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description="Parts in flight per transfer; each holds one part-sized buffer, reused "
+        "(an upload's memory: about this x the chunk size, at least the threshold).",
+    )
+    s3_delete_concurrency: int = Field(
+        default=4, ge=1, le=64, description="`DeleteObjects` requests in flight per job."
+    )
     # Bucket -> requests per second shared by every worker of the queue ("*": the default).
-    s3_rate_limits: Annotated[dict[str, float], NoDecode] = Field(default_factory=dict)
-    s3_additional_checksums: bool = True
+    s3_rate_limits: Annotated[dict[str, float], NoDecode] = Field(
+        default_factory=dict,
+        description="JSON: bucket -> requests per second, shared by every worker of the queue "
+        'through Redis; `"*"` is the limit of buckets not named (none: no limit). Bad JSON, a '
+        "rate <= 0 or a key that is not a non-empty string stops the worker at startup.",
+    )
+    s3_additional_checksums: bool = Field(
+        default=True,
+        description="Send and read S3's additional checksums (`x-amz-checksum-*`) for jobs "
+        "with `checksum`; `false` for a server that rejects them (`sj-*` metadata is written "
+        "either way).",
+    )
 
     # Migrations and prefix deletes
-    source_profiles: dict[str, SourceProfile] = Field(default_factory=dict)
-    report_bucket: str | None = None
-    report_prefix: str = "storage-jobs-reports/"
+    source_profiles: dict[str, SourceProfile] = Field(
+        default_factory=dict,
+        description="JSON: name -> `{endpoint_url, access_key_id, secret_access_key, "
+        "session_token, region, addressing_style}`: other endpoints migrations may copy from "
+        "(`MigrateJob.src_endpoint` names one; no secret travels in a job).",
+    )
+    report_bucket: str | None = Field(
+        default=None,
+        description="Bucket of completion reports (unset: the job's destination bucket).",
+    )
+    report_prefix: str = Field(
+        default="storage-jobs-reports/", description="Key prefix of completion reports."
+    )
 
     # The HTTP enqueue API (served with the dashboard): producer name -> bearer token; none: off
     producer_tokens: dict[Annotated[str, Field(pattern=PRODUCER_NAME)], SecretStr] = Field(
-        default_factory=dict
+        default_factory=dict,
+        description="JSON: producer name -> bearer token (16+ characters) for the HTTP "
+        "enqueue API; none: the API is off.",
     )
 
     # The dashboard
-    dashboard_token: SecretStr | None = None
-    dashboard_actions: bool = False
+    dashboard_token: SecretStr | None = Field(
+        default=None,
+        description="Dashboard login and bearer token, 16+ characters; required to listen on "
+        "an address other than loopback.",
+    )
+    dashboard_actions: bool = Field(
+        default=False,
+        description="Let the dashboard act: replay and drop dead letters, cancel jobs, pause, "
+        "resume and cancel prefix jobs, pause and resume the queue.",
+    )
     # Host names it is served under, beside loopback ("*": any, for a mount that checks Host).
-    dashboard_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    dashboard_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="`jobs.example.com,...`: Host names the dashboard answers under, beside "
+        "loopback names and `--host` (`*`: any, for a mount whose host app checks Host).",
+    )
     # Signs session cookies (default: a random secret generated once and kept in Redis).
-    dashboard_secret: SecretStr | None = None
+    dashboard_secret: SecretStr | None = Field(
+        default=None,
+        description="Signs session cookies (unset: a random secret generated once and kept "
+        "in Redis; never derived from the token).",
+    )
     # Proxies (addresses or networks) whose X-Forwarded-Proto/-For the dashboard believes.
-    dashboard_trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    dashboard_trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="`10.0.0.0/8,...`: proxies whose `X-Forwarded-Proto` / `-For` the "
+        "dashboard believes (`Secure` cookies behind TLS, the client's address).",
+    )
 
     @field_validator("upload_roots", mode="before")
     @classmethod

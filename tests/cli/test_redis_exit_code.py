@@ -12,9 +12,9 @@ import pytest
 from storage_jobs.cli import cli
 from tests.workers import cli_path
 
-# Every command the README's operator table lists, with arguments that are valid, so the only
-# thing wrong is Redis. `worker` waits for Redis instead, `dev` brings its own, and `dashboard`
-# is a server whose pages answer a Redis failure per request.
+# Every command the operator table (docs/deployment.md) lists, with arguments that are valid, so
+# the only thing wrong is Redis. `worker` waits for Redis instead, `dev` brings its own, and
+# `dashboard` is a server whose pages answer a Redis failure per request.
 COMMANDS: dict[str, list[str]] = {
     "enqueue upload": ["enqueue", "upload", "b-1", "k", "--data", "x"],
     "enqueue copy": ["enqueue", "copy", "b-1", "a", "b"],

@@ -110,6 +110,6 @@ async def page(browser: Browser) -> AsyncIterator[Page]:
 
 @pytest.fixture
 def screenshot_dir(tmp_path: Path) -> Path:
-    """Where screenshots go: ``STORAGE_JOBS_SCREENSHOTS`` (``docs/`` for the README), else tmp."""
+    """Where screenshots go: ``STORAGE_JOBS_SCREENSHOTS`` (``docs``: the README's), else tmp."""
     target = os.environ.get("STORAGE_JOBS_SCREENSHOTS")
     return Path(target) if target else tmp_path

@@ -84,7 +84,7 @@ async def test_a_running_migrations_bar_advances_until_its_report(
 ) -> None:
     """The open page's bar moves without a reload, shows a rate, and ends at 100 % with a report.
 
-    Actions are on, so the README's screenshot shows the card's pause and cancel buttons
+    Actions are on, so the docs' screenshot shows the card's pause and cancel buttons
     (``test_control_browser`` presses them).
     """
     keys = [f"src/{i:05d}" for i in range(500)]

@@ -77,7 +77,7 @@ async def test_after_a_full_workload_only_documented_keys_remain(
         keys = QueueKeys(queue_name)
         left = {k.decode(): int(client.ttl(k)) for k in client.scan_iter(count=1000)}  # type: ignore[arg-type]
         client.close()
-    # README, "Keys that stay": dead letters until dropped, the wake list (<= 1 token), the
+    # docs/redis.md, "Keys that stay": dead letters until dropped, the wake list (<= 1 token), the
     # dashboard's capped indexes of finished and prefix jobs, the queue's shard count.
     capped = {*(keys.finished(s) for s in ("complete", "failed", "cancelled")), keys.prefix_jobs}
     permanent = {keys.wake, keys.dead_index, keys.dead_data, keys.meta, *capped}

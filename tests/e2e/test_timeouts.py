@@ -29,8 +29,8 @@ async def test_job_past_the_timeout_is_cancelled_and_dead_lettered(
 ) -> None:
     """An upload stuck in a slow PUT: cancelled at 2 s, not retried, failed with a dead letter.
 
-    README: the job timeout is the time "before a job is cancelled", and "a job that failed for
-    good ... is kept with its payload, error and attempts" as a dead letter.
+    The docs: the job timeout is the time a job "may run before it is cancelled" (settings), and
+    "a job that failed for good ... is kept with its payload, error and attempts" (jobs.md).
     """
     fault_proxy.rules.latency_s = LATENCY_S
     fault_proxy.rules.methods = frozenset({"PUT"})

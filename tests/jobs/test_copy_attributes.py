@@ -216,7 +216,7 @@ async def test_what_a_destination_cannot_keep_is_reported_and_counted(
     """From moto to SeaweedFS: SSE refused, the redirect dropped, no Object Lock; each reported.
 
     SeaweedFS answers encryption headers with 500 and stores no website redirect (the probe
-    in the README); its bucket here has no Object Lock. The copy goes on with the rest.
+    in docs/prefix-jobs.md); its bucket here has no Object Lock. The copy goes on with the rest.
     """
     src = locked_bucket(s3)
     ref = put_source(s3, src, "obj", kms_key, multipart=False)

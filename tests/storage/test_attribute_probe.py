@@ -1,6 +1,6 @@
 """The probe of what a server keeps of each attribute: written, then copied by ``CopyObject``.
 
-The table it asserts is the one in the README (migrations: what is kept). A cell is ``kept``,
+The table it asserts is the one in docs/prefix-jobs.md ("What a copy keeps"). A cell is ``kept``,
 ``dropped`` (accepted, not stored) or the error code that refused it.
 """
 

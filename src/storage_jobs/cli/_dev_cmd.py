@@ -17,6 +17,13 @@ def dev(exit_after_demo: bool) -> None:
     Needs no Docker and no running services. Ctrl-C stops everything.
     """
     # Imported here: the stack's servers and the demo are this command's alone.
+    from ..devstack.redis import find_redis_server
+    from ..devstack.seaweedfs import find_weed
     from ._dev import dev as run_dev
 
+    try:  # both servers found before anything starts: one line saying what to install
+        find_redis_server()
+        find_weed()
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from None
     run_dev(exit_after_demo)

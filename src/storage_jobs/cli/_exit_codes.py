@@ -1,4 +1,4 @@
-"""The exit codes every command shares (documented in the README's operations section)."""
+"""The exit codes every command shares (documented in docs/deployment.md, "Operator commands")."""
 
 from __future__ import annotations
 

