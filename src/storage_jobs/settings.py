@@ -107,6 +107,8 @@ class Settings(BaseSettings):
     metrics_port: int | None = Field(default=None, ge=0, le=65535)
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # OpenTelemetry spans (the ``otel`` extra): enqueue, each job's run, each S3 request.
+    tracing: bool = False
 
     # Job limits checked at enqueue and again by the worker
     upload_roots: Annotated[list[Path], NoDecode] = Field(default_factory=list)
@@ -295,6 +297,7 @@ class Settings(BaseSettings):
             multipart_concurrency=self.s3_multipart_concurrency,
             delete_concurrency=self.s3_delete_concurrency,
             additional_checksums=self.s3_additional_checksums,
+            tracing=self.tracing,
         )
 
 
