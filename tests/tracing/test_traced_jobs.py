@@ -6,6 +6,7 @@ kept by the SDK's in-memory exporter.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 
 import pytest
@@ -14,7 +15,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
-from storage_jobs.client import JobFailedError, StorageJobsClient
+from storage_jobs.client import JobFailedError, StorageJobsClient, SyncStorageJobsClient
 from storage_jobs.devstack import FaultProxy, FaultRules
 from storage_jobs.jobs import CopyJob, DeletePrefixJob, UploadJob
 from storage_jobs.settings import Settings
@@ -194,3 +195,25 @@ async def test_a_prefix_jobs_batches_are_traced_below_it(
         assert parent_of(send, mine) in parents  # the fan-out enqueued it from the job's run
         deletes = [s for s in named(mine, "S3.DeleteObjects") if parent_of(s, mine) is batch]
         assert len(deletes) == 1
+
+
+async def test_the_sync_clients_caller_span_is_the_enqueues_parent(
+    spans: InMemorySpanExporter, settings: Settings, bucket: str
+) -> None:
+    """``SyncStorageJobsClient`` enqueues on a loop of its own: the caller's span still leads.
+
+    (``run_coroutine_threadsafe`` starts the enqueue's task in a copy of the caller's context.)
+    """
+
+    def produce() -> int:
+        with (
+            SyncStorageJobsClient(settings=traced(settings)) as jobs,
+            trace.get_tracer("test").start_as_current_span("flask view") as view,
+        ):
+            jobs.enqueue(UploadJob(bucket=bucket, key="sync.txt", data=b"x"))
+        return view.get_span_context().trace_id
+
+    trace_id = await asyncio.to_thread(produce)
+    mine = of_trace(spans, trace_id)
+    (send,) = named(mine, f"send {settings.queue_name}")
+    assert parent_of(send, mine) is named(mine, "flask view")[0]

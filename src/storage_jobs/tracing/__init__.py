@@ -22,12 +22,11 @@ from typing import TYPE_CHECKING, Any
 from ..errors import StorageJobsError
 
 if TYPE_CHECKING:
-    from ._otel import JobSpan, RequestSpan, Tracer
+    from ._otel import JobSpan, Tracer
 
 __all__ = [
     "TRACE_FIELD",
     "JobSpan",
-    "RequestSpan",
     "Tracer",
     "TracingUnavailableError",
     "tracer_for",
@@ -61,6 +60,6 @@ def tracer_for(enabled: bool) -> Tracer | None:
 
 
 def __getattr__(name: str) -> Any:
-    if name not in ("JobSpan", "RequestSpan", "Tracer"):
+    if name not in ("JobSpan", "Tracer"):  # the types of what ``tracer_for`` gives
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     return getattr(importlib.import_module(f"{__name__}._otel"), name)
