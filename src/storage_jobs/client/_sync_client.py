@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import threading
 from collections.abc import Coroutine, Sequence
 from concurrent.futures import Future
@@ -50,9 +49,6 @@ class SyncStorageJobsClient:
         self._run(self._client.connect())
 
     def _run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
-        if self._client.settings.tracing:
-            # The caller's current span (its thread's context) is the parent of the enqueue's.
-            coro = _in_context(coro, contextvars.copy_context())
         future: Future[T] = asyncio.run_coroutine_threadsafe(coro, self._loop)
         return future.result(timeout)
 
@@ -117,11 +113,6 @@ class SyncStorageJobsClient:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-async def _in_context(coro: Coroutine[Any, Any, T], context: contextvars.Context) -> T:
-    """Runs a coroutine on the loop in the caller's context (a task of its own)."""
-    return await asyncio.get_running_loop().create_task(coro, context=context)
 
 
 class SyncJobHandle:

@@ -175,8 +175,10 @@ class Queue:
         if self.tracer is not None:
             # One producer span per call; its context rides in each job's envelope.
             with self.tracer.sending(self.name, len(items)) as sending:
-                carried = [replace(item, trace=sending.carrier) for item in items]
-                answers = await self._enqueue_many(carried, limits)
+                carrier = sending.carrier
+                if carrier is not None:
+                    items = [replace(item, trace=carrier) for item in items]
+                answers = await self._enqueue_many(items, limits)
                 sending.enqueued(answers)
                 return answers
         return await self._enqueue_many(items, limits)

@@ -61,7 +61,8 @@ class Tracer:
         ) as span:
             carrier: dict[str, str] = {}
             propagate.inject(carrier)
-            yield Sending(span, carrier)
+            # No SDK set up (a non-recording span): nothing to carry, not even ``{}``.
+            yield Sending(span, carrier or None)
 
     def job(
         self,
@@ -120,10 +121,11 @@ class Sending:
     """An enqueue's span and the trace context its jobs carry.
 
     Attributes:
-        carrier: ``traceparent`` (and ``tracestate``...) as the propagators wrote them.
+        carrier: ``traceparent`` (and ``tracestate``...) as the propagators wrote them; None
+            when they wrote nothing.
     """
 
-    def __init__(self, span: trace.Span, carrier: dict[str, str]) -> None:
+    def __init__(self, span: trace.Span, carrier: dict[str, str] | None) -> None:
         self._span = span
         self.carrier = carrier
 
