@@ -28,6 +28,7 @@ SCENARIOS = [
     "peers",
     "lanes",
     "http_enqueue",
+    "tracing",
 ]
 
 
@@ -97,6 +98,9 @@ def test_bench_smoke_writes_every_scenario(tmp_path: Path) -> None:
     assert _runs(rows["enqueue"], "ours") == _runs(rows["enqueue_concurrent"], "ours")
     # Uploads, large upload and migration: each side stored exactly what it was timed for.
     assert _runs(rows["uploads"], "stored") == [sizes["uploads"]]
+    # Tracing: both sides stored every object; a span per job run and per PutObject (checks).
+    assert _runs(rows["tracing_on"], "stored") == [sizes["peer_uploads"]]
+    assert _runs(rows["tracing_on"], "baseline_stored") == [sizes["peer_uploads"]]
     assert _runs(rows["uploads"], "baseline_stored") == [sizes["uploads"]]
     # Peers: our queue, the direct loop and both plain arq workers each stored every object.
     for key in ("peers_direct", "peers_arq", "peers_arq_tuned"):

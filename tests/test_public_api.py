@@ -106,6 +106,13 @@ PUBLIC: dict[str, list[str]] = {
         "spec_for_kind",
         "spec_for_name",
     ],
+    "storage_jobs.tracing": [
+        "TRACE_FIELD",
+        "JobSpan",
+        "Tracer",
+        "TracingUnavailableError",
+        "tracer_for",
+    ],
     "storage_jobs.queue": [
         "ACL_ROLES",
         "ARQ_HEALTH_SUFFIX",

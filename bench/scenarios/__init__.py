@@ -14,6 +14,7 @@ from .pickup import Pickup
 from .redis_cost import RedisCost
 from .redis_cost_cluster import RedisCostCluster
 from .scaling import Scaling
+from .tracing import Tracing
 from .uploads import Uploads
 
 __all__ = ["SCENARIOS", "Context", "Scenario", "all_scenarios"]
@@ -31,6 +32,7 @@ SCENARIOS: dict[str, type[Scenario]] = {
     "peers": Peers,
     "lanes": Lanes,
     "http_enqueue": HttpEnqueue,
+    "tracing": Tracing,
 }
 
 

@@ -86,16 +86,29 @@ async def direct_uploads(
 
 
 async def queued_uploads(
-    ctx: Context, bucket: str, prefix: str, body: bytes, n: int, meter: CpuMeter | None = None
+    ctx: Context,
+    bucket: str,
+    prefix: str,
+    body: bytes,
+    n: int,
+    meter: CpuMeter | None = None,
+    *,
+    argv: list[str] | None = None,
+    tracing: bool = False,
+    **env: str,
 ) -> float:
-    """Objects/s of ``n`` inline ``UploadJob``s: ``enqueue_many`` to the last result seen."""
+    """Objects/s of ``n`` inline ``UploadJob``s: ``enqueue_many`` to the last result seen.
+
+    ``argv``, ``env``: the worker's command and more of its environment; ``tracing``: the
+    producer's setting.
+    """
     conc = ctx.sizes.upload_concurrency
     queue = ctx.stack.queue("uploads")
     worker = await ctx.stack.start_worker(
-        ctx.stack.worker_env(queue, STORAGE_JOBS_MAX_JOBS=str(conc)), "uploads"
+        ctx.stack.worker_env(queue, STORAGE_JOBS_MAX_JOBS=str(conc), **env), "uploads", argv=argv
     )
     try:
-        settings = Settings(redis_url=ctx.stack.redis_url, queue_name=queue)
+        settings = Settings(redis_url=ctx.stack.redis_url, queue_name=queue, tracing=tracing)
         async with StorageJobsClient(settings=settings) as client:
             warm = await client.enqueue(UploadJob(bucket=bucket, key=f"{prefix}/warm", data=body))
             await warm.result(timeout=60)

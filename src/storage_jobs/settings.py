@@ -210,6 +210,11 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="Lowest level of log lines written."
     )
+    tracing: bool = Field(
+        default=False,
+        description="OpenTelemetry spans (the ``otel`` extra): each enqueue, each job's run as "
+        "the enqueue's child, each S3 request as the job's child. Off: nothing is imported.",
+    )
 
     # Job limits checked at enqueue and again by the worker
     upload_roots: Annotated[list[Path], NoDecode] = Field(
@@ -494,6 +499,7 @@ class Settings(BaseSettings):
             multipart_concurrency=self.s3_multipart_concurrency,
             delete_concurrency=self.s3_delete_concurrency,
             additional_checksums=self.s3_additional_checksums,
+            tracing=self.tracing,
         )
 
 

@@ -220,9 +220,15 @@ class EnqueueApi:
             NewJob(job, i, params.defer_by, params.priority)
             for job, i in zip(jobs, ids, strict=True)
         ]
+        queue = self.dashboard.queue
         try:
             # Limits were checked above, job by job, to name the one that broke them.
-            written = await self.dashboard.queue.enqueue_many(items)
+            if queue.tracer is None:
+                written = await queue.enqueue_many(items)
+            else:
+                # A producer's ``traceparent`` header: the enqueue's span is its child.
+                with queue.tracer.parent(request.headers):
+                    written = await queue.enqueue_many(items)
         except QueueUnavailableError as exc:
             self.log.error("api.enqueue_failed", reason=exc.reason, enqueued=len(exc.enqueued))
             raise _Refused(503, f"the queue refused the jobs: {exc.reason}") from None

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -65,12 +65,14 @@ class NewJob:
         job_id: Its id; a random one when None.
         defer_by: Seconds before it may run.
         priority: Its lane (None: ``normal``, and a prefix job's batches then go to ``bulk``).
+        trace: The producer's trace context (``tracing``), carried in the envelope.
     """
 
     job: JobModel
     job_id: str | None = None
     defer_by: float | None = None
     priority: Priority | None = None
+    trace: Mapping[str, str] | None = None
 
 
 class Enqueuer:
@@ -128,7 +130,7 @@ class Enqueuer:
             spec = spec_for_job(item.job)
             job_id = item.job_id or uuid.uuid4().hex
             defer_ms = int((item.defer_by or 0) * 1000)
-            data = build_envelope(spec.function_name, payload, now_ms, item.priority)
+            data = build_envelope(spec.function_name, payload, now_ms, item.priority, item.trace)
             # A queued job must outlive any backlog: a short result TTL would expire its payload
             # before a busy worker reached it (arq then fails it as expired: a lost job).
             ttl_ms = int(max(self.result_ttl, QUEUED_JOB_MIN_TTL) * 1000) + defer_ms

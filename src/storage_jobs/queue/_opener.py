@@ -19,6 +19,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..errors import StorageJobsError
 from ..settings import Settings
+from ..tracing import tracer_for
 from ._connection import open_redis
 from ._keys import QueueKeys
 from ._queue import Queue
@@ -57,6 +58,7 @@ async def open_queue(
         result_ttl=settings.result_ttl,
         worker_id=worker_id,
         lease_seconds=settings.lease_seconds,
+        tracer=tracer_for(settings.tracing),
     )
     if check:
         try:
@@ -109,5 +111,6 @@ def queue_on(redis: Redis | RedisCluster, settings: Settings, **options: Any) ->
         shards=settings.queue_shards,
         tagged=isinstance(redis, RedisCluster),
         result_ttl=settings.result_ttl,
+        tracer=tracer_for(settings.tracing),
         **options,
     )

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, cast
 
@@ -53,6 +54,7 @@ if TYPE_CHECKING:
 
     from ..jobs import JobLimits
     from ..storage import RateLimits
+    from ..tracing import Tracer
 
 __all__ = ["RESULT_TTL_S", "Queue"]
 
@@ -69,6 +71,7 @@ class Queue:
         shards: One ``Shard`` per shard, in layout order.
         result_ttl: Seconds results and cancel markers are kept.
         scripts: The scripts on ``redis``, shared by the shards.
+        tracer: Traces enqueues (their context rides in the jobs); None when tracing is off.
     """
 
     def __init__(
@@ -81,6 +84,7 @@ class Queue:
         result_ttl: float = RESULT_TTL_S,
         worker_id: str | None = None,
         lease_seconds: float = 30.0,
+        tracer: Tracer | None = None,
     ) -> None:
         """Binds the protocol to a connection and queue.
 
@@ -92,6 +96,7 @@ class Queue:
             result_ttl: Seconds results (and cancel markers) are kept.
             worker_id: A worker's id: the queue then claims for it.
             lease_seconds: How long the worker's leases last without renewal.
+            tracer: Traces enqueues (``tracing.tracer_for``); None when tracing is off.
         """
         # Typed as one server's client: a cluster client answers every command the readers use
         # (each routed by its key), so their signatures need not name both.
@@ -116,6 +121,7 @@ class Queue:
             for shard_name in self.layout.names
         )
         self._turn = 0  # the shard the next claim starts at
+        self.tracer = tracer
 
     @property
     def single(self) -> Shard | None:
@@ -166,6 +172,20 @@ class Queue:
             As ``Enqueuer.enqueue``. A Redis refusal names the jobs written before it, on
             every shard.
         """
+        if self.tracer is not None:
+            # One producer span per call; its context rides in each job's envelope.
+            with self.tracer.sending(self.name, len(items)) as sending:
+                carrier = sending.carrier
+                if carrier is not None:
+                    items = [replace(item, trace=carrier) for item in items]
+                answers = await self._enqueue_many(items, limits)
+                sending.enqueued(answers)
+                return answers
+        return await self._enqueue_many(items, limits)
+
+    async def _enqueue_many(
+        self, items: Sequence[NewJob], limits: JobLimits | None
+    ) -> list[tuple[str, bool]]:
         if self.single is not None and not self.layout.tagged:
             return await self.single.enqueue_many(items, limits=limits)
         return await enqueue_over_shards(self, items, limits)

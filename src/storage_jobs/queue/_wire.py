@@ -11,6 +11,7 @@ deserializer. Jobs and results are data, never code.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,6 +22,7 @@ from redis.exceptions import RedisError
 
 from ..errors import JobCancelledError, JobFailedError
 from ..jobs import JobModel, spec_for_name
+from ..tracing import TRACE_FIELD
 from ._memory import redis_said
 
 __all__ = [
@@ -148,13 +150,25 @@ def decode(raw: bytes) -> dict[str, Any]:
 
 
 def build_envelope(
-    function_name: str, payload_json: str, enqueue_ms: int, priority: str | None = None
+    function_name: str,
+    payload_json: str,
+    enqueue_ms: int,
+    priority: str | None = None,
+    trace: Mapping[str, str] | None = None,
 ) -> bytes:
     """Arq's job envelope around one payload (``"f"`` first, so ``peek_function`` finds it).
 
     A priority given explicitly rides along as ``"p"`` right after ``"f"`` (arq ignores it):
     a prefix job's coordinator reads it to give its batches that lane (``peek_priority``).
+    A producer's trace context rides last, as ``TRACE_FIELD`` (arq ignores it too); without
+    one the envelope has not a byte more.
     """
+    if trace is not None:
+        data: dict[str, Any] = {"f": function_name}
+        if priority is not None:
+            data["p"] = priority
+        data.update({"t": 0, "a": [payload_json], "k": {}, "et": enqueue_ms, TRACE_FIELD: trace})
+        return encode(data)
     if priority is None:
         return encode({"f": function_name, "t": 0, "a": [payload_json], "k": {}, "et": enqueue_ms})
     return encode(

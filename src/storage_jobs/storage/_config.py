@@ -39,6 +39,8 @@ class StorageConfig(_StrictModel):
             ``-sha256``) when a job asks for a checksum: sent with uploads (the server checks
             them) and copies, read back with ``ChecksumMode``. Off for a server that rejects them;
             the worker's own hash in ``sj-<algorithm>`` metadata is written either way.
+        tracing: A span per request (``tracing``; needs the ``otel`` extra), child of the
+            current span.
     """
 
     endpoint_url: str | None = None
@@ -66,6 +68,7 @@ class StorageConfig(_StrictModel):
     copy_multipart_threshold: int = Field(default=5 * GiB, ge=1, le=5 * GiB)
     delete_concurrency: int = Field(default=4, ge=1, le=64)
     additional_checksums: bool = True
+    tracing: bool = False
 
     @field_validator("endpoint_url")
     @classmethod

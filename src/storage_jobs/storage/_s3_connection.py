@@ -19,6 +19,7 @@ from ._errors import (
     map_backend_error,
 )
 from ._limiter import RequestLimiter, limit_hook
+from ._request_spans import trace_requests
 from ._throttle import BucketThrottle, ThrottledClient
 from ._tuning import skip_unread_endpoint_params, user_agent
 
@@ -99,6 +100,8 @@ class Connection:
             skip_unread_endpoint_params(client)
             if self.limiter is not None:
                 client.meta.events.register("before-send", limit_hook(self.limiter))
+            if cfg.tracing:
+                trace_requests(client)
             # Duck-typed: every call of the raw client, with per-bucket backpressure.
             self._stack, self._s3 = stack, cast("S3Client", ThrottledClient(client, self.throttle))
 

@@ -8,10 +8,11 @@ worker does (any arguments), so the runtime judges a malformed payload and dead-
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..queue import decode, encode
+from ..tracing import TRACE_FIELD
 
 __all__ = ["Envelope", "now_ms", "read_envelope"]
 
@@ -31,6 +32,7 @@ class Envelope:
         kwargs: Its keyword arguments (a storage job has none).
         tries: The attempts it was enqueued with (arq's ``t``).
         enqueue_ms: When it was enqueued.
+        fields: The envelope as read (what else rides in it is read from there on demand).
     """
 
     function: str
@@ -38,6 +40,12 @@ class Envelope:
     kwargs: dict[str, Any]
     tries: int
     enqueue_ms: int
+    fields: dict[str, Any] = field(repr=False, compare=False)
+
+    @property
+    def trace(self) -> object:
+        """The producer's trace context, if it sent one (``tracing``)."""
+        return self.fields.get(TRACE_FIELD)
 
     def result(
         self, job_id: str, queue: str, tries: int, start_ms: int, success: bool, value: Any
@@ -76,4 +84,5 @@ def read_envelope(raw: bytes) -> Envelope:
         raise ValueError("not an arq job envelope (no function name or argument list)")
     if not isinstance(kwargs, dict) or not isinstance(enqueued, int):
         raise ValueError("not an arq job envelope (no keyword arguments or enqueue time)")
-    return Envelope(function, tuple(args), kwargs, tries if isinstance(tries, int) else 0, enqueued)
+    tries = tries if isinstance(tries, int) else 0
+    return Envelope(function, tuple(args), kwargs, tries, enqueued, data)

@@ -38,6 +38,7 @@ from ..queue import (
     error_record,
     peek_priority,
 )
+from ..tracing import tracer_for
 from ._envelope import Envelope, now_ms, read_envelope
 from ._failures import keep_timed_out, keep_unrun
 from ._finisher import Finish, Finisher
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
     from ..metrics import WorkerMetrics
     from ..queue import Queue
     from ..settings import Settings
+    from ..tracing import JobSpan
     from ._runtime import WorkerRuntime
 
 __all__ = ["Execution"]
@@ -92,6 +94,8 @@ class Execution:
         # (no S3 work left), while their task, and so their lease's renewal, goes on.
         self.finishing: set[str] = set()
         self.on_finishing: Callable[[], None] = lambda: None
+        # Each run a span (child of the producer's), when tracing is on; None costs nothing.
+        self.tracer = tracer_for(settings.tracing)
 
     def cancel(self, job_id: str) -> bool:
         """Cancels a running job's handler (its job is left to the lease's next holder)."""
@@ -138,8 +142,18 @@ class Execution:
             # A prefix job's batches go to this lane (None: bulk); small envelopes only carry it.
             "priority": peek_priority(raw),
         }
+        span: JobSpan | None = None
+        if self.tracer is not None:
+            span = self.tracer.job(
+                envelope.trace,
+                job_id=claimed.job_id,
+                kind=spec.kind,
+                attempt=job_try,
+                queue=self.queue_name,
+            )
         start_ms = now_ms()
-        handler = asyncio.ensure_future(runtime.execute(spec, ctx, envelope.args, envelope.kwargs))
+        running = runtime.execute(spec, ctx, envelope.args, envelope.kwargs)
+        handler = asyncio.ensure_future(running) if span is None else span.task(running)
         self._handlers[claimed.job_id] = handler
         try:
             value = await asyncio.wait_for(handler, self.timeout_s)
@@ -150,25 +164,28 @@ class Execution:
             # Its handler was cancelled: a lost lease (the new holder owns the job) or the end
             # of the shutdown grace (re-queued now, for another worker).
             self.retried += 1
-            await self._finish(claimed, False, None, None, "retry")
+            await self._finish(claimed, False, None, None, "retry", span)
         except JobPaused:
             # A batch of a paused prefix job stopped at a safe point: back on the queue at its
             # own score (the claim parks it until the resume), this run not counted as an
             # attempt. The lease is still ours, so no claim bumps the counter meanwhile.
             await self._queue().set_attempts(claimed.job_id, max(job_try - 1, 0))
-            await self._finish(claimed, False, None, None, "retry")
+            await self._finish(claimed, False, None, None, "retry", span)
         except JobWaiting as exc:
             # Waiting on something outside: deferred like a retry, its attempt given back too.
             await self._queue().set_attempts(claimed.job_id, max(job_try - 1, 0))
-            incr = int(exc.delay_s * 1000) + (now_ms() - claimed.score)
-            await self._finish(claimed, False, None, incr, "retry")
+            delay_ms = int(exc.delay_s * 1000)
+            incr = delay_ms + (now_ms() - claimed.score)
+            await self._finish(claimed, False, None, incr, "retry", span, exc, delay_ms)
         except Retry as exc:
             self.retried += 1
             incr = None
             if exc.defer_score:
                 # The finish restores the claimed score: the job becomes due defer ms from now.
                 incr = exc.defer_score + (now_ms() - claimed.score)
-            await self._finish(claimed, False, None, incr, "retry")
+            await self._finish(
+                claimed, False, None, incr, "retry", span, exc.__cause__, exc.defer_score
+            )
         except TimeoutError:
             self.failed += 1
             message = f"cancelled after the job timeout ({self.timeout_s:g} s)"
@@ -177,7 +194,7 @@ class Execution:
                 claimed.job_id, self.queue_name, job_try, start_ms, False, record
             )
             await self._dead_letter_timeout(claimed, raw, envelope.function, job_try, message)
-            await self._finish(claimed, True, result, None, "failed")
+            await self._finish(claimed, True, result, None, "failed", span, TimeoutError(message))
         except Exception as exc:
             self.failed += 1
             if not isinstance(exc, JobFailure):
@@ -189,15 +206,17 @@ class Execution:
             result = envelope.result(
                 claimed.job_id, self.queue_name, job_try, start_ms, False, record
             )
-            await self._finish(claimed, True, result, None, _outcome(exc))
+            await self._finish(claimed, True, result, None, _outcome(exc), span, exc)
         else:
             self.complete += 1
             result = envelope.result(
                 claimed.job_id, self.queue_name, job_try, start_ms, True, value
             )
-            await self._finish(claimed, True, result, None, "success")
+            await self._finish(claimed, True, result, None, "success", span)
         finally:
             self._handlers.pop(claimed.job_id, None)
+            if span is not None:
+                span.end("interrupted")  # the worker stopped hard (else it has ended: no-op)
 
     async def _finish(
         self,
@@ -206,8 +225,17 @@ class Execution:
         result: bytes | None,
         incr_score: int | None,
         outcome: Outcome,
+        span: JobSpan | None = None,
+        error: BaseException | None = None,
+        retry_in_ms: int | None = None,
     ) -> None:
-        """Finishes in the batched write, unless another worker holds the job now."""
+        """Finishes in the batched write, unless another worker holds the job now.
+
+        The run's span (when traced) ends here with its outcome; ``error`` is what failed it
+        (or what it is retried for), ``retry_in_ms`` when a retry is due.
+        """
+        if span is not None:
+            span.end(outcome, error, retry_in_ms)
         lost = self._queue().forget(claimed.job_id)
         if lost and not finish:
             return  # the new holder owns the lease and the job's keys now
