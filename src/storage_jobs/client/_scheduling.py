@@ -12,46 +12,16 @@ from collections.abc import Coroutine
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..queue import (
-    Cadence,
-    Overlap,
-    Priority,
-    ScheduleDefinition,
-    ScheduleRecord,
-    check_priority,
-    check_schedule_name,
-)
+from ..queue import Overlap, Priority, ScheduleDefinition, ScheduleRecord
 
 if TYPE_CHECKING:
     from ..jobs import JobLimits, JobModel
     from ..queue import Queue
     from ._async_client import StorageJobsClient
 
-__all__ = ["Scheduling", "SyncScheduling", "schedule_definition"]
+__all__ = ["Scheduling", "SyncScheduling"]
 
 T = TypeVar("T")
-
-
-def schedule_definition(
-    name: str,
-    job: JobModel,
-    *,
-    every: float | timedelta | None = None,
-    cron: str | None = None,
-    timezone: str = "UTC",
-    priority: Priority | None = None,
-    overlap: Overlap = "skip",
-    limits: JobLimits | None = None,
-) -> ScheduleDefinition:
-    """A checked schedule (``Scheduling.schedule`` lists what it raises)."""
-    check_schedule_name(name)
-    if priority is not None:
-        check_priority(priority)
-    cadence = Cadence.build(every=every, cron=cron, timezone=timezone)
-    definition = ScheduleDefinition(name, job, cadence, priority, overlap)
-    if limits is not None:
-        limits.check(job)
-    return definition
 
 
 class Scheduling:
@@ -100,7 +70,7 @@ class Scheduling:
             TypeError: If ``job`` is not a storage job.
             JobRejectedError: If the job breaks a configured limit.
         """
-        definition = schedule_definition(
+        definition = ScheduleDefinition.build(
             name,
             job,
             every=every,

@@ -21,18 +21,19 @@ import hashlib
 import json
 from collections.abc import Awaitable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Literal, cast
 
 from pydantic import ValidationError
 
 from ..jobs import JobModel, spec_for_job, spec_for_name
 from ._cadence import Cadence, check_schedule_name
-from ._keys import Priority
+from ._keys import Priority, check_priority
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
+    from ..jobs import JobLimits
     from ._scripts import Scripts
 
 __all__ = ["Overlap", "ScheduleDefinition", "ScheduleKeys", "ScheduleRecord", "ScheduleStore"]
@@ -73,6 +74,35 @@ class ScheduleDefinition:
     cadence: Cadence
     priority: Priority | None = None
     overlap: Overlap = "skip"
+
+    @classmethod
+    def build(
+        cls,
+        name: str,
+        job: JobModel,
+        *,
+        every: float | timedelta | None = None,
+        cron: str | None = None,
+        timezone: str = "UTC",
+        priority: Priority | None = None,
+        overlap: Overlap = "skip",
+        limits: JobLimits | None = None,
+    ) -> ScheduleDefinition:
+        """A schedule from what a user gave, every part checked before Redis is touched.
+
+        Raises:
+            ValueError: A bad name, priority or overlap, or cadence (``Cadence.build``).
+            TypeError: If ``job`` is not a storage job.
+            JobRejectedError: If the job breaks ``limits``.
+        """
+        check_schedule_name(name)
+        if priority is not None:
+            check_priority(priority)
+        cadence = Cadence.build(every=every, cron=cron, timezone=timezone)
+        definition = cls(name, job, cadence, priority, overlap)
+        if limits is not None:
+            limits.check(job)
+        return definition
 
     def __post_init__(self) -> None:
         check_schedule_name(self.name)
