@@ -43,4 +43,4 @@ elseif action == 'resume' then
     redis.call('zadd', due, ARGV[3], name)
     return 1
 end
-return redis.error_reply('unknown schedule action ' .. action)
+return redis.error_reply('unknown schedule action')
