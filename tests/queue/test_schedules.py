@@ -166,6 +166,21 @@ async def test_an_unreadable_job_is_skipped_not_crashed_on(workers: list[Queue])
     assert record is not None and record.job is None and (record.runs, record.skipped) == (0, 1)
 
 
+async def test_a_schedule_whose_cadence_does_not_read_holds_up_no_other(
+    workers: list[Queue],
+) -> None:
+    first = workers[0]
+    await first.schedules.add(definition("broken"), now_ms=T0 - 1)  # due first
+    await first.schedules.add(definition("fine", key="f"), now_ms=T0)
+    key = first.schedules.keys.schedule("broken")
+    await first.redis.hset(key, mapping={"every_ms": "", "cron": "not cron"})  # type: ignore[misc]
+    rounds = [await q.fire_schedules(T0 + EVERY) for q in workers]
+    outcomes = sorted((t.name, t.outcome) for r in rounds for t in r.ticks)
+    assert outcomes == [("broken", "failed")] * 3 + [("fine", "run")]
+    fine = await first.schedules.get("fine")
+    assert fine is not None and fine.runs == 1
+
+
 def test_every_key_of_a_tagged_queues_schedules_shares_its_home_slot() -> None:
     queue = Queue(None, "q", shards=3)  # type: ignore[arg-type]
     keys = ScheduleKeys(queue.home)

@@ -61,7 +61,7 @@ async def test_it_logs_each_tick_and_a_failure_once_per_streak() -> None:
     assert "Error 111" in logged[0][2]["error"]
 
 
-@pytest.mark.parametrize("outcome", ["recovered", "unreadable"])
+@pytest.mark.parametrize("outcome", ["recovered", "unreadable", "failed"])
 async def test_a_recovered_or_unreadable_tick_is_a_warning(outcome: Any) -> None:
     check, logged = ticker(TickRound([Tick("n", outcome, 5)]))
     await check.check()

@@ -50,19 +50,22 @@ class Tick:
         name: The schedule.
         outcome: ``run`` (enqueued), ``skipped`` (the last run still queued or running),
             ``recovered`` (a pending tick enqueued for a worker that died) or ``unreadable``
-            (the stored job no longer reads as one: skipped).
+            (the stored job no longer reads as one: skipped) or ``failed`` (its stored cadence
+            does not read: it stays due, the other schedules fire).
         tick_ms: The tick.
         job_id: Its job id (for ``run`` and ``recovered``).
         missed: Earlier ticks a catch-up stands for.
         enqueued: Whether the queue took the job (False: its id was taken already).
+        error: Why it failed.
     """
 
     name: str
-    outcome: Literal["run", "skipped", "recovered", "unreadable"]
+    outcome: Literal["run", "skipped", "recovered", "unreadable", "failed"]
     tick_ms: int
     job_id: str | None = None
     missed: int = 0
     enqueued: bool = False
+    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,13 @@ async def fire_due(queue: Queue, now_ms: int) -> TickRound:
     for name, due_ms in found:
         if due_ms > now_ms:
             return TickRound(ticks, due_ms)
-        ticks.extend(await _fire(queue, name, now_ms))
+        try:
+            ticks.extend(await _fire(queue, name, now_ms))
+        except (ValueError, TypeError, KeyError) as exc:
+            # A stored cadence no longer readable (edited by hand, or a croniter that reads
+            # less): that schedule waits, the others still fire.
+            error = f"{type(exc).__name__}: {exc}"[:200]
+            ticks.append(Tick(name, "failed", due_ms, error=error))
     return TickRound(ticks, None, more=len(found) == DUE_READ)
 
 

@@ -83,5 +83,7 @@ class Ticker:
                 fields.update(job_id=tick.job_id, enqueued=tick.enqueued)
             if tick.missed:
                 fields["missed"] = tick.missed
-            level = "warning" if tick.outcome in ("unreadable", "recovered") else "info"
+            if tick.error is not None:
+                fields["error"] = tick.error
+            level = "info" if tick.outcome in ("run", "skipped") else "warning"
             self._event(level, f"schedule.{tick.outcome}", **fields)
