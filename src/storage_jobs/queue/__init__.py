@@ -74,13 +74,8 @@ from ._progress import RedisProgressStore
 from ._queue import RESULT_TTL_S, Queue
 from ._rate_limit import RedisRateLimiter
 from ._running import LEASES_CHECKED
-from ._schedules import (
-    Overlap,
-    ScheduleDefinition,
-    ScheduleKeys,
-    ScheduleRecord,
-    ScheduleStore,
-)
+from ._schedule_records import Overlap, ScheduleDefinition, ScheduleRecord
+from ._schedules import ScheduleKeys, ScheduleStore
 from ._scripts import SCRIPT_NAMES, Scripts
 from ._shard import Shard
 from ._shards import (

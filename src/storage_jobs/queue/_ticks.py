@@ -27,7 +27,7 @@ from ._status import JobStatus
 
 if TYPE_CHECKING:
     from ._queue import Queue
-    from ._schedules import ScheduleRecord
+    from ._schedule_records import ScheduleRecord
 
 __all__ = ["DUE_READ", "PENDING_RETRY_MS", "Tick", "TickRound", "fire_due"]
 
