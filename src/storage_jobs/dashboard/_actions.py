@@ -1,8 +1,9 @@
 """What the dashboard can change, in one place, each action logged with its ids.
 
 Dead letters are replayed or dropped; jobs cancelled; migrations and prefix deletes paused,
-resumed or cancelled; the queue paused and resumed (issue 12's ``queue.Control``). ``ACTIONS``
-names them all; every page form posts one of them to the endpoint ``page_routes`` gives it.
+resumed or cancelled; the queue paused and resumed (issue 12's ``queue.Control``); schedules
+paused, resumed or removed (their name is the id). ``ACTIONS`` names them all; every page form
+posts one of them to the endpoint ``page_routes`` (or ``schedule_routes``) gives it.
 """
 
 from __future__ import annotations
