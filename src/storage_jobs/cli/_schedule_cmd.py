@@ -7,14 +7,14 @@ SRC_KEY DST_KEY``): the enqueue commands build and check it, then hand it here (
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import click
 from rich.table import Table
 
 from ..client import StorageJobsClient
 from ..errors import JobRejectedError
-from ..queue import Priority, ScheduleDefinition, ScheduleRecord, check_schedule_name
+from ..queue import Overlap, Priority, ScheduleDefinition, ScheduleRecord, check_schedule_name
 from ._enqueue_cmd import JOB_SINK, enqueue
 from ._exit_codes import EXIT_NOT_READY, EXIT_OK
 from ._output import Output, json_option
@@ -100,7 +100,7 @@ def add(
             cron=cron,
             timezone=timezone,
             priority=got["priority"],
-            overlap=overlap,  # type: ignore[arg-type]
+            overlap=cast("Overlap", overlap),
             limits=settings.job_limits(),
         )
     except (ValueError, JobRejectedError) as exc:

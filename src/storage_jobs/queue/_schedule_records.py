@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from ..jobs import JobModel, spec_for_job, spec_for_name
 from ._cadence import Cadence, check_schedule_name
-from ._keys import Priority, check_priority
+from ._keys import LANES, Priority, check_priority
 
 if TYPE_CHECKING:
     from ..jobs import JobLimits
@@ -172,7 +172,7 @@ class ScheduleRecord:
             skipped=_int(data.get("skipped")),
             missed=_int(data.get("missed")),
             overlap="queue" if data.get("overlap") == "queue" else "skip",
-            priority=priority if priority in ("high", "normal", "bulk") else None,  # type: ignore[arg-type]
+            priority=priority if priority in LANES else None,
             last_job_id=data.get("last_job") or None,
             job=job,
             cadence=cadence,

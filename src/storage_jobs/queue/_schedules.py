@@ -77,7 +77,8 @@ class ScheduleStore:
         pairs = [item for pair in definition.fields().items() for item in pair]
         args = [name, definition.version, next_tick, now_ms, *pairs]
         (answer,) = await self.scripts.run_many([("schedule_add", self._keys(name), args)])
-        return {0: "unchanged", 1: "created", 2: "changed"}[int(answer)]  # type: ignore[return-value]
+        added: dict[int, Added] = {0: "unchanged", 1: "created", 2: "changed"}
+        return added[int(answer)]
 
     async def remove(self, name: str) -> bool:
         """Deletes a schedule (a tick being enqueued right now may still land); False if none."""
