@@ -37,6 +37,11 @@ COMMANDS: dict[str, list[str]] = {
     "resume": ["resume", "j"],
     "queue pause": ["queue", "pause"],
     "queue resume": ["queue", "resume"],
+    "schedule add": ["schedule", "add", "s", "--every", "60", "delete", "b-1", "k"],
+    "schedule list": ["schedule", "list"],
+    "schedule remove": ["schedule", "remove", "s"],
+    "schedule pause": ["schedule", "pause", "s"],
+    "schedule resume": ["schedule", "resume", "s"],
 }
 NOT_ON_REDIS = {"worker", "dev", "dashboard"}
 

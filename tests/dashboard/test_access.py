@@ -30,6 +30,7 @@ PAGES = [
     "/dead-letters",
     "/dead-letters/x",
     "/workers",
+    "/schedules",
     "/chart.svg",
 ]
 API = [
@@ -46,6 +47,7 @@ ACTION_ENDPOINTS = {
     "/actions/dead-letters": ("replay", "drop"),
     "/actions/jobs": ("cancel", "pause", "resume"),
     "/actions/queue": ("pause_queue", "resume_queue"),
+    "/actions/schedules": ("pause_schedule", "resume_schedule", "remove_schedule"),
 }
 """Every POST that changes something, with the actions it takes (each of ``ACTIONS`` once)."""
 

@@ -239,6 +239,42 @@ async def test_operator_actions_dead_letters_and_heartbeats_run_under_their_acl_
     admin.close()
 
 
+async def test_schedules_are_written_by_the_operator_and_fired_by_the_worker(
+    acl_redis: AclRedis, start_in_process: StartInProcess, bucket: str
+) -> None:
+    """Schedules: the operator writes them, the worker fires their ticks, the producer cannot.
+
+    The producer's ``schedule`` is refused with NOPERM and writes nothing.
+    """
+    admin = acl_redis.client()
+    operator = acl_redis.url("operator")
+    await start_in_process(
+        STORAGE_JOBS_REDIS_URL=acl_redis.url("worker"), STORAGE_JOBS_QUEUE_NAME=QUEUE
+    )
+    args = ("upload", bucket, "ticked", "--data", "t")
+    await _ok(operator, "schedule", "add", "acl-tick", "--every", "1", *args)
+
+    async def runs() -> int:
+        listed = json.loads(await _ok(operator, "schedule", "list", "--json"))
+        return int(listed[0]["runs"])
+
+    for _ in range(200):  # the worker's ticks, under its own user
+        if await runs() >= 2:
+            break
+        await asyncio.sleep(0.05)
+    assert await runs() >= 2
+    for verb in ("pause", "resume", "remove"):
+        await _ok(operator, "schedule", verb, "acl-tick")
+    denied = _denials(admin)
+    assert {d.split(": ", 1)[1] for d in denied} <= {"command config|get"}, denied
+    producer = Settings(redis_url=acl_redis.url("producer"), queue_name=QUEUE)
+    async with StorageJobsClient(settings=producer) as jobs:
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            await jobs.schedule("by-producer", DeleteJob(bucket=bucket, keys=["k"]), every=60)
+    assert json.loads(await _ok(operator, "schedule", "list", "--json")) == []
+    admin.close()
+
+
 @pytest.mark.parametrize("role", ROLES)
 def test_forbidden_commands_are_refused(acl_redis: AclRedis, role: str) -> None:
     """FLUSHALL, CONFIG SET/GET, KEYS and keys outside the queue's are refused to each role."""

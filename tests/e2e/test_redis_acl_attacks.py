@@ -19,7 +19,7 @@ import pytest
 import redis
 
 from storage_jobs.devstack import free_port
-from storage_jobs.queue import QueueKeys, state_key
+from storage_jobs.queue import QueueKeys, ScheduleKeys, state_key
 from storage_jobs.queue._scripts import script_text
 from tests.e2e.test_redis_acl import ROLES, acl_lines
 from tests.e2e.test_redis_production import _process, _redis_servers
@@ -109,6 +109,15 @@ def _as(server: int, role: str) -> redis.Redis:
     return redis.Redis(port=server, username=f"storage-jobs-{role}", password=f"{role}-pw")
 
 
+def _schedule(keys: QueueKeys) -> str:
+    """A schedule's hash of the queue (its shard's name stands in for a tagged queue's home)."""
+    return ScheduleKeys(keys.queue).schedule("x")
+
+
+def _due(keys: QueueKeys) -> str:
+    return ScheduleKeys(keys.queue).due
+
+
 @dataclass(frozen=True)
 class Attack:
     """One attack: what it does, its command on a queue and job id, and who could before.
@@ -170,8 +179,14 @@ ATTACKS: dict[str, list[Attack]] = {
         Attack("write a job's progress", lambda k, j: ("HSET", state_key(j, "progress"), "d", "9")),
         Attack("scan every key", lambda k, j: ("SCAN", "0")),
         Attack("flush the scripts", lambda k, j: ("SCRIPT", "FLUSH")),
+        Attack("write a schedule", lambda k, j: ("HSET", _schedule(k), "payload", "{}")),
+        Attack("make a schedule due", lambda k, j: ("ZADD", _due(k), "1", "x"), before=P),
     ],
     W: [
+        Attack("remove a schedule", lambda k, j: ("DEL", _schedule(k)), before=W),
+        Attack(
+            "list a new schedule", lambda k, j: ("SADD", ScheduleKeys(k.queue).index, "x"), before=W
+        ),
         Attack("pause the queue", lambda k, j: ("SET", k.paused, "1"), before=W),
         Attack("resume a queue an operator paused", lambda k, j: ("DEL", k.paused), before=W),
         Attack("drop a dead letter", lambda k, j: ("HDEL", k.dead_data, f"{j}-dead"), before=W),
@@ -310,6 +325,16 @@ def test_scripts_grant_nothing(
         ("worker", "cancel a job", ("PSETEX", "storage-jobs:state:victim:cancel", "9", "1")),
         ("operator", "write a result with a TTL", ("PSETEX", "arq:result:victim", "9", "x")),
         ("operator", "take a job off the queue", ("ZREM", "storage-jobs{s1}", "{s1}victim")),
+        (
+            "worker",
+            "move a schedule's next tick and counters on",
+            ("HINCRBY", "storage-jobs:storage-jobs{storage-jobs}:schedule:x", "runs", "1"),
+        ),
+        (
+            "operator",
+            "add, change, pause, resume and remove schedules",
+            ("DEL", "storage-jobs:storage-jobs:schedule:x"),
+        ),
     ],
 )
 def test_listed_remaining_powers_are_real(

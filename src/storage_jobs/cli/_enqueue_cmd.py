@@ -21,7 +21,12 @@ from ._redis_session import client_on, load_settings, run_with_queue, validation
 if TYPE_CHECKING:
     from ..queue import Queue
 
-__all__ = ["enqueue"]
+__all__ = ["JOB_SINK", "enqueue"]
+
+JOB_SINK = "storage_jobs.job_sink"
+"""A key of click's ``ctx.meta``: a callable there takes the built, checked job (with its
+``--job-id``, ``--wait`` and ``--priority``) instead of it being enqueued. ``schedule add`` runs
+these commands that way, so a job is given to it exactly as to ``enqueue``."""
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -68,6 +73,9 @@ def _enqueue(
         raise click.UsageError(f"job refused: {exc}") from None
     if job_id is not None and not job_id.strip():
         raise click.UsageError("--job-id must not be empty")
+    if (sink := click.get_current_context().meta.get(JOB_SINK)) is not None:
+        sink(job, job_id=job_id, wait=wait, priority=priority)
+        return
     out = Output(as_json)
 
     async def body(queue: Queue) -> int:

@@ -13,6 +13,7 @@ from ._job_cmd import result, status
 from ._migrate_cmd import delete_prefix, migrate, progress
 from ._move_cmd import move
 from ._queue_cmd import health, queue
+from ._schedule_cmd import schedule
 from ._verify_cmd import verify
 from ._worker_cmd import worker
 
@@ -46,6 +47,7 @@ for command in (
     pause,
     resume,
     verify,
+    schedule,
 ):
     cli.add_command(command)
 

@@ -1,7 +1,7 @@
 """The producer side: enqueue typed jobs, follow them, read their typed results."""
 
 from ..errors import JobCancelledError, JobFailedError
-from ..queue import JobStatus, Priority
+from ..queue import JobStatus, Priority, ScheduleRecord
 from ._async_client import StorageJobsClient
 from ._handle import JobHandle
 from ._sync_client import SyncJobHandle, SyncStorageJobsClient
@@ -12,6 +12,7 @@ __all__ = [
     "JobHandle",
     "JobStatus",
     "Priority",
+    "ScheduleRecord",
     "StorageJobsClient",
     "SyncJobHandle",
     "SyncStorageJobsClient",

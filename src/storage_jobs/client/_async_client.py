@@ -27,6 +27,7 @@ from ..queue import (
 )
 from ..settings import Settings
 from ._handle import JobHandle
+from ._scheduling import Scheduling
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -36,13 +37,15 @@ __all__ = ["StorageJobsClient"]
 log = logging.getLogger("storage_jobs.client")
 
 
-class StorageJobsClient:
+class StorageJobsClient(Scheduling):
     """Enqueues storage jobs; use it as an async context manager, one per process.
 
     Example:
         >>> async with StorageJobsClient(redis_url="redis://localhost") as jobs:  # doctest: +SKIP
         ...     handle = await jobs.enqueue(DeleteJob(bucket="b", keys=["a", "b"]))
         ...     result = await handle.result(timeout=30)
+
+    Schedules (``schedule``, ``unschedule``, ``schedules``...) come from ``Scheduling``.
     """
 
     def __init__(

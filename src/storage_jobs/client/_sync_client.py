@@ -13,13 +13,14 @@ from ..queue import JobStatus, Priority, check_priority
 from ..settings import Settings
 from ._async_client import StorageJobsClient
 from ._handle import JobHandle
+from ._scheduling import SyncScheduling
 
 __all__ = ["SyncJobHandle", "SyncStorageJobsClient"]
 
 T = TypeVar("T")
 
 
-class SyncStorageJobsClient:
+class SyncStorageJobsClient(SyncScheduling):
     """A blocking facade over StorageJobsClient, safe to share between threads.
 
     It runs one event loop in a daemon thread; every call hands a coroutine to it and waits.

@@ -1,12 +1,14 @@
 """What the dashboard can change, in one place, each action logged with its ids.
 
 Dead letters are replayed or dropped; jobs cancelled; migrations and prefix deletes paused,
-resumed or cancelled; the queue paused and resumed (issue 12's ``queue.Control``). ``ACTIONS``
-names them all; every page form posts one of them to the endpoint ``page_routes`` gives it.
+resumed or cancelled; the queue paused and resumed (issue 12's ``queue.Control``); schedules
+paused, resumed or removed (their name is the id). ``ACTIONS`` names them all; every page form
+posts one of them to the endpoint ``page_routes`` (or ``schedule_routes``) gives it.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -21,7 +23,14 @@ if TYPE_CHECKING:
     from ..queue import Queue
     from ..settings import Settings
 
-__all__ = ["ACTIONS", "DEAD_LETTER_ACTIONS", "JOB_ACTIONS", "QUEUE_ACTIONS", "Actions"]
+__all__ = [
+    "ACTIONS",
+    "DEAD_LETTER_ACTIONS",
+    "JOB_ACTIONS",
+    "QUEUE_ACTIONS",
+    "SCHEDULE_ACTIONS",
+    "Actions",
+]
 
 DEAD_LETTER_ACTIONS = ("replay", "drop")
 """On dead letters (``POST /actions/dead-letters``)."""
@@ -29,7 +38,9 @@ JOB_ACTIONS = ("cancel", "pause", "resume")
 """On jobs (``POST /actions/jobs``): any job cancels; migrations and prefix deletes pause."""
 QUEUE_ACTIONS = ("pause_queue", "resume_queue")
 """On the queue itself (``POST /actions/queue``); the queue's name is the one id."""
-ACTIONS = DEAD_LETTER_ACTIONS + JOB_ACTIONS + QUEUE_ACTIONS
+SCHEDULE_ACTIONS = ("pause_schedule", "resume_schedule", "remove_schedule")
+"""On schedules (``POST /actions/schedules``, ``_schedule_pages``); a schedule's name is its id."""
+ACTIONS = DEAD_LETTER_ACTIONS + JOB_ACTIONS + QUEUE_ACTIONS + SCHEDULE_ACTIONS
 """Every action the dashboard runs (each needs ``STORAGE_JOBS_DASHBOARD_ACTIONS`` and CSRF)."""
 
 _LOG_IDS = 1000  # ids per ``dashboard.action`` line, so a bulk action logs every id
@@ -68,6 +79,9 @@ class Actions:
             "resume": self._resume,
             "pause_queue": self._pause_queue,
             "resume_queue": self._resume_queue,
+            "pause_schedule": self._pause_schedule,
+            "resume_schedule": self._resume_schedule,
+            "remove_schedule": self._remove_schedule,
         }
         step = table.get(action)
         if step is None:
@@ -138,6 +152,17 @@ class Actions:
         if why := self._this_queue(name):
             return why
         return None if await self.control.resume_queue() else "not_paused: it was not paused"
+
+    async def _pause_schedule(self, name: str) -> str | None:
+        paused = await self.queue.schedules.pause(name)
+        return None if paused else "not_paused: no such schedule, or paused already"
+
+    async def _resume_schedule(self, name: str) -> str | None:
+        resumed = await self.queue.schedules.resume(name, now_ms=int(time.time() * 1000))
+        return None if resumed else "not_resumed: no such schedule, or not paused"
+
+    async def _remove_schedule(self, name: str) -> str | None:
+        return None if await self.queue.schedules.remove(name) else "not_found: no such schedule"
 
     async def matching(self, kind: str | None, error_type: str | None) -> list[str]:
         """Every dead letter id a filter matches, newest first (read in chunks, for bulk)."""

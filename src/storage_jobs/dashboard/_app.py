@@ -16,6 +16,7 @@ from ._api import api_routes
 from ._dashboard import HERE, Dashboard, QueueOpening, template_environment
 from ._enqueue_api import EnqueueApi, ProducerRoutes
 from ._pages import page_routes
+from ._schedule_pages import schedule_routes
 from ._security import Access, AccessMiddleware
 
 if TYPE_CHECKING:
@@ -46,6 +47,7 @@ def create_app(settings: Settings) -> Starlette:
     app = Starlette(
         routes=[
             *page_routes(),
+            *schedule_routes(),
             *api_routes(),
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         ],

@@ -10,6 +10,7 @@ that import it load neither arq's worker nor an S3 stack.
 """
 
 from ._acl import ACL_ROLES, ARQ_HEALTH_SUFFIX, acl_user, acl_users
+from ._cadence import MIN_EVERY_S, Cadence, check_schedule_name, tick_job_id
 from ._cancelled import CANCEL_MESSAGE, finish_cancelled
 from ._claim import MAX_CLAIM, SHARE_EVERY, Claim, Claimed, LeaseHolder, reserved_lane
 from ._cluster import AnyRedis, ClusterDatabaseError, atomic, connect_detected, is_cluster
@@ -73,6 +74,8 @@ from ._progress import RedisProgressStore
 from ._queue import RESULT_TTL_S, Queue
 from ._rate_limit import RedisRateLimiter
 from ._running import LEASES_CHECKED
+from ._schedule_records import Overlap, ScheduleDefinition, ScheduleRecord
+from ._schedules import ScheduleKeys, ScheduleStore
 from ._scripts import SCRIPT_NAMES, Scripts
 from ._shard import Shard
 from ._shards import (
@@ -85,6 +88,7 @@ from ._shards import (
     slot_ranges,
 )
 from ._status import JobStatus, lease_holder, read_outcome, read_status
+from ._ticks import Tick, TickRound
 from ._waiter import ResultWaiter
 from ._wake import IDLE_WAIT_MAX_S, idle_wait, push_wake, wait_for_wake
 from ._wire import (
@@ -122,6 +126,7 @@ __all__ = [
     "MAX_CLAIM",
     "MAX_KEPT_PAYLOAD",
     "MAX_SHARDS",
+    "MIN_EVERY_S",
     "NOEVICTION",
     "PAUSABLE_KINDS",
     "PREFIX_JOBS_KEPT",
@@ -131,6 +136,7 @@ __all__ = [
     "STATE_PREFIX",
     "UNREADABLE_KIND",
     "AnyRedis",
+    "Cadence",
     "Claim",
     "Claimed",
     "ClusterDatabaseError",
@@ -151,6 +157,7 @@ __all__ = [
     "MinuteCounts",
     "NewJob",
     "Outcome",
+    "Overlap",
     "Priority",
     "Queue",
     "QueueDepth",
@@ -163,12 +170,18 @@ __all__ = [
     "RedisTarget",
     "ResultRecord",
     "ResultWaiter",
+    "ScheduleDefinition",
+    "ScheduleKeys",
+    "ScheduleRecord",
+    "ScheduleStore",
     "Scripts",
     "Shard",
     "ShardCountError",
     "ShardInfo",
     "ShardLayout",
     "SlotRange",
+    "Tick",
+    "TickRound",
     "WorkerInfo",
     "acl_user",
     "acl_users",
@@ -176,6 +189,7 @@ __all__ = [
     "build_envelope",
     "build_result",
     "check_priority",
+    "check_schedule_name",
     "check_shard_count",
     "connect_detected",
     "connect_redis",
@@ -223,6 +237,7 @@ __all__ = [
     "shard_tags",
     "slot_ranges",
     "state_key",
+    "tick_job_id",
     "wait_for_wake",
     "write_heartbeat",
 ]

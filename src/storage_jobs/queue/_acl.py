@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ._keys import STATE_PREFIX, QueueKeys
+from ._schedules import ScheduleKeys
 
 __all__ = ["ACL_ROLES", "ARQ_HEALTH_SUFFIX", "acl_user", "acl_users"]
 
@@ -94,6 +95,11 @@ class _Families:
     def __init__(self, queue: str) -> None:
         name = _glob(queue)
         self.forms = (QueueKeys(name), QueueKeys(name + "{*}"))
+        # Schedules live under the queue's home name: the queue's own, or ``<queue>{<queue>}``.
+        homes = (ScheduleKeys(name), ScheduleKeys(name + "{*}"))
+        self.schedule = tuple(h.schedule("*") for h in homes)
+        self.schedules_due = tuple(h.due for h in homes)
+        self.schedules_index = tuple(h.index for h in homes)
         self.job = (QueueKeys.job("*"),)
         self.result = (QueueKeys.result("*"),)
         self.lease = (QueueKeys.in_progress("*"),)
@@ -214,6 +220,10 @@ def _worker(f: _Families) -> _Role:
             _Grant(("zadd",), f.each("dead_index")),
             _Grant(("hset",), f.each("dead_data")),
             _Grant(("hsetnx",), f.meta),
+            # schedule_tick and schedule_enqueued: a due tick decided, then marked enqueued.
+            _Grant(("evalsha",), (*f.schedule, *f.schedules_due)),
+            _Grant(("hset", "hincrby", "hdel"), f.schedule),
+            _Grant(("zadd",), f.schedules_due),
         ),
     )
 
@@ -263,6 +273,11 @@ def _operator(f: _Families) -> _Role:
             _Grant(("set",), (*f.each("dashboard_secret"), *f.named("dashboard_session", "*"))),
             _Grant(("del",), f.named("dashboard_session", "*")),
             _Grant(("incr", "expire"), f.named("login_failures", "*")),
+            # schedule_add and schedule_control: schedules written, paused, resumed, removed.
+            _Grant(("evalsha",), (*f.schedule, *f.schedules_due, *f.schedules_index)),
+            _Grant(("hset", "del"), f.schedule),
+            _Grant(("zadd", "zrem"), f.schedules_due),
+            _Grant(("sadd", "srem"), f.schedules_index),
         ),
     )
 

@@ -40,12 +40,14 @@ from ._keys import Priority, QueueKeys
 from ._memory import EvictionPolicy
 from ._progress import RedisProgressStore
 from ._rate_limit import RedisRateLimiter
+from ._schedules import ScheduleStore
 from ._scripts import Scripts
 from ._shard import RESULT_TTL_S, Shard
 from ._sharded import ShardedControl, ShardedDeadLetters
 from ._shards import ShardLayout
 from ._spread import claim_over_shards, enqueue_over_shards, merge_depths, sharded_info
 from ._status import JobStatus
+from ._ticks import TickRound, fire_due
 from ._wake import wait_for_any_wake
 from ._wire import ResultRecord
 
@@ -366,6 +368,17 @@ class Queue:
     async def eviction_policy(self, *, declared: str | None = None) -> EvictionPolicy:
         """Redis's eviction policy, and whether queued jobs are safe from it."""
         return await self.shards[0].eviction_policy(declared=declared)
+
+    # -- schedules --------------------------------------------------------------------------------
+
+    @cached_property
+    def schedules(self) -> ScheduleStore:
+        """The queue's schedules, under its ``home`` name (one slot on a tagged queue)."""
+        return ScheduleStore(self.redis, self.home, self.scripts)
+
+    async def fire_schedules(self, now_ms: int) -> TickRound:
+        """Enqueues the due schedules' ticks, each once however many workers call (``fire_due``)."""
+        return await fire_due(self, now_ms)
 
     # -- heartbeats -------------------------------------------------------------------------------
 

@@ -45,6 +45,10 @@ SCRIPT_NAMES = (
     "rate_reserve",
     "renew",
     "resume_job",
+    "schedule_add",
+    "schedule_control",
+    "schedule_enqueued",
+    "schedule_tick",
 )
 """Every script, by its file's name (``lua/<name>.lua``)."""
 
@@ -162,3 +166,23 @@ class Scripts:
     def resume_job(self) -> AsyncScript:
         """``lua/resume_job.lua``."""
         return self._register("resume_job")
+
+    @cached_property
+    def schedule_add(self) -> AsyncScript:
+        """``lua/schedule_add.lua``."""
+        return self._register("schedule_add")
+
+    @cached_property
+    def schedule_control(self) -> AsyncScript:
+        """``lua/schedule_control.lua``."""
+        return self._register("schedule_control")
+
+    @cached_property
+    def schedule_enqueued(self) -> AsyncScript:
+        """``lua/schedule_enqueued.lua``."""
+        return self._register("schedule_enqueued")
+
+    @cached_property
+    def schedule_tick(self) -> AsyncScript:
+        """``lua/schedule_tick.lua``."""
+        return self._register("schedule_tick")

@@ -36,6 +36,7 @@ from ._execution import Execution
 from ._finisher import Finisher
 from ._heartbeats import Heartbeats
 from ._startup import Started, start_runtime
+from ._ticks import Ticker
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -87,6 +88,8 @@ class Housekeeping:
         )
         self._started: Started | None = None
         self._housekeeper: asyncio.Task[None] | None = None
+        self.ticker = Ticker(lambda: self.queue, self._event)
+        self._ticks: asyncio.Task[None] | None = None  # the schedules' check (``_ticks``)
         self._last_renewal = 0.0
         self._redis_down_since: float | None = None
         self._last_queue_gauges = 0.0
@@ -140,13 +143,15 @@ class Housekeeping:
             metrics.set_worker(self.worker_id, self.queue_name)
             metrics.set_redis_up(True)
         self._housekeeper = asyncio.create_task(self._housekeeping())
+        self._ticks = asyncio.create_task(self.ticker.run())
 
     async def _close_housekeeping(self) -> None:
         """Stops the housekeeping, removes the heartbeat, closes the runtime and Redis."""
-        if self._housekeeper is not None:
-            self._housekeeper.cancel()
-            await asyncio.wait([self._housekeeper])
-            self._housekeeper = None
+        for task in (self._housekeeper, self._ticks):
+            if task is not None:
+                task.cancel()
+                await asyncio.wait([task])
+        self._housekeeper = self._ticks = None
         if self._pool is None:
             return
         with contextlib.suppress(RedisError, *REDIS_DOWN):
