@@ -36,6 +36,7 @@ from ._heartbeat import Heartbeat, remove_heartbeat, write_heartbeat
 from ._info import IN_PROGRESS_LIMIT, KIND_SAMPLE, QueueDepth, QueueInfo, queue_info
 from ._job_state import RedisJobState
 from ._keys import Priority, QueueKeys
+from ._listings import Listings
 from ._memory import EvictionPolicy
 from ._progress import RedisProgressStore
 from ._rate_limit import RedisRateLimiter
@@ -294,6 +295,11 @@ class Queue:
         return await self.shard(job_id).job_paused(job_id)
 
     # -- reading ----------------------------------------------------------------------------------
+
+    @cached_property
+    def listings(self) -> Listings:
+        """Its job lists and job records, every shard's merged (the dashboard's reads)."""
+        return Listings(self)
 
     async def status(self, job_id: str) -> JobStatus:
         """Where a job is (one round trip)."""
