@@ -84,6 +84,11 @@ class Settings(BaseSettings):
     # only where Redis refuses both CONFIG GET and INFO.
     redis_maxmemory_policy: str | None = Field(default=None, pattern=r"^[a-z-]{1,40}$")
     require_noeviction: bool = False
+    # WAIT after every enqueue and finish call until this many replicas hold the writes (0: no
+    # WAIT), for at most redis_wait_timeout seconds; short, an enqueue raises and a finish logs
+    # redis.wait_short (docs/cluster.md, "Replica waits").
+    redis_wait_replicas: int = Field(default=0, ge=0, le=16)
+    redis_wait_timeout: float = Field(default=1.0, gt=0, le=60)
 
     # The worker
     max_jobs: int = Field(default=16, ge=1, le=1000)

@@ -40,7 +40,7 @@ from ._listings import Listings
 from ._memory import EvictionPolicy
 from ._progress import RedisProgressStore
 from ._rate_limit import RedisRateLimiter
-from ._scripts import Scripts
+from ._scripts import ReplicaWait, Scripts
 from ._shard import RESULT_TTL_S, Shard
 from ._sharded import ShardedControl, ShardedDeadLetters
 from ._shards import ShardLayout
@@ -82,6 +82,7 @@ class Queue:
         result_ttl: float = RESULT_TTL_S,
         worker_id: str | None = None,
         lease_seconds: float = 30.0,
+        wait: ReplicaWait | None = None,
     ) -> None:
         """Binds the protocol to a connection and queue.
 
@@ -93,6 +94,7 @@ class Queue:
             result_ttl: Seconds results (and cancel markers) are kept.
             worker_id: A worker's id: the queue then claims for it.
             lease_seconds: How long the worker's leases last without renewal.
+            wait: Replicas to wait for after each enqueue and finish call (``ReplicaWait``).
         """
         # Typed as one server's client: a cluster client answers every command the readers use
         # (each routed by its key), so their signatures need not name both.
@@ -103,7 +105,7 @@ class Queue:
         # limit's script reads both: tagged with the queue's own name on a tagged queue.
         self.home = f"{name}{{{name}}}" if self.layout.tagged else name
         self.result_ttl = result_ttl
-        self.scripts = Scripts(self.redis)
+        self.scripts = Scripts(self.redis, wait=wait)
         self.shards = tuple(
             Shard(
                 self.redis,
