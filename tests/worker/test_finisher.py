@@ -60,6 +60,9 @@ class CountingRedis:
             raise self.error
         return await cast(Awaitable[Any], self.redis.evalsha(*args))
 
+    async def script_load(self, script: str) -> Any:
+        return await self.redis.script_load(script)
+
     def pipeline(self, transaction: bool = True) -> CountingPipeline:
         return CountingPipeline(self, self.redis.pipeline(transaction=transaction))
 
@@ -90,9 +93,6 @@ class CountingPipeline:
         if self.failing:
             raise self.counting.error
         return await self.pipe.execute(raise_on_error=raise_on_error)
-
-    async def script_load(self, script: str) -> Any:
-        return await self.redis.script_load(script)
 
 
 async def test_finishes_of_one_tick_go_out_in_one_call(redis: Redis, queue: str) -> None:
