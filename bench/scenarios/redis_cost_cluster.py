@@ -23,7 +23,7 @@ from storage_jobs.settings import Settings
 
 from ..model import Check, Row, Sample
 from ._base import Context
-from .redis_cost import Cost, RedisCost, _wait_for_done, counts
+from .redis_cost import Cost, RedisCost, _breakdown, _wait_for_done, counts, per_command
 
 __all__ = ["RedisCostCluster"]
 
@@ -114,11 +114,15 @@ class RedisCostCluster(RedisCost):
                 jobs = [UploadJob(bucket=bucket, key=f"c{run}/{i}", data=body) for i in range(n)]
                 await asyncio.sleep(0.2)
                 before = [counts(m) for m in masters]
+                calls_before = _summed(masters)
                 await client.enqueue_many(jobs)
                 enqueued = [counts(m) for m in masters]
+                calls_enqueued = _summed(masters)
             await _wait_for_done(worker, n + 1)
             await asyncio.sleep(0.5)  # the last result is stored just after its job.done line
             after = [counts(m) for m in masters]
+            _breakdown("cluster producer", calls_before, calls_enqueued, n)
+            _breakdown("cluster worker", calls_enqueued, _summed(masters), n)
         finally:
             await ctx.stack.stop_worker(worker)
             for master in masters:
@@ -136,6 +140,15 @@ class RedisCostCluster(RedisCost):
             total(after, enqueued, 1),
         )
         return cost, shares
+
+
+def _summed(masters: list[sync_redis.Redis]) -> dict[str, int]:
+    """Calls per command name so far, over every master."""
+    total: dict[str, int] = {}
+    for master in masters:
+        for name, calls in per_command(master).items():
+            total[name] = total.get(name, 0) + calls
+    return total
 
 
 if __name__ == "__main__":  # pragma: no cover

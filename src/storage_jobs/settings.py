@@ -120,6 +120,20 @@ class Settings(BaseSettings):
         description="`true`: a worker refuses to start (exit 2), and `health` reports "
         "unhealthy, unless Redis's `maxmemory-policy` is `noeviction`.",
     )
+    redis_wait_replicas: int = Field(
+        default=0,
+        ge=0,
+        le=16,
+        description="WAIT after every enqueue and finish call until this many replicas hold "
+        "the writes (0: no WAIT), for at most `redis_wait_timeout` seconds. Short: an enqueue "
+        "raises `QueueUnavailableError`, a finish logs `redis.wait_short` and stands.",
+    )
+    redis_wait_timeout: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="Seconds a WAIT for `redis_wait_replicas` replicas lasts at most.",
+    )
 
     # The worker
     max_jobs: int = Field(

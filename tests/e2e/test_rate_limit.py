@@ -34,8 +34,8 @@ SLOW = 360  # 12 s of its limit
 
 def script_calls(server: RedisServer) -> int:
     """The rate limiter's script calls so far (its ``TIME`` calls)."""
-    stats: dict[str, Any] = redis.Redis(port=server.port).info("commandstats")  # type: ignore[assignment]
-    return int(stats.get("cmdstat_time", {}).get("calls", 0))
+    (calls,) = time_calls([server.port])
+    return calls
 
 
 def held_requests(worker: InProcessWorker, bucket: str) -> float:
@@ -131,3 +131,83 @@ async def test_four_workers_stay_under_the_shared_limit(
     print(f"held back: {sum(int(e['waits']) for e in held)} logged waits", file=sys.stderr)
     assert held and {e["bucket"] for e in held} <= {dst, slow}
     assert sum(int(e["waits"]) for e in held) > LIMITED / 10
+
+
+def time_calls(ports: list[int]) -> list[int]:
+    """Each server's ``TIME`` calls so far: the rate limiter's script calls on it."""
+    stats: list[dict[str, Any]] = [redis.Redis(port=p).info("commandstats") for p in ports]  # type: ignore[misc]
+    return [int(s.get("cmdstat_time", {}).get("calls", 0)) for s in stats]
+
+
+@pytest.mark.parametrize(
+    "layout", ["sharded", "cluster", pytest.param("valkey", marks=pytest.mark.slow)], indirect=True
+)
+async def test_the_limit_holds_over_every_shard_and_worker(
+    layout: str,
+    request: pytest.FixtureRequest,
+    start_in_process: StartInProcess,
+    fault_proxy: FaultProxy,
+    seaweedfs: SeaweedFS,
+    jobs: StorageJobsClient,
+    bucket: str,
+) -> None:
+    """30 requests/s on one bucket from three shards and two workers: 31.5/s at most.
+
+    Three migrations, one on each shard (their batches follow them), over destinations holding
+    identical objects: the busiest 10 s window of requests to the limited bucket, counted at the
+    proxy; on a cluster every limiter call lands on the one master holding the bucket's schedule
+    (one schedule per bucket, whichever shard a job is on).
+    """
+    dst = f"{bucket}-dst"
+    seaweedfs.client().create_bucket(Bucket=dst)
+    per_job = SLOW // 3
+    for n in range(3):
+        await fill(seaweedfs, bucket, [f"{n}/{i:05d}" for i in range(per_job)])
+        await fill(seaweedfs, dst, [f"{n}/{i:05d}" for i in range(per_job)])
+    env = {
+        "STORAGE_JOBS_S3_ENDPOINT_URL": fault_proxy.url,
+        "STORAGE_JOBS_S3_RATE_LIMITS": json.dumps({dst: SLOW_RATE}),
+        "STORAGE_JOBS_LEASE_SECONDS": "20",
+        "STORAGE_JOBS_MAX_JOBS": "16",
+    }
+    workers = [await start_in_process(**env) for _ in range(2)]
+    shard_ids: dict[int, str] = {}  # a migration id on each shard (its batches follow it)
+    for i in range(100):
+        shard_ids.setdefault(jobs.queue.layout.index(f"m{i}"), f"m{i}")
+    assert len(shard_ids) == 3
+    name = f"{layout.replace('cluster', 'redis')}_cluster"
+    cluster = None if layout == "sharded" else request.getfixturevalue(name)
+    ports = cluster.master_ports if cluster is not None else []
+    before = time_calls(ports)
+    handles = [
+        await jobs.enqueue(
+            MigrateJob(
+                src_bucket=bucket,
+                src_prefix=f"{n}/",
+                dst_bucket=dst,
+                dst_prefix=f"{n}/",
+                batch_size=20,
+            ),
+            job_id=shard_ids[n],
+        )
+        for n in range(3)
+    ]
+    for handle in handles:
+        assert (await handle.result(timeout=600)).skipped == per_job
+    limited = arrivals(fault_proxy, dst)
+    window_rate = max_window_rate(limited, 10.0)
+    calls = [after - was for after, was in zip(time_calls(ports), before, strict=True)]
+    held = sum(int(e["waits"]) for w in workers for e in w.events("s3.rate_limited"))
+    print(
+        f"{layout}: {len(limited)} requests to a {SLOW_RATE:.0f}/s bucket from 3 shards and "
+        f"2 workers, busiest 10 s window {window_rate:.1f}/s; limiter calls per master {calls}; "
+        f"{held} logged waits",
+        file=sys.stderr,
+    )
+    assert len(limited) >= SLOW
+    assert limited[-1] - limited[0] > 10.0  # at least one full window
+    assert window_rate <= SLOW_RATE * 1.05
+    assert held > 0  # the demand was above the limit: requests were held back
+    if cluster is not None:
+        assert sum(1 for c in calls if c > 0) == 1, calls  # one schedule, on one master
+        assert sum(calls) > 0

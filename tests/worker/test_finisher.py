@@ -63,6 +63,37 @@ class CountingRedis:
     async def script_load(self, script: str) -> Any:
         return await self.redis.script_load(script)
 
+    def pipeline(self, transaction: bool = True) -> CountingPipeline:
+        return CountingPipeline(self, self.redis.pipeline(transaction=transaction))
+
+
+class CountingPipeline:
+    """A pipeline of ``CountingRedis``: its ``EVALSHA`` calls counted, failed as the first few."""
+
+    def __init__(self, counting: CountingRedis, pipe: Any) -> None:
+        self.counting = counting
+        self.pipe = pipe
+        self.failing = False
+
+    async def __aenter__(self) -> CountingPipeline:
+        await self.pipe.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.pipe.__aexit__(*exc)
+
+    def execute_command(self, *args: Any, **kwargs: Any) -> CountingPipeline:
+        if args[0] == "EVALSHA":
+            self.counting.calls += 1
+            self.failing = self.failing or self.counting.calls <= self.counting.fail_first
+        self.pipe.execute_command(*args, **kwargs)
+        return self
+
+    async def execute(self, raise_on_error: bool = True) -> Any:
+        if self.failing:
+            raise self.counting.error
+        return await self.pipe.execute(raise_on_error=raise_on_error)
+
 
 async def test_finishes_of_one_tick_go_out_in_one_call(redis: Redis, queue: str) -> None:
     """50 jobs finishing together: one script call stores all 50 results and clears the jobs."""

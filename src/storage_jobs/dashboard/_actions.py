@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import JobRejectedError, ReplayRefusedError
-from ..queue import Control, DeadLetterStore, list_ids
+from ..queue import Control, DeadLetterStore
 from ._answers import ActionResult
 from ._letters import read_letters
 from ._reads import matches
@@ -169,9 +169,7 @@ class Actions:
         found: list[str] = []
         offset = 0
         while True:
-            listed, _ = await list_ids(
-                self.queue.redis, self.settings.queue_name, "dead", offset=offset, limit=_CHUNK
-            )
+            listed, _ = await self.queue.listings.ids("dead", offset=offset, limit=_CHUNK)
             if not listed:
                 return found
             offset += len(listed)
@@ -179,6 +177,6 @@ class Actions:
                 found.extend(job_id for job_id, _ in listed)
                 continue
             ids = [job_id for job_id, _ in listed]
-            for read in await read_letters(self.queue.redis, self.queue.name, ids, budget=None):
+            for read in await read_letters(self.queue, ids, budget=None):
                 if read.letter is not None and matches(read.letter, kind, error_type):
                     found.append(read.job_id)  # an unreadable letter matches no filter

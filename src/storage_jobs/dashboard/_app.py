@@ -52,10 +52,12 @@ def create_app(settings: Settings) -> Starlette:
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         ],
         middleware=[
-            # First: the enqueue API admits producer tokens only, never the dashboard's rules.
+            # Outermost: the queue is opened (a cluster detected) before anything reads Redis,
+            # the access checks' sessions and secret included.
+            Middleware(QueueOpening, dashboard=dashboard),
+            # Then the enqueue API: it admits producer tokens only, never the dashboard's rules.
             Middleware(ProducerRoutes, api=EnqueueApi(dashboard)),
             Middleware(AccessMiddleware, dashboard=dashboard),
-            Middleware(QueueOpening, dashboard=dashboard),
         ],
         lifespan=lifespan,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..queue import JobStatus, QueueKeys, read_job
+from ..queue import JobStatus, QueueKeys
 from ._answers import DeadLetterDetail, FailedKey, JobDetail, PrefixJobProgress, Unreadable
 from ._letters import read_letter
 from ._payload import shown_payload, shown_value
@@ -54,10 +54,9 @@ def detail_bytes(max_payload_bytes: int) -> int:
 
 async def _too_large(queue: Queue, job_id: str, max_bytes: int) -> str | None:
     """Why a job is not read at all (a key too large or of the wrong type), else None."""
-    keys = QueueKeys(queue.name)
     async with queue.redis.pipeline(transaction=False) as pipe:
-        pipe.strlen(keys.job(job_id))
-        pipe.strlen(keys.result(job_id))
+        pipe.strlen(QueueKeys.job(job_id))
+        pipe.strlen(QueueKeys.result(job_id))
         sizes = await pipe.execute(raise_on_error=False)
     for size in sizes:
         if isinstance(size, Exception):
@@ -75,9 +74,10 @@ async def job_detail(queue: Queue, job_id: str, *, max_bytes: int) -> JobDetail 
         job_id: The job.
         max_bytes: Bytes of its envelope or result read at most (``detail_bytes``).
     """
+    job_id = queue.job_id(job_id)  # a sharded queue's either spelling
     if why := await _too_large(queue, job_id, max_bytes):
         return Unreadable(id=job_id, cause=why)
-    letter = await read_letter(queue.redis, queue.name, job_id)
+    letter = await read_letter(queue, job_id)
     if letter.cause is not None:
         return Unreadable(id=job_id, cause=f"its dead letter: {letter.cause}")
     try:
@@ -87,7 +87,7 @@ async def job_detail(queue: Queue, job_id: str, *, max_bytes: int) -> JobDetail 
 
 
 async def _job_detail(queue: Queue, job_id: str) -> JobDetail | None:
-    record = await read_job(queue.redis, queue.name, job_id)
+    record = await queue.listings.job(job_id)
     if record.status == JobStatus.NOT_FOUND and record.payload is None:
         return None
     kind = kind_of(record.function)
@@ -139,7 +139,7 @@ async def _job_detail(queue: Queue, job_id: str) -> JobDetail | None:
 
 async def dead_letter_detail(queue: Queue, job_id: str) -> DeadLetterDetail | Unreadable | None:
     """A dead letter with its payload fit to show, why it cannot be read, or None."""
-    read = await read_letter(queue.redis, queue.name, job_id)
+    read = await read_letter(queue, job_id)
     if read.cause is not None:
         return Unreadable(id=job_id, cause=read.cause)
     letter = read.letter

@@ -11,11 +11,11 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
-from ..queue import MAX_KEPT_PAYLOAD, DeadLetter, QueueKeys
+from ..queue import MAX_KEPT_PAYLOAD, DeadLetter
 from ._unreadable import UNREADABLE, cause_of
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
+    from ..queue import Queue
 
 __all__ = ["LETTER_BYTES", "PAGE_BYTES", "LetterRead", "read_letter", "read_letters"]
 
@@ -39,18 +39,19 @@ class LetterRead:
 
 
 async def read_letters(
-    redis: Redis, queue_name: str, job_ids: list[str], *, budget: int | None = PAGE_BYTES
+    queue: Queue, job_ids: list[str], *, budget: int | None = PAGE_BYTES
 ) -> list[LetterRead]:
     """The dead letters of the first of ``job_ids`` that fit in ``budget`` bytes, in order.
 
-    At least one id is read whatever its size; ``budget`` None: every id.
+    At least one id is read whatever its size; ``budget`` None: every id. Each letter is read
+    on its job's shard: one round trip for the sizes, one ``HMGET`` per shard read.
     """
     if not job_ids:
         return []
-    key = QueueKeys(queue_name).dead_data
+    redis, key_of = queue.redis, queue.listings.dead_data
     async with redis.pipeline(transaction=False) as pipe:
         for job_id in job_ids:
-            pipe.hstrlen(key, job_id)
+            pipe.hstrlen(key_of(job_id), job_id)
         sizes = await pipe.execute(raise_on_error=False)
     taken: list[tuple[str, int]] = []
     spent = 0
@@ -62,11 +63,14 @@ async def read_letters(
             break
         taken.append((job_id, int(size)))
         spent += cost
-    wanted = [job_id for job_id, size in taken if 0 < size <= LETTER_BYTES]
+    groups: dict[str, list[str]] = {}
+    for job_id, size in taken:
+        if 0 < size <= LETTER_BYTES:
+            groups.setdefault(key_of(job_id), []).append(job_id)
     raws: dict[str, bytes | None] = {}
-    if wanted:
+    for key, wanted in groups.items():
         got = await cast(Awaitable[list[bytes | None]], redis.hmget(key, wanted))
-        raws = dict(zip(wanted, got, strict=True))
+        raws.update(zip(wanted, got, strict=True))
     found = []
     for job_id, size in taken:
         if size > LETTER_BYTES:
@@ -82,7 +86,7 @@ async def read_letters(
     return found
 
 
-async def read_letter(redis: Redis, queue_name: str, job_id: str) -> LetterRead:
-    """One dead letter, bounded like a page's."""
-    (read,) = await read_letters(redis, queue_name, [job_id], budget=None)
+async def read_letter(queue: Queue, job_id: str) -> LetterRead:
+    """One dead letter, bounded like a page's (either spelling of a sharded queue's id)."""
+    (read,) = await read_letters(queue, [queue.job_id(job_id)], budget=None)
     return read

@@ -11,7 +11,6 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from ..queue import read_history
 from ._actions import DEAD_LETTER_ACTIONS, JOB_ACTIONS, QUEUE_ACTIONS
 from ._answers import Unreadable
 from ._chart import history_svg
@@ -97,7 +96,7 @@ async def overview(request: Request) -> Response:
 async def chart(request: Request) -> Response:
     """``GET /chart.svg``: the last hour's outcomes."""
     dashboard = dashboard_of(request)
-    history = await read_history(dashboard.redis, dashboard.settings.queue_name)
+    history = await dashboard.queue.listings.history()
     return Response(history_svg(history), media_type="image/svg+xml")
 
 

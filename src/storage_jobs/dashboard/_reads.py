@@ -17,11 +17,8 @@ from ..queue import (
     DeadLetter,
     ListedState,
     QueueDepth,
-    list_ids,
     peek_functions,
-    prefix_job_ids,
     read_heartbeats,
-    read_history,
 )
 from ._answers import (
     DeadLetterPage,
@@ -144,7 +141,7 @@ class Reader:
                 )
             ],
             workers=[w for w in workers.workers if not w.stale],
-            history=await read_history(self.redis, self.queue_name),
+            history=await self.queue.listings.history(),
             actions_enabled=actions_enabled,
         )
 
@@ -181,9 +178,7 @@ class Reader:
         A job whose data cannot be read is listed apart, with why (it has no kind to filter).
         """
         if kind is None:
-            listed, total = await list_ids(
-                self.redis, self.queue_name, status, offset=offset, limit=limit
-            )
+            listed, total = await self.queue.listings.ids(status, offset=offset, limit=limit)
             rows, bad = await self._job_rows(status, listed)
             more = offset + len(listed) < total
             return JobPage(
@@ -200,8 +195,8 @@ class Reader:
         unread: list[Unreadable] = []
         position, looked, total = offset, 0, 0
         while len(found) < limit and looked < FILTER_WINDOW:
-            listed, total = await list_ids(
-                self.redis, self.queue_name, status, offset=position, limit=min(_CHUNK, 2 * limit)
+            listed, total = await self.queue.listings.ids(
+                status, offset=position, limit=min(_CHUNK, 2 * limit)
             )
             if not listed:
                 break
@@ -235,7 +230,7 @@ class Reader:
         ids = [job_id for job_id, _ in listed]
         bad: dict[str, str] = {}
         if status == "dead":
-            reads = await read_letters(self.redis, self.queue_name, ids, budget=None)
+            reads = await read_letters(self.queue, ids, budget=None)
             letters = {r.job_id: r.letter for r in reads if r.letter is not None}
             bad = {r.job_id: r.cause for r in reads if r.cause is not None}
             functions = [letters[i].function if i in letters else None for i in ids]
@@ -279,14 +274,10 @@ class Reader:
         position, total, budget = offset, 0, PAGE_BYTES
         while len(found) < limit and position - offset < (FILTER_WINDOW if filtered else limit):
             chunk = _CHUNK if filtered else limit - len(found)
-            listed, total = await list_ids(
-                self.redis, self.queue_name, "dead", offset=position, limit=chunk
-            )
+            listed, total = await self.queue.listings.ids("dead", offset=position, limit=chunk)
             if not listed or budget <= 0:
                 break
-            reads = await read_letters(
-                self.redis, self.queue_name, [job_id for job_id, _ in listed], budget=budget
-            )
+            reads = await read_letters(self.queue, [job_id for job_id, _ in listed], budget=budget)
             for read in reads:
                 position += 1
                 budget -= read.size
@@ -312,7 +303,7 @@ class Reader:
 
     async def prefix_jobs(self, offset: int, limit: int) -> PrefixJobPage:
         """One page of migrations and prefix deletes with their progress, newest first."""
-        ids, total = await prefix_job_ids(self.redis, self.queue_name, offset=offset, limit=limit)
+        ids, total = await self.queue.listings.prefix_job_ids(offset=offset, limit=limit)
         flags = await control_flags(self.redis, ids)
         rows: list[PrefixJobProgress] = []
         unread: list[Unreadable] = []
@@ -325,6 +316,7 @@ class Reader:
 
     async def prefix_job(self, job_id: str) -> PrefixJobProgress:
         """One prefix job's progress."""
+        job_id = self.queue.job_id(job_id)
         (flags,) = await control_flags(self.redis, [job_id])
         return progress_row(await self.queue.progress(job_id).read(), flags=flags)
 

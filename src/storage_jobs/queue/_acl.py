@@ -34,7 +34,7 @@ ARQ_HEALTH_SUFFIX = ":health-check"
 """arq's per-queue health key is the queue's name plus this (the worker writes it too)."""
 
 _GLOB_SPECIAL = "\\*?["
-_KEYLESS = ("ping", "info", "script|load", "script|exists")
+_KEYLESS = ("ping", "info", "script|load", "script|exists", "wait")
 _TRANSACTIONS = ("multi", "exec", "discard", "watch", "unwatch")
 _READS = (
     "get",

@@ -24,7 +24,7 @@ from ..errors import QueueFullError, QueueUnavailableError
 from ..jobs import JobLimits, JobModel, spec_for_job
 from ._keys import LANES, Priority, QueueKeys
 from ._memory import is_redis_full, redis_said
-from ._scripts import ScriptCall, Scripts
+from ._scripts import ReplicaWaitError, ScriptCall, Scripts
 from ._wire import build_envelope
 
 if TYPE_CHECKING:
@@ -157,6 +157,7 @@ class Enqueuer:
         as its ``__context__``.
         """
         failure: QueueUnavailableError | None = None
+        short: ReplicaWaitError | None = None
         written: list[Any] = []
         try:
             script_calls: list[ScriptCall] = []
@@ -167,7 +168,9 @@ class Enqueuer:
                     keys += [self.keys.job(job_id), self.keys.result(job_id)]
                     args += [data, ttl_ms, score, job_id]
                 script_calls.append(("enqueue", keys, args))
-            written = await self.scripts.run_many(script_calls, raise_on_error=False)
+            written = await self.scripts.run_many(script_calls, raise_on_error=False, durable=True)
+        except ReplicaWaitError as exc:  # written on the primary, not acknowledged in time
+            written, short = exc.answers, exc
         except (RedisConnectionError, RedisTimeoutError):
             # No command text in these, and callers (the CLI's exit 4) tell them apart. The
             # round trip's jobs may or may not be on the queue; again under the same ids is safe.
@@ -176,12 +179,18 @@ class Enqueuer:
             failure = _mapped(exc, _ids(before), unknown=True)
         if failure is None:
             errors = [r for r in written if isinstance(r, RedisError)]
+            done = [*_ids(before)]
+            for chunk, flags in zip(calls, written, strict=True):
+                if not isinstance(flags, RedisError):
+                    done += [i for (i, *_), ok in zip(chunk, flags, strict=True) if ok == 1]
             if errors:
-                done = [*_ids(before)]
-                for chunk, flags in zip(calls, written, strict=True):
-                    if not isinstance(flags, RedisError):
-                        done += [i for (i, *_), ok in zip(chunk, flags, strict=True) if ok == 1]
                 failure = _mapped(errors[0], done, unknown=False)
+            elif short is not None:
+                failure = QueueUnavailableError(
+                    f"{short} (STORAGE_JOBS_REDIS_WAIT_REPLICAS): the jobs are on the primary "
+                    "only; enqueueing again under the same ids is safe",
+                    tuple(done),
+                )
         if failure is not None:
             raise failure
         return written

@@ -19,11 +19,9 @@ from ._history import FINISHED_KEPT, HISTORY_TTL, Outcome, finished_index, histo
 from ._keys import Priority, QueueKeys
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
+    from ._scripts import ScriptCall
 
-    from ._scripts import Scripts
-
-__all__ = ["FINISH_CALL_JOBS", "Finish", "finish_batch"]
+__all__ = ["FINISH_CALL_JOBS", "Finish", "finish_call"]
 
 FINISH_CALL_JOBS = 256
 """Jobs one finish call holds at most: 5 keys and 9 arguments each, so a call stays under the
@@ -59,33 +57,24 @@ class Finish:
     lane: Priority = "normal"
 
 
-async def finish_batch(
-    redis: Redis,
-    scripts: Scripts,
+def finish_call(
     keys: QueueKeys,
     items: Sequence[Finish],
     *,
     trim: bool = False,
     now: float | None = None,
     channel: str | None = None,
-) -> int:
-    """Writes the finishes of a batch in one script call.
+) -> ScriptCall:
+    """The script call writing the finishes of a batch (it answers how many it removed).
 
     Args:
-        redis: The connection (a client or a pipeline).
-        scripts: The queue's scripts.
         keys: The queue's keys.
-        items: The finishes.
+        items: The finishes (``FINISH_CALL_JOBS`` at most).
         trim: Also trim the finished-jobs indexes to ``FINISHED_KEPT`` ids.
         now: The time (default: now): the history's minute and the indexes' score.
         channel: The channel announcing the finished ids (default: the queue's own; a
             shard announces on its logical queue's, where clients listen).
-
-    Returns:
-        How many jobs were removed (finished, not left queued).
     """
-    if not items:
-        return 0
     now = time.time() if now is None else now
     all_keys: list[str] = [
         keys.queue,
@@ -117,4 +106,4 @@ async def finish_batch(
         ]
     all_keys.append(keys.wake)
     args += [channel or keys.done_channel, now, HISTORY_TTL, FINISHED_KEPT, "1" if trim else ""]
-    return int(await scripts.finish(keys=all_keys, args=args, client=redis))
+    return ("finish", all_keys, args)

@@ -23,8 +23,9 @@ from ..tracing import tracer_for
 from ._connection import open_redis
 from ._keys import QueueKeys
 from ._queue import Queue
+from ._scripts import ReplicaWait
 
-__all__ = ["ShardCountError", "check_shard_count", "open_queue", "queue_on"]
+__all__ = ["ShardCountError", "check_shard_count", "open_queue", "queue_on", "replica_wait"]
 
 
 class ShardCountError(StorageJobsError, ValueError):
@@ -59,6 +60,7 @@ async def open_queue(
         worker_id=worker_id,
         lease_seconds=settings.lease_seconds,
         tracer=tracer_for(settings.tracing),
+        wait=replica_wait(settings),
     )
     if check:
         try:
@@ -112,5 +114,13 @@ def queue_on(redis: Redis | RedisCluster, settings: Settings, **options: Any) ->
         tagged=isinstance(redis, RedisCluster),
         result_ttl=settings.result_ttl,
         tracer=tracer_for(settings.tracing),
+        wait=replica_wait(settings),
         **options,
     )
+
+
+def replica_wait(settings: Settings) -> ReplicaWait | None:
+    """The replica wait ``STORAGE_JOBS_REDIS_WAIT_REPLICAS`` asks for; None for none."""
+    if settings.redis_wait_replicas == 0:
+        return None
+    return ReplicaWait(settings.redis_wait_replicas, int(settings.redis_wait_timeout * 1000))

@@ -37,11 +37,12 @@ from ._heartbeat import Heartbeat, remove_heartbeat, write_heartbeat
 from ._info import IN_PROGRESS_LIMIT, KIND_SAMPLE, QueueDepth, QueueInfo, queue_info
 from ._job_state import RedisJobState
 from ._keys import Priority, QueueKeys
+from ._listings import Listings
 from ._memory import EvictionPolicy
 from ._progress import RedisProgressStore
 from ._rate_limit import RedisRateLimiter
 from ._schedules import ScheduleStore
-from ._scripts import Scripts
+from ._scripts import ReplicaWait, Scripts
 from ._shard import RESULT_TTL_S, Shard
 from ._sharded import ShardedControl, ShardedDeadLetters
 from ._shards import ShardLayout
@@ -87,6 +88,7 @@ class Queue:
         worker_id: str | None = None,
         lease_seconds: float = 30.0,
         tracer: Tracer | None = None,
+        wait: ReplicaWait | None = None,
     ) -> None:
         """Binds the protocol to a connection and queue.
 
@@ -99,6 +101,7 @@ class Queue:
             worker_id: A worker's id: the queue then claims for it.
             lease_seconds: How long the worker's leases last without renewal.
             tracer: Traces enqueues (``tracing.tracer_for``); None when tracing is off.
+            wait: Replicas to wait for after each enqueue and finish call (``ReplicaWait``).
         """
         # Typed as one server's client: a cluster client answers every command the readers use
         # (each routed by its key), so their signatures need not name both.
@@ -109,7 +112,7 @@ class Queue:
         # limit's script reads both: tagged with the queue's own name on a tagged queue.
         self.home = f"{name}{{{name}}}" if self.layout.tagged else name
         self.result_ttl = result_ttl
-        self.scripts = Scripts(self.redis)
+        self.scripts = Scripts(self.redis, wait=wait)
         self.shards = tuple(
             Shard(
                 self.redis,
@@ -316,6 +319,11 @@ class Queue:
         return await self.shard(job_id).job_paused(job_id)
 
     # -- reading ----------------------------------------------------------------------------------
+
+    @cached_property
+    def listings(self) -> Listings:
+        """Its job lists and job records, every shard's merged (the dashboard's reads)."""
+        return Listings(self)
 
     async def status(self, job_id: str) -> JobStatus:
         """Where a job is (one round trip)."""

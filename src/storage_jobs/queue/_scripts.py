@@ -11,17 +11,26 @@ pipeline refuses script objects (and ``EVALSHA`` by name). A call that finds no 
 or restarted server, a replica promoted that never saw the load) answers ``NoScriptError``,
 which ran nothing: the script is loaded (``SCRIPT LOAD``; on a cluster it goes to every primary,
 and there scripts are loaded before the first call too) and only those calls run again.
+
+**Replica waits** (``STORAGE_JOBS_REDIS_WAIT_REPLICAS``): a durable call (an enqueue, a finish)
+is followed by ``WAIT`` in the same pipeline. ``WAIT`` counts the writes of its own connection:
+one server's pipeline is one connection; a cluster pipeline sends each node's commands on one
+connection of that node, in order, so one ``WAIT`` goes to each node the calls went to
+(``target_nodes``). A call redirected on the way (``MOVED``/``ASK``: a slot moved, a failover)
+is sent again on another connection, which that node's ``WAIT`` does not see: the slot map
+changed under the call, so its wait counts as unacknowledged.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import cached_property
 from importlib import resources
 from typing import TYPE_CHECKING, Any, cast
 
 from redis.asyncio import RedisCluster
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, RedisError
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -30,7 +39,14 @@ if TYPE_CHECKING:
 ScriptCall = tuple[str, Sequence[Any], Sequence[Any]]
 """One pipelined script call: the script's name, its keys and its arguments."""
 
-__all__ = ["SCRIPT_NAMES", "ScriptCall", "Scripts", "script_text"]
+__all__ = [
+    "SCRIPT_NAMES",
+    "ReplicaWait",
+    "ReplicaWaitError",
+    "ScriptCall",
+    "Scripts",
+    "script_text",
+]
 
 SCRIPT_NAMES = (
     "cancel",
@@ -60,24 +76,59 @@ def script_text(name: str) -> str:
     return resources.files(__package__).joinpath("lua", f"{name}.lua").read_text("utf-8")
 
 
-class Scripts:
-    """The queue's scripts registered on one connection (each on first use)."""
+@dataclass(frozen=True)
+class ReplicaWait:
+    """``WAIT`` after durable writes: for ``replicas`` replicas, ``timeout_ms`` at most."""
 
-    def __init__(self, redis: Redis | RedisCluster) -> None:
+    replicas: int
+    timeout_ms: int
+
+
+class ReplicaWaitError(RedisError):
+    """Durable writes ran on the primary, but fewer replicas than asked acknowledged them.
+
+    Attributes:
+        acknowledged: The fewest replicas any ``WAIT`` of the calls reported.
+        answers: The calls' answers, in order (the writes happened).
+    """
+
+    def __init__(self, acknowledged: int, wait: ReplicaWait, answers: list[Any]) -> None:
+        super().__init__(
+            f"WAIT: {acknowledged} of {wait.replicas} replica(s) acknowledged the writes within "
+            f"{wait.timeout_ms} ms"
+        )
+        self.acknowledged = acknowledged
+        self.answers = answers
+
+
+class Scripts:
+    """The queue's scripts registered on one connection (each on first use).
+
+    Attributes:
+        redis: The connection.
+        wait: The replica wait after durable calls; None: none.
+    """
+
+    def __init__(self, redis: Redis | RedisCluster, *, wait: ReplicaWait | None = None) -> None:
         self.redis = redis
+        self.wait = wait
         self._loaded: set[str] = set()  # on a cluster: scripts loaded on every primary
 
     def _register(self, name: str) -> AsyncScript:
         return cast("Redis", self.redis).register_script(script_text(name))
 
     async def run_many(
-        self, calls: Sequence[ScriptCall], *, raise_on_error: bool = True
+        self, calls: Sequence[ScriptCall], *, raise_on_error: bool = True, durable: bool = False
     ) -> list[Any]:
         """Runs script calls in one pipelined round trip; their answers in order.
 
         Args:
-            calls: ``(name, keys, args)`` per call.
+            calls: ``(name, keys, args)`` per call (each call's keys in one slot).
             raise_on_error: Raise the first error; False: errors are answers.
+            durable: Wait for the replicas ``wait`` asks for, in the same round trip.
+
+        Raises:
+            ReplicaWaitError: A durable call's writes, made, were not acknowledged in time.
         """
         cluster = isinstance(self.redis, RedisCluster)
         if cluster:  # a cluster pipeline's NOSCRIPT answers are not trusted to come back whole
@@ -86,6 +137,8 @@ class Scripts:
                 self._loaded.add(name)
         todo = list(range(len(calls)))
         answers: list[Any] = [None] * len(calls)
+        wait = self.wait if durable else None
+        acknowledged: list[int] = []
         for attempt in range(2):
             pipe = self.redis.pipeline() if cluster else self.redis.pipeline(transaction=False)
             async with pipe:
@@ -93,7 +146,12 @@ class Scripts:
                     name, keys, args = calls[i]
                     sha = getattr(self, name).sha
                     pipe.execute_command("EVALSHA", sha, len(keys), *keys, *args)
+                nodes = self._add_waits(pipe, [calls[i][1] for i in todo], wait)
                 got = await pipe.execute(raise_on_error=False)
+            got, waits = got[: len(todo)], got[len(todo) :]
+            acknowledged += [w if isinstance(w, int) else 0 for w in waits]
+            if nodes is not None and nodes != self._nodes([calls[i][1] for i in todo]):
+                acknowledged.append(0)  # redirected: a wait may not have seen the write
             for i, answer in zip(todo, got, strict=True):
                 answers[i] = answer
             todo = [i for i in todo if isinstance(answers[i], NoScriptError)]
@@ -105,7 +163,29 @@ class Scripts:
             for answer in answers:
                 if isinstance(answer, Exception):
                     raise answer
+        if wait is not None and min(acknowledged, default=0) < wait.replicas:
+            raise ReplicaWaitError(min(acknowledged, default=0), wait, answers)
         return answers
+
+    def _nodes(self, keys: Sequence[Sequence[Any]]) -> list[str]:
+        """The cluster node each call's first key is served by now."""
+        cluster = cast(RedisCluster, self.redis)
+        return [getattr(cluster.get_node_from_key(k[0]), "name", "") for k in keys]
+
+    def _add_waits(
+        self, pipe: Any, keys: Sequence[Sequence[Any]], wait: ReplicaWait | None
+    ) -> list[str] | None:
+        """Queues the ``WAIT`` after the calls; on a cluster one per node, and the nodes."""
+        if wait is None or not keys:
+            return None
+        if not isinstance(self.redis, RedisCluster):
+            pipe.execute_command("WAIT", wait.replicas, wait.timeout_ms)
+            return None
+        nodes = self._nodes(keys)
+        for name in dict.fromkeys(nodes):
+            node = self.redis.get_node(node_name=name)
+            pipe.execute_command("WAIT", wait.replicas, wait.timeout_ms, target_nodes=node)
+        return nodes
 
     @cached_property
     def cancel(self) -> AsyncScript:

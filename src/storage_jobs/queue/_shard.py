@@ -20,13 +20,15 @@ from collections.abc import Awaitable, Iterable, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, cast
 
+import structlog
+
 from ..settings import Settings
 from ._cancelled import finish_cancelled
 from ._claim import Claim, LeaseHolder
 from ._control import Control, RedisJobControl
 from ._dead_letters import DeadLetterStore
 from ._enqueue import Enqueuer, NewJob
-from ._finish import FINISH_CALL_JOBS, Finish, finish_batch
+from ._finish import FINISH_CALL_JOBS, Finish, finish_call
 from ._heartbeat import Heartbeat, remove_heartbeat, write_heartbeat
 from ._info import IN_PROGRESS_LIMIT, QueueDepth, queue_depth
 from ._job_state import RedisJobState
@@ -34,7 +36,7 @@ from ._keys import ATTEMPTS_TTL_S, Priority, QueueKeys
 from ._memory import EvictionPolicy, read_eviction_policy
 from ._progress import RedisProgressStore
 from ._rate_limit import RedisRateLimiter
-from ._scripts import Scripts
+from ._scripts import ReplicaWaitError, Scripts
 from ._status import JobStatus, lease_holder, read_outcome, read_status
 from ._wake import push_wake, wait_for_wake
 from ._wire import ResultRecord, parse_result
@@ -46,6 +48,8 @@ if TYPE_CHECKING:
     from ..storage import RateLimits
 
 __all__ = ["RESULT_TTL_S", "Shard"]
+
+_log = structlog.get_logger("storage_jobs.queue")
 
 RESULT_TTL_S: float = Settings.model_fields["result_ttl"].default
 """Seconds results (and cancel markers) are kept, by default (``STORAGE_JOBS_RESULT_TTL``)."""
@@ -134,22 +138,31 @@ class Shard:
         return await self.leases.renew(self.redis, self.scripts, running, now_ms)
 
     async def finish(self, items: Sequence[Finish], *, trim: bool = False) -> int:
-        """Finishes a batch of jobs in one script call (``FINISH_CALL_JOBS`` jobs at most each).
+        """Finishes a batch of jobs: one script call per ``FINISH_CALL_JOBS``, one round trip.
+
+        With a replica wait, writes not acknowledged in time are logged (``redis.wait_short``)
+        and stand: the jobs finished; a failover before they replicate runs them again.
 
         Returns:
             How many were removed.
         """
-        removed = 0
-        for start in range(0, len(items), FINISH_CALL_JOBS):
-            removed += await finish_batch(
-                self.redis,
-                self.scripts,
+        if not items:
+            return 0
+        calls = [
+            finish_call(
                 self.keys,
                 items[start : start + FINISH_CALL_JOBS],
                 trim=trim,
                 channel=self.done_channel,
             )
-        return removed
+            for start in range(0, len(items), FINISH_CALL_JOBS)
+        ]
+        try:
+            answers = await self.scripts.run_many(calls, durable=True)
+        except ReplicaWaitError as exc:
+            _log.warning("redis.wait_short", queue=self.name, jobs=len(items), detail=str(exc))
+            answers = exc.answers
+        return sum(int(a) for a in answers)
 
     async def retry(
         self, job_id: str, *, score: int | None, delay_ms: int, lane: Priority = "normal"
