@@ -148,6 +148,16 @@ class Settings(BaseSettings):
         default_factory=dict
     )
 
+    # Completion events (queue/_events.py): entries each stream keeps, about (0: no events);
+    # webhooks (worker/_webhooks.py): every event POSTed, signed with the secret, to the URL.
+    events_maxlen: int = Field(default=100_000, ge=0)
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    webhook_timeout: float = Field(default=10.0, gt=0)
+    webhook_max_backoff: float = Field(default=60.0, gt=0)
+    # Seconds a delivery held by a worker may go untouched before another worker takes it over.
+    webhook_claim_idle: float = Field(default=60.0, gt=0)
+
     # The dashboard
     dashboard_token: SecretStr | None = None
     dashboard_actions: bool = False
@@ -220,6 +230,25 @@ class Settings(BaseSettings):
                 + ", ".join(short)
             )
         return value
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_is_http(cls, value: str | None) -> str | None:
+        if value is not None:
+            parts = urlsplit(value)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError("STORAGE_JOBS_WEBHOOK_URL must be an http:// or https:// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _webhook_is_signed(self) -> Settings:
+        if self.webhook_url is not None and not (
+            self.webhook_secret and self.webhook_secret.get_secret_value()
+        ):
+            raise ValueError(
+                "STORAGE_JOBS_WEBHOOK_URL needs STORAGE_JOBS_WEBHOOK_SECRET (deliveries are signed)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _tokens_open_one_door(self) -> Settings:

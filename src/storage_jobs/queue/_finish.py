@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ._events import EVENTS_MAXLEN, event_data
 from ._history import FINISHED_KEPT, HISTORY_TTL, Outcome, finished_index, history_field
 from ._keys import Priority, QueueKeys
 
@@ -26,8 +27,8 @@ if TYPE_CHECKING:
 __all__ = ["FINISH_CALL_JOBS", "Finish", "finish_batch"]
 
 FINISH_CALL_JOBS = 256
-"""Jobs one finish call holds at most: 5 keys and 9 arguments each, so a call stays under the
-3,999 arguments ElastiCache Serverless allows a command (3,600 at 256 jobs)."""
+"""Jobs one finish call holds at most: 5 keys and 10 arguments each, so a call stays under the
+3,999 arguments ElastiCache Serverless allows a command (3,853 at 256 jobs)."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,7 @@ async def finish_batch(
     trim: bool = False,
     now: float | None = None,
     channel: str | None = None,
+    events_maxlen: int = EVENTS_MAXLEN,
 ) -> int:
     """Writes the finishes of a batch in one script call.
 
@@ -80,6 +82,7 @@ async def finish_batch(
         now: The time (default: now): the history's minute and the indexes' score.
         channel: The channel announcing the finished ids (default: the queue's own; a
             shard announces on its logical queue's, where clients listen).
+        events_maxlen: Events the stream keeps (about); 0: no events.
 
     Returns:
         How many jobs were removed (finished, not left queued).
@@ -93,6 +96,7 @@ async def finish_batch(
         keys.finished("complete"),
         keys.finished("failed"),
         keys.finished("cancelled"),
+        keys.events,
     ]
     args: list[Any] = []
     for item in items:
@@ -114,7 +118,22 @@ async def finish_batch(
             history_field(item.outcome),
             finished_index(item.outcome) or "",
             "" if item.score is None else item.score,
+            _event(item) if events_maxlen > 0 else b"",
         ]
     all_keys.append(keys.wake)
-    args += [channel or keys.done_channel, now, HISTORY_TTL, FINISHED_KEPT, "1" if trim else ""]
+    args += [
+        channel or keys.done_channel,
+        now,
+        HISTORY_TTL,
+        FINISHED_KEPT,
+        "1" if trim else "",
+        events_maxlen,
+    ]
     return int(await scripts.finish(keys=all_keys, args=args, client=redis))
+
+
+def _event(item: Finish) -> bytes:
+    """The completion event of a job this finish ends, if it has one."""
+    if not item.finish or not item.result_data:
+        return b""
+    return event_data(item.job_id, item.result_data) or b""

@@ -57,6 +57,7 @@ async def open_queue(
         result_ttl=settings.result_ttl,
         worker_id=worker_id,
         lease_seconds=settings.lease_seconds,
+        events_maxlen=settings.events_maxlen,
     )
     if check:
         try:
@@ -109,5 +110,6 @@ def queue_on(redis: Redis | RedisCluster, settings: Settings, **options: Any) ->
         shards=settings.queue_shards,
         tagged=isinstance(redis, RedisCluster),
         result_ttl=settings.result_ttl,
+        events_maxlen=settings.events_maxlen,
         **options,
     )

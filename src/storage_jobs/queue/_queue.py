@@ -31,6 +31,8 @@ from ._claim import Claim, LeaseHolder
 from ._control import Control, RedisJobControl
 from ._dead_letters import DeadLetterStore
 from ._enqueue import NewJob
+from ._event_stream import EventGroup, EventReader
+from ._events import EVENTS_MAXLEN
 from ._finish import Finish
 from ._heartbeat import Heartbeat, remove_heartbeat, write_heartbeat
 from ._info import IN_PROGRESS_LIMIT, KIND_SAMPLE, QueueDepth, QueueInfo, queue_info
@@ -81,6 +83,7 @@ class Queue:
         result_ttl: float = RESULT_TTL_S,
         worker_id: str | None = None,
         lease_seconds: float = 30.0,
+        events_maxlen: int = EVENTS_MAXLEN,
     ) -> None:
         """Binds the protocol to a connection and queue.
 
@@ -92,6 +95,7 @@ class Queue:
             result_ttl: Seconds results (and cancel markers) are kept.
             worker_id: A worker's id: the queue then claims for it.
             lease_seconds: How long the worker's leases last without renewal.
+            events_maxlen: Events each shard's stream keeps (about); 0: no events.
         """
         # Typed as one server's client: a cluster client answers every command the readers use
         # (each routed by its key), so their signatures need not name both.
@@ -102,6 +106,7 @@ class Queue:
         # limit's script reads both: tagged with the queue's own name on a tagged queue.
         self.home = f"{name}{{{name}}}" if self.layout.tagged else name
         self.result_ttl = result_ttl
+        self.events_maxlen = events_maxlen
         self.scripts = Scripts(self.redis)
         self.shards = tuple(
             Shard(
@@ -112,6 +117,7 @@ class Queue:
                 lease_seconds=lease_seconds,
                 scripts=self.scripts,
                 done_channel=QueueKeys(name).done_channel,
+                events_maxlen=events_maxlen,
             )
             for shard_name in self.layout.names
         )
@@ -346,6 +352,20 @@ class Queue:
     async def eviction_policy(self, *, declared: str | None = None) -> EvictionPolicy:
         """Redis's eviction policy, and whether queued jobs are safe from it."""
         return await self.shards[0].eviction_policy(declared=declared)
+
+    # -- completion events -----------------------------------------------------------------------
+
+    def events(self, since: str | None = None) -> EventReader:
+        """A resumable read of the queue's completion events, every shard's (``_event_stream``).
+
+        Raises:
+            ValueError: If ``since`` is not an event id (cursor) of this queue.
+        """
+        return EventReader(self, since)
+
+    def event_groups(self, consumer: str) -> list[EventGroup]:
+        """The webhooks' consumer group on each shard's events stream, for ``consumer``."""
+        return [EventGroup(self.redis, s.keys.events, consumer) for s in self.shards]
 
     # -- heartbeats -------------------------------------------------------------------------------
 
