@@ -217,9 +217,7 @@ def _worker(f: _Families) -> _Role:
             _Grant(("zadd", "zremrangebyrank"), (*finished, *prefix_jobs)),
             _Grant(("hincrby", "expire"), history),
             # Completion events (finish scripts) and the webhooks' consumer group.
-            _Grant(
-                ("xadd", "xgroup|create", "xreadgroup", "xack", "xautoclaim", "xclaim"), events
-            ),
+            _Grant(("xadd", "xgroup|create", "xreadgroup", "xack", "xautoclaim", "xclaim"), events),
             _Grant(("zadd", "zrem", "zremrangebyscore"), workers),
             _Grant(("set", "del"), worker),
             _Grant(("psetex",), health),
