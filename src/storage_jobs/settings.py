@@ -248,6 +248,8 @@ class Settings(BaseSettings):
             raise ValueError(
                 "STORAGE_JOBS_WEBHOOK_URL needs STORAGE_JOBS_WEBHOOK_SECRET (deliveries are signed)"
             )
+        if self.webhook_url is not None and self.events_maxlen == 0:
+            raise ValueError("STORAGE_JOBS_WEBHOOK_URL needs events on (EVENTS_MAXLEN above 0)")
         return self
 
     @model_validator(mode="after")

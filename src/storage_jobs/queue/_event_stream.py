@@ -136,8 +136,8 @@ class EventReader:
             if block is None:
                 return list(await asyncio.gather(*reads))
             for next_done in asyncio.as_completed(reads):
-                if reply := await next_done:
-                    return [reply, *(r.result() for r in reads if r.done() and r.result())]
+                if await next_done:  # and whatever other shards answered by now
+                    return [r.result() for r in reads if r.done() and not r.cancelled()]
             return []
         finally:
             for read in reads:
@@ -192,20 +192,31 @@ class EventGroup:
         if ids:
             await cast(Awaitable[int], self.redis.xack(self.key, GROUP, *ids))
 
-    async def trimmed(self) -> str | None:
-        """The newest event trimmed from the stream before the group read it, if any.
+    async def trimmed(self) -> tuple[str, int | None] | None:
+        """Events trimmed from the stream before the group read them, if any.
 
-        Compares the stream's ``max-deleted-entry-id`` (Redis 7) with the group's last
-        delivered id: a larger one means the length limit dropped events no worker delivered.
+        Trimming drops the oldest entries, so events were lost to the group exactly when the
+        stream's first entry lies past the group's last delivered id and fewer entries remain
+        than the group has still to read (``entries-added`` minus its ``entries-read``).
+
+        Returns:
+            None if none were; else the group's last delivered id and how many were lost
+            (None when Redis no longer knows the group's read count).
         """
         info = await self.redis.xinfo_stream(self.key)
-        deleted = _text(info.get("max-deleted-entry-id") or "0-0")
         groups = await self.redis.xinfo_groups(self.key)
         ours = next((g for g in groups if _text(g.get("name", "")) == GROUP), None)
-        if ours is None:
+        first = info.get("first-entry")
+        if ours is None or not first:
             return None
         delivered = _text(ours.get("last-delivered-id") or "0-0")
-        return deleted if _id(deleted) > _id(delivered) else None
+        if _id(_text(first[0])) <= _id(delivered):
+            return None
+        read, added = ours.get("entries-read"), info.get("entries-added")
+        if read is None or added is None:
+            return delivered, None
+        lost = int(added) - int(read) - int(info.get("length", 0))
+        return (delivered, lost) if lost > 0 else None
 
     def _parsed(self, entries: list[tuple[str, dict[Any, Any]]]) -> list[Entry]:
         return [(entry_id, _event(fields)) for entry_id, fields in entries]

@@ -36,6 +36,7 @@ from ._execution import Execution
 from ._finisher import Finisher
 from ._heartbeats import Heartbeats
 from ._startup import Started, start_runtime
+from ._webhooks import start_webhooks
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -87,6 +88,7 @@ class Housekeeping:
         )
         self._started: Started | None = None
         self._housekeeper: asyncio.Task[None] | None = None
+        self._webhooks: asyncio.Task[Any] | None = None  # delivering events (``_webhooks``)
         self._last_renewal = 0.0
         self._redis_down_since: float | None = None
         self._last_queue_gauges = 0.0
@@ -140,13 +142,15 @@ class Housekeeping:
             metrics.set_worker(self.worker_id, self.queue_name)
             metrics.set_redis_up(True)
         self._housekeeper = asyncio.create_task(self._housekeeping())
+        self._webhooks = start_webhooks(self.settings, self.queue, self.worker_id, self._event)
 
     async def _close_housekeeping(self) -> None:
-        """Stops the housekeeping, removes the heartbeat, closes the runtime and Redis."""
-        if self._housekeeper is not None:
-            self._housekeeper.cancel()
-            await asyncio.wait([self._housekeeper])
-            self._housekeeper = None
+        """Stops the housekeeping and webhooks, removes the heartbeat, closes runtime and Redis."""
+        for task in (self._housekeeper, self._webhooks):
+            if task is not None:
+                task.cancel()
+                await asyncio.wait([task])
+        self._housekeeper = self._webhooks = None
         if self._pool is None:
             return
         with contextlib.suppress(RedisError, *REDIS_DOWN):
