@@ -37,7 +37,9 @@ def _job_options(command: F) -> F:
         "still gets one claim in 8).",
     )(command)
     command = click.option(
-        "--expires",
+        # --expires is the object's Expires header (write_options): this is the job's expiry.
+        "--expires-in",
+        "job_expires",
         type=click.FloatRange(min=0, min_open=True),
         metavar="SECONDS",
         help="Never run the job if it has not started within SECONDS (it ends 'expired').",
@@ -138,7 +140,7 @@ def upload(
     wait: float | None,
     as_json: bool,
     priority: Priority,
-    expires: float | None,
+    job_expires: float | None,
     **write: Any,
 ) -> None:
     """Upload --data or --file to KEY in BUCKET."""
@@ -166,7 +168,7 @@ def upload(
             **fields,
         )
 
-    _enqueue(build, job_id, wait, as_json, priority, expires)
+    _enqueue(build, job_id, wait, as_json, priority, job_expires)
 
 
 @enqueue.command("copy")
@@ -199,7 +201,7 @@ def copy(
     wait: float | None,
     as_json: bool,
     priority: Priority,
-    expires: float | None,
+    job_expires: float | None,
     **write: Any,
 ) -> None:
     """Copy SRC_KEY of SRC_BUCKET to DST_KEY, server-side, keeping what the source carries."""
@@ -218,7 +220,7 @@ def copy(
         wait,
         as_json,
         priority,
-        expires,
+        job_expires,
     )
 
 
@@ -240,7 +242,7 @@ def delete(
     wait: float | None,
     as_json: bool,
     priority: Priority,
-    expires: float | None,
+    job_expires: float | None,
 ) -> None:
     """Delete KEY... (and/or the keys of --keys-from) from BUCKET, in one bulk job."""
     all_keys = list(keys)
@@ -249,4 +251,4 @@ def delete(
     if not all_keys:
         raise click.UsageError("no keys to delete: give KEY... or --keys-from")
     job = lambda: DeleteJob(bucket=bucket, keys=all_keys)  # noqa: E731
-    _enqueue(job, job_id, wait, as_json, priority, expires)
+    _enqueue(job, job_id, wait, as_json, priority, job_expires)

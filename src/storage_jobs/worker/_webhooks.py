@@ -128,9 +128,10 @@ class Webhooks:
                 backoff = min(backoff * 2, self.max_backoff)
                 continue
             done: list[str] = []
-            for entry_id, job_event in entries:
+            for n, (entry_id, job_event) in enumerate(entries):
                 if job_event is not None:
-                    await self._deliver(session, group, f"{name}/{entry_id}", entry_id, job_event)
+                    held = [i for i, _ in entries[n:]]  # kept ours while this one is retried
+                    await self._deliver(session, group, f"{name}/{entry_id}", held, job_event)
                 done.append(entry_id)
             with contextlib.suppress(*_REDIS_TROUBLE):  # not acknowledged: delivered again
                 await group.ack(done)
@@ -140,10 +141,10 @@ class Webhooks:
         session: aiohttp.ClientSession,
         group: EventGroup,
         delivery: str,
-        entry_id: str,
+        held: list[str],
         job_event: JobEvent,
     ) -> None:
-        """POSTs one event until the receiver takes it (2xx)."""
+        """POSTs one event until the receiver takes it (2xx); ``held``: the batch not sent yet."""
         body = job_event.model_dump_json(exclude={"id"}, exclude_none=True).encode()
         headers = {
             "Content-Type": "application/json",
@@ -167,7 +168,7 @@ class Webhooks:
             if time.monotonic() - touched >= self.idle / 2:
                 # Still ours: another worker must not take it over while this one retries.
                 with contextlib.suppress(*_REDIS_TROUBLE):
-                    await group.touch([entry_id])
+                    await group.touch(held)
                 touched = time.monotonic()
 
     async def _post(
