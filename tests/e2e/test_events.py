@@ -48,8 +48,10 @@ async def test_a_job_expired_behind_a_paused_queue_never_runs(
     admin_storage: StorageClient,
     bucket: str,
 ) -> None:
-    """``expires=1``, queue paused 2 s: status ``expired``, nothing written, its event, no dead
-    letter; a job without an expiry behind the same pause runs."""
+    """``expires=1`` behind a queue paused 2 s: never run, status ``expired``, its event.
+
+    Nothing is written to S3, no dead letter; a job without an expiry behind the same pause runs.
+    """
     assert await jobs.pause_queue()
     worker = await start_in_process()
     late = await jobs.enqueue(UploadJob(bucket=bucket, key="late.txt", data=b"l"), expires=1)
@@ -76,8 +78,8 @@ async def test_a_job_expired_behind_a_paused_queue_never_runs(
     events = await _events_until(jobs, {late.job_id, also_late.job_id, kept.job_id})
     by_job = {e.job_id: e for e in events}
     assert by_job[late.job_id].status == "expired" and by_job[late.job_id].started_ms is None
-    assert by_job[late.job_id].error is not None
-    assert by_job[late.job_id].error.type == "JobExpired"
+    error = by_job[late.job_id].error
+    assert error is not None and error.type == "JobExpired"
     assert by_job[kept.job_id].status == "complete"
     assert by_job[kept.job_id].result == {
         "kind": "upload", "bucket": bucket, "key": "kept.txt", "size": 1,

@@ -90,8 +90,11 @@ async def test_a_receiver_down_then_back_gets_every_event_once_across_a_restart(
     receiver: Receiver,
     bucket: str,
 ) -> None:
-    """Refused while the first worker runs (it is stopped holding deliveries), accepted once a
-    second worker took them over: every event arrives, signed, each once after de-duplication."""
+    """A receiver refusing, then accepting: every event arrives signed, once by delivery id.
+
+    It refuses while the first worker runs (stopped holding deliveries) and accepts once a
+    second worker took them over.
+    """
     first = await start_in_process(**_hooks(receiver))
     handles = [
         await jobs.enqueue(UploadJob(bucket=bucket, key=f"a{i}", data=b"a")) for i in range(10)
@@ -142,7 +145,7 @@ async def test_webhook_settings_refuse_unsigned_or_odd_urls() -> None:
         Settings(webhook_url="https://example.com/hook")
     with pytest.raises(ValueError, match="http"):
         Settings(webhook_url="ftp://example.com/hook", webhook_secret=SECRET)
-    with pytest.raises(ValueError) as caught:
+    with pytest.raises(ValueError, match="http") as caught:
         Settings(webhook_url="file:///etc/passwd", webhook_secret=SECRET)
     assert SECRET not in str(caught.value)
     assert SECRET not in repr(Settings(webhook_url="https://x.example/h", webhook_secret=SECRET))
