@@ -28,7 +28,7 @@ pytestmark = pytest.mark.integration
 UPLOAD = "storage_jobs.upload"
 
 
-def _result(job_id: str, *, ok: bool = True, function: str = UPLOAD, tries: int = 1) -> bytes:
+def result_record(job_id: str, *, ok: bool = True, function: str = UPLOAD, tries: int = 1) -> bytes:
     """A result record as the worker writes it."""
     value = (
         {"kind": "upload", "bucket": "b", "key": job_id, "size": 3, "etag": "e"}
@@ -69,7 +69,7 @@ def _finish(claimed: Claimed, result: bytes, outcome: Outcome = "success") -> Fi
     return Finish(claimed.job_id, True, result, 60_000, outcome=outcome, score=claimed.score)
 
 
-async def _all(queue: Queue, since: str | None = None) -> list[JobEvent]:
+async def read_all(queue: Queue, since: str | None = None) -> list[JobEvent]:
     reader = queue.events(since)
     out: list[JobEvent] = []
     while got := await reader.read(50):
@@ -82,12 +82,12 @@ async def test_each_ended_job_adds_one_event_in_the_finish_call(redis: Redis, qu
     worker, (ok, bad, again) = await _claimed(redis, queue, 3)
     await worker.finish(
         [
-            _finish(ok, _result(ok.job_id)),
-            _finish(bad, _result(bad.job_id, ok=False), "failed"),
+            _finish(ok, result_record(ok.job_id)),
+            _finish(bad, result_record(bad.job_id, ok=False), "failed"),
             Finish(again.job_id, False, score=again.score, outcome="retry"),
         ]
     )
-    events = await _all(worker)
+    events = await read_all(worker)
     assert [(e.job_id, e.status) for e in events] == [
         (ok.job_id, "complete"),
         (bad.job_id, "failed"),
@@ -114,17 +114,19 @@ async def test_a_prefix_jobs_batches_emit_nothing(redis: Redis, queue: str) -> N
     worker, (batch, coordinator) = await _claimed(redis, queue, 2)
     await worker.finish(
         [
-            _finish(batch, _result(batch.job_id, function="storage_jobs.migrate_batch")),
-            _finish(coordinator, _result(coordinator.job_id, function="storage_jobs.migrate")),
+            _finish(batch, result_record(batch.job_id, function="storage_jobs.migrate_batch")),
+            _finish(
+                coordinator, result_record(coordinator.job_id, function="storage_jobs.migrate")
+            ),
         ]
     )
-    assert [e.job_id for e in await _all(worker)] == [coordinator.job_id]
+    assert [e.job_id for e in await read_all(worker)] == [coordinator.job_id]
     assert await redis.exists(worker.keys.result(batch.job_id))
 
 
 async def test_events_off_write_no_stream(redis: Redis, queue: str) -> None:
     worker, (job,) = await _claimed(redis, queue, 1, events_maxlen=0)
-    await worker.finish([_finish(job, _result(job.job_id))])
+    await worker.finish([_finish(job, result_record(job.job_id))])
     assert await redis.exists(worker.keys.result(job.job_id))
     assert not await redis.exists(worker.keys.events)
 
@@ -132,7 +134,7 @@ async def test_events_off_write_no_stream(redis: Redis, queue: str) -> None:
 async def test_the_stream_is_trimmed_to_about_its_length(redis: Redis, queue: str) -> None:
     """``MAXLEN ~ 10`` over 250 events: whole nodes (100 entries) go, far fewer than 250 stay."""
     worker, claimed = await _claimed(redis, queue, 250, events_maxlen=10)
-    await worker.finish([_finish(c, _result(c.job_id)) for c in claimed])
+    await worker.finish([_finish(c, result_record(c.job_id)) for c in claimed])
     assert 10 <= await redis.xlen(worker.keys.events) <= 200
 
 
@@ -154,7 +156,7 @@ async def test_cancelled_jobs_emit_their_event_once(redis: Redis, queue: str) ->
     assert claim.cancelled == [marked]
     await worker.finish_cancelled(marked)
     await worker.finish_cancelled(marked)  # repeated: counted and announced once
-    events = await _all(q)
+    events = await read_all(q)
     assert [(e.job_id, e.status, e.attempt) for e in events] == [
         (queued, "cancelled", 0),
         (marked, "cancelled", 0),
@@ -164,13 +166,17 @@ async def test_cancelled_jobs_emit_their_event_once(redis: Redis, queue: str) ->
 
 async def test_the_reader_resumes_after_any_event(redis: Redis, queue: str) -> None:
     worker, claimed = await _claimed(redis, queue, 5)
-    await worker.finish([_finish(c, _result(c.job_id)) for c in claimed[:3]])
-    first = await _all(worker)
+    await worker.finish([_finish(c, result_record(c.job_id)) for c in claimed[:3]])
+    first = await read_all(worker)
     assert len(first) == 3
-    assert [e.job_id for e in await _all(worker, first[0].id)] == [c.job_id for c in claimed[1:3]]
-    assert await _all(worker, first[-1].id) == []
-    await worker.finish([_finish(c, _result(c.job_id)) for c in claimed[3:]])
-    assert [e.job_id for e in await _all(worker, first[-1].id)] == [c.job_id for c in claimed[3:]]
+    assert [e.job_id for e in await read_all(worker, first[0].id)] == [
+        c.job_id for c in claimed[1:3]
+    ]
+    assert await read_all(worker, first[-1].id) == []
+    await worker.finish([_finish(c, result_record(c.job_id)) for c in claimed[3:]])
+    assert [e.job_id for e in await read_all(worker, first[-1].id)] == [
+        c.job_id for c in claimed[3:]
+    ]
     with pytest.raises(ValueError, match="cursor"):
         worker.events("yesterday")
 
@@ -181,7 +187,7 @@ async def test_a_blocking_read_returns_at_the_first_event(redis: Redis, queue: s
     waiting = asyncio.ensure_future(reader.read(10, block_s=30))
     await asyncio.sleep(0.2)
     assert not waiting.done()
-    await worker.finish([_finish(job, _result(job.job_id))])
+    await worker.finish([_finish(job, result_record(job.job_id))])
     events = await asyncio.wait_for(waiting, 10)
     assert [e.job_id for e in events] == [job.job_id]
 
@@ -190,15 +196,15 @@ async def test_a_sharded_queues_cursor_covers_every_shard(redis: Redis, queue: s
     """Three shards: one merged read, and a composite id resumes on each shard at once."""
     worker, claimed = await _claimed(redis, queue, 30, shards=3)
     assert len({worker.layout.index(c.job_id) for c in claimed}) == 3
-    await worker.finish([_finish(c, _result(c.job_id)) for c in claimed[:20]])
-    events = await _all(worker)
+    await worker.finish([_finish(c, result_record(c.job_id)) for c in claimed[:20]])
+    events = await read_all(worker)
     assert sorted(e.job_id for e in events) == sorted(c.job_id for c in claimed[:20])
     assert all(e.id is not None and e.id.count(",") == 2 for e in events)
     middle = events[9]
-    rest = await _all(worker, middle.id)
+    rest = await read_all(worker, middle.id)
     assert [e.job_id for e in rest] == [e.job_id for e in events[10:]]
-    await worker.finish([_finish(c, _result(c.job_id)) for c in claimed[20:]])
-    after = await _all(worker, events[-1].id)
+    await worker.finish([_finish(c, result_record(c.job_id)) for c in claimed[20:]])
+    after = await read_all(worker, events[-1].id)
     assert sorted(e.job_id for e in after) == sorted(c.job_id for c in claimed[20:])
     with pytest.raises(ValueError, match="3 stream id"):
         worker.events(events[0].id.split(",")[0])  # type: ignore[union-attr]
@@ -225,7 +231,7 @@ async def test_the_claim_hands_back_a_job_past_its_expiry_unrun(redis: Redis, qu
     )  # fmt: skip
     await worker.finish([_finish(expired, record, "expired")])
     assert (await worker.status(late)).value == "expired"
-    (event,) = await _all(worker)
+    (event,) = await read_all(worker)
     assert (event.job_id, event.status, event.attempt, event.started_ms) == (
         late,
         "expired",

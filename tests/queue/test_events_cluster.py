@@ -10,8 +10,9 @@ from redis.asyncio import RedisCluster
 
 from storage_jobs.devstack.redis_cluster import RedisCluster as ClusterServers
 from storage_jobs.jobs import UploadJob
-from storage_jobs.queue import Finish, JobEvent, NewJob, Queue, encode, open_queue
+from storage_jobs.queue import Finish, NewJob, Queue, open_queue
 from storage_jobs.settings import Settings
+from tests.queue.test_events import read_all, result_record
 
 pytestmark = pytest.mark.integration
 
@@ -28,28 +29,7 @@ async def worker(redis_cluster: ClusterServers, queue: str) -> AsyncIterator[Que
 
 
 def _finish(job_id: str, score: int) -> Finish:
-    record = encode(
-        {
-            "t": 1,
-            "f": "storage_jobs.upload",
-            "a": [],
-            "k": {},
-            "et": 1,
-            "s": True,
-            "st": 2,
-            "ft": 3,
-            "r": {"kind": "upload", "bucket": "bkt", "key": job_id, "size": 1, "etag": "e"},
-        }
-    )
-    return Finish(job_id, True, record, 60_000, score=score)
-
-
-async def _all(queue: Queue, since: str | None = None) -> list[JobEvent]:
-    reader = queue.events(since)
-    out: list[JobEvent] = []
-    while got := await reader.read(50):
-        out += got
-    return out
+    return Finish(job_id, True, result_record(job_id), 60_000, score=score)
 
 
 async def test_each_shard_streams_in_its_own_slot_and_a_cursor_covers_all(worker: Queue) -> None:
@@ -64,9 +44,9 @@ async def test_each_shard_streams_in_its_own_slot_and_a_cursor_covers_all(worker
     await worker.finish([_finish(c.job_id, c.score) for c in claimed[:20]])
     for shard in worker.shards:
         assert shard.keys.events.startswith("storage-jobs:" + shard.name)
-    events = await _all(worker)
+    events = await read_all(worker)
     assert sorted(e.job_id for e in events) == sorted(c.job_id for c in claimed[:20])
-    rest = await _all(worker, events[4].id)
+    rest = await read_all(worker, events[4].id)
     assert [e.job_id for e in rest] == [e.job_id for e in events[5:]]
     # A blocking read over the shards (one XREAD each) ends at the first event on any.
     reader = worker.events(events[-1].id)
