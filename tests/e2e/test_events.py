@@ -85,6 +85,14 @@ async def test_a_job_expired_behind_a_paused_queue_never_runs(
         "kind": "upload", "bucket": bucket, "key": "kept.txt", "size": 1,
         "etag": by_job[kept.job_id].result["etag"],  # type: ignore[index]
     }  # fmt: skip
+    # The sync client's bounded read: at most ``limit``, resumable from the last one's id.
+    sync = SyncStorageJobsClient(settings=settings)
+    try:
+        first_two = await asyncio.to_thread(sync.events, limit=2)
+        rest = await asyncio.to_thread(sync.events, first_two[-1].id, limit=100)
+    finally:
+        sync.close()
+    assert [e.job_id for e in first_two + rest] == [e.job_id for e in events[:3]]
     run = await run_cli(worker_env, "result", late.job_id, "--json")
     assert run.returncode == 1 and json.loads(run.stdout)["status"] == "expired"
     # The CLI reads the same stream, and resumes after an id.
