@@ -137,6 +137,9 @@ async def test_a_receiver_down_then_back_gets_every_event_once_across_a_restart(
     held_by_first = {e["delivery"] for e in first.events("webhook.retry")}
     assert held_by_first and held_by_first <= set(unique)
     assert second.running()
+    # Neither the secret nor the URL (it may hold a token) is ever logged.
+    logged = repr(first.log)
+    assert first.events("webhook.retry") and SECRET not in logged and receiver.url not in logged
 
 
 async def test_webhook_settings_refuse_unsigned_or_odd_urls() -> None:
