@@ -37,6 +37,7 @@ COMMANDS: dict[str, list[str]] = {
     "resume": ["resume", "j"],
     "queue pause": ["queue", "pause"],
     "queue resume": ["queue", "resume"],
+    "events": ["events", "--json"],
 }
 NOT_ON_REDIS = {"worker", "dev", "dashboard"}
 
