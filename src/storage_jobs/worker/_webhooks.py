@@ -99,42 +99,53 @@ class Webhooks:
             )
 
     async def _shard(self, session: aiohttp.ClientSession, group: EventGroup, name: str) -> None:
+        """Delivers one shard's events for ever; Redis trouble (or a bug) backs off, never ends."""
         backoff = _FIRST_DELAY_S
-        created = False
-        taken_over_at = checked_at = 0.0
+        state = {"created": 0.0, "taken_over": 0.0, "checked": 0.0}
         while True:
             try:
-                if not created:
-                    await group.create()
-                    created = True
-                    entries = await group.mine(_BATCH)  # held under this name before a restart
-                else:
-                    entries = []
-                now = time.monotonic()
-                if not entries and now - taken_over_at >= self.idle / 2:
-                    taken_over_at = now
-                    entries = await group.take_over(self.idle, _BATCH)
-                if now - checked_at >= _TRIM_CHECK_S:
-                    checked_at = now
-                    await self._check_trimmed(group, name)
-                if not entries:
-                    entries = await asyncio.wait_for(
-                        group.read(_BATCH, _BLOCK_S), _BLOCK_S + self.timeout
-                    )
+                await self._round(session, group, name, state)
                 backoff = _FIRST_DELAY_S
             except _REDIS_TROUBLE as exc:
                 self._event("warning", "webhook.redis_unavailable", error=type(exc).__name__)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, self.max_backoff)
+            except Exception as exc:  # a bug: logged, and the deliveries go on after a pause
+                self._event("error", "webhook.failed", error=f"{type(exc).__name__}: {exc}"[:300])
+            else:
                 continue
-            done: list[str] = []
-            for n, (entry_id, job_event) in enumerate(entries):
-                if job_event is not None:
-                    held = [i for i, _ in entries[n:]]  # kept ours while this one is retried
-                    await self._deliver(session, group, f"{name}/{entry_id}", held, job_event)
-                done.append(entry_id)
-            with contextlib.suppress(*_REDIS_TROUBLE):  # not acknowledged: delivered again
-                await group.ack(done)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, self.max_backoff)
+
+    async def _round(
+        self,
+        session: aiohttp.ClientSession,
+        group: EventGroup,
+        name: str,
+        state: dict[str, float],
+    ) -> None:
+        """One batch: held ones first (after a restart), then taken over, then new ones."""
+        entries = []
+        if not state["created"]:
+            await group.create()
+            state["created"] = 1.0
+            entries = await group.mine(_BATCH)  # held under this name before a restart
+        now = time.monotonic()
+        if not entries and now - state["taken_over"] >= self.idle / 2:
+            entries = await group.take_over(self.idle, _BATCH)
+            # A full batch: more may wait, so look again next round.
+            state["taken_over"] = 0.0 if len(entries) == _BATCH else now
+        if now - state["checked"] >= _TRIM_CHECK_S:
+            state["checked"] = now
+            await self._check_trimmed(group, name)
+        if not entries:
+            entries = await asyncio.wait_for(group.read(_BATCH, _BLOCK_S), _BLOCK_S + self.timeout)
+        done: list[str] = []
+        for n, (entry_id, job_event) in enumerate(entries):
+            if job_event is not None:
+                held = [i for i, _ in entries[n:]]  # kept ours while this one is retried
+                await self._deliver(session, group, f"{name}/{entry_id}", held, job_event)
+            done.append(entry_id)
+        with contextlib.suppress(*_REDIS_TROUBLE):  # not acknowledged: delivered again
+            await group.ack(done)
 
     async def _deliver(
         self,
