@@ -151,4 +151,6 @@ async def test_webhook_settings_refuse_unsigned_or_odd_urls() -> None:
     with pytest.raises(ValueError, match="http") as caught:
         Settings(webhook_url="file:///etc/passwd", webhook_secret=SECRET)
     assert SECRET not in str(caught.value)
+    with pytest.raises(ValueError, match="events on"):
+        Settings(webhook_url="https://x.example/h", webhook_secret=SECRET, events_maxlen=0)
     assert SECRET not in repr(Settings(webhook_url="https://x.example/h", webhook_secret=SECRET))
