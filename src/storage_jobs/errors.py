@@ -8,6 +8,7 @@ Hierarchy::
     ├── JobFailedError               a job failed for good (``job_id``, ``error_type``, ``code``,
     │                                ``message``)
     ├── JobCancelledError            a job was cancelled by an operator (``job_id``, ``progress``)
+    ├── JobExpiredError              a job was not started before its ``expires`` (``job_id``)
     ├── ReplayRefusedError           a dead letter was not replayed (``job_id``, ``reason``,
     │                                ``detail``)
     ├── TooManyDeletesError          a sync would delete more than ``max_delete`` extraneous
@@ -31,6 +32,7 @@ from typing import Any
 __all__ = [
     "FailureThresholdError",
     "JobCancelledError",
+    "JobExpiredError",
     "JobFailedError",
     "JobRejectedError",
     "QueueFullError",
@@ -85,6 +87,18 @@ class JobCancelledError(StorageJobsError):
         super().__init__(f"job {job_id} was cancelled")
         self.job_id = job_id
         self.progress = dict(progress or {})
+
+
+class JobExpiredError(StorageJobsError):
+    """A job enqueued with ``expires`` was not started by then, so it never ran.
+
+    Attributes:
+        job_id: The job's id.
+    """
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"job {job_id} expired before it started (it never ran)")
+        self.job_id = job_id
 
 
 class ReplayRefusedError(StorageJobsError):

@@ -42,6 +42,7 @@ COMMANDS: dict[str, list[str]] = {
     "schedule remove": ["schedule", "remove", "s"],
     "schedule pause": ["schedule", "pause", "s"],
     "schedule resume": ["schedule", "resume", "s"],
+    "events": ["events", "--json"],
 }
 NOT_ON_REDIS = {"worker", "dev", "dashboard"}
 

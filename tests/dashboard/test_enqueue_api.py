@@ -113,9 +113,28 @@ async def test_priority_and_defer_by_reach_the_queue(http: Http, queue: Queue) -
     assert await queue.status(later.json()["job_id"]) == JobStatus.DEFERRED
 
 
+async def test_expires_rides_in_the_job(http: Http, queue: Queue) -> None:
+    """``expires`` reaches the envelope (the claim reads it there); not after defer_by: 422."""
+    async with http() as c:
+        answer = await c.post(
+            "/api/v1/jobs?expires=60", content=copy().model_dump_json(), headers=BEARER
+        )
+        never = await c.post(
+            "/api/v1/jobs?defer_by=60&expires=30", content=copy(1).model_dump_json(), headers=BEARER
+        )
+    raw = await queue.redis.get(QueueKeys.job(answer.json()["job_id"]))
+    assert raw is not None and b',"x":' in raw[:320]
+    assert never.status_code == 422 and "expires" in never.json()["errors"][0]["msg"]
+
+
 @pytest.mark.parametrize(
     ("query", "field"),
-    [("priority=urgent", "priority"), ("defer_by=-1", "defer_by"), ("defer_by=inf", "defer_by")],
+    [
+        ("priority=urgent", "priority"),
+        ("defer_by=-1", "defer_by"),
+        ("defer_by=inf", "defer_by"),
+        ("expires=0", "expires"),
+    ],
 )
 async def test_a_bad_parameter_is_named_and_nothing_enqueued(
     http: Http, queue: Queue, query: str, field: str

@@ -128,6 +128,9 @@ async def test_producer_worker_and_operator_run_under_their_acl_users(
         STORAGE_JOBS_REDIS_URL=acl_redis.url("worker"),
         STORAGE_JOBS_QUEUE_NAME=QUEUE,
         STORAGE_JOBS_LEASE_SECONDS="10",
+        # Webhooks to a port nobody answers: the events' consumer group runs under the ACL.
+        STORAGE_JOBS_WEBHOOK_URL=f"http://127.0.0.1:{free_port()}/hook",
+        STORAGE_JOBS_WEBHOOK_SECRET="acl-test-webhook-secret",
     )
     producer = Settings(redis_url=acl_redis.url("producer"), queue_name=QUEUE)
     async with StorageJobsClient(settings=producer) as jobs:
@@ -163,6 +166,7 @@ async def test_producer_worker_and_operator_run_under_their_acl_users(
         ("health",),
         ("status", copy.job_id),
         ("dead-letters", "list", "--json"),
+        ("events", "--json"),
     ):
         done = _cli(operator, *args)
         assert done.returncode == 0, (args, done.stdout, done.stderr, _denials(admin))
@@ -173,6 +177,7 @@ async def test_producer_worker_and_operator_run_under_their_acl_users(
     assert worker.running()
     events = [e.get("event") for e in worker.events()]
     assert "redis.eviction_policy" not in events and "housekeeping.failed" not in events
+    assert "webhook.retry" in events and "webhook.redis_unavailable" not in events
     # The eviction check tries CONFIG GET first, by design refused; nothing else may be.
     denied = _denials(admin)
     assert {d.split(": ", 1)[0] for d in denied} <= {f"storage-jobs-{r}" for r in ROLES}

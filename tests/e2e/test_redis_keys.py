@@ -80,6 +80,7 @@ async def test_after_a_full_workload_only_documented_keys_remain(
     # docs/redis.md, "Keys that stay": dead letters until dropped, the wake list (<= 1 token), the
     # dashboard's capped indexes of finished and prefix jobs, the queue's shard count.
     capped = {*(keys.finished(s) for s in ("complete", "failed", "cancelled")), keys.prefix_jobs}
+    capped.add(keys.events)  # docs/events.md: trimmed by length (STORAGE_JOBS_EVENTS_MAXLEN)
     permanent = {keys.wake, keys.dead_index, keys.dead_data, keys.meta, *capped}
     assert {keys.dead_index, keys.dead_data} <= set(left), left
     others = {k: ttl for k, ttl in left.items() if k not in permanent}

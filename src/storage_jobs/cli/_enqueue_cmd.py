@@ -42,6 +42,14 @@ def _job_options(command: F) -> F:
         "still gets one claim in 8).",
     )(command)
     command = click.option(
+        # --expires is the object's Expires header (write_options): this is the job's expiry.
+        "--expires-in",
+        "job_expires",
+        type=click.FloatRange(min=0, min_open=True),
+        metavar="SECONDS",
+        help="Never run the job if it has not started within SECONDS (it ends 'expired').",
+    )(command)
+    command = click.option(
         "--wait",
         type=click.FloatRange(min=0),
         metavar="SECONDS",
@@ -60,6 +68,7 @@ def _enqueue(
     wait: float | None,
     as_json: bool,
     priority: Priority = "normal",
+    expires: float | None = None,
 ) -> None:
     settings = load_settings()
     try:
@@ -80,7 +89,7 @@ def _enqueue(
 
     async def body(queue: Queue) -> int:
         producer = client_on(queue, settings)
-        handle = await producer.enqueue(job, job_id=job_id, priority=priority)
+        handle = await producer.enqueue(job, job_id=job_id, priority=priority, expires=expires)
         data: dict[str, Any] = {"job_id": handle.job_id, "enqueued": handle.enqueued}
         code = EXIT_OK
         if wait is not None:
@@ -139,6 +148,7 @@ def upload(
     wait: float | None,
     as_json: bool,
     priority: Priority,
+    job_expires: float | None,
     **write: Any,
 ) -> None:
     """Upload --data or --file to KEY in BUCKET."""
@@ -166,7 +176,7 @@ def upload(
             **fields,
         )
 
-    _enqueue(build, job_id, wait, as_json, priority)
+    _enqueue(build, job_id, wait, as_json, priority, job_expires)
 
 
 @enqueue.command("copy")
@@ -199,6 +209,7 @@ def copy(
     wait: float | None,
     as_json: bool,
     priority: Priority,
+    job_expires: float | None,
     **write: Any,
 ) -> None:
     """Copy SRC_KEY of SRC_BUCKET to DST_KEY, server-side, keeping what the source carries."""
@@ -217,6 +228,7 @@ def copy(
         wait,
         as_json,
         priority,
+        job_expires,
     )
 
 
@@ -238,6 +250,7 @@ def delete(
     wait: float | None,
     as_json: bool,
     priority: Priority,
+    job_expires: float | None,
 ) -> None:
     """Delete KEY... (and/or the keys of --keys-from) from BUCKET, in one bulk job."""
     all_keys = list(keys)
@@ -246,4 +259,4 @@ def delete(
     if not all_keys:
         raise click.UsageError("no keys to delete: give KEY... or --keys-from")
     job = lambda: DeleteJob(bucket=bucket, keys=all_keys)  # noqa: E731
-    _enqueue(job, job_id, wait, as_json, priority)
+    _enqueue(job, job_id, wait, as_json, priority, job_expires)

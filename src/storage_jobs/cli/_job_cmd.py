@@ -27,7 +27,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 def status(job_id: str, as_json: bool) -> None:
     """Print a job's status.
 
-    One of queued, deferred, in_progress, complete, failed, not_found (exit code 0 for all).
+    One of queued, deferred, in_progress, paused, complete, failed, cancelled, expired,
+    not_found (exit code 0 for all).
     """
     settings = load_settings()
     out = Output(as_json)

@@ -9,6 +9,7 @@ from ._dashboard_cmd import dashboard
 from ._dead_letters_cmd import dead_letters
 from ._dev_cmd import dev
 from ._enqueue_cmd import enqueue
+from ._events_cmd import events
 from ._job_cmd import result, status
 from ._migrate_cmd import delete_prefix, migrate, progress
 from ._move_cmd import move
@@ -48,6 +49,7 @@ for command in (
     resume,
     verify,
     schedule,
+    events,
 ):
     cli.add_command(command)
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from rich.table import Table
 
-from ..client import JobCancelledError, JobFailedError, JobHandle, JobStatus
+from ..client import JobCancelledError, JobExpiredError, JobFailedError, JobHandle, JobStatus
 from ..queue import ErrorRecord
 from ._exit_codes import EXIT_FAILED, EXIT_NOT_READY, EXIT_OK
 from ._output import Output, dump, fields_table
@@ -29,6 +29,8 @@ async def wait_for(handle: JobHandle, wait: float) -> tuple[int, dict[str, Any]]
     except JobFailedError as exc:
         error = ErrorRecord(error_type=exc.error_type, code=exc.code, message=exc.message)
         return EXIT_FAILED, _failed(handle.job_id, error)
+    except JobExpiredError:
+        return EXIT_FAILED, {"job_id": handle.job_id, "status": "expired"}
     except JobCancelledError as exc:
         return EXIT_FAILED, {
             "job_id": handle.job_id,

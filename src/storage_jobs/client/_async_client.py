@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from datetime import timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
@@ -15,6 +16,7 @@ from ..jobs import JobModel, MigrationProgress
 from ..queue import (
     Control,
     EvictionPolicy,
+    JobEvent,
     JobStatus,
     NewJob,
     Priority,
@@ -177,6 +179,7 @@ class StorageJobsClient(Scheduling):
         job_id: str | None = None,
         defer_by: float | None = None,
         priority: Priority | None = None,
+        expires: float | timedelta | None = None,
     ) -> JobHandle:
         """Validates and enqueues one job.
 
@@ -188,6 +191,8 @@ class StorageJobsClient(Scheduling):
                 take high before normal before bulk, giving each lower lane one claim in 8. A
                 migration's or prefix delete's batches run in ``bulk`` unless a priority is
                 given here: then they run in that lane.
+            expires: Seconds (or a ``timedelta``) from now: a job not started by then never
+                runs; it ends ``expired`` (``handle.result()`` raises ``JobExpiredError``).
 
         Returns:
             The handle; ``handle.enqueued`` is False if the id was already taken.
@@ -199,9 +204,10 @@ class StorageJobsClient(Scheduling):
                 is written whole or not at all, and enqueueing it again under the same id is
                 safe.
             TypeError: If ``job`` is not a storage job.
-            ValueError: If ``priority`` is not one of the three (before Redis is touched).
+            ValueError: If ``priority`` is not one of the three, or ``expires`` is not after
+                ``defer_by`` (before Redis is touched).
         """
-        (handle,) = await self._enqueue([(job, job_id, defer_by)], priority)
+        (handle,) = await self._enqueue([(job, job_id, defer_by)], priority, expires)
         return handle
 
     async def enqueue_many(
@@ -211,6 +217,7 @@ class StorageJobsClient(Scheduling):
         job_ids: Sequence[str] | None = None,
         defer_by: float | None = None,
         priority: Priority | None = None,
+        expires: float | timedelta | None = None,
     ) -> list[JobHandle]:
         """Validates every job, then enqueues them pipelined (one round trip per 6,000 jobs).
 
@@ -220,6 +227,7 @@ class StorageJobsClient(Scheduling):
                 after a crash a no-op; random ids when not given.
             defer_by: Seconds to wait before they may run.
             priority: Their lane (see ``enqueue``).
+            expires: Their expiry (see ``enqueue``).
 
         Raises:
             JobRejectedError: If any job breaks a limit; then none is enqueued.
@@ -233,18 +241,24 @@ class StorageJobsClient(Scheduling):
             raise ValueError(f"{len(jobs)} jobs but {len(job_ids)} job ids")
         ids: Sequence[str | None] = job_ids if job_ids is not None else [None] * len(jobs)
         items = [(job, i, defer_by) for job, i in zip(jobs, ids, strict=True)]
-        return await self._enqueue(items, priority)
+        return await self._enqueue(items, priority, expires)
 
     async def _enqueue(
         self,
         items: Sequence[tuple[JobModel, str | None, float | None]],
         priority: Priority | None = None,
+        expires: float | timedelta | None = None,
     ) -> list[JobHandle]:
         if priority is not None:
             check_priority(priority)
+        if isinstance(expires, timedelta):
+            expires = expires.total_seconds()
         queue = self.queue
         answers = await queue.enqueue_many(
-            [NewJob(job, job_id, defer_by, priority) for job, job_id, defer_by in items],
+            [
+                NewJob(job, job_id, defer_by, priority, expires=expires)
+                for job, job_id, defer_by in items
+            ],
             limits=self.limits,
         )
         return [
@@ -326,6 +340,37 @@ class StorageJobsClient(Scheduling):
         A job that has not started yet reads as status ``unknown`` with zero counts.
         """
         return await self.queue.progress(job_id).read()
+
+    async def events(
+        self,
+        since: str | None = None,
+        *,
+        follow: bool = True,
+        batch: int = 100,
+        wait: float = 5.0,
+    ) -> AsyncIterator[JobEvent]:
+        """The queue's completion events, oldest first: one per job that ended.
+
+        Resumable: each event's ``id`` is where to pick up after it (``since=event.id``). On
+        a sharded queue the id is a composite cursor holding every shard's position, so the
+        resume covers all shards; events of different shards come merged by time.
+
+        Args:
+            since: An event's ``id`` to resume after; None: the oldest event the stream keeps.
+            follow: Wait for new events for ever; False: stop once caught up.
+            batch: Events read per round trip (per shard).
+            wait: Seconds one blocking read waits before it reads again (``follow``).
+
+        Raises:
+            ValueError: If ``since`` is not an event id of this queue (its shard count).
+        """
+        reader = self.queue.events(since)
+        while True:
+            got = await reader.read(batch, wait if follow else None)
+            for event in got:
+                yield event
+            if not got and not follow:
+                return
 
     async def replay(self, job_id: str) -> JobHandle:
         """Enqueues a dead letter's job again under its id, after validating it again.

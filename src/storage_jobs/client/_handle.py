@@ -65,6 +65,7 @@ class JobHandle:
 
         Raises:
             JobCancelledError: If the job was cancelled (``progress`` says what it did).
+            JobExpiredError: If it was not started before its ``expires`` (it never ran).
             JobFailedError: If the job failed for good.
             TimeoutError: If it did not finish in time.
         """

@@ -6,10 +6,11 @@ import asyncio
 import threading
 from collections.abc import Coroutine, Sequence
 from concurrent.futures import Future
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from ..jobs import JobModel
-from ..queue import JobStatus, Priority, check_priority
+from ..queue import JobEvent, JobStatus, Priority, check_priority
 from ..settings import Settings
 from ._async_client import StorageJobsClient
 from ._handle import JobHandle
@@ -60,21 +61,56 @@ class SyncStorageJobsClient(SyncScheduling):
         job_id: str | None = None,
         defer_by: float | None = None,
         priority: Priority | None = None,
+        expires: float | timedelta | None = None,
     ) -> SyncJobHandle:
         """Enqueues one job (see ``StorageJobsClient.enqueue``)."""
         if priority is not None:
             check_priority(priority)
-        coro = self._client.enqueue(job, job_id=job_id, defer_by=defer_by, priority=priority)
+        coro = self._client.enqueue(
+            job, job_id=job_id, defer_by=defer_by, priority=priority, expires=expires
+        )
         return SyncJobHandle(self, self._run(coro))
 
     def enqueue_many(
-        self, jobs: Sequence[JobModel], *, priority: Priority | None = None
+        self,
+        jobs: Sequence[JobModel],
+        *,
+        priority: Priority | None = None,
+        expires: float | timedelta | None = None,
     ) -> list[SyncJobHandle]:
         """Enqueues many jobs pipelined (see ``StorageJobsClient.enqueue_many``)."""
         if priority is not None:
             check_priority(priority)
-        handles = self._run(self._client.enqueue_many(jobs, priority=priority))
+        handles = self._run(self._client.enqueue_many(jobs, priority=priority, expires=expires))
         return [SyncJobHandle(self, h) for h in handles]
+
+    def events(
+        self, since: str | None = None, *, limit: int = 100, wait: float | None = None
+    ) -> list[JobEvent]:
+        """Up to ``limit`` completion events after ``since`` (a bounded read, oldest first).
+
+        Resume with the last one's ``id`` (see ``StorageJobsClient.events``).
+
+        Args:
+            since: An event's ``id`` to read after; None: from the oldest event kept.
+            limit: Events to return at most.
+            wait: Seconds to wait for a first event when none is there yet (None: no wait).
+        """
+        return self._run(self._read_events(since, limit, wait))
+
+    async def _read_events(
+        self, since: str | None, limit: int, wait: float | None
+    ) -> list[JobEvent]:
+        reader = self._client.queue.events(since)
+        events: list[JobEvent] = []
+        while len(events) < limit:
+            # Each shard answers up to the count: no more than the limit is read past.
+            count = max(1, (limit - len(events)) // len(reader.keys))
+            got = await reader.read(count, wait if not events else None)
+            if not got:
+                break
+            events += got
+        return events[:limit]
 
     def handle(self, job_id: str) -> SyncJobHandle:
         """A handle for a job enqueued earlier."""

@@ -55,7 +55,7 @@ class BatchEnqueued(BaseModel):
 
 
 class JobState(BaseModel):
-    """Where a job is: ``result`` once it completed, ``error`` once it failed or was cancelled."""
+    """Where a job is: ``result`` once complete, ``error`` once failed, cancelled or expired."""
 
     model_config = ConfigDict(frozen=True)
 

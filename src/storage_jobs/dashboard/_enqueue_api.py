@@ -51,7 +51,7 @@ __all__ = ["PREFIX", "EnqueueApi", "ProducerRoutes"]
 PREFIX = "/api/v1/"
 """Where the API is served (below the app's own root when it is mounted)."""
 
-_FINISHED = (JobStatus.COMPLETE, JobStatus.FAILED, JobStatus.CANCELLED)
+_FINISHED = (JobStatus.COMPLETE, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.EXPIRED)
 
 
 class _Refused(Exception):
@@ -217,7 +217,7 @@ class EnqueueApi:
         params: EnqueueParams,
     ) -> list[Enqueued]:
         items = [
-            NewJob(job, i, params.defer_by, params.priority)
+            NewJob(job, i, params.defer_by, params.priority, expires=params.expires)
             for job, i in zip(jobs, ids, strict=True)
         ]
         queue = self.dashboard.queue

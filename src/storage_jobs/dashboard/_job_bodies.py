@@ -11,7 +11,15 @@ import hashlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated, Any, Union
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    create_model,
+    model_validator,
+)
 
 from ..jobs import CATALOG, JobModel
 from ..queue import Priority
@@ -70,6 +78,13 @@ class EnqueueParams(BaseModel):
 
     priority: Priority | None = None
     defer_by: float | None = Field(default=None, ge=0, le=MAX_DEFER_S, allow_inf_nan=False)
+    expires: float | None = Field(default=None, gt=0, le=MAX_DEFER_S, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _expires_after_defer(self) -> EnqueueParams:
+        if self.expires is not None and self.expires <= (self.defer_by or 0):
+            raise ValueError("expires must be more than defer_by (seconds from now)")
+        return self
 
 
 _one: TypeAdapter[JobModel] = TypeAdapter(AcceptedJob)

@@ -83,6 +83,14 @@ _PARAMETERS = [
         "schema": {"type": "number", "minimum": 0, "maximum": MAX_DEFER_S},
     },
     {
+        "name": "expires",
+        "in": "query",
+        "required": False,
+        "description": "Seconds from now: a job not started by then never runs (status "
+        "``expired``). More than ``defer_by``.",
+        "schema": {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_DEFER_S},
+    },
+    {
         "name": "Idempotency-Key",
         "in": "header",
         "required": False,

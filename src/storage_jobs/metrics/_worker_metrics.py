@@ -35,7 +35,7 @@ PICKUP_BUCKETS: tuple[float, ...] = (
 )  # fmt: skip
 """Pickup latency buckets (seconds): 1 ms to 1 h."""
 
-OUTCOMES = ("success", "retry", "failed", "invalid", "cancelled")
+OUTCOMES = ("success", "retry", "failed", "invalid", "cancelled", "expired")
 """Values of the ``outcome`` label of ``storage_jobs_jobs_total``."""
 
 METRIC_NAMES: tuple[str, ...] = (

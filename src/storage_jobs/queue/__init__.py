@@ -18,6 +18,8 @@ from ._connection import RedisTarget, connect_redis, open_redis, redis_password
 from ._control import PAUSABLE_KINDS, Control, RedisJobControl, control_keys
 from ._dead_letters import MAX_KEPT_PAYLOAD, DeadLetter, DeadLetterStore
 from ._enqueue import Enqueuer, NewJob
+from ._event_stream import EventGroup, EventReader
+from ._events import EVENTS_MAXLEN, EventError, JobEvent, event_data
 from ._finish import FINISH_CALL_JOBS, Finish
 from ._heartbeat import Heartbeat, read_heartbeats, remove_heartbeat, write_heartbeat
 from ._history import (
@@ -93,6 +95,7 @@ from ._waiter import ResultWaiter
 from ._wake import IDLE_WAIT_MAX_S, idle_wait, push_wake, wait_for_wake
 from ._wire import (
     CANCELLED,
+    EXPIRED,
     Envelope,
     ErrorRecord,
     JobFailure,
@@ -115,6 +118,8 @@ __all__ = [
     "ATTEMPTS_TTL_S",
     "CANCELLED",
     "CANCEL_MESSAGE",
+    "EVENTS_MAXLEN",
+    "EXPIRED",
     "FINISHED_KEPT",
     "FINISH_CALL_JOBS",
     "HISTORY_TTL",
@@ -146,9 +151,13 @@ __all__ = [
     "Enqueuer",
     "Envelope",
     "ErrorRecord",
+    "EventError",
+    "EventGroup",
+    "EventReader",
     "EvictionPolicy",
     "Finish",
     "Heartbeat",
+    "JobEvent",
     "JobFailure",
     "JobRecord",
     "JobStatus",
@@ -198,6 +207,7 @@ __all__ = [
     "describe_validation_error",
     "encode",
     "error_record",
+    "event_data",
     "finish_cancelled",
     "finished_index",
     "history_field",

@@ -58,6 +58,13 @@ _READS = (
     "hlen",
     "smembers",
     "lrange",
+    # The completion events stream (``client.events``, ``storage-jobs events``).
+    "xread",
+    "xrange",
+    "xrevrange",
+    "xlen",
+    "xinfo|stream",
+    "xinfo|groups",
 )
 
 
@@ -164,8 +171,10 @@ def _worker(f: _Families) -> _Role:
     health = tuple(k.queue + ARQ_HEALTH_SUFFIX for k in f.forms)
     finished, history = f.named("finished", "*"), f.named("history", "*")
     rate, prefix_jobs = f.named("rate", "*"), f.each("prefix_jobs")
+    events = f.each("events")
     scripts = (
         *f.lanes,
+        *events,
         *f.each("paused"),
         *control,
         *wake,
@@ -213,6 +222,8 @@ def _worker(f: _Families) -> _Role:
             ),
             _Grant(("zadd", "zremrangebyrank"), (*finished, *prefix_jobs)),
             _Grant(("hincrby", "expire"), history),
+            # Completion events (finish scripts) and the webhooks' consumer group.
+            _Grant(("xadd", "xgroup|create", "xreadgroup", "xack", "xautoclaim", "xclaim"), events),
             _Grant(("zadd", "zrem", "zremrangebyscore"), workers),
             _Grant(("set", "del"), worker),
             _Grant(("psetex",), health),
@@ -233,8 +244,10 @@ def _operator(f: _Families) -> _Role:
     dead, dead_data = f.each("dead_index"), f.each("dead_data")
     cancelled, history = f.named("finished", "cancelled"), f.named("history", "*")
     marks = (*f.cancel, *f.job_paused, *f.parked, *f.parked_lane)
+    events = f.each("events")
     scripts = (
         *f.lanes,
+        *events,
         *wake,
         *control,
         *cancelled,
@@ -266,6 +279,7 @@ def _operator(f: _Families) -> _Role:
             _Grant(("del",), (*f.parked, *f.parked_lane)),
             _Grant(("zadd", "zremrangebyrank"), cancelled),
             _Grant(("hincrby", "expire"), history),
+            _Grant(("xadd",), events),  # cancel.lua: a queued job's completion event
             _Grant(("zadd", "zrem"), dead),
             _Grant(("hset", "hdel"), dead_data),
             _Grant(("hsetnx",), f.meta),

@@ -21,6 +21,7 @@ import time
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any, cast
 
+from ._events import EVENTS_MAXLEN, event_data
 from ._history import FINISHED_KEPT, HISTORY_TTL, history_field
 from ._keys import QueueKeys
 from ._scripts import Scripts
@@ -60,7 +61,13 @@ def cancelled_result(
 
 
 async def finish_cancelled(
-    redis: Redis, queue: str, job_id: str, *, result_ttl: float, scripts: Scripts | None = None
+    redis: Redis,
+    queue: str,
+    job_id: str,
+    *,
+    result_ttl: float,
+    scripts: Scripts | None = None,
+    events_maxlen: int = EVENTS_MAXLEN,
 ) -> str | None:
     """Finishes a job the claim found cancelled (its lease is ours): a result, nothing queued.
 
@@ -72,6 +79,7 @@ async def finish_cancelled(
         job_id: The job (its lease is the caller's).
         result_ttl: Seconds the cancelled result is kept.
         scripts: The queue's scripts on ``redis``; None registers them here.
+        events_maxlen: Events the queue's stream keeps (about); 0: no events.
 
     Returns:
         The job's queue function name, if its envelope was readable.
@@ -79,6 +87,8 @@ async def finish_cancelled(
     keys = QueueKeys(queue)
     raw = await cast(Awaitable[bytes | None], redis.get(keys.job(job_id)))
     now = time.time()
+    result = cancelled_result(queue, job_id, raw, None)
+    event = event_data(job_id, result) if events_maxlen > 0 else None
     await (scripts or Scripts(redis)).finish_cancelled(
         keys=[
             keys.result(job_id),
@@ -88,15 +98,18 @@ async def finish_cancelled(
             keys.finished("cancelled"),
             keys.history(int(now // 60)),
             *keys.lanes,
+            keys.events,
         ],
         args=[
             job_id,
-            cancelled_result(queue, job_id, raw, None),
+            result,
             int(result_ttl * 1000),
             now,
             FINISHED_KEPT,
             HISTORY_TTL,
             history_field("cancelled"),
+            event or b"",
+            events_maxlen,
         ],
     )
     return peek_function(raw[:300]) if raw is not None else None

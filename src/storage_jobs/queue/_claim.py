@@ -40,6 +40,11 @@ The claim also obeys the operator (``_control``): nothing is taken while the que
 job whose cancel marker (or its prefix job's) is set is taken only to be finished as cancelled;
 a batch of a paused prefix job is parked off the queue. Those checks run only while the queue's
 control flag is set, so a claim otherwise costs no command per job for them.
+
+**Expiry.** A job enqueued with ``expires`` carries its deadline in its envelope's first bytes
+(``"x"``); the claim reads it off each job it takes for a first attempt (its payload is read
+anyway: no command more) and hands a job past it back as ``expired``, never to run: the worker
+finishes it as such (status ``expired``, its completion event, no dead letter).
 """
 
 from __future__ import annotations
@@ -122,6 +127,7 @@ class Claim:
         paused: The queue is paused: nothing was taken.
         run: Jobs to run.
         cancelled: Jobs taken only to be finished as cancelled.
+        expired: Jobs taken only to be finished as expired (never started before their expiry).
         bulk_capped: Due bulk jobs were left because the worker's bulk slots are full.
         next_due_ms: When nothing was taken: the soonest score over the lanes (a deferred
             job, a retry, a running job's lease deadline), or None if they are empty.
@@ -133,13 +139,14 @@ class Claim:
     paused: bool = False
     run: list[Claimed] = field(default_factory=list)
     cancelled: list[str] = field(default_factory=list)
+    expired: list[Claimed] = field(default_factory=list)
     bulk_capped: bool = False
     next_due_ms: int | None = None
     calls: int = 1
     missed: bool = False
 
     def __len__(self) -> int:
-        return len(self.run) + len(self.cancelled)
+        return len(self.run) + len(self.cancelled) + len(self.expired)
 
 
 def _text(value: bytes | str) -> str:
@@ -190,10 +197,11 @@ class LeaseHolder:
         bulk_left = -1 if bulk is None else max(0, bulk)
         run: list[Claimed] = []
         cancelled: list[str] = []
+        expired: list[Claimed] = []
         capped = False
         soonest = -1
         calls = 0
-        while calls < MAX_CALLS and len(run) + len(cancelled) < want:
+        while calls < MAX_CALLS and len(run) + len(cancelled) + len(expired) < want:
             calls += 1
             ids = self.lookahead
             flags = [self.keys.paused, self.keys.control]
@@ -201,7 +209,7 @@ class LeaseHolder:
                 keys=[*self.keys.lanes, *flags, *self._candidate_keys(ids)],
                 args=[
                     now_ms,
-                    want - len(run) - len(cancelled),
+                    want - len(run) - len(cancelled) - len(expired),
                     self.lease_ms,
                     self.worker_id,
                     scan,
@@ -217,12 +225,15 @@ class LeaseHolder:
             status = int(answer[0])
             if status == _PAUSED:
                 self.lookahead = []
-                return Claim(paused=not run and not cancelled, run=run, cancelled=cancelled)
+                taken = bool(run or cancelled or expired)
+                return Claim(paused=not taken, run=run, cancelled=cancelled, expired=expired)
             took_run, took_cancelled = self._took(answer[1], answer[2])
+            took_expired = self._claimed(answer[7])
             run += took_run
             cancelled += took_cancelled
+            expired += took_expired
             if bulk_left >= 0:
-                bulk_left -= sum(c.lane == "bulk" for c in took_run)
+                bulk_left -= sum(c.lane == "bulk" for c in (*took_run, *took_expired))
                 bulk_left -= sum(self.lanes[j] == "bulk" for j in took_cancelled)
                 bulk_left = max(0, bulk_left)
             capped = capped or int(answer[3]) == 1
@@ -231,18 +242,28 @@ class LeaseHolder:
             self.control = int(answer[6]) == 1
             if status != _MISSED:
                 break
-            if took_run or took_cancelled:
+            if took_run or took_cancelled or took_expired:
                 first = 0  # the reserved slot went to this claim's first call
+        took = len(run) + len(cancelled) + len(expired)
         return Claim(
             run=run,
             cancelled=cancelled,
+            expired=expired,
             bulk_capped=capped,
-            next_due_ms=soonest if soonest >= 0 and not run and not cancelled else None,
+            next_due_ms=soonest if soonest >= 0 and not took else None,
             calls=calls,
-            missed=status == _MISSED and len(run) + len(cancelled) < want,
+            missed=status == _MISSED and took < want,
         )
 
     def _took(self, flat: list[Any], cancelled: list[Any]) -> tuple[list[Claimed], list[str]]:
+        run = self._claimed(flat)
+        ids = [_text(cancelled[i]) for i in range(0, len(cancelled), 2)]
+        for i, job_id in enumerate(ids):
+            self.lanes[job_id] = LANES[int(cancelled[2 * i + 1]) - 1]
+        return run, ids
+
+    def _claimed(self, flat: list[Any]) -> list[Claimed]:
+        """Taken jobs (``{id, score, payload, try, lane, ...}``), their lanes remembered."""
         run = [
             Claimed(
                 job_id=_text(flat[i]),
@@ -255,10 +276,7 @@ class LeaseHolder:
         ]
         for claimed in run:
             self.lanes[claimed.job_id] = claimed.lane
-        ids = [_text(cancelled[i]) for i in range(0, len(cancelled), 2)]
-        for i, job_id in enumerate(ids):
-            self.lanes[job_id] = LANES[int(cancelled[2 * i + 1]) - 1]
-        return run, ids
+        return run
 
     async def renew(
         self, redis: Redis, scripts: Scripts, running: Iterable[str], now_ms: int

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 
 from ..jobs import JobRejectedError, parent_job_id, spec_for_name
 from ._cancelled import cancelled_result
+from ._events import EVENTS_MAXLEN, event_data
 from ._history import FINISHED_KEPT, HISTORY_TTL, history_field
 from ._keys import QueueKeys
 from ._scripts import ScriptCall, Scripts
@@ -78,12 +79,14 @@ class Control:
         result_ttl: Seconds results (and so cancel markers) are kept.
         scripts: The queue's scripts on this connection (``lua/cancel.lua``, ``pause_job``,
             ``resume_job``); None registers them here.
+        events_maxlen: Events the queue's stream keeps (about); 0: no events.
     """
 
     redis: Redis
     queue: str
     result_ttl: float
     scripts: Scripts | None = field(default=None, repr=False)
+    events_maxlen: int = EVENTS_MAXLEN
 
     def __post_init__(self) -> None:
         if self.scripts is None:
@@ -118,6 +121,8 @@ class Control:
         now = time.time()
         calls: list[ScriptCall] = []
         for job_id, raw in zip(job_ids, envelopes, strict=True):
+            result = cancelled_result(self.queue, job_id, raw, None)
+            event = event_data(job_id, result) if self.events_maxlen > 0 else None
             calls.append(
                 (
                     "cancel",
@@ -132,16 +137,19 @@ class Control:
                         keys.finished("cancelled"),
                         keys.history(int(now // 60)),
                         keys.control,
+                        keys.events,
                     ],
                     [
                         job_id,
-                        cancelled_result(self.queue, job_id, raw, None),
+                        result,
                         ttl_ms,
                         ttl_ms,
                         now,
                         FINISHED_KEPT,
                         HISTORY_TTL,
                         history_field("cancelled"),
+                        event or b"",
+                        self.events_maxlen,
                     ],
                 )
             )

@@ -66,6 +66,7 @@ class NewJob:
         defer_by: Seconds before it may run.
         priority: Its lane (None: ``normal``, and a prefix job's batches then go to ``bulk``).
         trace: The producer's trace context (``tracing``), carried in the envelope.
+        expires: Seconds from now: a job not started by then never runs (status ``expired``).
     """
 
     job: JobModel
@@ -73,6 +74,7 @@ class NewJob:
     defer_by: float | None = None
     priority: Priority | None = None
     trace: Mapping[str, str] | None = None
+    expires: float | None = None
 
 
 class Enqueuer:
@@ -119,7 +121,8 @@ class Enqueuer:
             QueueUnavailableError: If Redis refused otherwise (likewise): NOPERM, READONLY...
             redis.ConnectionError: If Redis is unreachable (as before: it quotes no command).
             TypeError: If an item is not a catalogued job.
-            ValueError: If a ``defer_by`` is negative or a priority not one of ``LANES``.
+            ValueError: If a ``defer_by`` is negative, an ``expires`` not after it (nor after
+                now), or a priority not one of ``LANES``.
         """
         # Each job serialized once: its size checked against the cap, then stored.
         payloads = [item.job.model_dump_json() for item in items]
@@ -130,7 +133,15 @@ class Enqueuer:
             spec = spec_for_job(item.job)
             job_id = item.job_id or uuid.uuid4().hex
             defer_ms = int((item.defer_by or 0) * 1000)
-            data = build_envelope(spec.function_name, payload, now_ms, item.priority, item.trace)
+            expires_ms = None if item.expires is None else now_ms + int(item.expires * 1000)
+            data = build_envelope(
+                spec.function_name,
+                payload,
+                now_ms,
+                item.priority,
+                trace=item.trace,
+                expires_ms=expires_ms,
+            )
             # A queued job must outlive any backlog: a short result TTL would expire its payload
             # before a busy worker reached it (arq then fails it as expired: a lost job).
             ttl_ms = int(max(self.result_ttl, QUEUED_JOB_MIN_TTL) * 1000) + defer_ms
@@ -205,6 +216,11 @@ def check_new_jobs(
     """
     if bad := [i.defer_by for i in items if i.defer_by is not None and i.defer_by < 0]:
         raise ValueError(f"defer_by must be >= 0, got {bad[0]}")
+    for item in items:
+        if item.expires is not None and not item.expires > (item.defer_by or 0):
+            raise ValueError(
+                f"expires must be more than 0 seconds and than defer_by, got {item.expires}"
+            )
     if wrong := [i.priority for i in items if i.priority is not None and i.priority not in LANES]:
         raise ValueError(f"priority must be one of 'high', 'normal', 'bulk'; got {wrong[0]!r}")
     for n, item in enumerate(items):

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ._events import EVENTS_MAXLEN, event_data
 from ._history import FINISHED_KEPT, HISTORY_TTL, Outcome, finished_index, history_field
 from ._keys import Priority, QueueKeys
 
@@ -24,8 +25,8 @@ if TYPE_CHECKING:
 __all__ = ["FINISH_CALL_JOBS", "Finish", "finish_call"]
 
 FINISH_CALL_JOBS = 256
-"""Jobs one finish call holds at most: 5 keys and 9 arguments each, so a call stays under the
-3,999 arguments ElastiCache Serverless allows a command (3,600 at 256 jobs)."""
+"""Jobs one finish call holds at most: 5 keys and 10 arguments each, so a call stays under the
+3,999 arguments ElastiCache Serverless allows a command (3,853 at 256 jobs)."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ def finish_call(
     trim: bool = False,
     now: float | None = None,
     channel: str | None = None,
+    events_maxlen: int = EVENTS_MAXLEN,
 ) -> ScriptCall:
     """The script call writing the finishes of a batch (it answers how many it removed).
 
@@ -74,6 +76,7 @@ def finish_call(
         now: The time (default: now): the history's minute and the indexes' score.
         channel: The channel announcing the finished ids (default: the queue's own; a
             shard announces on its logical queue's, where clients listen).
+        events_maxlen: Events the stream keeps (about); 0: no events.
     """
     now = time.time() if now is None else now
     all_keys: list[str] = [
@@ -82,6 +85,7 @@ def finish_call(
         keys.finished("complete"),
         keys.finished("failed"),
         keys.finished("cancelled"),
+        keys.events,
     ]
     args: list[Any] = []
     for item in items:
@@ -103,7 +107,22 @@ def finish_call(
             history_field(item.outcome),
             finished_index(item.outcome) or "",
             "" if item.score is None else item.score,
+            _event(item) if events_maxlen > 0 else b"",
         ]
     all_keys.append(keys.wake)
-    args += [channel or keys.done_channel, now, HISTORY_TTL, FINISHED_KEPT, "1" if trim else ""]
+    args += [
+        channel or keys.done_channel,
+        now,
+        HISTORY_TTL,
+        FINISHED_KEPT,
+        "1" if trim else "",
+        events_maxlen,
+    ]
     return ("finish", all_keys, args)
+
+
+def _event(item: Finish) -> bytes:
+    """The completion event of a job this finish ends, if it has one."""
+    if not item.finish or not item.result_data:
+        return b""
+    return event_data(item.job_id, item.result_data) or b""

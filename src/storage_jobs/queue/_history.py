@@ -27,7 +27,7 @@ __all__ = [
     "record_outcome",
 ]
 
-Outcome = Literal["success", "retry", "failed", "invalid", "cancelled"]
+Outcome = Literal["success", "retry", "failed", "invalid", "cancelled", "expired"]
 """What one attempt ended in (the metrics' outcomes)."""
 
 HISTORY_TTL = 3 * 3600
@@ -66,6 +66,7 @@ class MinuteCounts(BaseModel):
         retry: Attempts re-queued after a transient failure.
         failed: Jobs that failed for good (invalid payloads included).
         cancelled: Jobs stopped by a cancel.
+        expired: Jobs not started before their ``expires`` (never run).
     """
 
     minute: int
@@ -73,6 +74,7 @@ class MinuteCounts(BaseModel):
     retry: int = 0
     failed: int = 0
     cancelled: int = 0
+    expired: int = 0
 
 
 async def record_outcome(

@@ -179,6 +179,11 @@ class QueueKeys:
         """
         return f"storage-jobs:{self.queue}:finished:{outcome}"
 
+    @property
+    def events(self) -> str:
+        """Stream of completion events (``_events``), trimmed by length; one per shard."""
+        return f"storage-jobs:{self.queue}:events"
+
     def history(self, minute: int) -> str:
         """Hash of one minute's outcome counters (``minute`` is Unix time // 60); expires."""
         return f"storage-jobs:{self.queue}:history:{minute}"

@@ -61,6 +61,7 @@ async def open_queue(
         lease_seconds=settings.lease_seconds,
         tracer=tracer_for(settings.tracing),
         wait=replica_wait(settings),
+        events_maxlen=settings.events_maxlen,
     )
     if check:
         try:
@@ -115,6 +116,7 @@ def queue_on(redis: Redis | RedisCluster, settings: Settings, **options: Any) ->
         result_ttl=settings.result_ttl,
         tracer=tracer_for(settings.tracing),
         wait=replica_wait(settings),
+        events_maxlen=settings.events_maxlen,
         **options,
     )
 

@@ -32,6 +32,8 @@ from ._claim import Claim, LeaseHolder
 from ._control import Control, RedisJobControl
 from ._dead_letters import DeadLetterStore
 from ._enqueue import NewJob
+from ._event_stream import EventGroup, EventReader
+from ._events import EVENTS_MAXLEN
 from ._finish import Finish
 from ._heartbeat import Heartbeat, remove_heartbeat, write_heartbeat
 from ._info import IN_PROGRESS_LIMIT, KIND_SAMPLE, QueueDepth, QueueInfo, queue_info
@@ -89,6 +91,7 @@ class Queue:
         lease_seconds: float = 30.0,
         tracer: Tracer | None = None,
         wait: ReplicaWait | None = None,
+        events_maxlen: int = EVENTS_MAXLEN,
     ) -> None:
         """Binds the protocol to a connection and queue.
 
@@ -102,6 +105,7 @@ class Queue:
             lease_seconds: How long the worker's leases last without renewal.
             tracer: Traces enqueues (``tracing.tracer_for``); None when tracing is off.
             wait: Replicas to wait for after each enqueue and finish call (``ReplicaWait``).
+            events_maxlen: Events each shard's stream keeps (about); 0: no events.
         """
         # Typed as one server's client: a cluster client answers every command the readers use
         # (each routed by its key), so their signatures need not name both.
@@ -112,6 +116,7 @@ class Queue:
         # limit's script reads both: tagged with the queue's own name on a tagged queue.
         self.home = f"{name}{{{name}}}" if self.layout.tagged else name
         self.result_ttl = result_ttl
+        self.events_maxlen = events_maxlen
         self.scripts = Scripts(self.redis, wait=wait)
         self.shards = tuple(
             Shard(
@@ -122,6 +127,7 @@ class Queue:
                 lease_seconds=lease_seconds,
                 scripts=self.scripts,
                 done_channel=QueueKeys(name).done_channel,
+                events_maxlen=events_maxlen,
             )
             for shard_name in self.layout.names
         )
@@ -387,6 +393,20 @@ class Queue:
     async def fire_schedules(self, now_ms: int) -> TickRound:
         """Enqueues the due schedules' ticks, each once however many workers call (``fire_due``)."""
         return await fire_due(self, now_ms)
+
+    # -- completion events -----------------------------------------------------------------------
+
+    def events(self, since: str | None = None) -> EventReader:
+        """A resumable read of the queue's completion events, every shard's (``_event_stream``).
+
+        Raises:
+            ValueError: If ``since`` is not an event id (cursor) of this queue.
+        """
+        return EventReader(self, since)
+
+    def event_groups(self, consumer: str) -> list[EventGroup]:
+        """The webhooks' consumer group on each shard's events stream, for ``consumer``."""
+        return [EventGroup(self.redis, s.keys.events, consumer) for s in self.shards]
 
     # -- heartbeats -------------------------------------------------------------------------------
 

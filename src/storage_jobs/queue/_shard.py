@@ -28,6 +28,7 @@ from ._claim import Claim, LeaseHolder
 from ._control import Control, RedisJobControl
 from ._dead_letters import DeadLetterStore
 from ._enqueue import Enqueuer, NewJob
+from ._events import EVENTS_MAXLEN
 from ._finish import FINISH_CALL_JOBS, Finish, finish_call
 from ._heartbeat import Heartbeat, remove_heartbeat, write_heartbeat
 from ._info import IN_PROGRESS_LIMIT, QueueDepth, queue_depth
@@ -78,6 +79,7 @@ class Shard:
         holder: LeaseHolder | None = None,
         scripts: Scripts | None = None,
         done_channel: str | None = None,
+        events_maxlen: int = EVENTS_MAXLEN,
     ) -> None:
         """Binds the protocol to a connection and queue.
 
@@ -90,6 +92,7 @@ class Shard:
             holder: The worker's lease holder, shared (overrides ``worker_id``).
             scripts: The scripts on ``redis``, shared by the shards of one queue.
             done_channel: Where finished ids are announced (a shard: its logical queue's).
+            events_maxlen: Events its stream keeps (about: ``MAXLEN ~``); 0: no events.
         """
         self.redis = redis
         self.name = name
@@ -97,6 +100,7 @@ class Shard:
         self.result_ttl = result_ttl
         self.scripts = scripts or Scripts(redis)
         self.done_channel = done_channel or self.keys.done_channel
+        self.events_maxlen = events_maxlen
         if holder is None and worker_id is not None:
             holder = LeaseHolder(name, worker_id, lease_seconds)
         self.holder = holder
@@ -154,6 +158,7 @@ class Shard:
                 items[start : start + FINISH_CALL_JOBS],
                 trim=trim,
                 channel=self.done_channel,
+                events_maxlen=self.events_maxlen,
             )
             for start in range(0, len(items), FINISH_CALL_JOBS)
         ]
@@ -177,7 +182,12 @@ class Shard:
     async def finish_cancelled(self, job_id: str) -> str | None:
         """Finishes a claimed job found cancelled; returns its queue function, if readable."""
         return await finish_cancelled(
-            self.redis, self.name, job_id, result_ttl=self.result_ttl, scripts=self.scripts
+            self.redis,
+            self.name,
+            job_id,
+            result_ttl=self.result_ttl,
+            scripts=self.scripts,
+            events_maxlen=self.events_maxlen,
         )
 
     @cached_property
@@ -204,7 +214,7 @@ class Shard:
     @cached_property
     def control(self) -> Control:
         """Cancel, pause and resume (``Control``)."""
-        return Control(self.redis, self.name, self.result_ttl, self.scripts)
+        return Control(self.redis, self.name, self.result_ttl, self.scripts, self.events_maxlen)
 
     def job_control(self, job_id: str) -> RedisJobControl:
         """A running job's view of its cancel and pause flags."""

@@ -87,12 +87,14 @@ def merge_claims(claims: Sequence[Claim], *, complete: bool) -> Claim:
     """
     run = [c for claim in claims for c in claim.run]
     cancelled = [j for claim in claims for j in claim.cancelled]
+    expired = [c for claim in claims for c in claim.expired]
     soonest = [c.next_due_ms for c in claims if c.next_due_ms is not None]
-    took = bool(run or cancelled)
+    took = bool(run or cancelled or expired)
     return Claim(
         paused=complete and all(c.paused for c in claims),
         run=run,
         cancelled=cancelled,
+        expired=expired,
         bulk_capped=any(c.bulk_capped for c in claims),
         next_due_ms=min(soonest) if soonest and not took and complete else None,
         calls=sum(c.calls for c in claims),

@@ -27,6 +27,8 @@ class JobStatus(enum.StrEnum):
     COMPLETE = "complete"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    EXPIRED = "expired"
+    """Not started before its ``expires``: it never ran (``JobExpiredError``)."""
     PAUSED = "paused"
     """A batch of a paused prefix job, parked off the queue until it is resumed."""
     NOT_FOUND = "not_found"
@@ -48,6 +50,8 @@ async def read_status(redis: Redis, queue: str, job_id: str) -> JobStatus:
         outcome = parse_result(result)
         if outcome.cancelled:
             return JobStatus.CANCELLED
+        if outcome.expired:
+            return JobStatus.EXPIRED
         return JobStatus.COMPLETE if outcome.success else JobStatus.FAILED
     if in_progress:
         return JobStatus.IN_PROGRESS

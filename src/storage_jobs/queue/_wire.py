@@ -20,13 +20,14 @@ import orjson
 from pydantic import BaseModel, ValidationError
 from redis.exceptions import RedisError
 
-from ..errors import JobCancelledError, JobFailedError
+from ..errors import JobCancelledError, JobExpiredError, JobFailedError
 from ..jobs import JobModel, spec_for_name
 from ..tracing import TRACE_FIELD
 from ._memory import redis_said
 
 __all__ = [
     "CANCELLED",
+    "EXPIRED",
     "Envelope",
     "ErrorRecord",
     "JobFailure",
@@ -46,6 +47,9 @@ __all__ = [
 
 CANCELLED = "JobCancelled"
 """The ``error_type`` of a cancelled job's result (read as status ``cancelled``)."""
+
+EXPIRED = "JobExpired"
+"""The ``error_type`` of a job not started before its ``expires`` (read as status ``expired``)."""
 
 
 class JobFailure(Exception):
@@ -155,25 +159,26 @@ def build_envelope(
     enqueue_ms: int,
     priority: str | None = None,
     trace: Mapping[str, str] | None = None,
+    expires_ms: int | None = None,
 ) -> bytes:
     """Arq's job envelope around one payload (``"f"`` first, so ``peek_function`` finds it).
 
     A priority given explicitly rides along as ``"p"`` right after ``"f"`` (arq ignores it):
     a prefix job's coordinator reads it to give its batches that lane (``peek_priority``).
-    A producer's trace context rides last, as ``TRACE_FIELD`` (arq ignores it too); without
-    one the envelope has not a byte more.
+    An expiry rides as ``"x"`` (ms since the epoch) next, within the envelope's first bytes,
+    where the claim (``lua/claim.lua``) reads it without decoding the payload. A producer's
+    trace context rides last, as ``TRACE_FIELD`` (arq ignores it too); without one the envelope
+    has not a byte more.
     """
+    head: dict[str, Any] = {"f": function_name}
+    if priority is not None:
+        head["p"] = priority
+    if expires_ms is not None:
+        head["x"] = expires_ms
+    data: dict[str, Any] = {**head, "t": 0, "a": [payload_json], "k": {}, "et": enqueue_ms}
     if trace is not None:
-        data: dict[str, Any] = {"f": function_name}
-        if priority is not None:
-            data["p"] = priority
-        data.update({"t": 0, "a": [payload_json], "k": {}, "et": enqueue_ms, TRACE_FIELD: trace})
-        return encode(data)
-    if priority is None:
-        return encode({"f": function_name, "t": 0, "a": [payload_json], "k": {}, "et": enqueue_ms})
-    return encode(
-        {"f": function_name, "p": priority, "t": 0, "a": [payload_json], "k": {}, "et": enqueue_ms}
-    )
+        data[TRACE_FIELD] = trace
+    return encode(data)
 
 
 def build_result(
@@ -315,15 +320,23 @@ class ResultRecord:
         """Whether the job was cancelled (it never ran, or stopped at a safe point)."""
         return not self.success and self.error.error_type == CANCELLED
 
+    @property
+    def expired(self) -> bool:
+        """Whether the job expired before it started (it never ran)."""
+        return not self.success and self.error.error_type == EXPIRED
+
     def typed(self, job_id: str) -> Any:
         """The result model of the job's kind.
 
         Raises:
             JobCancelledError: If the job was cancelled.
+            JobExpiredError: If the job expired before it started.
             JobFailedError: If the job failed.
         """
         if self.cancelled:
             raise JobCancelledError(job_id, self.error.progress)
+        if self.expired:
+            raise JobExpiredError(job_id)
         if not self.success:
             error = self.error
             raise JobFailedError(job_id, error.error_type, error.message, error.code)

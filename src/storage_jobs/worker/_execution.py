@@ -30,6 +30,7 @@ from arq.worker import Retry
 from ..jobs import JobPaused, JobWaiting, spec_for_name
 from ..queue import (
     CANCELLED,
+    EXPIRED,
     Claimed,
     ErrorRecord,
     JobFailure,
@@ -256,6 +257,31 @@ class Execution:
             await asyncio.shield(self.finisher.finish(item))
         finally:
             self.finishing.discard(claimed.job_id)
+
+    async def expire(self, claimed: Claimed) -> None:
+        """Finishes a job the claim found past its expiry, without running it (no dead letter)."""
+        now = now_ms()
+        try:
+            envelope: Envelope | None = read_envelope(claimed.payload or b"")
+        except ValueError:
+            envelope = None
+        function = envelope.function if envelope is not None else None
+        spec = spec_for_name(function) if function else None
+        kind = spec.kind if spec is not None else "unknown"
+        self._event("info", "job.expired", job_id=claimed.job_id, kind=kind)
+        if (metrics := self._metrics()) is not None:
+            metrics.job_finished(kind, "expired")
+        result = build_result(
+            job_id=claimed.job_id,
+            queue=self.queue_name,
+            function=function,
+            tries=0,
+            enqueue_ms=envelope.enqueue_ms if envelope is not None else now,
+            start_ms=now,
+            finish_ms=now,
+            error=ErrorRecord(error_type=EXPIRED, message="not started before it expired"),
+        )
+        await self._finish(claimed, True, result, None, "expired")
 
     async def _unrun(
         self,

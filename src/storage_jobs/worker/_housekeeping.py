@@ -37,6 +37,7 @@ from ._finisher import Finisher
 from ._heartbeats import Heartbeats
 from ._startup import Started, start_runtime
 from ._ticks import Ticker
+from ._webhooks import start_webhooks
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -90,6 +91,7 @@ class Housekeeping:
         self._housekeeper: asyncio.Task[None] | None = None
         self.ticker = Ticker(lambda: self.queue, self._event)
         self._ticks: asyncio.Task[None] | None = None  # the schedules' check (``_ticks``)
+        self._webhooks: asyncio.Task[Any] | None = None  # delivering events (``_webhooks``)
         self._last_renewal = 0.0
         self._redis_down_since: float | None = None
         self._last_queue_gauges = 0.0
@@ -144,14 +146,15 @@ class Housekeeping:
             metrics.set_redis_up(True)
         self._housekeeper = asyncio.create_task(self._housekeeping())
         self._ticks = asyncio.create_task(self.ticker.run())
+        self._webhooks = start_webhooks(self.settings, self.queue, self.worker_id, self._event)
 
     async def _close_housekeeping(self) -> None:
-        """Stops the housekeeping, removes the heartbeat, closes the runtime and Redis."""
-        for task in (self._housekeeper, self._ticks):
+        """Stops the housekeeping, ticks and webhooks, removes the heartbeat, closes the rest."""
+        for task in (self._housekeeper, self._ticks, self._webhooks):
             if task is not None:
                 task.cancel()
                 await asyncio.wait([task])
-        self._housekeeper = self._ticks = None
+        self._housekeeper = self._ticks = self._webhooks = None
         if self._pool is None:
             return
         with contextlib.suppress(RedisError, *REDIS_DOWN):

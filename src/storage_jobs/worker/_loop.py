@@ -240,7 +240,7 @@ class StorageWorker(Housekeeping):
         await self._start_claimed(claim)
 
     async def _start_claimed(self, claim: Claim) -> None:
-        """Starts the claimed jobs in tasks of their own; finishes the cancelled ones."""
+        """Starts the claimed jobs in tasks of their own; finishes cancelled and expired ones."""
         for job_id in claim.cancelled:
             await self._finish_cancelled(job_id)
         for claimed in claim.run:
@@ -250,6 +250,8 @@ class StorageWorker(Housekeeping):
             self._bulk_running += bulk
             task.add_done_callback(functools.partial(self._job_ended, bulk))
             task.add_done_callback(functools.partial(self._slot_done, claimed.job_id))
+        if claim.expired:  # one batched finish for them all, once the runs have started
+            await asyncio.gather(*(self.execution.expire(claimed) for claimed in claim.expired))
 
     async def _run(self, claimed: Claimed) -> None:
         try:

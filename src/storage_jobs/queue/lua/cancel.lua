@@ -1,6 +1,7 @@
 -- cancel: cancels one job, decided atomically against the claim. A job with a result is left
 -- alone; a queued, deferred or parked job is taken off the queue and finished as cancelled at
--- once (a result record, counted in the history and the index of cancelled jobs); a running
+-- once (a result record, counted in the history and the index of cancelled jobs, its
+-- completion event added to the events stream); a running
 -- job (its lease is live) gets a cancel marker. Whoever writes a marker extends the queue's
 -- control flag to outlive it by a second: the claim checks markers only while the flag is set,
 -- so it must never lapse first (the second covers a clock read between the two writes).
@@ -17,6 +18,7 @@
 -- KEYS[10]  the index of cancelled jobs
 -- KEYS[11]  this minute's history hash
 -- KEYS[12]  the queue's control flag
+-- KEYS[13]  the events stream
 --
 -- ARGV[1]  job id
 -- ARGV[2]  the cancelled result record
@@ -26,6 +28,8 @@
 -- ARGV[6]  ids the index keeps
 -- ARGV[7]  the history hash's TTL (s)
 -- ARGV[8]  the history field of a cancelled job
+-- ARGV[9]  the job's completion event ('' none)
+-- ARGV[10] events the stream keeps (about: MAXLEN ~)
 --
 -- Returns 0 (finished or unknown), 1 (taken off the queue: it never runs), 2 (running: marked).
 
@@ -55,4 +59,7 @@ redis.call('zadd', KEYS[10], ARGV[5], ARGV[1])
 redis.call('zremrangebyrank', KEYS[10], 0, -tonumber(ARGV[6]) - 1)
 redis.call('hincrby', KEYS[11], ARGV[8], 1)
 redis.call('expire', KEYS[11], ARGV[7])
+if ARGV[9] ~= '' then
+    redis.call('xadd', KEYS[13], 'MAXLEN', '~', ARGV[10], '*', 'e', ARGV[9])
+end
 return 1

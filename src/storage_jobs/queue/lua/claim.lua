@@ -2,7 +2,9 @@
 -- one worker: sets each one's lease (SET NX PX), moves its score to the lease's deadline, bumps
 -- arq's attempt counter and returns its payload. Obeys the operator: nothing while the queue is
 -- paused; while the control flag is set, a job whose cancel marker (or its prefix job's) is set
--- is taken only to be finished as cancelled, and a job of a paused prefix job is parked.
+-- is taken only to be finished as cancelled, and a job of a paused prefix job is parked. A job
+-- taken for its first attempt whose envelope carries an expiry ("x": ms, in its first bytes)
+-- that has passed is taken only to be finished as expired: it is never run.
 --
 -- The script reads the due ids from the lanes itself but builds no key: Python declares the
 -- keys of each candidate id (ARGV[12...]), the ids it expects to meet (the previous claim's
@@ -32,7 +34,8 @@
 -- ARGV[11]     stride: 3, or 8 with the control keys declared
 -- ARGV[12...]  the candidate ids
 --
--- Returns {1} while paused, else {status, taken, cancelled, capped, soonest, seen, control}:
+-- Returns {1} while paused, else
+-- {status, taken, cancelled, capped, soonest, seen, control, expired}:
 --   status     0 done, 2 missed (an undeclared id or undeclared control keys stopped it)
 --   taken      {id, score, payload, try, lane, ...} jobs to run
 --   cancelled  {id, lane, ...} jobs taken only to be finished as cancelled
@@ -41,6 +44,7 @@
 --              else -1 (-1 too when the lanes are empty)
 --   seen       due ids read and not taken: the next call's candidates
 --   control    1 if the control flag is set
+--   expired    {id, score, payload, try, lane, ...} jobs taken only to be finished as expired
 
 local flags = redis.call('mget', KEYS[4], KEYS[5])
 if flags[1] then return {1} end
@@ -150,7 +154,7 @@ elseif count == 0 then
     end
 end
 local status = missed and 2 or 0
-local out = {}
+local out, expired = {}, {}
 if #taken > 0 then
     local keys = {}
     for i, id in ipairs(taken) do
@@ -159,13 +163,23 @@ if #taken > 0 then
     end
     local got = redis.call('mget', unpack(keys))
     for i, id in ipairs(taken) do
-        local try = tonumber(got[2 * i] or '0') + 1
-        redis.call('set', KEYS[slot[id] + 2], try, 'EX', ARGV[7])
-        out[#out + 1] = id
-        out[#out + 1] = scores[i]
-        out[#out + 1] = got[2 * i - 1]
-        out[#out + 1] = try
-        out[#out + 1] = lanes[i]
+        local payload, tried = got[2 * i - 1], tonumber(got[2 * i] or '0')
+        redis.call('set', KEYS[slot[id] + 2], tried + 1, 'EX', ARGV[7])
+        local rows = out
+        if tried == 0 and payload then
+            -- A first attempt: has the job's expiry (if any) passed? Only the head is read
+            -- (a plain find: "x" is followed by "t", so a comma ends its number).
+            local head = string.sub(payload, 1, 320)
+            local _, at = string.find(head, '"x":', 1, true)
+            local stop = at and string.find(head, ',', at + 1, true)
+            local deadline = stop and tonumber(string.sub(head, at + 1, stop - 1))
+            if deadline and deadline <= tonumber(ARGV[1]) then rows = expired end
+        end
+        rows[#rows + 1] = id
+        rows[#rows + 1] = scores[i]
+        rows[#rows + 1] = payload
+        rows[#rows + 1] = tried + 1
+        rows[#rows + 1] = lanes[i]
     end
 end
-return {status, out, cancelled, capped, soonest, seen, control}
+return {status, out, cancelled, capped, soonest, seen, control, expired}

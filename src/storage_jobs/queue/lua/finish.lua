@@ -1,6 +1,7 @@
 -- finish: finishes a batch of jobs as arq's finish_job would, one call for the batch: stores
 -- each result, deletes the jobs' keys (one DEL), removes them from their lanes (one ZREM per
--- lane) and announces their ids; a job left queued (a retry) gets its score back plus its
+-- lane) and announces their ids, and adds each ended job's completion event to the events
+-- stream (one XADD, trimmed by length, per job that has one); a job left queued (a retry) gets its score back plus its
 -- delay, and a wake token tells an idle worker to look at when it is due. Counts each outcome
 -- in the minute's history hash and indexes finished jobs for the dashboard.
 --
@@ -9,35 +10,39 @@
 -- KEYS[3]  the index of complete jobs
 -- KEYS[4]  the index of failed jobs
 -- KEYS[5]  the index of cancelled jobs
--- then per job i, 5 keys from KEYS[5 * i + 1]: its lease, result, attempt counter, job
+-- KEYS[6]  the events stream
+-- then per job i, 5 keys from KEYS[5 * i + 2]: its lease, result, attempt counter, job
 --   (payload), lane
 -- KEYS[#KEYS]  the wake list
 --
--- ARGV per job i, 9 values from ARGV[9 * (i - 1) + 1]: job id, finish ('1' store the result
+-- ARGV per job i, 10 values from ARGV[10 * (i - 1) + 1]: job id, finish ('1' store the result
 --   and remove the job, '0' leave it queued), result data ('' none), result TTL (ms, '' for
 --   ever), score increment (ms, ''), keep the lease this long (ms, '' delete it), history
---   field, index ('complete', 'failed', 'cancelled' or ''), the job's score when claimed ('')
--- ARGV[#ARGV - 4]  the channel that hears the finished ids
--- ARGV[#ARGV - 3]  now (s): the indexes' score
--- ARGV[#ARGV - 2]  the history hash's TTL (s)
--- ARGV[#ARGV - 1]  ids an index keeps
--- ARGV[#ARGV]      '1' to trim the indexes to that now, else ''
+--   field, index ('complete', 'failed', 'cancelled' or ''), the job's score when claimed (''),
+--   its completion event's JSON ('' none; added only when the job finishes)
+-- ARGV[#ARGV - 5]  the channel that hears the finished ids
+-- ARGV[#ARGV - 4]  now (s): the indexes' score
+-- ARGV[#ARGV - 3]  the history hash's TTL (s)
+-- ARGV[#ARGV - 2]  ids an index keeps
+-- ARGV[#ARGV - 1]  '1' to trim the indexes to that now, else ''
+-- ARGV[#ARGV]      events the stream keeps (about: MAXLEN ~)
 --
 -- Returns the number of jobs removed (finished).
 
-local n = 9
-local channel, now = ARGV[#ARGV - 4], ARGV[#ARGV - 3]
-local history_ttl, kept, trim = ARGV[#ARGV - 2], ARGV[#ARGV - 1], ARGV[#ARGV]
+local n = 10
+local channel, now = ARGV[#ARGV - 5], ARGV[#ARGV - 4]
+local history_ttl, kept, trim = ARGV[#ARGV - 3], ARGV[#ARGV - 2], ARGV[#ARGV - 1]
+local maxlen = ARGV[#ARGV]
 local removed, doomed, fields, by_lane = {}, {}, {}, {}
 local indexed = {complete = {}, failed = {}, cancelled = {}}
 local requeued = false
-for i = 1, (#KEYS - 6) / 5 do
-    local lease, result = KEYS[5 * i + 1], KEYS[5 * i + 2]
-    local retry, job, lane = KEYS[5 * i + 3], KEYS[5 * i + 4], KEYS[5 * i + 5]
+for i = 1, (#KEYS - 7) / 5 do
+    local lease, result = KEYS[5 * i + 2], KEYS[5 * i + 3]
+    local retry, job, lane = KEYS[5 * i + 4], KEYS[5 * i + 5], KEYS[5 * i + 6]
     local at = (i - 1) * n
     local id, finish, data, ttl = ARGV[at + 1], ARGV[at + 2], ARGV[at + 3], ARGV[at + 4]
     local incr, keep, field, index = ARGV[at + 5], ARGV[at + 6], ARGV[at + 7], ARGV[at + 8]
-    local score = ARGV[at + 9]
+    local score, event = ARGV[at + 9], ARGV[at + 10]
     fields[field] = (fields[field] or 0) + 1
     if index ~= '' then
         local members = indexed[index]
@@ -50,6 +55,9 @@ for i = 1, (#KEYS - 6) / 5 do
         if data ~= '' then
             if ttl == '' then redis.call('set', result, data)
             else redis.call('set', result, data, 'PX', ttl) end
+        end
+        if event ~= '' then
+            redis.call('xadd', KEYS[6], 'MAXLEN', '~', maxlen, '*', 'e', event)
         end
         doomed[#doomed + 1] = retry
         doomed[#doomed + 1] = job
