@@ -72,7 +72,7 @@ def add(
     as_json: bool,
     job: tuple[str, ...],
 ) -> None:
-    r"""Add schedule NAME (or change it) running JOB, given as to 'storage-jobs enqueue'.
+    """Add schedule NAME (or change it) running JOB, given as to 'storage-jobs enqueue'.
 
     \b
     storage-jobs schedule add nightly --cron '0 3 * * *' --timezone Europe/Paris
@@ -80,7 +80,7 @@ def add(
     storage-jobs schedule add cleanup --every 3600 delete tmp-bucket a b c
 
     Adding the same schedule again changes nothing; a changed one starts from now.
-    """
+    """  # noqa: D301 (click's \b is the backspace character: a raw string shows it as text)
     got: dict[str, Any] = {}
 
     def take(job: JobModel, *, job_id: str | None, wait: float | None, priority: Priority) -> None:
