@@ -25,6 +25,7 @@ SCENARIOS = [
     "migration",
     "redis_cost",
     "redis_cost_cluster",
+    "replica_wait",
     "peers",
     "lanes",
     "http_enqueue",
@@ -114,6 +115,15 @@ def test_bench_smoke_writes_every_scenario(tmp_path: Path) -> None:
     # finishes enough to meet them (full size, 3,000 jobs: bench/README.md).
     assert _runs(rows["commands"], "ours")[0] <= 10.0, rows["commands"]
     assert _runs(rows["reads"], "ours")[0] <= 0.5, rows["reads"]
+    # Replica wait: the same uploads stored with WAIT and without; WAIT only when asked, one
+    # per single enqueue (the == checks), and some per job over the queued uploads. A single
+    # enqueue is one round trip either way (the replica's acknowledgements are subtracted from
+    # the server's reads; one coalescing with another's read takes 1 from 400 reads).
+    assert _runs(rows["wait_throughput"], "stored") == [sizes["redis_cost_jobs"]]
+    assert _runs(rows["wait_throughput"], "baseline_stored") == [sizes["redis_cost_jobs"]]
+    assert 0 < _runs(rows["wait_commands"], "waits_per_job")[0] <= 0.25, rows["wait_commands"]
+    for side in ("reads_per_enqueue", "baseline_reads_per_enqueue"):
+        assert abs(_runs(rows["wait_enqueue"], side)[0] - 1) <= 0.01, rows["wait_enqueue"]
     # Lanes: every upload of both sides succeeded, both migrations copied everything, and ours
     # was still running when the last upload (default priority) started, with objects left to
     # copy once every upload had finished: they ran mid-way, not queued behind the migration.

@@ -13,6 +13,7 @@ from .peers import Peers
 from .pickup import Pickup
 from .redis_cost import RedisCost
 from .redis_cost_cluster import RedisCostCluster
+from .replica_wait import ReplicaWait
 from .scaling import Scaling
 from .tracing import Tracing
 from .uploads import Uploads
@@ -29,6 +30,7 @@ SCENARIOS: dict[str, type[Scenario]] = {
     "migration": Migration,
     "redis_cost": RedisCost,
     "redis_cost_cluster": RedisCostCluster,
+    "replica_wait": ReplicaWait,
     "peers": Peers,
     "lanes": Lanes,
     "http_enqueue": HttpEnqueue,
