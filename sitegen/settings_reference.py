@@ -81,21 +81,25 @@ def _bounds(info: FieldInfo) -> str:
 def sections() -> dict[str, str]:
     """First field name -> section title, from the comment lines that open a section.
 
-    In ``Settings``' body a section starts with a comment line after a blank line
-    (``# The dashboard``); its first field follows. A comment right above a field is its note.
+    In the body of ``Settings`` and of each class it takes fields from (``RedisFields``, ...) a
+    section starts with a comment line after a blank line (``# The dashboard``); its first field
+    follows. A comment right above a field is its note.
     """
-    try:
-        body = inspect.getsourcelines(Settings)[0]
-    except (OSError, TypeError):  # a class made at run time: no sections
-        return {}
     titles: dict[str, str] = {}
-    title = None
-    for before, line in zip(["", *body], body, strict=False):
-        text = line.strip()
-        if text.startswith("#") and not before.strip() and line.startswith("    #"):
-            title = text.lstrip("# ").split(":")[0].split(" (")[0]
-        elif title and (name := text.split(":")[0]) in Settings.model_fields:
-            titles[name], title = title, None
+    for cls in Settings.__mro__:
+        if not cls.__module__.startswith("storage_jobs."):
+            continue
+        try:
+            body = inspect.getsourcelines(cls)[0]
+        except (OSError, TypeError):  # a class made at run time: no sections
+            continue
+        title = None
+        for before, line in zip(["", *body], body, strict=False):
+            text = line.strip()
+            if text.startswith("#") and not before.strip() and line.startswith("    #"):
+                title = text.lstrip("# ").split(":")[0].split(" (")[0]
+            elif title and (name := text.split(":")[0]) in Settings.model_fields:
+                titles[name], title = title, None
     return titles
 
 

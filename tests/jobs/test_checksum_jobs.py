@@ -11,7 +11,7 @@ import pytest
 
 from storage_jobs.jobs import CopyJob, JobLimits, MigrateJob, ObjectRef, UploadJob
 from storage_jobs.jobs._copy import run_copy
-from storage_jobs.jobs._migrate import _migrate_one
+from storage_jobs.jobs._migrate_object import migrate_one as _migrate_one
 from storage_jobs.jobs._upload import run_upload
 from storage_jobs.storage import StorageClient, StorageConfig
 from storage_jobs.storage._checksums import Hasher

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from ..queue import MinuteCounts
+from ._answer_base import Answer, Unreadable
+from ._prefix_answers import PrefixJobPage, PrefixJobProgress
 
 __all__ = [
     "ActionResult",
@@ -29,23 +29,7 @@ __all__ = [
 ]
 
 
-class _Answer(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Unreadable(_Answer):
-    """Something Redis holds that could not be read (hostile, corrupt, or of the wrong type).
-
-    Attributes:
-        id: The job id (or the worker id) it belongs to.
-        cause: Why it could not be read: ``WRONGTYPE``, nested too deeply, not JSON, too large...
-    """
-
-    id: str
-    cause: str
-
-
-class QueueCounts(_Answer):
+class QueueCounts(Answer):
     """A queue's (or, with lanes, one lane's) counts.
 
     Attributes:
@@ -64,7 +48,7 @@ class QueueCounts(_Answer):
     in_progress_exact: bool = True
 
 
-class FinishedCounts(_Answer):
+class FinishedCounts(Answer):
     """A queue's recently finished jobs per status: the sizes of the capped indexes.
 
     Attributes:
@@ -80,7 +64,7 @@ class FinishedCounts(_Answer):
     kept: int
 
 
-class QueueOverview(_Answer):
+class QueueOverview(Answer):
     """One queue on the overview.
 
     Attributes:
@@ -100,7 +84,7 @@ class QueueOverview(_Answer):
     dead_letters: int
 
 
-class WorkerRow(_Answer):
+class WorkerRow(Answer):
     """One worker with a heartbeat in the last ``WORKER_HORIZON`` seconds."""
 
     worker_id: str
@@ -116,7 +100,7 @@ class WorkerRow(_Answer):
     stale: bool
 
 
-class Overview(_Answer):
+class Overview(Answer):
     """The overview page: queues, live workers, the last hour's outcomes."""
 
     at: float
@@ -126,7 +110,7 @@ class Overview(_Answer):
     actions_enabled: bool
 
 
-class JobRow(_Answer):
+class JobRow(Answer):
     """One job in a list."""
 
     job_id: str
@@ -135,7 +119,7 @@ class JobRow(_Answer):
     at: float | None  # run-at for queued/deferred, finish time for finished, failure for dead
 
 
-class JobPage(_Answer):
+class JobPage(Answer):
     """One page of jobs in one state.
 
     Attributes:
@@ -157,7 +141,7 @@ class JobPage(_Answer):
     """Listed ids whose data could not be read, with why (shown as rows of their own)."""
 
 
-class FailedKey(_Answer):
+class FailedKey(Answer):
     """One key a delete could not remove."""
 
     key: str
@@ -165,7 +149,7 @@ class FailedKey(_Answer):
     message: str
 
 
-class JobDetail(_Answer):
+class JobDetail(Answer):
     """Everything about one job, its payload's inline data truncated and nothing secret."""
 
     job_id: str
@@ -189,61 +173,7 @@ class JobDetail(_Answer):
     progress: PrefixJobProgress | None
 
 
-class PrefixJobProgress(_Answer):
-    """Where a migration or prefix delete stands, with its rate and ETA.
-
-    Attributes:
-        fraction: Objects with an outcome / objects listed (None before anything is listed).
-        rate: Objects per second since it started.
-        byte_rate: Bytes copied per second since it started.
-        eta_seconds: Seconds left at that rate, once the listing is complete.
-        report: ``bucket/key`` of the completion report, once written.
-        status: What its coordinator last said: ``listing``, ``running``, ``paused``,
-            ``done``, ``cancelled``...
-        pause_requested: Its pause flag is set (the status says ``paused`` once the
-            coordinator has seen it; batches running then stop at their next object).
-        cancel_requested: It has been cancelled (the status says ``cancelled`` once every
-            batch has stopped and the report is written).
-        outcomes: The counts this kind of job reports beside done/skipped/failed, by name
-            (``filtered``, ``rejected``, ``verified``, ``mismatch``, ``extraneous_deleted``,
-            ``moved``, ``restoring`` (archived sources waiting on restores); a verification's
-            ``missing``, ``extra`` and ``different``), in display order.
-    """
-
-    migration_id: str
-    kind: str
-    status: str
-    dry_run: bool
-    listed: int
-    done: int
-    skipped: int
-    failed: int
-    bytes: int
-    listing_done: bool
-    fraction: float | None
-    rate: float | None
-    byte_rate: float | None
-    eta_seconds: float | None
-    started_at: float | None
-    finished_at: float | None
-    report: str | None
-    pause_requested: bool = False
-    cancel_requested: bool = False
-    outcomes: dict[str, int] = Field(default_factory=dict)
-
-
-class PrefixJobPage(_Answer):
-    """One page of migrations and prefix deletes, newest first."""
-
-    offset: int
-    limit: int
-    total: int
-    rows: list[PrefixJobProgress]
-    unreadable: list[Unreadable] = []
-    """Listed ids whose data could not be read, with why (shown as rows of their own)."""
-
-
-class DeadLetterRow(_Answer):
+class DeadLetterRow(Answer):
     """One dead letter in the list."""
 
     job_id: str
@@ -256,7 +186,7 @@ class DeadLetterRow(_Answer):
     failed_at: float
 
 
-class DeadLetterPage(_Answer):
+class DeadLetterPage(Answer):
     """One page of dead letters, newest first, optionally filtered by kind and error type.
 
     Attributes:
@@ -276,7 +206,7 @@ class DeadLetterPage(_Answer):
     """Listed ids whose data could not be read, with why (shown as rows of their own)."""
 
 
-class DeadLetterDetail(_Answer):
+class DeadLetterDetail(Answer):
     """One dead letter with its payload (inline data truncated, nothing secret)."""
 
     letter: DeadLetterRow
@@ -285,7 +215,7 @@ class DeadLetterDetail(_Answer):
     payload_truncated: bool
 
 
-class WorkersPage(_Answer):
+class WorkersPage(Answer):
     """Every worker heard from lately; ``stale`` ones missed three heartbeats."""
 
     stale_after: float
@@ -294,7 +224,7 @@ class WorkersPage(_Answer):
     """Listed ids whose data could not be read, with why (shown as rows of their own)."""
 
 
-class ActionResult(_Answer):
+class ActionResult(Answer):
     """What an action did.
 
     Attributes:
@@ -307,6 +237,3 @@ class ActionResult(_Answer):
     action: str
     done: list[str]
     refused: dict[str, str]
-
-
-JobDetail.model_rebuild()
