@@ -16,7 +16,7 @@ from storage_jobs.client import StorageJobsClient
 from storage_jobs.jobs import CopyJob, UploadJob
 from storage_jobs.settings import Settings
 from tests.fixtures_e2e import on_every_layout, wait_until
-from tests.workers import StartInProcess
+from tests.workers import InProcessWorker, StartInProcess
 
 pytestmark = pytest.mark.integration
 
@@ -73,6 +73,16 @@ async def receiver() -> AsyncIterator[Receiver]:
     await runner.cleanup()
 
 
+def _posts(worker: InProcessWorker, outcome: str) -> float:
+    """The worker's ``storage_jobs_webhook_deliveries_total`` of one outcome."""
+    metrics = worker.worker._metrics()
+    assert metrics is not None
+    sample = metrics.registry.get_sample_value(
+        "storage_jobs_webhook_deliveries_total", {"outcome": outcome}
+    )
+    return sample or 0.0
+
+
 def _hooks(receiver: Receiver) -> dict[str, str]:
     return {
         "STORAGE_JOBS_WEBHOOK_URL": receiver.url,
@@ -95,7 +105,8 @@ async def test_a_receiver_down_then_back_gets_every_event_once_across_a_restart(
     It refuses while the first worker runs (stopped holding deliveries) and accepts once a
     second worker took them over.
     """
-    first = await start_in_process(**_hooks(receiver))
+    metrics_on = {"STORAGE_JOBS_METRICS_PORT": "0"}  # each POST counted by outcome
+    first = await start_in_process(**_hooks(receiver), **metrics_on)
     handles = [
         await jobs.enqueue(UploadJob(bucket=bucket, key=f"a{i}", data=b"a")) for i in range(10)
     ]
@@ -111,7 +122,7 @@ async def test_a_receiver_down_then_back_gets_every_event_once_across_a_restart(
         task.cancel()
     await first.worker.close()  # stopped with its deliveries unacknowledged
     assert receiver.deliveries == []
-    second = await start_in_process(**_hooks(receiver))
+    second = await start_in_process(**_hooks(receiver), **metrics_on)
     more = [await jobs.enqueue(UploadJob(bucket=bucket, key=f"b{i}", data=b"b")) for i in range(5)]
     receiver.refusing = False
     everything = [*handles, *more]
@@ -136,6 +147,12 @@ async def test_a_receiver_down_then_back_gets_every_event_once_across_a_restart(
     # What the first worker held when it stopped, the second took over and delivered.
     held_by_first = {e["delivery"] for e in first.events("webhook.retry")}
     assert held_by_first and held_by_first <= set(unique)
+    # Counted: every refusal the first worker logged; the second delivered each event once
+    # (the lost answer counts as refused, then delivered).
+    assert _posts(first, "refused") == len(first.events("webhook.retry"))
+    assert _posts(first, "delivered") == 0
+    assert _posts(second, "delivered") == len(unique)
+    assert _posts(second, "refused") == len(second.events("webhook.retry"))
     assert second.running()
     # Neither the secret nor the URL (it may hold a token) is ever logged.
     logged = repr(first.log)

@@ -58,6 +58,7 @@ METRIC_NAMES: tuple[str, ...] = (
     "storage_jobs_redis_up",
     "storage_jobs_s3_rate_limited_seconds_total",
     "storage_jobs_s3_rate_limited_total",
+    "storage_jobs_webhook_deliveries_total",
     "storage_jobs_worker_info",
 )
 """Every metric name as queried (counters with ``_total``; histograms without suffix), sorted."""
@@ -147,6 +148,13 @@ class WorkerMetrics:
             "Seconds S3 requests were held back by the rate limit, summed, by bucket.",
             ["bucket"],
             registry=r,
+        )
+        self.webhook_deliveries = Counter(
+            "storage_jobs_webhook_deliveries_total",
+            "Webhook POSTs of completion events: delivered (2xx), or refused (any other "
+            "answer or none; retried with backoff)",
+            ["outcome"],
+            registry=self.registry,
         )
         self._held = BucketCounters(self.rate_limited, self.rate_limited_seconds)
         self.redis_up = Gauge(
@@ -269,6 +277,10 @@ class WorkerMetrics:
     def s3_rate_limited(self, bucket: str, seconds: float) -> None:
         """Counts one S3 request the rate limit held for ``seconds`` (labels bounded)."""
         self._held.add(bucket, max(seconds, 0.0))
+
+    def webhook_attempt(self, delivered: bool) -> None:
+        """Counts one webhook POST by its outcome."""
+        self.webhook_deliveries.labels("delivered" if delivered else "refused").inc()
 
     def set_redis_up(self, up: bool) -> None:
         """Records whether Redis answers."""

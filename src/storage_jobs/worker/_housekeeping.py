@@ -146,7 +146,9 @@ class Housekeeping:
             metrics.set_redis_up(True)
         self._housekeeper = asyncio.create_task(self._housekeeping())
         self._ticks = asyncio.create_task(self.ticker.run())
-        self._webhooks = start_webhooks(self.settings, self.queue, self.worker_id, self._event)
+        self._webhooks = start_webhooks(
+            self.settings, self.queue, self.worker_id, self._event, self._metrics()
+        )
 
     async def _close_housekeeping(self) -> None:
         """Stops the housekeeping, ticks and webhooks, removes the heartbeat, closes the rest."""

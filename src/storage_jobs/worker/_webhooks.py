@@ -37,6 +37,7 @@ import aiohttp
 from redis.exceptions import RedisError
 
 if TYPE_CHECKING:
+    from ..metrics import WorkerMetrics
     from ..queue import EventGroup, JobEvent, Queue
     from ..settings import Settings
 
@@ -61,7 +62,12 @@ class Webhooks:
     """Delivers a queue's completion events to the webhook URL (see the module docstring)."""
 
     def __init__(
-        self, settings: Settings, queue: Queue, consumer: str, event: Callable[..., None]
+        self,
+        settings: Settings,
+        queue: Queue,
+        consumer: str,
+        event: Callable[..., None],
+        metrics: WorkerMetrics | None = None,
     ) -> None:
         """Builds it (``run`` delivers).
 
@@ -70,6 +76,7 @@ class Webhooks:
             queue: The worker's queue.
             consumer: This worker's name in the consumer group (its id).
             event: Logs a structured event: ``event(level, name, **fields)``.
+            metrics: Counts each POST by outcome (None: no metrics port).
         """
         assert settings.webhook_url is not None
         assert settings.webhook_secret is not None
@@ -81,6 +88,7 @@ class Webhooks:
         self.queue = queue
         self.consumer = consumer
         self._event = event
+        self._metrics = metrics
         self.delivered = 0
         self.refused = 0  # attempts the receiver refused or did not answer
         self.trimmed: set[str] = set()  # shard/last delivered id of each loss logged
@@ -166,6 +174,8 @@ class Webhooks:
         touched = time.monotonic()
         while True:
             said = await self._post(session, body, headers)
+            if self._metrics is not None:
+                self._metrics.webhook_attempt(said is None)
             if said is None:
                 self.delivered += 1
                 return
@@ -209,9 +219,13 @@ class Webhooks:
 
 
 def start_webhooks(
-    settings: Settings, queue: Queue, consumer: str, event: Callable[..., None]
+    settings: Settings,
+    queue: Queue,
+    consumer: str,
+    event: Callable[..., None],
+    metrics: WorkerMetrics | None = None,
 ) -> asyncio.Task[Any] | None:
     """The webhooks' task, when a webhook URL is set and events are on; else None."""
     if settings.webhook_url is None or settings.events_maxlen == 0:
         return None
-    return asyncio.create_task(Webhooks(settings, queue, consumer, event).run())
+    return asyncio.create_task(Webhooks(settings, queue, consumer, event, metrics).run())
